@@ -1,0 +1,106 @@
+//! What an exchange produces: cloud keys, a bearer access token or a Kubernetes token, each
+//! with its absolute expiry. Secret parts are [`Secret`]s, so `Debug` is safe to log.
+
+use std::time::SystemTime;
+
+use crate::Secret;
+
+/// A credential and its expiry.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// Cloud access keys (AWS-style key id, secret key, optional session token).
+    CloudKeys(CloudKeys),
+    /// A bearer access token (Azure, GCP, Entra, registry).
+    AccessToken(AccessToken),
+    /// A Kubernetes ServiceAccount token (the `generic` provider).
+    KubernetesToken(KubernetesToken),
+}
+
+/// Cloud access keys.
+#[derive(Clone, Debug)]
+pub struct CloudKeys {
+    /// The access key id (not secret: it names the key).
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: Secret,
+    /// The session token of temporary keys.
+    pub session_token: Option<Secret>,
+    /// When temporary keys expire; `None` for long-lived keys.
+    pub expires_at: Option<SystemTime>,
+}
+
+/// A bearer access token.
+#[derive(Clone, Debug)]
+pub struct AccessToken {
+    /// The token.
+    pub token: Secret,
+    /// When it expires.
+    pub expires_at: SystemTime,
+}
+
+/// A Kubernetes ServiceAccount token (a JWT signed by the cluster's issuer).
+#[derive(Clone, Debug)]
+pub struct KubernetesToken {
+    /// The JWT.
+    pub token: Secret,
+    /// When it expires (its `exp` claim).
+    pub expires_at: SystemTime,
+}
+
+impl Credential {
+    /// When the credential expires; `None` for long-lived keys (never cached).
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        match self {
+            Credential::CloudKeys(keys) => keys.expires_at,
+            Credential::AccessToken(token) => Some(token.expires_at),
+            Credential::KubernetesToken(token) => Some(token.expires_at),
+        }
+    }
+
+    /// The kind's name, as the CLI's JSON output prints it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::CloudKeys(_) => "CloudKeys",
+            Credential::AccessToken(_) => "AccessToken",
+            Credential::KubernetesToken(_) => "KubernetesToken",
+        }
+    }
+
+    /// The bearer token, for the kinds that are one.
+    pub fn bearer_token(&self) -> Option<&Secret> {
+        match self {
+            Credential::CloudKeys(_) => None,
+            Credential::AccessToken(token) => Some(&token.token),
+            Credential::KubernetesToken(token) => Some(&token.token),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn debug_redacts_every_secret_part() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(10);
+        let credentials = [
+            Credential::CloudKeys(CloudKeys {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: Secret::new("wJalrXUtnFEMI-K7MDENG"),
+                session_token: Some(Secret::new("FwoGZXIvYXdzE-session")),
+                expires_at: Some(at),
+            }),
+            Credential::AccessToken(AccessToken { token: Secret::new("ya29.a0AfH6SM"), expires_at: at }),
+            Credential::KubernetesToken(KubernetesToken { token: Secret::new("eyJhbGciOiJSUzI1NiJ9"), expires_at: at }),
+        ];
+        for credential in credentials {
+            let shown = format!("{credential:?}");
+            for value in ["wJalrXUtnFEMI", "FwoGZXIvYXdzE", "ya29.", "eyJhbGci"] {
+                assert!(!shown.contains(value), "{shown}");
+            }
+            assert_eq!(credential.expires_at(), Some(at));
+        }
+    }
+}

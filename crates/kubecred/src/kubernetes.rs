@@ -1,0 +1,180 @@
+//! The Kubernetes layer: turns "ServiceAccount ns/name" into a token and "Secret ns/name" into
+//! secret material. It knows nothing of clouds.
+//!
+//! Every read happens in the namespace of the object asking. The RBAC the caller needs:
+//!
+//! | verb | resource | for |
+//! |---|---|---|
+//! | `get` | `serviceaccounts` | object level (annotations) |
+//! | `create` | `serviceaccounts/token` | object level and the `generic` provider |
+//! | `get` | `secrets` | secret level |
+//! | `get` | `configmaps` | remote-cluster ConfigMaps |
+//!
+//! ```no_run
+//! # async fn example() -> kubecred::Result<()> {
+//! let kubernetes = kubecred::Kubernetes::infer().await?; // KUBECONFIG, ~/.kube/config or in-cluster
+//! let token = kubernetes.create_token("team-a", "app", &["sts.amazonaws.com".into()], None).await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret as SecretObject, ServiceAccount};
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::credential::KubernetesToken;
+use crate::error::{Error, Result};
+use crate::Secret;
+
+/// Access to one Kubernetes API server.
+#[derive(Clone)]
+pub struct Kubernetes {
+    client: kube::Client,
+}
+
+/// A ServiceAccount as the exchanges need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceAccountInfo {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Its annotations (cloud identities: role ARN, client id, GCP service account, ...).
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Kubernetes {
+    /// Wraps a kube client.
+    pub fn new(client: kube::Client) -> Self {
+        Kubernetes { client }
+    }
+
+    /// Connects the way kubectl does: `KUBECONFIG`, `~/.kube/config`, then in-cluster.
+    pub async fn infer() -> Result<Self> {
+        let config = kube::Config::infer()
+            .await
+            .map_err(|e| Error::not_configured("no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or in-cluster)").with_source(e))?;
+        Self::from_config(config)
+    }
+
+    /// Connects with a kubeconfig file and optional context.
+    pub async fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<Self> {
+        let kubeconfig = Kubeconfig::read_from(path)
+            .map_err(|e| Error::invalid(format!("cannot read kubeconfig {}", path.display())).with_source(e))?;
+        let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| Error::invalid(format!("cannot use kubeconfig {}", path.display())).with_source(e))?;
+        Self::from_config(config)
+    }
+
+    fn from_config(config: kube::Config) -> Result<Self> {
+        let client = kube::Client::try_from(config)
+            .map_err(|e| Error::invalid("cannot build a Kubernetes client").with_source(e))?;
+        Ok(Self::new(client))
+    }
+
+    /// The namespace of the current context (or `default`).
+    pub fn default_namespace(&self) -> &str {
+        self.client.default_namespace()
+    }
+
+    /// Reads a ServiceAccount.
+    pub async fn service_account(&self, namespace: &str, name: &str) -> Result<ServiceAccountInfo> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        let account = api
+            .get(name)
+            .await
+            .map_err(|e| api_error(e, "get", &format!("serviceaccounts {namespace}/{name}")))?;
+        Ok(ServiceAccountInfo {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            annotations: account.metadata.annotations.unwrap_or_default(),
+        })
+    }
+
+    /// Creates a token for a ServiceAccount (TokenRequest) with the given audiences (empty: the
+    /// API server's default) and lifetime (none: the API server's default, usually one hour).
+    pub async fn create_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        audiences: &[String],
+        expiration_seconds: Option<i64>,
+    ) -> Result<KubernetesToken> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        let request = TokenRequest {
+            spec: TokenRequestSpec { audiences: audiences.to_vec(), expiration_seconds, bound_object_ref: None },
+            ..TokenRequest::default()
+        };
+        let object = format!("serviceaccounts/token {namespace}/{name}");
+        let created: TokenRequest = api
+            .create_subresource("token", name, &PostParams::default(), &request)
+            .await
+            .map_err(|e| api_error(e, "create", &object))?;
+        let status = created
+            .status
+            .ok_or_else(|| Error::upstream(format!("the TokenRequest for {namespace}/{name} came back without a status")))?;
+        Ok(KubernetesToken {
+            token: Secret::new(status.token),
+            expires_at: SystemTime::from(status.expiration_timestamp.0),
+        })
+    }
+
+    /// Reads a Secret's data (values decoded; each must be UTF-8 text).
+    pub async fn secret_data(&self, namespace: &str, name: &str) -> Result<BTreeMap<String, Secret>> {
+        let api: Api<SecretObject> = Api::namespaced(self.client.clone(), namespace);
+        let object = api
+            .get(name)
+            .await
+            .map_err(|e| api_error(e, "get", &format!("secrets {namespace}/{name}")))?;
+        let mut data = BTreeMap::new();
+        for (key, value) in object.data.unwrap_or_default() {
+            let text = String::from_utf8(value.0)
+                .map_err(|_| Error::invalid(format!("secret {namespace}/{name}: key '{key}' is not UTF-8 text")))?;
+            data.insert(key, Secret::new(text));
+        }
+        Ok(data)
+    }
+
+    /// Reads a ConfigMap's data.
+    pub async fn config_map_data(&self, namespace: &str, name: &str) -> Result<BTreeMap<String, String>> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+        let object = api
+            .get(name)
+            .await
+            .map_err(|e| api_error(e, "get", &format!("configmaps {namespace}/{name}")))?;
+        Ok(object.data.unwrap_or_default())
+    }
+}
+
+impl std::fmt::Debug for Kubernetes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kubernetes").field("default_namespace", &self.default_namespace()).finish()
+    }
+}
+
+/// Classifies a Kubernetes API failure, once, at the edge.
+fn api_error(error: kube::Error, verb: &str, object: &str) -> Error {
+    let step = format!("{verb} {object}");
+    match &error {
+        kube::Error::Api(status) => {
+            let message = format!("{step}: {}", status.message);
+            match status.code {
+                404 => Error::not_found(message),
+                401 => Error::denied(format!("{message} (the Kubernetes credentials were not accepted)")),
+                403 => Error::denied(format!("{message} (grant the caller '{verb}' on {})", object.split(' ').next().unwrap_or(object))),
+                408 | 429 | 500..=599 => Error::transient(message),
+                _ => Error::upstream(message),
+            }
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            Error::transient(format!("{step}: cannot reach the Kubernetes API server")).with_source(error)
+        }
+        _ => Error::upstream(format!("{step}: unexpected answer from the Kubernetes API server")).with_source(error),
+    }
+}

@@ -1,0 +1,54 @@
+//! kubecred: short-lived cloud credentials for Kubernetes workloads, without long-lived secrets.
+//!
+//! A [`Request`] names a [`Provider`] (`aws`, `azure`, `gcp`, `generic`) and an [`Identity`]
+//! (the controller's own, a ServiceAccount or Secret of the object's namespace, the node). The
+//! [`Engine`] applies the multi-tenancy [`Policy`], turns a ServiceAccount into a Kubernetes
+//! token (TokenRequest with the provider's audience) through the [`Kubernetes`] layer, exchanges
+//! it for a [`Credential`], and caches the result in a [`TokenCache`] keyed by every input.
+//!
+//! ```no_run
+//! use kubecred::{Engine, Identity, Kubernetes, PolicyConfig, Provider, Request, TokenCache};
+//!
+//! # async fn example() -> kubecred::Result<()> {
+//! let policy = PolicyConfig { object_level_workload_identity: true, ..Default::default() }.build()?;
+//! let engine = Engine::new(policy)
+//!     .with_kubernetes(Kubernetes::infer().await?)
+//!     .with_cache(TokenCache::new(Default::default()));
+//! let credential = engine
+//!     .token(&Request {
+//!         identity: Identity::service_account("app"),
+//!         namespace: Some("team-a".into()),
+//!         audiences: vec!["https://example.test".into()],
+//!         ..Request::new(Provider::Generic)
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+pub mod cache;
+pub mod cache_key;
+pub mod clock;
+mod credential;
+mod engine;
+mod error;
+pub mod generic;
+mod identity;
+mod jwt;
+mod kubernetes;
+mod provider;
+mod request;
+mod secret;
+
+pub use cache::{CacheConfig, CacheMetrics, TokenCache};
+pub use cache_key::CacheKey;
+pub use credential::{AccessToken, CloudKeys, Credential, KubernetesToken};
+pub use engine::Engine;
+pub use error::{Error, Result};
+pub use identity::{
+    FEATURE_GATE_OBJECT_LEVEL_WORKLOAD_IDENTITY, FLAG_DEFAULT_DECRYPTION_SERVICE_ACCOUNT,
+    FLAG_DEFAULT_KUBECONFIG_SERVICE_ACCOUNT, FLAG_DEFAULT_SERVICE_ACCOUNT, Identity, Policy, PolicyConfig, Purpose,
+};
+pub use kubernetes::{Kubernetes, ServiceAccountInfo};
+pub use provider::Provider;
+pub use request::Request;
+pub use secret::Secret;

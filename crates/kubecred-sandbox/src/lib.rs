@@ -1,1 +1,47 @@
-//! placeholder
+//! Loopback stand-ins for the services kubecred talks to, for tests, the
+//! `kubecred sandbox` command and demos.
+//!
+//! [`Sandbox`] serves a Kubernetes API subset on `http://127.0.0.1:PORT`:
+//! ServiceAccounts, Secrets and ConfigMaps loaded from ordinary manifests
+//! ([`Manifests`]), the TokenRequest subresource issuing RS256 JWTs with the
+//! real claim set, and OIDC discovery (`/.well-known/openid-configuration`,
+//! `/openid/v1/jwks`). Callers authenticate with bearer tokens: the admin
+//! token, extra [`User`]s, or ServiceAccount tokens the sandbox issued; a
+//! small RBAC stand-in ([`Grant`]) decides what non-admin users may do.
+//!
+//! [`JwtVerifier`] checks such tokens the way a cloud's token service does,
+//! after discovering the issuer's keys.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
+//! let manifests = Manifests::parse(
+//!     "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: app, namespace: team}\n",
+//! )?;
+//! let sandbox = Sandbox::start(SandboxConfig { manifests, ..SandboxConfig::default() }).await?;
+//! let token = sandbox.issue_token("team", "app", &["sts.amazonaws.com".into()],
+//!     std::time::Duration::from_secs(3600));
+//! # let _ = token;
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod access;
+mod claims;
+mod clock;
+mod kubeconfig;
+mod manifest;
+mod objects;
+mod random;
+mod routes;
+mod sandbox;
+mod signing;
+mod state;
+mod status;
+mod verify;
+
+pub use access::{Grant, User};
+pub use claims::{Claims, KubernetesClaims, ServiceAccountClaim};
+pub use manifest::{ManifestError, Manifests};
+pub use sandbox::{Sandbox, SandboxConfig, SandboxError};
+pub use verify::{JwtVerifier, VerifyError, VerifyErrorKind};

@@ -119,7 +119,10 @@ impl Manifests {
 
     /// How many objects were loaded.
     pub fn len(&self) -> usize {
-        self.namespaces.len() + self.service_accounts.len() + self.secrets.len() + self.config_maps.len()
+        self.namespaces.len()
+            + self.service_accounts.len()
+            + self.secrets.len()
+            + self.config_maps.len()
     }
 
     /// Whether no object was loaded.
@@ -129,7 +132,8 @@ impl Manifests {
 
     /// The uid of ServiceAccount `namespace/name`, if it was loaded.
     pub fn service_account_uid(&self, namespace: &str, name: &str) -> Option<&str> {
-        self.service_account(namespace, name).map(|sa| sa.meta.uid.as_str())
+        self.service_account(namespace, name)
+            .map(|sa| sa.meta.uid.as_str())
     }
 
     pub(crate) fn service_account(&self, namespace: &str, name: &str) -> Option<&ServiceAccount> {
@@ -175,14 +179,18 @@ impl Manifests {
         meta.namespace = None;
         let first = self.namespaces.get(&meta.name).map(|n| n.meta.document);
         check_unique(doc, first)?;
-        self.namespaces.insert(meta.name.clone(), Namespace { meta });
+        self.namespaces
+            .insert(meta.name.clone(), Namespace { meta });
         Ok(())
     }
 
     fn add_service_account(&mut self, doc: &Doc<'_>) -> Result<(), ManifestError> {
         let meta = read_meta(doc)?;
         let key = meta_key(&meta);
-        check_unique(doc, self.service_accounts.get(&key).map(|o| o.meta.document))?;
+        check_unique(
+            doc,
+            self.service_accounts.get(&key).map(|o| o.meta.document),
+        )?;
         self.service_accounts.insert(key, ServiceAccount { meta });
         Ok(())
     }
@@ -227,7 +235,9 @@ fn meta_key(meta: &ObjectMeta) -> (String, String) {
 
 fn check_unique(doc: &Doc<'_>, first: Option<usize>) -> Result<(), ManifestError> {
     match first {
-        Some(first) => Err(doc.error(format!("duplicate object: document {first} already defines it"))),
+        Some(first) => Err(doc.error(format!(
+            "duplicate object: document {first} already defines it"
+        ))),
         None => Ok(()),
     }
 }
@@ -256,4 +266,182 @@ fn read_meta(doc: &Doc<'_>) -> Result<ObjectMeta, ManifestError> {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    const ALL_KINDS: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: app
+  namespace: team
+  annotations:
+    eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/app
+  labels:
+    tier: web
+---
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+  namespace: team
+data:
+  password: aHVudGVyMg==
+  user: YWRtaW4=
+stringData:
+  user: root
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  region: eu-west-1
+"#;
+
+    #[test]
+    fn parses_all_kinds_skipping_empty_documents() {
+        let manifests = Manifests::parse(ALL_KINDS).expect("valid manifests");
+        assert_eq!(manifests.len(), 4);
+        let sa = manifests.service_account("team", "app").expect("sa");
+        assert_eq!(
+            sa.meta.annotations["eks.amazonaws.com/role-arn"],
+            "arn:aws:iam::111122223333:role/app"
+        );
+        assert_eq!(sa.meta.labels["tier"], "web");
+        assert_eq!(
+            manifests.service_account_uid("team", "app"),
+            Some(sa.meta.uid.as_str())
+        );
+        let secret = manifests.secret("team", "creds").expect("secret");
+        assert_eq!(secret.data["password"], b"hunter2");
+        assert_eq!(secret.data["user"], b"root", "stringData wins over data");
+        assert_eq!(secret.secret_type, "Opaque");
+        let config_map = manifests
+            .config_map("default", "settings")
+            .expect("namespace defaults");
+        assert_eq!(config_map.data["region"], "eu-west-1");
+        assert!(manifests.namespaces.contains_key("team"));
+    }
+
+    #[test]
+    fn uids_differ_per_object() {
+        let manifests = Manifests::parse(ALL_KINDS).expect("valid manifests");
+        let sa = manifests.service_account_uid("team", "app");
+        let secret = manifests
+            .secret("team", "creds")
+            .map(|s| s.meta.uid.as_str());
+        assert!(sa.is_some() && sa != secret);
+    }
+
+    #[test]
+    fn empty_input_is_empty() {
+        let manifests = Manifests::parse("---\n---\n").expect("empty");
+        assert!(manifests.is_empty());
+    }
+
+    #[test]
+    fn bad_base64_names_document_and_key_but_not_the_value() {
+        let yaml = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n  token: 'not*base64'\n";
+        let err = Manifests::parse(yaml).expect_err("bad base64");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("document 2 (v1 Secret 's'): data.token is not valid base64"),
+            "{text}"
+        );
+        assert!(!text.contains("not*base64"), "{text}");
+        assert_eq!(err.document(), Some(2));
+    }
+
+    #[test]
+    fn unsupported_kind_is_named() {
+        let yaml = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: b}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n";
+        let err = Manifests::parse(yaml).expect_err("deployment");
+        assert_eq!(
+            err.to_string(),
+            "document 3 (apps/v1 Deployment 'web'): kind Deployment is not supported; the sandbox loads Namespace, ServiceAccount, Secret and ConfigMap"
+        );
+    }
+
+    #[test]
+    fn missing_name_is_an_error() {
+        let err =
+            Manifests::parse("apiVersion: v1\nkind: ServiceAccount\nmetadata: {namespace: x}\n")
+                .expect_err("no name");
+        assert_eq!(
+            err.to_string(),
+            "document 1 (v1 ServiceAccount): metadata.name is missing"
+        );
+        let err = Manifests::parse("apiVersion: v1\nkind: ConfigMap\n").expect_err("no metadata");
+        assert_eq!(
+            err.to_string(),
+            "document 1 (v1 ConfigMap): metadata.name is missing"
+        );
+    }
+
+    #[test]
+    fn other_shape_errors_are_clear() {
+        let cases = [
+            (
+                "kind: Secret\nmetadata: {name: a}\n",
+                "document 1 (Secret 'a'): apiVersion is missing (expected v1)",
+            ),
+            (
+                "apiVersion: v1\nmetadata: {name: a}\n",
+                "document 1 (v1 object without kind 'a'): kind is missing",
+            ),
+            (
+                "- 1\n- 2\n",
+                "document 1: expected a Kubernetes object (a mapping)",
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {port: 80}\n",
+                "document 1 (v1 ConfigMap 'a'): data.port must be a string (quote it in YAML)",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let err = Manifests::parse(yaml).expect_err(yaml);
+            assert_eq!(err.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn duplicates_are_refused() {
+        let yaml = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: default}\n";
+        let err = Manifests::parse(yaml).expect_err("duplicate");
+        assert_eq!(
+            err.to_string(),
+            "document 2 (v1 ServiceAccount 'a'): duplicate object: document 1 already defines it"
+        );
+    }
+
+    #[test]
+    fn invalid_yaml_is_an_error_not_a_panic() {
+        let err = Manifests::parse("a: [1, 2\n").expect_err("syntax");
+        assert!(err.to_string().starts_with("invalid YAML: "), "{err}");
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bad.yaml");
+        std::fs::write(&path, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n").expect("write");
+        let err = Manifests::load(&path).expect_err("pod");
+        assert_eq!(err.file(), Some(path.as_path()));
+        assert!(err.to_string().starts_with(&format!(
+            "{}: document 1 (v1 Pod 'p'): kind Pod",
+            path.display()
+        )));
+        let missing = Manifests::load(&dir.path().join("nope.yaml")).expect_err("missing");
+        assert!(
+            missing.to_string().contains("nope.yaml: cannot read: "),
+            "{missing}"
+        );
+    }
+}

@@ -81,8 +81,11 @@ impl std::fmt::Debug for Secret {
 impl Secret {
     /// The API form: values base64-encoded, as the real API returns them.
     pub(crate) fn to_json(&self) -> Value {
-        let data: BTreeMap<&String, String> =
-            self.data.iter().map(|(k, v)| (k, STANDARD.encode(v))).collect();
+        let data: BTreeMap<&String, String> = self
+            .data
+            .iter()
+            .map(|(k, v)| (k, STANDARD.encode(v)))
+            .collect();
         json!({
             "apiVersion": "v1",
             "kind": "Secret",
@@ -139,6 +142,9 @@ mod tests {
         assert_eq!(json["metadata"]["annotations"]["a"], "b");
         assert!(json["metadata"].get("labels").is_none());
         let debug = format!("{secret:?}");
-        assert!(debug.contains("password") && !debug.contains("hunter2"), "{debug}");
+        assert!(
+            debug.contains("password") && !debug.contains("hunter2"),
+            "{debug}"
+        );
     }
 }

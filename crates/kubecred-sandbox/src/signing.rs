@@ -34,7 +34,9 @@ pub(crate) struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,11 +51,6 @@ impl SigningKey {
         let n = public.modulus().big_endian_without_leading_zero().to_vec();
         let e = public.exponent().big_endian_without_leading_zero().to_vec();
         Ok(SigningKey { pair, kid, n, e })
-    }
-
-    /// The key id put in JWT headers and in the JWKS.
-    pub(crate) fn kid(&self) -> &str {
-        &self.kid
     }
 
     /// The public key as a JWK (`kty RSA, alg RS256, use sig`).
@@ -77,9 +74,17 @@ impl SigningKey {
         let mut signature = vec![0u8; self.pair.public_modulus_len()];
         let rng = aws_lc_rs::rand::SystemRandom::new();
         self.pair
-            .sign(&RSA_PKCS1_SHA256, &rng, signing_input.as_bytes(), &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &rng,
+                signing_input.as_bytes(),
+                &mut signature,
+            )
             .map_err(|_| SignError::Rsa)?;
-        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
     }
 }
 
@@ -91,7 +96,7 @@ mod tests {
     fn jwk_publishes_modulus_and_exponent() {
         let key = SigningKey::generate().expect("keygen");
         let jwk = key.jwk();
-        assert_eq!(jwk["kid"], key.kid());
+        assert_eq!(jwk["kid"], key.kid.as_str());
         assert_eq!(jwk["e"], "AQAB");
         let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap_or_default());
         assert_eq!(n.map(|n| n.len()).ok(), Some(256));
@@ -100,7 +105,9 @@ mod tests {
     #[test]
     fn signed_jwt_verifies_with_the_public_key() {
         let key = SigningKey::generate().expect("keygen");
-        let jwt = key.sign_jwt(&serde_json::json!({"sub": "x"})).expect("sign");
+        let jwt = key
+            .sign_jwt(&serde_json::json!({"sub": "x"}))
+            .expect("sign");
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
         let signature = URL_SAFE_NO_PAD.decode(parts[2]).expect("b64");
@@ -118,6 +125,9 @@ mod tests {
         let started = std::time::Instant::now();
         let _key = SigningKey::generate().expect("keygen");
         let elapsed = started.elapsed();
-        assert!(elapsed < std::time::Duration::from_millis(900), "{elapsed:?}");
+        assert!(
+            elapsed < std::time::Duration::from_millis(900),
+            "{elapsed:?}"
+        );
     }
 }

@@ -136,7 +136,10 @@ impl JwtVerifier {
     pub fn verify(&self, token: &str, audience: &str) -> Result<Claims, VerifyError> {
         let claims = self.verify_any_audience(token)?;
         if !claims.aud.iter().any(|a| a == audience) {
-            let message = format!("token audience {:?} does not include '{audience}'", claims.aud);
+            let message = format!(
+                "token audience {:?} does not include '{audience}'",
+                claims.aud
+            );
             return Err(VerifyError::new(VerifyErrorKind::Audience, message));
         }
         Ok(claims)
@@ -151,7 +154,8 @@ impl JwtVerifier {
         validation.validate_nbf = true;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(map_jwt_error)?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(map_jwt_error)?;
         let claims = data.claims;
         if claims.iss != self.issuer {
             let message = format!("token issuer '{}' is not '{}'", claims.iss, self.issuer);
@@ -162,7 +166,10 @@ impl JwtVerifier {
 
     fn key_for(&self, token: &str) -> Result<&DecodingKey, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
-            VerifyError::new(VerifyErrorKind::Malformed, format!("token is not a JWT: {e}"))
+            VerifyError::new(
+                VerifyErrorKind::Malformed,
+                format!("token is not a JWT: {e}"),
+            )
         })?;
         if header.alg != Algorithm::RS256 {
             let message = format!("token algorithm {:?} is not RS256", header.alg);
@@ -176,7 +183,10 @@ impl JwtVerifier {
         };
         self.keys.get(&kid).ok_or_else(|| {
             let shown: String = kid.chars().take(80).collect();
-            VerifyError::new(VerifyErrorKind::UnknownKey, format!("no key with kid '{shown}'"))
+            VerifyError::new(
+                VerifyErrorKind::UnknownKey,
+                format!("no key with kid '{shown}'"),
+            )
         })
     }
 }
@@ -228,9 +238,13 @@ fn map_jwt_error(error: jsonwebtoken::errors::Error) -> VerifyError {
     let (kind, message) = match error.kind() {
         ErrorKind::InvalidSignature => (K::Signature, "signature does not verify".to_string()),
         ErrorKind::ExpiredSignature => (K::Expired, "token expired".to_string()),
-        ErrorKind::ImmatureSignature => (K::NotYetValid, "token is not valid yet (nbf)".to_string()),
+        ErrorKind::ImmatureSignature => {
+            (K::NotYetValid, "token is not valid yet (nbf)".to_string())
+        }
         ErrorKind::InvalidAlgorithm => (K::Malformed, "token algorithm is not RS256".to_string()),
-        ErrorKind::MissingRequiredClaim(claim) => (K::Malformed, format!("token has no '{claim}' claim")),
+        ErrorKind::MissingRequiredClaim(claim) => {
+            (K::Malformed, format!("token has no '{claim}' claim"))
+        }
         _ => (K::Malformed, format!("token is malformed: {error}")),
     };
     VerifyError::new(kind, message)
@@ -293,8 +307,13 @@ mod tests {
     fn expired_token_is_refused_beyond_the_skew() {
         let (key, verifier) = setup();
         let stale = token(&key, ISSUER, unix_now() - 700, 600);
-        let err = verifier.verify(&stale, "sts.amazonaws.com").expect_err("expired");
-        assert_eq!((err.kind(), err.to_string().as_str()), (VerifyErrorKind::Expired, "token expired"));
+        let err = verifier
+            .verify(&stale, "sts.amazonaws.com")
+            .expect_err("expired");
+        assert_eq!(
+            (err.kind(), err.to_string().as_str()),
+            (VerifyErrorKind::Expired, "token expired")
+        );
         let within_skew = token(&key, ISSUER, unix_now() - 610, 600);
         assert!(verifier.verify(&within_skew, "sts.amazonaws.com").is_ok());
     }
@@ -303,7 +322,9 @@ mod tests {
     fn future_token_is_refused() {
         let (key, verifier) = setup();
         let future = token(&key, ISSUER, unix_now() + 300, 600);
-        let err = verifier.verify(&future, "sts.amazonaws.com").expect_err("nbf");
+        let err = verifier
+            .verify(&future, "sts.amazonaws.com")
+            .expect_err("nbf");
         assert_eq!(err.kind(), VerifyErrorKind::NotYetValid);
     }
 
@@ -314,7 +335,9 @@ mod tests {
         let (rest, sig) = good.rsplit_once('.').expect("three parts");
         let flipped = if sig.starts_with('A') { "B" } else { "A" };
         let tampered = format!("{rest}.{flipped}{}", &sig[1..]);
-        let err = verifier.verify(&tampered, "sts.amazonaws.com").expect_err("tampered");
+        let err = verifier
+            .verify(&tampered, "sts.amazonaws.com")
+            .expect_err("tampered");
         assert_eq!(err.kind(), VerifyErrorKind::Signature);
         assert_eq!(err.to_string(), "signature does not verify");
     }
@@ -334,7 +357,10 @@ mod tests {
     fn wrong_issuer_is_refused() {
         let (key, verifier) = setup();
         let err = verifier
-            .verify(&token(&key, "http://elsewhere", unix_now(), 600), "sts.amazonaws.com")
+            .verify(
+                &token(&key, "http://elsewhere", unix_now(), 600),
+                "sts.amazonaws.com",
+            )
             .expect_err("issuer");
         assert_eq!(err.kind(), VerifyErrorKind::Issuer);
         assert_eq!(
@@ -348,15 +374,24 @@ mod tests {
         let (_, verifier) = setup();
         for input in ["", "a.b", "a.b.c", "....", "eyJhbGciOiJSUzI1NiJ9.e30.AA"] {
             let err = verifier.verify(input, "x").expect_err("garbage");
-            assert!(matches!(err.kind(), VerifyErrorKind::Malformed | VerifyErrorKind::UnknownKey));
+            assert!(matches!(
+                err.kind(),
+                VerifyErrorKind::Malformed | VerifyErrorKind::UnknownKey
+            ));
         }
     }
 
     #[test]
     fn check_discovery_requires_matching_issuer() {
         let config = serde_json::json!({"issuer": "http://a", "jwks_uri": "http://a/keys"});
-        assert_eq!(check_discovery(&config, "http://a", "u").ok().as_deref(), Some("http://a/keys"));
+        assert_eq!(
+            check_discovery(&config, "http://a", "u").ok().as_deref(),
+            Some("http://a/keys")
+        );
         let err = check_discovery(&config, "http://b", "u").expect_err("mismatch");
-        assert_eq!(err.to_string(), "u advertises issuer 'http://a' instead of 'http://b'");
+        assert_eq!(
+            err.to_string(),
+            "u advertises issuer 'http://a' instead of 'http://b'"
+        );
     }
 }

@@ -23,10 +23,10 @@ use std::time::{Duration, SystemTime};
 use lru::LruCache;
 use tokio::sync::watch;
 
+use crate::CacheKey;
 use crate::clock::{SharedClock, SystemClock};
 use crate::credential::Credential;
 use crate::error::Result;
-use crate::CacheKey;
 
 /// The default maximum time a credential is served from the cache.
 pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(3600);
@@ -54,13 +54,20 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { capacity: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN), max_duration: DEFAULT_MAX_DURATION }
+        CacheConfig {
+            capacity: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
+            max_duration: DEFAULT_MAX_DURATION,
+        }
     }
 }
 
 /// When an entry inserted at `now` for a credential expiring at `expires_at` stops being fresh:
 /// 80% of the remaining lifetime, at most `max_duration`. `None` when it is not worth caching.
-pub fn refresh_point(now: SystemTime, expires_at: SystemTime, max_duration: Duration) -> Option<SystemTime> {
+pub fn refresh_point(
+    now: SystemTime,
+    expires_at: SystemTime,
+    max_duration: Duration,
+) -> Option<SystemTime> {
     let remaining = expires_at.duration_since(now).ok()?;
     let fresh_for = (remaining.mul_f64(0.8)).min(max_duration);
     (!fresh_for.is_zero()).then(|| now + fresh_for)
@@ -87,12 +94,42 @@ impl CacheMetrics {
     /// The counters in the Prometheus text exposition format, names prefixed by `prefix`.
     pub fn to_prometheus(&self, prefix: &str) -> String {
         let rows = [
-            ("cache_hits_total", "counter", "Credential requests answered from the cache.", self.hits),
-            ("cache_misses_total", "counter", "Credential requests not answered from the cache.", self.misses),
-            ("cache_exchanges_total", "counter", "Credential exchanges run by the cache.", self.exchanges),
-            ("cache_errors_total", "counter", "Credential exchanges that failed.", self.errors),
-            ("cache_evictions_total", "counter", "Cache entries evicted to make room.", self.evictions),
-            ("cached_items", "gauge", "Entries in the cache.", self.entries),
+            (
+                "cache_hits_total",
+                "counter",
+                "Credential requests answered from the cache.",
+                self.hits,
+            ),
+            (
+                "cache_misses_total",
+                "counter",
+                "Credential requests not answered from the cache.",
+                self.misses,
+            ),
+            (
+                "cache_exchanges_total",
+                "counter",
+                "Credential exchanges run by the cache.",
+                self.exchanges,
+            ),
+            (
+                "cache_errors_total",
+                "counter",
+                "Credential exchanges that failed.",
+                self.errors,
+            ),
+            (
+                "cache_evictions_total",
+                "counter",
+                "Cache entries evicted to make room.",
+                self.evictions,
+            ),
+            (
+                "cached_items",
+                "gauge",
+                "Entries in the cache.",
+                self.entries,
+            ),
         ];
         rows.iter()
             .map(|(name, kind, help, value)| {
@@ -150,8 +187,18 @@ impl<T: Expiring> TokenCache<T> {
 
     /// A cache reading time from `clock`.
     pub fn with_clock(config: CacheConfig, clock: SharedClock) -> Self {
-        let state = State { entries: LruCache::new(config.capacity), in_flight: HashMap::new() };
-        TokenCache { shared: Arc::new(Shared { state: Mutex::new(state), config, clock, counters: Counters::default() }) }
+        let state = State {
+            entries: LruCache::new(config.capacity),
+            in_flight: HashMap::new(),
+        };
+        TokenCache {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+                config,
+                clock,
+                counters: Counters::default(),
+            }),
+        }
     }
 
     /// The fresh value of `key`, or the result of `exchange`, run once however many callers ask
@@ -166,17 +213,26 @@ impl<T: Expiring> TokenCache<T> {
                 Claim::Hit(value) => return Ok(value),
                 Claim::Lead(sender) => break sender,
                 Claim::Wait(mut receiver) => {
-                    if let Ok(outcome) = receiver.wait_for(Option::is_some).await {
-                        if let Some(outcome) = outcome.clone() {
-                            return outcome;
-                        }
+                    let shared = receiver
+                        .wait_for(Option::is_some)
+                        .await
+                        .ok()
+                        .and_then(|o| o.clone());
+                    if let Some(outcome) = shared {
+                        return outcome;
                     }
                     // The leader was cancelled before it finished: claim again.
                 }
             }
         };
-        let guard = InFlight { shared: &self.shared, key: *key };
-        self.shared.counters.exchanges.fetch_add(1, Ordering::Relaxed);
+        let guard = InFlight {
+            shared: &self.shared,
+            key: *key,
+        };
+        self.shared
+            .counters
+            .exchanges
+            .fetch_add(1, Ordering::Relaxed);
         let outcome = self.settle(key, exchange().await);
         drop(guard);
         leader.send_replace(Some(outcome.clone()));
@@ -186,11 +242,11 @@ impl<T: Expiring> TokenCache<T> {
     fn claim(&self, key: &CacheKey) -> Claim<T> {
         let now = self.shared.clock.now();
         let mut state = self.shared.lock();
-        if let Some(entry) = state.entries.get(key) {
-            if now < entry.refresh_at {
-                self.shared.counters.hits.fetch_add(1, Ordering::Relaxed);
-                return Claim::Hit(entry.value.clone());
-            }
+        if let Some(entry) = state.entries.get(key)
+            && now < entry.refresh_at
+        {
+            self.shared.counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Claim::Hit(entry.value.clone());
         }
         self.shared.counters.misses.fetch_add(1, Ordering::Relaxed);
         if let Some(receiver) = state.in_flight.get(key) {
@@ -212,7 +268,10 @@ impl<T: Expiring> TokenCache<T> {
             }
             Err(error) => {
                 self.shared.counters.errors.fetch_add(1, Ordering::Relaxed);
-                let still_valid = state.entries.peek(key).filter(|entry| now < entry.expires_at);
+                let still_valid = state
+                    .entries
+                    .peek(key)
+                    .filter(|entry| now < entry.expires_at);
                 match still_valid {
                     Some(entry) if error.is_transient() => {
                         tracing::warn!(key = ?key, error = %error, "refresh failed; serving the still-valid credential");
@@ -232,14 +291,23 @@ impl<T: Expiring> TokenCache<T> {
             state.entries.pop(key);
             return;
         };
-        let Some(refresh_at) = refresh_point(now, expires_at, self.shared.config.max_duration) else {
+        let Some(refresh_at) = refresh_point(now, expires_at, self.shared.config.max_duration)
+        else {
             state.entries.pop(key);
             return;
         };
-        if let Some((evicted, _)) = state.entries.push(*key, Entry { value, refresh_at, expires_at }) {
-            if evicted != *key {
-                self.shared.counters.evictions.fetch_add(1, Ordering::Relaxed);
-            }
+        let entry = Entry {
+            value,
+            refresh_at,
+            expires_at,
+        };
+        if let Some((evicted, _)) = state.entries.push(*key, entry)
+            && evicted != *key
+        {
+            self.shared
+                .counters
+                .evictions
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -266,7 +334,10 @@ impl<T> Shared<T> {
 
 impl<T: Expiring> std::fmt::Debug for TokenCache<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenCache").field("config", &self.shared.config).field("metrics", &self.metrics()).finish()
+        f.debug_struct("TokenCache")
+            .field("config", &self.shared.config)
+            .field("metrics", &self.metrics())
+            .finish()
     }
 }
 

@@ -66,9 +66,17 @@ pub(crate) enum KeyedIdentity<'a> {
 }
 
 /// The key of an access token.
-pub(crate) fn access_token_key(request: &Request, audiences: &[String], identity: KeyedIdentity<'_>) -> CacheKey {
+pub(crate) fn access_token_key(
+    request: &Request,
+    audiences: &[String],
+    identity: KeyedIdentity<'_>,
+) -> CacheKey {
     let mut parts = vec![format!("provider={}", request.provider)];
-    let audiences = if audiences.is_empty() { &request.audiences } else { audiences };
+    let audiences = if audiences.is_empty() {
+        &request.audiences
+    } else {
+        audiences
+    };
     push_list(&mut parts, "audiences", audiences);
     match identity {
         KeyedIdentity::Controller => {}
@@ -81,7 +89,11 @@ pub(crate) fn access_token_key(request: &Request, audiences: &[String], identity
     push_list(&mut parts, "scopes", &request.scopes);
     push_opt(&mut parts, "stsRegion", request.region.as_deref());
     push_opt(&mut parts, "stsEndpoint", request.sts_endpoint.as_deref());
-    push_opt(&mut parts, "proxyURL", request.proxy.as_ref().map(go_url_string).as_deref());
+    push_opt(
+        &mut parts,
+        "proxyURL",
+        request.proxy.as_ref().map(go_url_string).as_deref(),
+    );
     push_opt(&mut parts, "caData", request.ca_data.as_deref());
     CacheKey::from_parts(&parts)
 }
@@ -108,14 +120,19 @@ fn escape(value: &str) -> String {
     if !value.contains(['\\', ',', '\n']) {
         return value.to_owned();
     }
-    value.replace('\\', "\\\\").replace(',', "\\,").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace(',', "\\,")
+        .replace('\n', "\\n")
 }
 
 /// A URL as Go's `url.URL.String()` writes it: no `/` path for a bare host.
 fn go_url_string(url: &Url) -> String {
     let text = url.as_str();
     match text.strip_suffix('/') {
-        Some(bare) if url.path() == "/" && url.query().is_none() && url.fragment().is_none() => bare.to_owned(),
+        Some(bare) if url.path() == "/" && url.query().is_none() && url.fragment().is_none() => {
+            bare.to_owned()
+        }
         _ => text.to_owned(),
     }
 }
@@ -145,7 +162,10 @@ mod tests {
             "proxyURL=http://proxy.io:8080",
             "caData=ca-data",
         ]);
-        assert_eq!(key.hex(), "6c016e84cc74ad7bf6bd8770cdb6a2efca3e185fdf90badd985c77984784f5c3");
+        assert_eq!(
+            key.hex(),
+            "6c016e84cc74ad7bf6bd8770cdb6a2efca3e185fdf90badd985c77984784f5c3"
+        );
 
         // The same preimage, built from a request.
         let request = Request {
@@ -156,8 +176,16 @@ mod tests {
             ca_data: Some("ca-data".into()),
             ..Request::new(Provider::Aws)
         };
-        let sa = KeyedServiceAccount { provider_identity: "mock-identity", namespace: "default", name: "default" };
-        let built = access_token_key(&request, &strings(&["audience1", "audience2"]), KeyedIdentity::ServiceAccount(sa));
+        let sa = KeyedServiceAccount {
+            provider_identity: "mock-identity",
+            namespace: "default",
+            name: "default",
+        };
+        let built = access_token_key(
+            &request,
+            &strings(&["audience1", "audience2"]),
+            KeyedIdentity::ServiceAccount(sa),
+        );
         let expected = CacheKey::from_parts(&[
             "provider=aws",
             "audiences=audience1,audience2",
@@ -176,24 +204,43 @@ mod tests {
 
     #[test]
     fn controller_level_keys_use_the_request_audiences() {
-        let request = |audience: &str| Request { audiences: strings(&[audience]), ..Request::new(Provider::Generic) };
+        let request = |audience: &str| Request {
+            audiences: strings(&[audience]),
+            ..Request::new(Provider::Generic)
+        };
         let a = access_token_key(&request("audience-a"), &[], KeyedIdentity::Controller);
         let b = access_token_key(&request("audience-b"), &[], KeyedIdentity::Controller);
         assert_ne!(a, b);
-        assert_eq!(a, CacheKey::from_parts(&["provider=generic", "audiences=audience-a"]));
+        assert_eq!(
+            a,
+            CacheKey::from_parts(&["provider=generic", "audiences=audience-a"])
+        );
     }
 
     #[test]
     fn separators_inside_values_cannot_collide() {
         let base = Request::new(Provider::Generic);
-        let joined = Request { audiences: strings(&["a,b"]), ..base.clone() };
-        let split = Request { audiences: strings(&["a", "b"]), ..base.clone() };
+        let joined = Request {
+            audiences: strings(&["a,b"]),
+            ..base.clone()
+        };
+        let split = Request {
+            audiences: strings(&["a", "b"]),
+            ..base.clone()
+        };
         assert_ne!(
             access_token_key(&joined, &[], KeyedIdentity::Controller),
             access_token_key(&split, &[], KeyedIdentity::Controller)
         );
-        let forged = Request { region: Some("r\nstsEndpoint=e".into()), ..base.clone() };
-        let honest = Request { region: Some("r".into()), sts_endpoint: Some("e".into()), ..base };
+        let forged = Request {
+            region: Some("r\nstsEndpoint=e".into()),
+            ..base.clone()
+        };
+        let honest = Request {
+            region: Some("r".into()),
+            sts_endpoint: Some("e".into()),
+            ..base
+        };
         assert_ne!(
             access_token_key(&forged, &[], KeyedIdentity::Controller),
             access_token_key(&honest, &[], KeyedIdentity::Controller)
@@ -222,12 +269,35 @@ mod tests {
     fn tenant() -> impl Strategy<Value = Tenant> {
         (
             (0..4usize, text(), text(), text()),
-            (proptest::collection::vec(text(), 0..3), proptest::collection::vec(text(), 0..3)),
-            (proptest::option::of(text()), proptest::option::of(text()), proptest::option::of(text()), 0..2u8),
+            (
+                proptest::collection::vec(text(), 0..3),
+                proptest::collection::vec(text(), 0..3),
+            ),
+            (
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+                0..2u8,
+            ),
         )
-            .prop_map(|((provider, namespace, name, provider_identity), (audiences, scopes), (region, sts_endpoint, ca_data, level))| Tenant {
-                provider, namespace, name, provider_identity, audiences, scopes, region, sts_endpoint, ca_data, level,
-            })
+            .prop_map(
+                |(
+                    (provider, namespace, name, provider_identity),
+                    (audiences, scopes),
+                    (region, sts_endpoint, ca_data, level),
+                )| Tenant {
+                    provider,
+                    namespace,
+                    name,
+                    provider_identity,
+                    audiences,
+                    scopes,
+                    region,
+                    sts_endpoint,
+                    ca_data,
+                    level,
+                },
+            )
     }
 
     fn key_of(tenant: &Tenant) -> CacheKey {

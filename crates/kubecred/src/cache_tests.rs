@@ -23,8 +23,14 @@ const START: Duration = Duration::from_secs(1_800_000_000);
 
 fn setup(capacity: usize, max: Duration) -> (TokenCache<Tok>, ManualClock) {
     let clock = ManualClock::new(SystemTime::UNIX_EPOCH + START);
-    let config = CacheConfig { capacity: NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN), max_duration: max };
-    (TokenCache::with_clock(config, Arc::new(clock.clone())), clock)
+    let config = CacheConfig {
+        capacity: NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
+        max_duration: max,
+    };
+    (
+        TokenCache::with_clock(config, Arc::new(clock.clone())),
+        clock,
+    )
 }
 
 fn key(name: &str) -> CacheKey {
@@ -34,16 +40,25 @@ fn key(name: &str) -> CacheKey {
 /// An exchange that counts its calls and returns a token living `lifetime` from `clock`'s now.
 fn minting(calls: &AtomicUsize, clock: &ManualClock, lifetime: Duration) -> Result<Tok> {
     let id = calls.fetch_add(1, Ordering::SeqCst) + 1;
-    Ok(Tok { id, expires_at: Some(clock.now() + lifetime) })
+    Ok(Tok {
+        id,
+        expires_at: Some(clock.now() + lifetime),
+    })
 }
 
 #[test]
 fn refresh_point_is_eighty_percent_capped() {
     let now = SystemTime::UNIX_EPOCH + START;
     let hour = Duration::from_secs(3600);
-    assert_eq!(refresh_point(now, now + Duration::from_secs(100), hour), Some(now + Duration::from_secs(80)));
+    assert_eq!(
+        refresh_point(now, now + Duration::from_secs(100), hour),
+        Some(now + Duration::from_secs(80))
+    );
     assert_eq!(refresh_point(now, now + 10 * hour, hour), Some(now + hour));
-    assert_eq!(refresh_point(now, now + hour, Duration::from_secs(60)), Some(now + Duration::from_secs(60)));
+    assert_eq!(
+        refresh_point(now, now + hour, Duration::from_secs(60)),
+        Some(now + Duration::from_secs(60))
+    );
     assert_eq!(refresh_point(now, now, hour), None);
     assert_eq!(refresh_point(now, now - hour, hour), None);
     assert_eq!(refresh_point(now, now + hour, Duration::ZERO), None);
@@ -56,7 +71,8 @@ async fn sixty_four_concurrent_callers_cause_one_exchange() {
     let barrier = Arc::new(tokio::sync::Barrier::new(64));
     let mut tasks = Vec::new();
     for _ in 0..64 {
-        let (cache, clock, calls, barrier) = (cache.clone(), clock.clone(), calls.clone(), barrier.clone());
+        let (cache, clock, calls, barrier) =
+            (cache.clone(), clock.clone(), calls.clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             cache
@@ -73,34 +89,59 @@ async fn sixty_four_concurrent_callers_cause_one_exchange() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let metrics = cache.metrics();
-    assert_eq!((metrics.exchanges, metrics.hits + metrics.misses, metrics.entries), (1, 64, 1));
+    assert_eq!(
+        (
+            metrics.exchanges,
+            metrics.hits + metrics.misses,
+            metrics.entries
+        ),
+        (1, 64, 1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_exchange_does_not_delay_other_keys() {
     let (cache, clock) = setup(16, DEFAULT_MAX_DURATION);
     let calls = AtomicUsize::new(0);
-    cache.get_or_fetch(&key("warm"), || async { minting(&calls, &clock, Duration::from_secs(3600)) }).await.ok();
+    cache
+        .get_or_fetch(&key("warm"), || async {
+            minting(&calls, &clock, Duration::from_secs(3600))
+        })
+        .await
+        .ok();
 
     let stalled = cache.clone();
     let release = Arc::new(tokio::sync::Notify::new());
     let gate = release.clone();
     let stalled_task = tokio::spawn(async move {
-        stalled.get_or_fetch(&key("stalled"), || async move {
-            gate.notified().await;
-            Err::<Tok, _>(Error::transient("released"))
-        })
-        .await
+        stalled
+            .get_or_fetch(&key("stalled"), || async move {
+                gate.notified().await;
+                Err::<Tok, _>(Error::transient("released"))
+            })
+            .await
     });
     tokio::time::sleep(Duration::from_millis(20)).await; // the stalled exchange is running
 
     let other = tokio::time::timeout(Duration::from_millis(500), async {
-        let hit = cache.get_or_fetch(&key("warm"), || async { Err(Error::upstream("must not run")) }).await;
-        let cold = cache.get_or_fetch(&key("cold"), || async { minting(&calls, &clock, Duration::from_secs(3600)) }).await;
+        let hit = cache
+            .get_or_fetch(&key("warm"), || async {
+                Err(Error::upstream("must not run"))
+            })
+            .await;
+        let cold = cache
+            .get_or_fetch(&key("cold"), || async {
+                minting(&calls, &clock, Duration::from_secs(3600))
+            })
+            .await;
         (hit.map(|t| t.id).ok(), cold.map(|t| t.id).ok())
     })
     .await;
-    assert_eq!(other.ok(), Some((Some(1), Some(2))), "other keys were delayed by the stalled exchange");
+    assert_eq!(
+        other.ok(),
+        Some((Some(1), Some(2))),
+        "other keys were delayed by the stalled exchange"
+    );
     assert!(!stalled_task.is_finished());
     release.notify_one();
     assert!(stalled_task.await.ok().is_some_and(|r| r.is_err()));
@@ -111,11 +152,32 @@ async fn entries_refresh_at_eighty_percent_of_lifetime() {
     let (cache, clock) = setup(16, DEFAULT_MAX_DURATION);
     let calls = AtomicUsize::new(0);
     let fetch = || async { minting(&calls, &clock, Duration::from_secs(100)) };
-    assert_eq!(cache.get_or_fetch(&key("k"), fetch).await.ok().map(|t| t.id), Some(1));
+    assert_eq!(
+        cache
+            .get_or_fetch(&key("k"), fetch)
+            .await
+            .ok()
+            .map(|t| t.id),
+        Some(1)
+    );
     clock.advance(Duration::from_secs(79));
-    assert_eq!(cache.get_or_fetch(&key("k"), fetch).await.ok().map(|t| t.id), Some(1));
+    assert_eq!(
+        cache
+            .get_or_fetch(&key("k"), fetch)
+            .await
+            .ok()
+            .map(|t| t.id),
+        Some(1)
+    );
     clock.advance(Duration::from_secs(1));
-    assert_eq!(cache.get_or_fetch(&key("k"), fetch).await.ok().map(|t| t.id), Some(2));
+    assert_eq!(
+        cache
+            .get_or_fetch(&key("k"), fetch)
+            .await
+            .ok()
+            .map(|t| t.id),
+        Some(2)
+    );
 }
 
 #[tokio::test]
@@ -125,19 +187,45 @@ async fn entries_refresh_at_the_maximum_duration() {
     let fetch = || async { minting(&calls, &clock, Duration::from_secs(10 * 3600)) };
     cache.get_or_fetch(&key("k"), fetch).await.ok();
     clock.advance(Duration::from_secs(3599));
-    assert_eq!(cache.get_or_fetch(&key("k"), fetch).await.ok().map(|t| t.id), Some(1));
+    assert_eq!(
+        cache
+            .get_or_fetch(&key("k"), fetch)
+            .await
+            .ok()
+            .map(|t| t.id),
+        Some(1)
+    );
     clock.advance(Duration::from_secs(1));
-    assert_eq!(cache.get_or_fetch(&key("k"), fetch).await.ok().map(|t| t.id), Some(2));
+    assert_eq!(
+        cache
+            .get_or_fetch(&key("k"), fetch)
+            .await
+            .ok()
+            .map(|t| t.id),
+        Some(2)
+    );
 }
 
 #[tokio::test]
 async fn a_transiently_failed_refresh_serves_the_still_valid_token() {
     let (cache, clock) = setup(16, DEFAULT_MAX_DURATION);
     let calls = AtomicUsize::new(0);
-    cache.get_or_fetch(&key("k"), || async { minting(&calls, &clock, Duration::from_secs(100)) }).await.ok();
+    cache
+        .get_or_fetch(&key("k"), || async {
+            minting(&calls, &clock, Duration::from_secs(100))
+        })
+        .await
+        .ok();
     clock.advance(Duration::from_secs(90)); // past the refresh point, before expiry
     let failing = || async { Err::<Tok, _>(Error::transient("sts unavailable")) };
-    assert_eq!(cache.get_or_fetch(&key("k"), failing).await.ok().map(|t| t.id), Some(1));
+    assert_eq!(
+        cache
+            .get_or_fetch(&key("k"), failing)
+            .await
+            .ok()
+            .map(|t| t.id),
+        Some(1)
+    );
     clock.advance(Duration::from_secs(10)); // now expired
     let error = cache.get_or_fetch(&key("k"), failing).await.err();
     assert!(error.is_some_and(|e| e.is_transient()));
@@ -148,9 +236,18 @@ async fn a_transiently_failed_refresh_serves_the_still_valid_token() {
 async fn a_permanent_refresh_failure_is_returned_and_drops_the_entry() {
     let (cache, clock) = setup(16, DEFAULT_MAX_DURATION);
     let calls = AtomicUsize::new(0);
-    cache.get_or_fetch(&key("k"), || async { minting(&calls, &clock, Duration::from_secs(100)) }).await.ok();
+    cache
+        .get_or_fetch(&key("k"), || async {
+            minting(&calls, &clock, Duration::from_secs(100))
+        })
+        .await
+        .ok();
     clock.advance(Duration::from_secs(90));
-    let denied = cache.get_or_fetch(&key("k"), || async { Err::<Tok, _>(Error::denied("access denied")) }).await;
+    let denied = cache
+        .get_or_fetch(&key("k"), || async {
+            Err::<Tok, _>(Error::denied("access denied"))
+        })
+        .await;
     assert!(denied.is_err());
     assert_eq!(cache.metrics().entries, 0);
 }
@@ -159,9 +256,17 @@ async fn a_permanent_refresh_failure_is_returned_and_drops_the_entry() {
 async fn errors_are_never_cached() {
     let (cache, clock) = setup(16, DEFAULT_MAX_DURATION);
     let calls = AtomicUsize::new(0);
-    let first = cache.get_or_fetch(&key("k"), || async { Err::<Tok, _>(Error::upstream("bad answer")) }).await;
+    let first = cache
+        .get_or_fetch(&key("k"), || async {
+            Err::<Tok, _>(Error::upstream("bad answer"))
+        })
+        .await;
     assert!(first.is_err());
-    let second = cache.get_or_fetch(&key("k"), || async { minting(&calls, &clock, Duration::from_secs(100)) }).await;
+    let second = cache
+        .get_or_fetch(&key("k"), || async {
+            minting(&calls, &clock, Duration::from_secs(100))
+        })
+        .await;
     assert_eq!(second.ok().map(|t| t.id), Some(1));
 }
 
@@ -172,7 +277,10 @@ async fn credentials_without_expiry_or_already_expired_are_not_cached() {
     for lifetime in [None, Some(Duration::ZERO)] {
         let fetch = || async {
             let id = calls.fetch_add(1, Ordering::SeqCst);
-            Ok(Tok { id, expires_at: lifetime.map(|l| clock.now() + l) })
+            Ok(Tok {
+                id,
+                expires_at: lifetime.map(|l| clock.now() + l),
+            })
         };
         cache.get_or_fetch(&key("k"), fetch).await.ok();
         cache.get_or_fetch(&key("k"), fetch).await.ok();
@@ -190,8 +298,22 @@ async fn least_recently_used_entries_are_evicted() {
         cache.get_or_fetch(&key(name), fetch).await.ok();
     }
     // "b" was least recently used when "c" arrived.
-    assert_eq!(cache.get_or_fetch(&key("a"), fetch).await.ok().map(|t| t.id), Some(1));
-    assert_eq!(cache.get_or_fetch(&key("b"), fetch).await.ok().map(|t| t.id), Some(4));
+    assert_eq!(
+        cache
+            .get_or_fetch(&key("a"), fetch)
+            .await
+            .ok()
+            .map(|t| t.id),
+        Some(1)
+    );
+    assert_eq!(
+        cache
+            .get_or_fetch(&key("b"), fetch)
+            .await
+            .ok()
+            .map(|t| t.id),
+        Some(4)
+    );
     let metrics = cache.metrics();
     assert_eq!((metrics.evictions, metrics.entries), (2, 2));
 }
@@ -201,24 +323,41 @@ async fn a_cancelled_leader_hands_over_to_a_waiter() {
     let (cache, clock) = setup(16, DEFAULT_MAX_DURATION);
     let leader = cache.clone();
     let task = tokio::spawn(async move {
-        leader.get_or_fetch(&key("k"), || std::future::pending::<Result<Tok>>()).await
+        leader
+            .get_or_fetch(&key("k"), || std::future::pending::<Result<Tok>>())
+            .await
     });
     tokio::time::sleep(Duration::from_millis(20)).await;
     let calls = AtomicUsize::new(0);
     let k = key("k");
-    let waiter = cache.get_or_fetch(&k, || async { minting(&calls, &clock, Duration::from_secs(100)) });
+    let waiter = cache.get_or_fetch(&k, || async {
+        minting(&calls, &clock, Duration::from_secs(100))
+    });
     let aborter = async {
         tokio::time::sleep(Duration::from_millis(20)).await;
         task.abort();
     };
-    let (result, ()) = tokio::join!(tokio::time::timeout(Duration::from_secs(2), waiter), aborter);
+    let (result, ()) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(2), waiter),
+        aborter
+    );
     assert_eq!(result.ok().and_then(Result::ok).map(|t| t.id), Some(1));
 }
 
 #[test]
 fn metrics_render_for_prometheus() {
-    let metrics = CacheMetrics { hits: 3, misses: 1, exchanges: 1, errors: 0, evictions: 0, entries: 1 };
+    let metrics = CacheMetrics {
+        hits: 3,
+        misses: 1,
+        exchanges: 1,
+        errors: 0,
+        evictions: 0,
+        entries: 1,
+    };
     let text = metrics.to_prometheus("kubecred_");
-    assert!(text.contains("# TYPE kubecred_cache_hits_total counter\nkubecred_cache_hits_total 3\n"), "{text}");
+    assert!(
+        text.contains("# TYPE kubecred_cache_hits_total counter\nkubecred_cache_hits_total 3\n"),
+        "{text}"
+    );
     assert!(text.contains("kubecred_cached_items 1\n"), "{text}");
 }

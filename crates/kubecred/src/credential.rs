@@ -92,8 +92,14 @@ mod tests {
                 session_token: Some(Secret::new("FwoGZXIvYXdzE-session")),
                 expires_at: Some(at),
             }),
-            Credential::AccessToken(AccessToken { token: Secret::new("ya29.a0AfH6SM"), expires_at: at }),
-            Credential::KubernetesToken(KubernetesToken { token: Secret::new("eyJhbGciOiJSUzI1NiJ9"), expires_at: at }),
+            Credential::AccessToken(AccessToken {
+                token: Secret::new("ya29.a0AfH6SM"),
+                expires_at: at,
+            }),
+            Credential::KubernetesToken(KubernetesToken {
+                token: Secret::new("eyJhbGciOiJSUzI1NiJ9"),
+                expires_at: at,
+            }),
         ];
         for credential in credentials {
             let shown = format!("{credential:?}");

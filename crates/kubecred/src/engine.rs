@@ -10,12 +10,12 @@
 
 use std::path::PathBuf;
 
-use crate::cache_key::{access_token_key, KeyedIdentity, KeyedServiceAccount};
+use crate::cache_key::{KeyedIdentity, KeyedServiceAccount, access_token_key};
 use crate::credential::{Credential, KubernetesToken};
 use crate::error::{Error, Result};
-use crate::identity::{lockdown_not_found, Resolved};
+use crate::identity::{Resolved, lockdown_not_found};
 use crate::kubernetes::ServiceAccountInfo;
-use crate::{generic, CacheKey, Kubernetes, Policy, Provider, Request, TokenCache};
+use crate::{CacheKey, Identity, Kubernetes, Policy, Provider, Request, TokenCache, generic};
 
 /// Turns requests into credentials.
 ///
@@ -48,7 +48,12 @@ pub struct Engine {
 impl Engine {
     /// An engine with this policy, no Kubernetes access and no cache.
     pub fn new(policy: Policy) -> Self {
-        Engine { policy, kubernetes: None, cache: None, token_file: PathBuf::from(generic::SERVICE_ACCOUNT_TOKEN_FILE) }
+        Engine {
+            policy,
+            kubernetes: None,
+            cache: None,
+            token_file: PathBuf::from(generic::SERVICE_ACCOUNT_TOKEN_FILE),
+        }
     }
 
     /// Uses this Kubernetes API server for ServiceAccounts, tokens and Secrets.
@@ -77,34 +82,73 @@ impl Engine {
     /// The credential for `request`.
     pub async fn token(&self, request: &Request) -> Result<Credential> {
         tracing::debug!(provider = %request.provider, identity = ?request.identity, namespace = ?request.namespace, "credential requested");
-        self.resolve_and_fetch(request).await.map_err(|e| e.for_provider(request.provider))
+        self.resolve_and_fetch(request)
+            .await
+            .map_err(|e| e.for_provider(request.provider))
     }
 
     async fn resolve_and_fetch(&self, request: &Request) -> Result<Credential> {
-        let resolved = self.policy.resolve(&request.identity, request.namespace.as_deref(), request.purpose)?;
+        let resolved = self
+            .policy
+            .resolve(
+                &request.identity,
+                request.namespace.as_deref(),
+                request.purpose,
+            )
+            .map_err(|e| e.for_identity(describe(request)))?;
         match resolved {
-            Resolved::ServiceAccount { namespace, name, defaulted } => self
+            Resolved::ServiceAccount {
+                namespace,
+                name,
+                defaulted,
+            } => self
                 .service_account_token(request, &namespace, &name, defaulted)
                 .await
                 .map_err(|e| e.for_identity(format!("service account {namespace}/{name}"))),
-            Resolved::Controller => self.controller_token(request).await.map_err(|e| e.for_identity("controller")),
-            Resolved::Node => Err(not_in_this_build(request.provider, "node-level credentials")),
-            Resolved::Secret { namespace, name } => Err(not_in_this_build(request.provider, "secret-based credentials")
-                .for_identity(format!("secret {namespace}/{name}"))),
+            Resolved::Controller => self
+                .controller_token(request)
+                .await
+                .map_err(|e| e.for_identity("controller")),
+            Resolved::Node => Err(not_in_this_build(
+                request.provider,
+                "node-level credentials",
+            )),
+            Resolved::Secret { namespace, name } => Err(not_in_this_build(
+                request.provider,
+                "secret-based credentials",
+            )
+            .for_identity(format!("secret {namespace}/{name}"))),
         }
     }
 
-    async fn service_account_token(&self, request: &Request, namespace: &str, name: &str, defaulted: bool) -> Result<Credential> {
+    async fn service_account_token(
+        &self,
+        request: &Request,
+        namespace: &str,
+        name: &str,
+        defaulted: bool,
+    ) -> Result<Credential> {
         let kubernetes = self.kubernetes()?;
-        let account = kubernetes.service_account(namespace, name).await.map_err(|e| {
-            if defaulted && e.is_not_found() { lockdown_not_found(namespace, name) } else { e.at("read service account") }
-        })?;
+        let account = kubernetes
+            .service_account(namespace, name)
+            .await
+            .map_err(|e| {
+                if defaulted && e.is_not_found() {
+                    lockdown_not_found(namespace, name)
+                } else {
+                    e.at("read service account")
+                }
+            })?;
         let audiences = match request.audiences.is_empty() {
             true => provider_audiences(request.provider, &account)?,
             false => request.audiences.clone(),
         };
         let provider_identity = provider_identity(request.provider, &account)?;
-        let keyed = KeyedServiceAccount { provider_identity: &provider_identity, namespace, name };
+        let keyed = KeyedServiceAccount {
+            provider_identity: &provider_identity,
+            namespace,
+            name,
+        };
         let key = access_token_key(request, &audiences, KeyedIdentity::ServiceAccount(keyed));
         self.cached(&key, || async {
             let token = kubernetes
@@ -121,7 +165,10 @@ impl Engine {
         match request.provider {
             Provider::Generic => {
                 let kubernetes = self.kubernetes()?;
-                self.cached(&key, || generic::controller_token(kubernetes, &self.token_file, &request.audiences)).await
+                self.cached(&key, || {
+                    generic::controller_token(kubernetes, &self.token_file, &request.audiences)
+                })
+                .await
             }
             other => Err(not_in_this_build(other, "controller-level credentials")),
         }
@@ -140,8 +187,22 @@ impl Engine {
 
     fn kubernetes(&self) -> Result<&Kubernetes> {
         self.kubernetes.as_ref().ok_or_else(|| {
-            Error::not_configured("no Kubernetes access configured (set KUBECONFIG or run in a pod)")
+            Error::not_configured(
+                "no Kubernetes access configured (set KUBECONFIG or run in a pod)",
+            )
         })
+    }
+}
+
+/// The identity a request names, as error messages show it.
+fn describe(request: &Request) -> String {
+    let namespace = request.namespace.as_deref().unwrap_or("");
+    match &request.identity {
+        Identity::ServiceAccount(name) => format!("service account {namespace}/{name}"),
+        Identity::Secret(name) => format!("secret {namespace}/{name}"),
+        Identity::Controller if namespace.is_empty() => "controller".into(),
+        Identity::Controller => format!("object in namespace {namespace}"),
+        Identity::Node => "node".into(),
     }
 }
 
@@ -162,7 +223,10 @@ fn provider_identity(provider: Provider, account: &ServiceAccountInfo) -> Result
 }
 
 /// Exchanges a ServiceAccount's Kubernetes token for the provider's credential.
-fn exchange_service_account_token(provider: Provider, token: KubernetesToken) -> Result<Credential> {
+fn exchange_service_account_token(
+    provider: Provider,
+    token: KubernetesToken,
+) -> Result<Credential> {
     match provider {
         Provider::Generic => Ok(generic::service_account_credential(token)),
         other => Err(not_in_this_build(other, "object-level workload identity")),
@@ -171,5 +235,7 @@ fn exchange_service_account_token(provider: Provider, token: KubernetesToken) ->
 
 /// An honest refusal for what later work adds (the cloud exchanges).
 fn not_in_this_build(provider: Provider, what: &str) -> Error {
-    Error::invalid(format!("{what} for provider '{provider}' are not implemented yet; this build supports the 'generic' provider"))
+    Error::invalid(format!(
+        "{what} for provider '{provider}' are not implemented yet; this build supports the 'generic' provider"
+    ))
 }

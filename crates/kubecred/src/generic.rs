@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::credential::{Credential, KubernetesToken};
 use crate::error::{Error, Result};
-use crate::{jwt, Kubernetes};
+use crate::{Kubernetes, jwt};
 
 /// Where Kubernetes mounts a pod's ServiceAccount token.
 pub const SERVICE_ACCOUNT_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -24,7 +24,11 @@ pub(crate) fn identity(namespace: &str, name: &str) -> String {
 }
 
 /// A token for the process's own ServiceAccount, named by the pod's mounted token.
-pub(crate) async fn controller_token(kubernetes: &Kubernetes, token_file: &Path, audiences: &[String]) -> Result<Credential> {
+pub(crate) async fn controller_token(
+    kubernetes: &Kubernetes,
+    token_file: &Path,
+    audiences: &[String],
+) -> Result<Credential> {
     let own = tokio::fs::read_to_string(token_file).await.map_err(|e| {
         Error::not_configured(format!(
             "cannot read the pod's ServiceAccount token {} (not running in a pod? name a ServiceAccount instead)",
@@ -32,15 +36,22 @@ pub(crate) async fn controller_token(kubernetes: &Kubernetes, token_file: &Path,
         ))
         .with_source(e)
     })?;
-    let claims = jwt::unverified_claims(own.trim()).map_err(|e| e.at("read the pod's ServiceAccount token"))?;
-    let subject = claims
-        .sub
-        .ok_or_else(|| Error::invalid(format!("the token in {} has no subject", token_file.display())))?;
+    let claims = jwt::unverified_claims(own.trim())
+        .map_err(|e| e.at("read the pod's ServiceAccount token"))?;
+    let subject = claims.sub.ok_or_else(|| {
+        Error::invalid(format!(
+            "the token in {} has no subject",
+            token_file.display()
+        ))
+    })?;
     let (namespace, name) = jwt::service_account_of(&subject)?;
     let token = kubernetes
         .create_token(namespace, name, audiences, None)
         .await
-        .map_err(|e| e.at("create Kubernetes token").for_identity(format!("controller service account {namespace}/{name}")))?;
+        .map_err(|e| {
+            e.at("create Kubernetes token")
+                .for_identity(format!("controller service account {namespace}/{name}"))
+        })?;
     Ok(Credential::KubernetesToken(token))
 }
 

@@ -88,8 +88,15 @@ pub struct Policy(PolicyConfig);
 pub(crate) enum Resolved {
     Controller,
     Node,
-    ServiceAccount { namespace: String, name: String, defaulted: bool },
-    Secret { namespace: String, name: String },
+    ServiceAccount {
+        namespace: String,
+        name: String,
+        defaulted: bool,
+    },
+    Secret {
+        namespace: String,
+        name: String,
+    },
 }
 
 impl PolicyConfig {
@@ -143,7 +150,9 @@ impl Policy {
     ) -> Result<Resolved> {
         let named = |name: &str, what: &str| -> Result<(String, String)> {
             let namespace = namespace.filter(|ns| !ns.is_empty()).ok_or_else(|| {
-                Error::invalid(format!("{what} '{name}' needs the namespace of the object asking"))
+                Error::invalid(format!(
+                    "{what} '{name}' needs the namespace of the object asking"
+                ))
             })?;
             if name.is_empty() {
                 return Err(Error::invalid(format!("{what} name is empty")));
@@ -153,18 +162,24 @@ impl Policy {
         let resolved = match identity {
             Identity::ServiceAccount(name) => {
                 let (namespace, name) = named(name, "service account")?;
-                Resolved::ServiceAccount { namespace, name, defaulted: false }
+                Resolved::ServiceAccount {
+                    namespace,
+                    name,
+                    defaulted: false,
+                }
             }
             Identity::Secret(name) => {
                 let (namespace, name) = named(name, "secret")?;
                 return Ok(Resolved::Secret { namespace, name });
             }
             Identity::Controller | Identity::Node => match (namespace, self.default_for(purpose)) {
-                (Some(namespace), Some(default)) if !namespace.is_empty() => Resolved::ServiceAccount {
-                    namespace: namespace.to_owned(),
-                    name: default.to_owned(),
-                    defaulted: true,
-                },
+                (Some(namespace), Some(default)) if !namespace.is_empty() => {
+                    Resolved::ServiceAccount {
+                        namespace: namespace.to_owned(),
+                        name: default.to_owned(),
+                        defaulted: true,
+                    }
+                }
                 _ if *identity == Identity::Node => Resolved::Node,
                 _ => Resolved::Controller,
             },
@@ -187,7 +202,9 @@ fn gate_disabled() -> Error {
 
 /// The error for a defaulted ServiceAccount that does not exist.
 pub(crate) fn lockdown_not_found(namespace: &str, name: &str) -> Error {
-    Error::refused(format!("failed to get service account '{namespace}/{name}': {LOCKDOWN_NOT_FOUND}"))
+    Error::refused(format!(
+        "failed to get service account '{namespace}/{name}': {LOCKDOWN_NOT_FOUND}"
+    ))
 }
 
 #[cfg(test)]
@@ -203,32 +220,63 @@ mod tests {
     }
 
     fn sa(namespace: &str, name: &str, defaulted: bool) -> Resolved {
-        Resolved::ServiceAccount { namespace: namespace.into(), name: name.into(), defaulted }
+        Resolved::ServiceAccount {
+            namespace: namespace.into(),
+            name: name.into(),
+            defaulted,
+        }
     }
 
     #[test]
     fn default_service_account_needs_the_gate() {
         for config in [
-            PolicyConfig { default_service_account: Some("d".into()), ..Default::default() },
-            PolicyConfig { default_kubeconfig_service_account: Some("d".into()), ..Default::default() },
-            PolicyConfig { default_decryption_service_account: Some("d".into()), ..Default::default() },
+            PolicyConfig {
+                default_service_account: Some("d".into()),
+                ..Default::default()
+            },
+            PolicyConfig {
+                default_kubeconfig_service_account: Some("d".into()),
+                ..Default::default()
+            },
+            PolicyConfig {
+                default_decryption_service_account: Some("d".into()),
+                ..Default::default()
+            },
         ] {
-            let error = config.build().err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(error.contains("feature gate ObjectLevelWorkloadIdentity is not enabled"), "{error}");
+            let error = config
+                .build()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                error.contains("feature gate ObjectLevelWorkloadIdentity is not enabled"),
+                "{error}"
+            );
         }
         assert!(PolicyConfig::default().build().is_ok());
-        let gated = PolicyConfig { object_level_workload_identity: true, default_service_account: Some("d".into()), ..Default::default() };
+        let gated = PolicyConfig {
+            object_level_workload_identity: true,
+            default_service_account: Some("d".into()),
+            ..Default::default()
+        };
         assert!(gated.build().is_ok());
     }
 
     #[test]
     fn named_service_account_needs_the_gate() {
         let error = policy(false, None)
-            .resolve(&Identity::service_account("app"), Some("team-a"), Purpose::General)
+            .resolve(
+                &Identity::service_account("app"),
+                Some("team-a"),
+                Purpose::General,
+            )
             .err();
         assert!(error.as_ref().is_some_and(Error::is_refused));
         let message = error.map(|e| e.to_string()).unwrap_or_default();
-        assert!(message.contains("ObjectLevelWorkloadIdentity feature gate is not enabled"), "{message}");
+        assert!(
+            message.contains("ObjectLevelWorkloadIdentity feature gate is not enabled"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -236,19 +284,56 @@ mod tests {
         let on = policy(true, None);
         let locked = policy(true, Some("lockdown-sa"));
         let cases: Vec<(&Policy, Identity, Option<&str>, Resolved)> = vec![
-            (&on, Identity::Controller, Some("team-a"), Resolved::Controller),
+            (
+                &on,
+                Identity::Controller,
+                Some("team-a"),
+                Resolved::Controller,
+            ),
             (&on, Identity::Controller, None, Resolved::Controller),
             (&on, Identity::Node, Some("team-a"), Resolved::Node),
-            (&on, Identity::service_account("app"), Some("team-a"), sa("team-a", "app", false)),
-            (&locked, Identity::Controller, Some("team-a"), sa("team-a", "lockdown-sa", true)),
-            (&locked, Identity::Node, Some("team-a"), sa("team-a", "lockdown-sa", true)),
+            (
+                &on,
+                Identity::service_account("app"),
+                Some("team-a"),
+                sa("team-a", "app", false),
+            ),
+            (
+                &locked,
+                Identity::Controller,
+                Some("team-a"),
+                sa("team-a", "lockdown-sa", true),
+            ),
+            (
+                &locked,
+                Identity::Node,
+                Some("team-a"),
+                sa("team-a", "lockdown-sa", true),
+            ),
             (&locked, Identity::Controller, None, Resolved::Controller),
-            (&locked, Identity::service_account("app"), Some("team-a"), sa("team-a", "app", false)),
-            (&locked, Identity::secret("keys"), Some("team-a"), Resolved::Secret { namespace: "team-a".into(), name: "keys".into() }),
+            (
+                &locked,
+                Identity::service_account("app"),
+                Some("team-a"),
+                sa("team-a", "app", false),
+            ),
+            (
+                &locked,
+                Identity::secret("keys"),
+                Some("team-a"),
+                Resolved::Secret {
+                    namespace: "team-a".into(),
+                    name: "keys".into(),
+                },
+            ),
         ];
         for (policy, identity, namespace, expected) in cases {
             let got = policy.resolve(&identity, namespace, Purpose::General).ok();
-            assert_eq!(got.as_ref(), Some(&expected), "{identity:?} in {namespace:?}");
+            assert_eq!(
+                got.as_ref(),
+                Some(&expected),
+                "{identity:?} in {namespace:?}"
+            );
         }
     }
 
@@ -260,7 +345,11 @@ mod tests {
             default_decryption_service_account: Some("sops".into()),
             ..Default::default()
         });
-        let resolve = |purpose| policy.resolve(&Identity::Controller, Some("ns"), purpose).ok();
+        let resolve = |purpose| {
+            policy
+                .resolve(&Identity::Controller, Some("ns"), purpose)
+                .ok()
+        };
         assert_eq!(resolve(Purpose::General), Some(sa("ns", "kube", true)));
         assert_eq!(resolve(Purpose::Kubeconfig), Some(sa("ns", "kube", true)));
         assert_eq!(resolve(Purpose::Decryption), Some(sa("ns", "sops", true)));
@@ -269,8 +358,17 @@ mod tests {
     #[test]
     fn named_objects_need_a_namespace_and_a_name() {
         let on = policy(true, None);
-        assert!(on.resolve(&Identity::service_account("app"), None, Purpose::General).is_err());
-        assert!(on.resolve(&Identity::secret("s"), Some(""), Purpose::General).is_err());
-        assert!(on.resolve(&Identity::service_account(""), Some("ns"), Purpose::General).is_err());
+        assert!(
+            on.resolve(&Identity::service_account("app"), None, Purpose::General)
+                .is_err()
+        );
+        assert!(
+            on.resolve(&Identity::secret("s"), Some(""), Purpose::General)
+                .is_err()
+        );
+        assert!(
+            on.resolve(&Identity::service_account(""), Some("ns"), Purpose::General)
+                .is_err()
+        );
     }
 }

@@ -24,7 +24,9 @@ pub(crate) fn unverified_claims(token: &str) -> Result<Claims> {
     let (Some(_header), Some(payload), Some(_signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(Error::upstream("token is not a JWT: expected three dot-separated parts"));
+        return Err(Error::upstream(
+            "token is not a JWT: expected three dot-separated parts",
+        ));
     };
     let json = URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
@@ -36,7 +38,9 @@ pub(crate) fn unverified_claims(token: &str) -> Result<Claims> {
 /// Splits `system:serviceaccount:<namespace>:<name>` into its namespace and name.
 pub(crate) fn service_account_of(subject: &str) -> Result<(&str, &str)> {
     match subject.split(':').collect::<Vec<_>>()[..] {
-        ["system", "serviceaccount", namespace, name] if !namespace.is_empty() && !name.is_empty() => {
+        ["system", "serviceaccount", namespace, name]
+            if !namespace.is_empty() && !name.is_empty() =>
+        {
             Ok((namespace, name))
         }
         _ => Err(Error::invalid(format!(
@@ -70,15 +74,26 @@ mod tests {
             ("a.!!!.c", "not base64url"),
             (&jwt("[1]"), "not a JSON claim set"),
         ] {
-            let message = unverified_claims(token).err().map(|e| e.to_string()).unwrap_or_default();
+            let message = unverified_claims(token)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(message.contains(expected), "{token:?}: {message}");
         }
     }
 
     #[test]
     fn subjects_split_into_namespace_and_name() {
-        assert_eq!(service_account_of("system:serviceaccount:flux:kc").ok(), Some(("flux", "kc")));
-        for bad in ["system:serviceaccount:flux", "user:x:y:z", "system:serviceaccount::kc", "a:b:c:d:e"] {
+        assert_eq!(
+            service_account_of("system:serviceaccount:flux:kc").ok(),
+            Some(("flux", "kc"))
+        );
+        for bad in [
+            "system:serviceaccount:flux",
+            "user:x:y:z",
+            "system:serviceaccount::kc",
+            "a:b:c:d:e",
+        ] {
             assert!(service_account_of(bad).is_err(), "{bad}");
         }
     }

@@ -26,9 +26,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret as SecretObject, ServiceAccou
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use crate::Secret;
 use crate::credential::KubernetesToken;
 use crate::error::{Error, Result};
-use crate::Secret;
 
 /// Access to one Kubernetes API server.
 #[derive(Clone)]
@@ -55,20 +55,29 @@ impl Kubernetes {
 
     /// Connects the way kubectl does: `KUBECONFIG`, `~/.kube/config`, then in-cluster.
     pub async fn infer() -> Result<Self> {
-        let config = kube::Config::infer()
-            .await
-            .map_err(|e| Error::not_configured("no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or in-cluster)").with_source(e))?;
+        let config = kube::Config::infer().await.map_err(|e| {
+            Error::not_configured(
+                "no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or in-cluster)",
+            )
+            .with_source(e)
+        })?;
         Self::from_config(config)
     }
 
     /// Connects with a kubeconfig file and optional context.
     pub async fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<Self> {
-        let kubeconfig = Kubeconfig::read_from(path)
-            .map_err(|e| Error::invalid(format!("cannot read kubeconfig {}", path.display())).with_source(e))?;
-        let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
+        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+            Error::invalid(format!("cannot read kubeconfig {}", path.display())).with_source(e)
+        })?;
+        let options = KubeConfigOptions {
+            context: context.map(str::to_owned),
+            ..KubeConfigOptions::default()
+        };
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .map_err(|e| Error::invalid(format!("cannot use kubeconfig {}", path.display())).with_source(e))?;
+            .map_err(|e| {
+                Error::invalid(format!("cannot use kubeconfig {}", path.display())).with_source(e)
+            })?;
         Self::from_config(config)
     }
 
@@ -108,7 +117,11 @@ impl Kubernetes {
     ) -> Result<KubernetesToken> {
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
         let request = TokenRequest {
-            spec: TokenRequestSpec { audiences: audiences.to_vec(), expiration_seconds, bound_object_ref: None },
+            spec: TokenRequestSpec {
+                audiences: audiences.to_vec(),
+                expiration_seconds,
+                bound_object_ref: None,
+            },
             ..TokenRequest::default()
         };
         let object = format!("serviceaccounts/token {namespace}/{name}");
@@ -116,9 +129,11 @@ impl Kubernetes {
             .create_subresource("token", name, &PostParams::default(), &request)
             .await
             .map_err(|e| api_error(e, "create", &object))?;
-        let status = created
-            .status
-            .ok_or_else(|| Error::upstream(format!("the TokenRequest for {namespace}/{name} came back without a status")))?;
+        let status = created.status.ok_or_else(|| {
+            Error::upstream(format!(
+                "the TokenRequest for {namespace}/{name} came back without a status"
+            ))
+        })?;
         Ok(KubernetesToken {
             token: Secret::new(status.token),
             expires_at: SystemTime::from(status.expiration_timestamp.0),
@@ -126,7 +141,11 @@ impl Kubernetes {
     }
 
     /// Reads a Secret's data (values decoded; each must be UTF-8 text).
-    pub async fn secret_data(&self, namespace: &str, name: &str) -> Result<BTreeMap<String, Secret>> {
+    pub async fn secret_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<BTreeMap<String, Secret>> {
         let api: Api<SecretObject> = Api::namespaced(self.client.clone(), namespace);
         let object = api
             .get(name)
@@ -134,15 +153,22 @@ impl Kubernetes {
             .map_err(|e| api_error(e, "get", &format!("secrets {namespace}/{name}")))?;
         let mut data = BTreeMap::new();
         for (key, value) in object.data.unwrap_or_default() {
-            let text = String::from_utf8(value.0)
-                .map_err(|_| Error::invalid(format!("secret {namespace}/{name}: key '{key}' is not UTF-8 text")))?;
+            let text = String::from_utf8(value.0).map_err(|_| {
+                Error::invalid(format!(
+                    "secret {namespace}/{name}: key '{key}' is not UTF-8 text"
+                ))
+            })?;
             data.insert(key, Secret::new(text));
         }
         Ok(data)
     }
 
     /// Reads a ConfigMap's data.
-    pub async fn config_map_data(&self, namespace: &str, name: &str) -> Result<BTreeMap<String, String>> {
+    pub async fn config_map_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<BTreeMap<String, String>> {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
         let object = api
             .get(name)
@@ -154,7 +180,9 @@ impl Kubernetes {
 
 impl std::fmt::Debug for Kubernetes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kubernetes").field("default_namespace", &self.default_namespace()).finish()
+        f.debug_struct("Kubernetes")
+            .field("default_namespace", &self.default_namespace())
+            .finish()
     }
 }
 
@@ -166,15 +194,24 @@ fn api_error(error: kube::Error, verb: &str, object: &str) -> Error {
             let message = format!("{step}: {}", status.message);
             match status.code {
                 404 => Error::not_found(message),
-                401 => Error::denied(format!("{message} (the Kubernetes credentials were not accepted)")),
-                403 => Error::denied(format!("{message} (grant the caller '{verb}' on {})", object.split(' ').next().unwrap_or(object))),
+                401 => Error::denied(format!(
+                    "{message} (the Kubernetes credentials were not accepted)"
+                )),
+                403 => Error::denied(format!(
+                    "{message} (grant the caller '{verb}' on {})",
+                    object.split(' ').next().unwrap_or(object)
+                )),
                 408 | 429 | 500..=599 => Error::transient(message),
                 _ => Error::upstream(message),
             }
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            Error::transient(format!("{step}: cannot reach the Kubernetes API server")).with_source(error)
+            Error::transient(format!("{step}: cannot reach the Kubernetes API server"))
+                .with_source(error)
         }
-        _ => Error::upstream(format!("{step}: unexpected answer from the Kubernetes API server")).with_source(error),
+        _ => Error::upstream(format!(
+            "{step}: unexpected answer from the Kubernetes API server"
+        ))
+        .with_source(error),
     }
 }

@@ -46,7 +46,8 @@ pub use engine::Engine;
 pub use error::{Error, Result};
 pub use identity::{
     FEATURE_GATE_OBJECT_LEVEL_WORKLOAD_IDENTITY, FLAG_DEFAULT_DECRYPTION_SERVICE_ACCOUNT,
-    FLAG_DEFAULT_KUBECONFIG_SERVICE_ACCOUNT, FLAG_DEFAULT_SERVICE_ACCOUNT, Identity, Policy, PolicyConfig, Purpose,
+    FLAG_DEFAULT_KUBECONFIG_SERVICE_ACCOUNT, FLAG_DEFAULT_SERVICE_ACCOUNT, Identity, Policy,
+    PolicyConfig, Purpose,
 };
 pub use kubernetes::{Kubernetes, ServiceAccountInfo};
 pub use provider::Provider;

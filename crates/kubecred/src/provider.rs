@@ -21,7 +21,12 @@ pub enum Provider {
 
 impl Provider {
     /// Every provider, in the order error messages list them.
-    pub const ALL: [Provider; 4] = [Provider::Aws, Provider::Azure, Provider::Gcp, Provider::Generic];
+    pub const ALL: [Provider; 4] = [
+        Provider::Aws,
+        Provider::Azure,
+        Provider::Gcp,
+        Provider::Generic,
+    ];
 
     /// The provider's name, as users write it.
     pub fn name(self) -> &'static str {

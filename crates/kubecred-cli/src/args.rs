@@ -1,0 +1,123 @@
+//! Command-line arguments (clap). Parsing only; `token.rs` and `sandbox.rs` turn them into
+//! library calls.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+/// Short-lived cloud credentials for Kubernetes workloads, without long-lived secrets.
+#[derive(Debug, Parser)]
+#[command(name = "kubecred", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Log more (-v info, -vv debug, -vvv trace); KUBECRED_LOG takes a tracing filter instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a credential for a provider and identity.
+    Token(Box<TokenArgs>),
+    /// Run the local sandbox: a Kubernetes API subset with an OIDC issuer, on loopback.
+    Sandbox(SandboxArgs),
+    /// Start an embedded sandbox, fetch tokens through it and verify them (no cloud needed).
+    Demo,
+}
+
+/// `kubecred token`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 success, 1 credential or configuration error, 2 usage error."
+)]
+pub struct TokenArgs {
+    /// Who issues the credential: aws, azure, gcp or generic.
+    #[arg(long)]
+    pub provider: String,
+    /// Impersonate this ServiceAccount (NAME, or NS/NAME with NS equal to --namespace).
+    #[arg(long, value_name = "[NS/]NAME", conflicts_with = "secret")]
+    pub service_account: Option<String>,
+    /// Use keys from this Secret (NAME, or NS/NAME with NS equal to --namespace).
+    #[arg(long, value_name = "[NS/]NAME")]
+    pub secret: Option<String>,
+    /// The namespace of the object asking (default: the kubeconfig context's namespace).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Audience of the Kubernetes token (repeatable; default: the provider's).
+    #[arg(long = "audience", value_name = "AUDIENCE")]
+    pub audiences: Vec<String>,
+    /// OAuth scope of the cloud token (repeatable).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Cloud region (AWS STS).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// STS endpoint override (AWS).
+    #[arg(long, value_name = "URL")]
+    pub sts_endpoint: Option<String>,
+    /// Proxy for the calls this request makes.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<Url>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Feature gates, as controllers take them (e.g. ObjectLevelWorkloadIdentity=false).
+    /// The CLI runs as you, so ObjectLevelWorkloadIdentity defaults to true here.
+    #[arg(long, value_name = "GATE=BOOL,...")]
+    pub feature_gates: Option<String>,
+    /// ServiceAccount forced on objects that name none (controller lockdown policy).
+    #[arg(long, value_name = "NAME")]
+    pub default_service_account: Option<String>,
+    /// Default ServiceAccount for remote-cluster kubeconfigs.
+    #[arg(long, value_name = "NAME")]
+    pub default_kubeconfig_service_account: Option<String>,
+    /// Default ServiceAccount for decryption.
+    #[arg(long, value_name = "NAME")]
+    pub default_decryption_service_account: Option<String>,
+    /// Which default ServiceAccount applies.
+    #[arg(long, value_enum, default_value_t = PurposeArg::General)]
+    pub purpose: PurposeArg,
+    /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+/// How `token` prints the credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// The token alone.
+    Text,
+    /// kind, token or keys, and expiresAt (RFC 3339).
+    Json,
+}
+
+/// Which default ServiceAccount applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PurposeArg {
+    /// --default-service-account.
+    General,
+    /// --default-kubeconfig-service-account.
+    Kubeconfig,
+    /// --default-decryption-service-account.
+    Decryption,
+}
+
+/// `kubecred sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Kubernetes manifests to load (Namespace, ServiceAccount, Secret, ConfigMap).
+    #[arg(long, value_name = "FILE")]
+    pub manifests: Option<PathBuf>,
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Where to write the kubeconfig for clients (default: a file in the temporary directory).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+}

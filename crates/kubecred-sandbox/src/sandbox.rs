@@ -1,0 +1,179 @@
+//! Starting, addressing and stopping a sandbox server.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::access::{Access, Grant, User};
+use crate::manifest::Manifests;
+use crate::random;
+use crate::routes;
+use crate::signing::SigningKey;
+use crate::state::AppState;
+use crate::verify::JwtVerifier;
+
+/// How long [`Sandbox::shutdown`] waits for open connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What a sandbox serves and to whom.
+#[derive(Debug, Default)]
+pub struct SandboxConfig {
+    /// The objects to serve.
+    pub manifests: Manifests,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Extra users with static bearer tokens.
+    pub users: Vec<User>,
+    /// What non-admin users may do.
+    pub grants: Vec<Grant>,
+}
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SandboxError {
+    message: String,
+    #[source]
+    source: Option<std::io::Error>,
+}
+
+/// A running sandbox: a Kubernetes API subset and OIDC issuer on
+/// `http://127.0.0.1:PORT`. Dropping it stops the server too;
+/// [`Sandbox::shutdown`] also waits for it.
+pub struct Sandbox {
+    pub(crate) state: Arc<AppState>,
+    address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Binds 127.0.0.1:`config.port`, generates the signing key and admin
+    /// token, and serves in a background task. Returns once listening.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let requested = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
+        let listener = TcpListener::bind(requested)
+            .await
+            .map_err(|e| SandboxError {
+                message: format!("cannot listen on {requested}: {e}"),
+                source: Some(e),
+            })?;
+        let address = listener.local_addr().map_err(|e| SandboxError {
+            message: format!("cannot read the address bound for {requested}: {e}"),
+            source: Some(e),
+        })?;
+        let state = Arc::new(build_state(config, format!("http://{address}"))?);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = routes::router(Arc::clone(&state));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(url = %format!("http://{address}"), "kubecred sandbox listening");
+        Ok(Sandbox {
+            state,
+            address,
+            stop,
+            task,
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The token issuer (`iss`): the same as [`Sandbox::url`].
+    pub fn issuer(&self) -> String {
+        self.state.issuer.clone()
+    }
+
+    /// The bearer token of user `sandbox-admin`, who may do everything.
+    pub fn admin_token(&self) -> &str {
+        &self.state.access.admin_token
+    }
+
+    /// Mints a ServiceAccount token directly, as the kubelet would project
+    /// it into a pod. The ServiceAccount need not be loaded (its uid is then
+    /// random, and the sandbox's API will not accept the token as a user).
+    ///
+    /// # Panics
+    ///
+    /// Only if RSA signing itself fails, which aws-lc-rs does not do for a
+    /// key it generated and a correctly sized buffer.
+    pub fn issue_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        audiences: &[String],
+        ttl: Duration,
+    ) -> String {
+        let seconds = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        match self.state.mint(namespace, name, audiences, seconds) {
+            Ok(minted) => minted.token,
+            Err(e) => panic!("the sandbox could not sign a token: {e}"),
+        }
+    }
+
+    /// Successful TokenRequests served so far.
+    pub fn token_requests(&self) -> u64 {
+        self.state.token_request_count()
+    }
+
+    /// Stops accepting connections, lets open requests finish (up to 5 s)
+    /// and waits for the server task.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("sandbox server stopped with an error: {e}"),
+            Ok(Err(e)) => tracing::warn!("sandbox server task failed: {e}"),
+            Err(_) => {
+                tracing::warn!("sandbox connections still open after {SHUTDOWN_GRACE:?}; aborting");
+                task.abort();
+            }
+        }
+    }
+}
+
+fn build_state(config: SandboxConfig, issuer: String) -> Result<AppState, SandboxError> {
+    let key = SigningKey::generate().map_err(|_| SandboxError {
+        message: "cannot generate the sandbox's RSA signing key".into(),
+        source: None,
+    })?;
+    let jwks = serde_json::json!({"keys": [key.jwk()]});
+    let verifier = JwtVerifier::from_jwks(&issuer, &jwks).map_err(|e| SandboxError {
+        message: format!("the sandbox's own JWKS is unusable: {e}"),
+        source: None,
+    })?;
+    let access = Access {
+        admin_token: random::bearer_token(),
+        users: config.users,
+        grants: config.grants,
+        verifier,
+    };
+    Ok(AppState {
+        issuer,
+        store: config.manifests,
+        key,
+        access,
+        token_requests: AtomicU64::new(0),
+    })
+}

@@ -1,0 +1,117 @@
+//! The state one sandbox server shares between its handlers and the
+//! [`Sandbox`](crate::Sandbox) handle.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+
+use crate::access::{Access, Action};
+use crate::claims::{Claims, IssuedClaims, ServiceAccountClaim};
+use crate::clock::unix_now;
+use crate::manifest::Manifests;
+use crate::random;
+use crate::signing::{SignError, SigningKey};
+use crate::status::ApiError;
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) issuer: String,
+    pub(crate) store: Manifests,
+    pub(crate) key: SigningKey,
+    pub(crate) access: Access,
+    pub(crate) token_requests: AtomicU64,
+}
+
+/// A freshly minted ServiceAccount token.
+pub(crate) struct Minted {
+    pub(crate) token: String,
+    pub(crate) expires_at: i64,
+}
+
+impl AppState {
+    /// Authenticates the request and authorizes `action`; returns the user.
+    pub(crate) fn check(
+        &self,
+        headers: &HeaderMap,
+        action: &Action<'_>,
+    ) -> Result<String, ApiError> {
+        let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let Some(user) = self.access.authenticate(header, &self.store) else {
+            tracing::debug!(
+                verb = action.verb,
+                resource = action.resource,
+                "unauthenticated request"
+            );
+            return Err(ApiError::unauthorized());
+        };
+        if !self.access.authorize(&user, action) {
+            tracing::debug!(%user, verb = action.verb, resource = action.resource, "forbidden");
+            let a = action;
+            return Err(ApiError::forbidden(
+                &user,
+                a.verb,
+                a.resource,
+                a.namespace,
+                a.name,
+            ));
+        }
+        Ok(user)
+    }
+
+    /// Authenticates the request without authorizing an action (for
+    /// discovery-like endpoints every user may read).
+    pub(crate) fn authenticated(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+        let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        self.access
+            .authenticate(header, &self.store)
+            .ok_or_else(ApiError::unauthorized)
+    }
+
+    /// Signs a token for ServiceAccount `namespace/name`. The uid is the
+    /// loaded ServiceAccount's, or a fresh one if it was not loaded.
+    pub(crate) fn mint(
+        &self,
+        namespace: &str,
+        name: &str,
+        audiences: &[String],
+        ttl_seconds: i64,
+    ) -> Result<Minted, SignError> {
+        let uid = self
+            .store
+            .service_account_uid(namespace, name)
+            .map_or_else(random::uuid, str::to_string);
+        let account = ServiceAccountClaim {
+            name: name.to_string(),
+            uid,
+        };
+        let claims = Claims::for_service_account(
+            &self.issuer,
+            account,
+            namespace,
+            audiences,
+            unix_now(),
+            ttl_seconds,
+        );
+        let issued = IssuedClaims {
+            claims: &claims,
+            jti: random::uuid(),
+        };
+        let token = self.key.sign_jwt(&issued)?;
+        Ok(Minted {
+            token,
+            expires_at: claims.exp,
+        })
+    }
+
+    /// Counts one successful TokenRequest.
+    pub(crate) fn count_token_request(&self) {
+        self.token_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Successful TokenRequests so far.
+    pub(crate) fn token_request_count(&self) -> u64 {
+        self.token_requests.load(Ordering::Relaxed)
+    }
+}

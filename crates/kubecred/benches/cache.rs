@@ -32,7 +32,7 @@ fn keys(n: usize) -> Vec<CacheKey> {
     (0..n)
         .map(|i| {
             CacheKey::from_parts(&[
-                format!("provider=generic"),
+                "provider=generic".to_string(),
                 format!("serviceAccountName=sa-{i}"),
             ])
         })

@@ -324,7 +324,7 @@ async fn a_cancelled_leader_hands_over_to_a_waiter() {
     let leader = cache.clone();
     let task = tokio::spawn(async move {
         leader
-            .get_or_fetch(&key("k"), || std::future::pending::<Result<Tok>>())
+            .get_or_fetch(&key("k"), std::future::pending::<Result<Tok>>)
             .await
     });
     tokio::time::sleep(Duration::from_millis(20)).await;

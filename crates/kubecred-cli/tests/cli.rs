@@ -1,0 +1,406 @@
+//! The `kubecred` binary end to end: `kubecred sandbox` runs as a child process and
+//! `kubecred token` talks to it through the kubeconfig it writes, as a person would.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use kubecred_sandbox::JwtVerifier;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubecred");
+const AUDIENCE: &str = "https://example.test";
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sandbox.yaml")
+}
+
+/// A `kubecred sandbox` child process, stopped on drop.
+struct RunningSandbox {
+    child: Child,
+    url: String,
+    kubeconfig: PathBuf,
+    startup: Duration,
+    dir: tempfile::TempDir,
+}
+
+impl RunningSandbox {
+    fn start(manifests: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        let started = Instant::now();
+        let mut child = Command::new(BIN)
+            .args(["sandbox", "--port", "0", "--manifests"])
+            .arg(manifests)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().ok_or("the sandbox printed nothing")??;
+        let startup = started.elapsed();
+        let url = first
+            .strip_prefix("kubecred sandbox ready at ")
+            .ok_or(format!("unexpected first line: {first}"))?
+            .to_owned();
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(RunningSandbox {
+            child,
+            url,
+            kubeconfig,
+            startup,
+            dir,
+        })
+    }
+
+    fn kubecred(&self, args: &[&str]) -> Result<Output, std::io::Error> {
+        Command::new(BIN)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.dir.path())
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .stdin(Stdio::null())
+            .output()
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+const TOKEN_ARGS: [&str; 10] = [
+    "token",
+    "--provider",
+    "generic",
+    "--namespace",
+    "team-a",
+    "--service-account",
+    "app",
+    "--audience",
+    AUDIENCE,
+    "--output",
+];
+
+#[test]
+fn sandbox_is_ready_fast_and_token_prints_a_verifiable_jwt() -> TestResult {
+    let sandbox = RunningSandbox::start(&examples())?;
+    assert!(
+        sandbox.startup < Duration::from_secs(1),
+        "the sandbox took {:?} to be ready",
+        sandbox.startup
+    );
+
+    let output = sandbox.kubecred(&[&TOKEN_ARGS[..], &["json"]].concat())?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output))?;
+    assert_eq!(json["kind"], "KubernetesToken");
+    let token = json["token"].as_str().ok_or("no token")?;
+
+    let verifier = runtime()?.block_on(JwtVerifier::discover(&sandbox.url))?;
+    let claims = verifier.verify(token, AUDIENCE)?;
+    assert_eq!(claims.aud, vec![AUDIENCE.to_string()]);
+    assert_eq!(claims.sub, "system:serviceaccount:team-a:app");
+    let expires: jiff::Timestamp = json["expiresAt"].as_str().ok_or("no expiresAt")?.parse()?;
+    assert_eq!(expires.as_second(), claims.exp);
+    assert!(!stderr(&output).contains(token));
+    Ok(())
+}
+
+#[test]
+fn text_output_is_the_token_alone() -> TestResult {
+    let sandbox = RunningSandbox::start(&examples())?;
+    let output = sandbox.kubecred(&[&TOKEN_ARGS[..], &["text"]].concat())?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert_eq!(text.split('.').count(), 3, "{text}");
+    assert!(!text.contains(char::is_whitespace));
+    Ok(())
+}
+
+#[test]
+fn the_feature_gate_off_exits_1_naming_the_gate() -> TestResult {
+    let sandbox = RunningSandbox::start(&examples())?;
+    let output = sandbox.kubecred(
+        &[
+            &TOKEN_ARGS[..],
+            &[
+                "json",
+                "--feature-gates",
+                "ObjectLevelWorkloadIdentity=false",
+            ],
+        ]
+        .concat(),
+    )?;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("ObjectLevelWorkloadIdentity feature gate is not enabled"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).is_empty());
+    Ok(())
+}
+
+#[test]
+fn a_service_account_of_another_namespace_is_refused() -> TestResult {
+    let sandbox = RunningSandbox::start(&examples())?;
+    let output = sandbox.kubecred(&[
+        "token",
+        "--provider",
+        "generic",
+        "--namespace",
+        "team-a",
+        "--service-account",
+        "team-b/app",
+    ])?;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("names namespace 'team-b' but --namespace is 'team-a'"),
+        "{}",
+        stderr(&output)
+    );
+
+    // NS/NAME alone sets the namespace.
+    let output = sandbox.kubecred(&[
+        "token",
+        "--provider",
+        "generic",
+        "--service-account",
+        "team-b/app",
+        "--output",
+        "json",
+    ])?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    Ok(())
+}
+
+#[test]
+fn the_default_service_account_locks_objects_down_to_their_namespace() -> TestResult {
+    let sandbox = RunningSandbox::start(&examples())?;
+    let lockdown = |namespace: &str| {
+        sandbox.kubecred(&[
+            "token",
+            "--provider",
+            "generic",
+            "--namespace",
+            namespace,
+            "--audience",
+            AUDIENCE,
+            "--default-service-account",
+            "tenant-default",
+            "--output",
+            "json",
+        ])
+    };
+    let output = lockdown("team-a")?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output))?;
+    let verifier = runtime()?.block_on(JwtVerifier::discover(&sandbox.url))?;
+    let claims = verifier.verify(json["token"].as_str().ok_or("no token")?, AUDIENCE)?;
+    assert_eq!(claims.sub, "system:serviceaccount:team-a:tenant-default");
+
+    let output = lockdown("team-b")?;
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("team-b/tenant-default") && message.contains("workload identity lockdown"),
+        "{message}"
+    );
+    Ok(())
+}
+
+#[test]
+fn usage_errors_exit_2() -> TestResult {
+    let sandbox = RunningSandbox::start(&examples())?;
+    for (args, expected) in [
+        (
+            vec!["token", "--provider", "AWS"],
+            "valid providers are aws, azure, gcp, generic",
+        ),
+        (
+            vec![
+                "token",
+                "--provider",
+                "generic",
+                "--feature-gates",
+                "Bogus=true",
+            ],
+            "unknown feature gate 'Bogus'",
+        ),
+        (
+            vec![
+                "token",
+                "--provider",
+                "generic",
+                "--feature-gates",
+                "ObjectLevelWorkloadIdentity=maybe",
+            ],
+            "not true or false",
+        ),
+        (
+            vec![
+                "token",
+                "--provider",
+                "generic",
+                "--service-account",
+                "a/b/c",
+            ],
+            "expected NAME or NAMESPACE/NAME",
+        ),
+        (vec!["token"], "--provider"),
+    ] {
+        let output = sandbox.kubecred(&args)?;
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn credential_errors_exit_1_with_a_clear_message() -> TestResult {
+    let sandbox = RunningSandbox::start(&examples())?;
+    for (args, expected) in [
+        (
+            vec![
+                "token",
+                "--provider",
+                "generic",
+                "-n",
+                "team-a",
+                "--service-account",
+                "ghost",
+            ],
+            "service account team-a/ghost: read service account",
+        ),
+        (
+            vec![
+                "token",
+                "--provider",
+                "aws",
+                "-n",
+                "team-a",
+                "--service-account",
+                "app",
+            ],
+            "not implemented yet",
+        ),
+        (
+            vec![
+                "token",
+                "--provider",
+                "generic",
+                "--default-service-account",
+                "x",
+                "-n",
+                "team-a",
+                "--feature-gates",
+                "ObjectLevelWorkloadIdentity=false",
+            ],
+            "cannot set default service accounts",
+        ),
+        (
+            vec!["token", "--provider", "generic"],
+            "cannot read the pod's ServiceAccount token",
+        ),
+    ] {
+        let output = sandbox.kubecred(&args)?;
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn without_any_kubeconfig_the_error_says_so() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let output = Command::new(BIN)
+        .args([
+            "token",
+            "--provider",
+            "generic",
+            "-n",
+            "team-a",
+            "--service-account",
+            "app",
+        ])
+        .env("KUBECONFIG", dir.path().join("missing"))
+        .env("HOME", dir.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()?;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("no Kubernetes access configured"),
+        "{}",
+        stderr(&output)
+    );
+    Ok(())
+}
+
+#[test]
+fn bad_manifests_are_named() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
+    )?;
+    let output = Command::new(BIN)
+        .args(["sandbox", "--manifests"])
+        .arg(&path)
+        .output()?;
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("document 2") && message.contains("Deployment"),
+        "{message}"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_demo_runs_to_the_end() -> TestResult {
+    let output = Command::new(BIN).arg("demo").output()?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("sub=system:serviceaccount:team-a:app") && text.ends_with("demo passed"),
+        "{text}"
+    );
+    Ok(())
+}

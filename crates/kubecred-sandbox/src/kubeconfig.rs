@@ -3,6 +3,8 @@
 use std::io::Write as _;
 use std::path::Path;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::access::ADMIN_USER;
@@ -14,12 +16,17 @@ const CONTEXT: &str = "kubecred-sandbox";
 
 impl Sandbox {
     /// A kubeconfig (`apiVersion: v1, kind: Config`) whose current context
-    /// `kubecred-sandbox` uses this sandbox as the admin, in `namespace`.
+    /// `kubecred-sandbox` uses this sandbox as the admin, in `namespace`. The
+    /// cluster trusts the sandbox's CA (`certificate-authority-data`).
     pub fn kubeconfig(&self, namespace: &str) -> Value {
+        let cluster = json!({
+            "server": self.url(),
+            "certificate-authority-data": STANDARD.encode(self.ca_pem()),
+        });
         json!({
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": CONTEXT, "cluster": {"server": self.url()}}],
+            "clusters": [{"name": CONTEXT, "cluster": cluster}],
             "users": [{"name": ADMIN_USER, "user": {"token": self.admin_token()}}],
             "contexts": [{
                 "name": CONTEXT,

@@ -27,6 +27,7 @@
 //! ```
 
 mod access;
+mod certs;
 mod claims;
 mod clock;
 mod kubeconfig;
@@ -38,6 +39,7 @@ mod sandbox;
 mod signing;
 mod state;
 mod status;
+mod tls;
 mod verify;
 
 pub use access::{Grant, User};

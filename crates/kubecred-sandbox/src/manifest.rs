@@ -148,6 +148,47 @@ impl Manifests {
         self.config_maps.get(&key(namespace, name))
     }
 
+    /// The ServiceAccounts in `namespace`, by name.
+    pub(crate) fn service_accounts_in<'a>(
+        &'a self,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a ServiceAccount> {
+        in_namespace(&self.service_accounts, namespace)
+    }
+
+    /// The Secrets in `namespace`, by name.
+    pub(crate) fn secrets_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a Secret> {
+        in_namespace(&self.secrets, namespace)
+    }
+
+    /// The ConfigMaps in `namespace`, by name.
+    pub(crate) fn config_maps_in<'a>(
+        &'a self,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a ConfigMap> {
+        in_namespace(&self.config_maps, namespace)
+    }
+
+    /// The Namespaces that exist: `default`, those loaded, and those the
+    /// loaded objects are in (as a real cluster, which cannot hold objects in
+    /// a missing namespace). Loaded ones come with their manifest's metadata.
+    pub(crate) fn namespaces(&self) -> BTreeMap<String, Option<&Namespace>> {
+        let used = self
+            .service_accounts
+            .keys()
+            .chain(self.secrets.keys())
+            .chain(self.config_maps.keys())
+            .map(|(namespace, _)| namespace.as_str());
+        let mut all: BTreeMap<String, Option<&Namespace>> = std::iter::once("default")
+            .chain(used)
+            .map(|name| (name.to_string(), None))
+            .collect();
+        for (name, namespace) in &self.namespaces {
+            all.insert(name.clone(), Some(namespace));
+        }
+        all
+    }
+
     fn add(&mut self, index: usize, document: &Value) -> Result<(), ManifestError> {
         let description = fields::describe(document);
         let Some(object) = document.as_object() else {
@@ -227,6 +268,16 @@ impl Manifests {
 
 fn key(namespace: &str, name: &str) -> (String, String) {
     (namespace.to_string(), name.to_string())
+}
+
+fn in_namespace<'a, T>(
+    objects: &'a BTreeMap<(String, String), T>,
+    namespace: &'a str,
+) -> impl Iterator<Item = &'a T> {
+    objects
+        .iter()
+        .filter(move |((ns, _), _)| ns == namespace)
+        .map(|(_, object)| object)
 }
 
 fn meta_key(meta: &ObjectMeta) -> (String, String) {

@@ -48,6 +48,44 @@ pub(crate) struct Namespace {
     pub(crate) meta: ObjectMeta,
 }
 
+impl Namespace {
+    /// A namespace no manifest declared but the sandbox serves (`default`,
+    /// or one holding loaded objects), with a fresh uid.
+    pub(crate) fn implied(name: &str, uid: String, created: String) -> Namespace {
+        let meta = ObjectMeta {
+            name: name.to_string(),
+            namespace: None,
+            uid,
+            labels: BTreeMap::from([("kubernetes.io/metadata.name".into(), name.to_string())]),
+            annotations: BTreeMap::new(),
+            created,
+            document: 0,
+        };
+        Namespace { meta }
+    }
+
+    /// The API form, `Active`.
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": self.meta.to_json(),
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        })
+    }
+}
+
+/// A `v1` list of `kind` (e.g. `SecretList`) holding `items`.
+pub(crate) fn list_json(kind: &str, items: Vec<Value>) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": kind,
+        "metadata": {"resourceVersion": "1"},
+        "items": items,
+    })
+}
+
 /// A ServiceAccount.
 #[derive(Clone, Debug)]
 pub(crate) struct ServiceAccount {

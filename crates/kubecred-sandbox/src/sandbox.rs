@@ -10,12 +10,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::access::{Access, Grant, User};
+use crate::certs;
 use crate::manifest::Manifests;
 use crate::random;
 use crate::routes;
 use crate::signing::SigningKey;
-use crate::state::AppState;
-use crate::verify::JwtVerifier;
+use crate::state::{self, AppState};
+use crate::tls::TlsListener;
+use crate::verify::{JwtVerifier, VerifyError};
 
 /// How long [`Sandbox::shutdown`] waits for open connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -43,11 +45,12 @@ pub struct SandboxError {
 }
 
 /// A running sandbox: a Kubernetes API subset and OIDC issuer on
-/// `http://127.0.0.1:PORT`. Dropping it stops the server too;
+/// `https://127.0.0.1:PORT`, with a certificate from its own CA. Dropping it stops the server too;
 /// [`Sandbox::shutdown`] also waits for it.
 pub struct Sandbox {
     pub(crate) state: Arc<AppState>,
     address: SocketAddr,
+    ca_pem: String,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -61,21 +64,17 @@ impl std::fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// Binds 127.0.0.1:`config.port`, generates the signing key and admin
-    /// token, and serves in a background task. Returns once listening.
+    /// Binds 127.0.0.1:`config.port`, generates the CA and serving
+    /// certificate, the signing key and the admin token, and serves HTTPS in
+    /// a background task. Returns once listening.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        let requested = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
-        let listener = TcpListener::bind(requested)
-            .await
-            .map_err(|e| SandboxError {
-                message: format!("cannot listen on {requested}: {e}"),
-                source: Some(e),
-            })?;
-        let address = listener.local_addr().map_err(|e| SandboxError {
-            message: format!("cannot read the address bound for {requested}: {e}"),
-            source: Some(e),
+        let (listener, address) = bind(config.port).await?;
+        let tls = certs::generate().map_err(|e| SandboxError {
+            message: format!("cannot set up the sandbox's TLS: {e}"),
+            source: None,
         })?;
-        let state = Arc::new(build_state(config, format!("http://{address}"))?);
+        let state = Arc::new(build_state(config, format!("https://{address}"))?);
+        let listener = TlsListener::new(listener, address, tls.server);
         let (stop, stopped) = oneshot::channel::<()>();
         let app = routes::router(Arc::clone(&state));
         let task = tokio::spawn(async move {
@@ -85,18 +84,32 @@ impl Sandbox {
                 })
                 .await
         });
-        tracing::info!(url = %format!("http://{address}"), "kubecred sandbox listening");
+        tracing::info!(url = %format!("https://{address}"), "kubecred sandbox listening");
         Ok(Sandbox {
             state,
             address,
+            ca_pem: tls.ca_pem,
             stop,
             task,
         })
     }
 
-    /// The base URL, `http://127.0.0.1:PORT`.
+    /// The base URL, `https://127.0.0.1:PORT`. Its certificate is signed by
+    /// [`Sandbox::ca_pem`].
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("https://{}", self.address)
+    }
+
+    /// The certificate authority (PEM) that signed the sandbox's serving
+    /// certificate. Generated at start; clients must trust it to connect.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// A [`JwtVerifier`] for this sandbox's tokens, discovered over HTTPS
+    /// trusting [`Sandbox::ca_pem`].
+    pub async fn verifier(&self) -> Result<JwtVerifier, VerifyError> {
+        JwtVerifier::discover_with_ca(&self.issuer(), &self.ca_pem).await
     }
 
     /// The token issuer (`iss`): the same as [`Sandbox::url`].
@@ -153,6 +166,22 @@ impl Sandbox {
     }
 }
 
+/// Binds 127.0.0.1:`port` (0: any free port); returns the bound address.
+async fn bind(port: u16) -> Result<(TcpListener, SocketAddr), SandboxError> {
+    let requested = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = TcpListener::bind(requested)
+        .await
+        .map_err(|e| SandboxError {
+            message: format!("cannot listen on {requested}: {e}"),
+            source: Some(e),
+        })?;
+    let address = listener.local_addr().map_err(|e| SandboxError {
+        message: format!("cannot read the address bound for {requested}: {e}"),
+        source: Some(e),
+    })?;
+    Ok((listener, address))
+}
+
 fn build_state(config: SandboxConfig, issuer: String) -> Result<AppState, SandboxError> {
     let key = SigningKey::generate().map_err(|_| SandboxError {
         message: "cannot generate the sandbox's RSA signing key".into(),
@@ -171,6 +200,7 @@ fn build_state(config: SandboxConfig, issuer: String) -> Result<AppState, Sandbo
     };
     Ok(AppState {
         issuer,
+        namespaces: state::namespace_objects(&config.manifests),
         store: config.manifests,
         key,
         access,

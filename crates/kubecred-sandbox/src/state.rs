@@ -1,15 +1,18 @@
 //! The state one sandbox server shares between its handlers and the
 //! [`Sandbox`](crate::Sandbox) handle.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use serde_json::Value;
 
 use crate::access::{Access, Action};
 use crate::claims::{Claims, IssuedClaims, ServiceAccountClaim};
-use crate::clock::unix_now;
+use crate::clock::{rfc3339, unix_now};
 use crate::manifest::Manifests;
+use crate::objects::Namespace;
 use crate::random;
 use crate::signing::{SignError, SigningKey};
 use crate::status::ApiError;
@@ -22,6 +25,25 @@ pub(crate) struct AppState {
     pub(crate) key: SigningKey,
     pub(crate) access: Access,
     pub(crate) token_requests: AtomicU64,
+    /// The Namespaces served, as API JSON, by name.
+    pub(crate) namespaces: BTreeMap<String, Value>,
+}
+
+/// The API JSON of every Namespace `store` implies (see
+/// [`Manifests::namespaces`]); undeclared ones get a uid now.
+pub(crate) fn namespace_objects(store: &Manifests) -> BTreeMap<String, Value> {
+    let created = rfc3339(unix_now());
+    store
+        .namespaces()
+        .into_iter()
+        .map(|(name, declared)| {
+            let json = match declared {
+                Some(namespace) => namespace.to_json(),
+                None => Namespace::implied(&name, random::uuid(), created.clone()).to_json(),
+            };
+            (name, json)
+        })
+        .collect()
 }
 
 /// A freshly minted ServiceAccount token.

@@ -55,7 +55,7 @@ impl ApiError {
         }
     }
 
-    /// 403 in kube-apiserver's words.
+    /// 403 in kube-apiserver's words; `name` is empty for a list.
     pub(crate) fn forbidden(
         user: &str,
         verb: &str,
@@ -64,11 +64,16 @@ impl ApiError {
         name: &str,
     ) -> ApiError {
         let kind = resource.split('/').next().unwrap_or(resource);
+        let object = if name.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind} \"{name}\"")
+        };
         ApiError {
             code: StatusCode::FORBIDDEN,
             reason: "Forbidden",
             message: format!(
-                "{kind} \"{name}\" is forbidden: User \"{user}\" cannot {verb} resource \"{resource}\" in API group \"\" in the namespace \"{namespace}\""
+                "{object} is forbidden: User \"{user}\" cannot {verb} resource \"{resource}\" in API group \"\" in the namespace \"{namespace}\""
             ),
             details: Some(json!({"name": name, "kind": kind})),
         }

@@ -83,24 +83,28 @@ impl std::fmt::Debug for JwtVerifier {
 impl JwtVerifier {
     /// Fetches `{issuer}/.well-known/openid-configuration`, checks that its
     /// `issuer` equals `issuer`, then fetches its `jwks_uri` and keeps the RSA
-    /// keys by `kid`.
+    /// keys by `kid`. HTTPS servers must present certificates the system
+    /// trusts.
     ///
     /// Uses reqwest with rustls: the process must have installed a rustls
     /// crypto provider (aws-lc-rs) first.
     pub async fn discover(issuer: &str) -> Result<JwtVerifier, VerifyError> {
-        let client = reqwest::Client::builder()
-            .timeout(DISCOVERY_TIMEOUT)
-            .build()
-            .map_err(|e| discovery_error(format!("cannot build an HTTP client: {e}")))?;
-        let config_url = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
-        let config = fetch_json(&client, &config_url).await?;
-        let jwks_uri = check_discovery(&config, issuer, &config_url)?;
-        let jwks = fetch_json(&client, &jwks_uri).await?;
-        JwtVerifier::from_jwks(issuer, &jwks)
-            .map_err(|e| discovery_error(format!("JWKS at {jwks_uri}: {e}")))
+        let client = discovery_client(reqwest::Client::builder())?;
+        discover_with(&client, issuer).await
+    }
+
+    /// Like [`JwtVerifier::discover`], but HTTPS servers must present
+    /// certificates issued by a CA in `ca_pem` (one or more PEM
+    /// certificates, e.g. [`Sandbox::ca_pem`](crate::Sandbox::ca_pem)); the
+    /// system's roots are not used. Certificates are always verified.
+    pub async fn discover_with_ca(issuer: &str, ca_pem: &str) -> Result<JwtVerifier, VerifyError> {
+        let roots = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())
+            .map_err(|e| discovery_error(format!("the CA certificates are not PEM: {e}")))?;
+        if roots.is_empty() {
+            return Err(discovery_error("the CA PEM holds no certificate"));
+        }
+        let client = discovery_client(reqwest::Client::builder().tls_certs_only(roots))?;
+        discover_with(&client, issuer).await
     }
 
     /// A verifier for `issuer` with the keys of a JWKS document
@@ -191,6 +195,27 @@ impl JwtVerifier {
     }
 }
 
+/// Builds the discovery client: `builder` with the discovery timeout.
+fn discovery_client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, VerifyError> {
+    builder
+        .timeout(DISCOVERY_TIMEOUT)
+        .build()
+        .map_err(|e| discovery_error(format!("cannot build an HTTP client: {e}")))
+}
+
+/// Discovery proper: configuration, issuer check, JWKS.
+async fn discover_with(client: &reqwest::Client, issuer: &str) -> Result<JwtVerifier, VerifyError> {
+    let config_url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let config = fetch_json(client, &config_url).await?;
+    let jwks_uri = check_discovery(&config, issuer, &config_url)?;
+    let jwks = fetch_json(client, &jwks_uri).await?;
+    JwtVerifier::from_jwks(issuer, &jwks)
+        .map_err(|e| discovery_error(format!("JWKS at {jwks_uri}: {e}")))
+}
+
 fn discovery_error(message: impl Into<String>) -> VerifyError {
     VerifyError::new(VerifyErrorKind::Discovery, message)
 }
@@ -201,7 +226,7 @@ async fn fetch_json(client: &reqwest::Client, url: &str) -> Result<serde_json::V
         .get(url)
         .send()
         .await
-        .map_err(|e| discovery_error(format!("GET {url} failed: {e}")))?;
+        .map_err(|e| discovery_error(format!("GET {url} failed: {}", with_causes(&e))))?;
     let status = response.status();
     if !status.is_success() {
         return Err(discovery_error(format!("GET {url} returned HTTP {status}")));
@@ -210,6 +235,22 @@ async fn fetch_json(client: &reqwest::Client, url: &str) -> Result<serde_json::V
         .json()
         .await
         .map_err(|e| discovery_error(format!("GET {url} did not return JSON: {e}")))
+}
+
+/// `error` and its sources, `: `-separated (reqwest's own message omits the
+/// cause, e.g. an untrusted certificate).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Checks the discovery document's `issuer` and returns its `jwks_uri`.

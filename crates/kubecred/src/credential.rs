@@ -47,6 +47,17 @@ pub struct KubernetesToken {
     pub expires_at: SystemTime,
 }
 
+/// Credentials for a container registry login (`docker login` username and password).
+#[derive(Clone, Debug)]
+pub struct RegistryCredentials {
+    /// The username (`AWS` for ECR, `oauth2accesstoken` for GAR, a fixed GUID for ACR).
+    pub username: String,
+    /// The password.
+    pub password: Secret,
+    /// When the password stops working.
+    pub expires_at: SystemTime,
+}
+
 impl Credential {
     /// When the credential expires; `None` for long-lived keys (never cached).
     pub fn expires_at(&self) -> Option<SystemTime> {

@@ -140,7 +140,7 @@ impl Engine {
                 }
             })?;
         let audiences = match request.audiences.is_empty() {
-            true => provider_audiences(request.provider, &account)?,
+            true => provider_audiences(request, &account)?,
             false => request.audiences.clone(),
         };
         let provider_identity = provider_identity(request.provider, &account)?;
@@ -206,10 +206,10 @@ fn describe(request: &Request) -> String {
     }
 }
 
-/// The audiences of the Kubernetes token a provider's exchange expects.
-fn provider_audiences(provider: Provider, _account: &ServiceAccountInfo) -> Result<Vec<String>> {
-    match provider {
-        Provider::Generic => Ok(Vec::new()),
+/// The audiences of the Kubernetes token a provider's exchange expects, when the request names none.
+fn provider_audiences(request: &Request, _account: &ServiceAccountInfo) -> Result<Vec<String>> {
+    match request.provider {
+        Provider::Generic => Ok(generic::audiences(request)),
         other => Err(not_in_this_build(other, "object-level workload identity")),
     }
 }

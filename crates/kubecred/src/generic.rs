@@ -13,10 +13,18 @@ use std::path::Path;
 
 use crate::credential::{Credential, KubernetesToken};
 use crate::error::{Error, Result};
-use crate::{Kubernetes, jwt};
+use crate::{Kubernetes, Request, jwt};
 
 /// Where Kubernetes mounts a pod's ServiceAccount token.
 pub const SERVICE_ACCOUNT_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// The audiences of a generic token: the request's, else the remote cluster's address as given.
+pub(crate) fn audiences(request: &Request) -> Vec<String> {
+    match (&request.audiences[..], &request.cluster_address) {
+        ([], Some(address)) => vec![address.clone()],
+        (audiences, _) => audiences.to_vec(),
+    }
+}
 
 /// The identity a ServiceAccount has in the `generic` provider: its token subject.
 pub(crate) fn identity(namespace: &str, name: &str) -> String {
@@ -58,4 +66,19 @@ pub(crate) async fn controller_token(
 /// The credential for a ServiceAccount's token: the token itself.
 pub(crate) fn service_account_credential(token: KubernetesToken) -> Credential {
     Credential::KubernetesToken(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Provider;
+
+    #[test]
+    fn audiences_default_to_the_cluster_address_as_given() {
+        let remote = Request { cluster_address: Some("Remote.Example:6443".into()), ..Request::new(Provider::Generic) };
+        assert_eq!(audiences(&remote), vec!["Remote.Example:6443".to_string()]);
+        let explicit = Request { audiences: vec!["aud".into()], ..remote };
+        assert_eq!(audiences(&explicit), vec!["aud".to_string()]);
+        assert!(audiences(&Request::new(Provider::Generic)).is_empty());
+    }
 }

@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aws;
 pub mod cache;
 pub mod cache_key;
 pub mod clock;
@@ -41,7 +42,7 @@ mod secret;
 
 pub use cache::{CacheConfig, CacheMetrics, TokenCache};
 pub use cache_key::CacheKey;
-pub use credential::{AccessToken, CloudKeys, Credential, KubernetesToken};
+pub use credential::{AccessToken, CloudKeys, Credential, KubernetesToken, RegistryCredentials};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use identity::{

@@ -42,6 +42,9 @@ pub struct Request {
     pub proxy: Option<Url>,
     /// CA bundle (PEM) of a remote cluster.
     pub ca_data: Option<String>,
+    /// Address of a remote cluster's API server. The `generic` provider uses it, as given, as
+    /// the default audience of the Kubernetes token.
+    pub cluster_address: Option<String>,
 }
 
 impl Request {
@@ -58,6 +61,7 @@ impl Request {
             sts_endpoint: None,
             proxy: None,
             ca_data: None,
+            cluster_address: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 use crate::status::ApiError;
 
+mod api;
 mod discovery;
 mod objects;
 mod token;
@@ -21,6 +22,14 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             get(discovery::openid_configuration),
         )
         .route("/openid/v1/jwks", get(discovery::jwks))
+        .route("/api", get(api::versions))
+        .route("/api/v1", get(api::core_v1))
+        .route("/apis", get(api::groups))
+        .route("/api/v1/namespaces/{namespace}", get(objects::namespace))
+        .route(
+            "/api/v1/namespaces/{namespace}/serviceaccounts",
+            get(objects::service_accounts),
+        )
         .route(
             "/api/v1/namespaces/{namespace}/serviceaccounts/{name}",
             get(objects::service_account),
@@ -30,8 +39,16 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             post(token::create_token),
         )
         .route(
+            "/api/v1/namespaces/{namespace}/secrets",
+            get(objects::secrets),
+        )
+        .route(
             "/api/v1/namespaces/{namespace}/secrets/{name}",
             get(objects::secret),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/configmaps",
+            get(objects::config_maps),
         )
         .route(
             "/api/v1/namespaces/{namespace}/configmaps/{name}",

@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::access::Action;
+use crate::objects::{ConfigMap, Secret, ServiceAccount, list_json};
 use crate::state::AppState;
 use crate::status::ApiError;
 
@@ -56,6 +57,62 @@ pub(super) async fn config_map(
     let config_map = state.store.config_map(&namespace, &name);
     let config_map = config_map.ok_or_else(|| ApiError::not_found("configmaps", &name))?;
     Ok(Json(config_map.to_json()))
+}
+
+/// `GET /api/v1/namespaces/{namespace}`: a Namespace that exists (see
+/// `Manifests::namespaces`).
+pub(super) async fn namespace(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    state.check(&headers, &get_action("namespaces", &name, &name))?;
+    let namespace = state.namespaces.get(&name);
+    let namespace = namespace.ok_or_else(|| ApiError::not_found("namespaces", &name))?;
+    Ok(Json(namespace.clone()))
+}
+
+fn list_action<'a>(resource: &'a str, namespace: &'a str) -> Action<'a> {
+    Action {
+        verb: "list",
+        resource,
+        namespace,
+        name: "",
+    }
+}
+
+/// `GET /api/v1/namespaces/{namespace}/serviceaccounts`.
+pub(super) async fn service_accounts(
+    State(state): State<Arc<AppState>>,
+    Path(namespace): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    state.check(&headers, &list_action("serviceaccounts", &namespace))?;
+    let items = state.store.service_accounts_in(&namespace);
+    let items = items.map(ServiceAccount::to_json).collect();
+    Ok(Json(list_json("ServiceAccountList", items)))
+}
+
+/// `GET /api/v1/namespaces/{namespace}/secrets`.
+pub(super) async fn secrets(
+    State(state): State<Arc<AppState>>,
+    Path(namespace): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    state.check(&headers, &list_action("secrets", &namespace))?;
+    let items = state.store.secrets_in(&namespace).map(Secret::to_json);
+    Ok(Json(list_json("SecretList", items.collect())))
+}
+
+/// `GET /api/v1/namespaces/{namespace}/configmaps`.
+pub(super) async fn config_maps(
+    State(state): State<Arc<AppState>>,
+    Path(namespace): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    state.check(&headers, &list_action("configmaps", &namespace))?;
+    let items = state.store.config_maps_in(&namespace).map(ConfigMap::to_json);
+    Ok(Json(list_json("ConfigMapList", items.collect())))
 }
 
 /// `GET /version` (any authenticated user).

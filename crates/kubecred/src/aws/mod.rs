@@ -1,0 +1,15 @@
+//! AWS: every credential source, role chaining, and the services that take the credentials.
+//!
+//! - `parse`: role ARNs, STS endpoints, ECR hosts, EKS cluster ARNs, CodeCommit URLs.
+//! - `sdk`: the injected environment and SDK credential conversions.
+//! - `ecr`, `eks`, `checks`, `codecommit`: what the resolved credentials are used for.
+
+pub mod checks;
+pub mod codecommit;
+pub mod ecr;
+pub mod eks;
+pub mod parse;
+pub mod sdk;
+
+/// The audience of Kubernetes tokens exchanged with STS.
+pub const AUDIENCE: &str = "sts.amazonaws.com";

@@ -22,6 +22,14 @@ pub struct Cli {
 pub enum Command {
     /// Print a credential for a provider and identity.
     Token(Box<TokenArgs>),
+    /// Registry credentials (ECR, ECR Public).
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Remote cluster credentials (EKS; generic).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Check that the credentials reach a resource: s3://BUCKET or kms://KEY-ARN.
+    Check(Box<CheckArgs>),
     /// Run the local sandbox: a Kubernetes API subset with an OIDC issuer, on loopback.
     Sandbox(SandboxArgs),
     /// Start an embedded sandbox, fetch tokens through it and verify them (no cloud needed).
@@ -37,12 +45,25 @@ pub struct TokenArgs {
     /// Who issues the credential: aws, azure, gcp or generic.
     #[arg(long)]
     pub provider: String,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Whose identity is used and how: shared by every command that fetches credentials.
+#[derive(Debug, Args)]
+pub struct IdentityArgs {
     /// Impersonate this ServiceAccount (NAME, or NS/NAME with NS equal to --namespace).
-    #[arg(long, value_name = "[NS/]NAME", conflicts_with = "secret")]
+    #[arg(long, value_name = "[NS/]NAME", conflicts_with_all = ["secret", "node"])]
     pub service_account: Option<String>,
     /// Use keys from this Secret (NAME, or NS/NAME with NS equal to --namespace).
-    #[arg(long, value_name = "[NS/]NAME")]
+    #[arg(long, value_name = "[NS/]NAME", conflicts_with = "node")]
     pub secret: Option<String>,
+    /// Use the node's identity (instance metadata service).
+    #[arg(long)]
+    pub node: bool,
     /// The namespace of the object asking (default: the kubeconfig context's namespace).
     #[arg(long, short = 'n')]
     pub namespace: Option<String>,
@@ -52,18 +73,21 @@ pub struct TokenArgs {
     /// OAuth scope of the cloud token (repeatable).
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
-    /// Cloud region (AWS STS).
+    /// Cloud region (AWS STS; default AWS_REGION for the controller level).
     #[arg(long)]
     pub region: Option<String>,
-    /// STS endpoint override (AWS).
+    /// STS endpoint override (AWS: regional, FIPS or VPC endpoints of amazonaws.com).
     #[arg(long, value_name = "URL")]
     pub sts_endpoint: Option<String>,
     /// Proxy for the calls this request makes.
     #[arg(long, value_name = "URL")]
     pub proxy: Option<Url>,
-    /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    /// Assume this role after the base identity (AWS role chaining; repeatable, in order).
+    #[arg(long = "assume-role", value_name = "ARN")]
+    pub assume_roles: Vec<String>,
+    /// External ID for the last --assume-role.
+    #[arg(long, value_name = "ID", requires = "assume_roles")]
+    pub external_id: Option<String>,
     /// Feature gates, as controllers take them (e.g. ObjectLevelWorkloadIdentity=false).
     /// The CLI runs as you, so ObjectLevelWorkloadIdentity defaults to true here.
     #[arg(long, value_name = "GATE=BOOL,...")]
@@ -88,6 +112,72 @@ pub struct TokenArgs {
     pub context: Option<String>,
 }
 
+/// `kubecred registry ...`.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Print {"username","password","expiresAt"} for a registry host.
+    Login(Box<RegistryLoginArgs>),
+}
+
+/// `kubecred registry login`.
+#[derive(Debug, Args)]
+pub struct RegistryLoginArgs {
+    /// The registry host (or an image reference).
+    pub host: String,
+    /// The provider (default: the one the host belongs to).
+    #[arg(long)]
+    pub provider: Option<String>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
+/// `kubecred cluster ...`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Print a client.authentication.k8s.io ExecCredential (for kubectl's exec plugin).
+    Credentials(Box<ClusterCredentialsArgs>),
+}
+
+/// `kubecred cluster credentials`.
+#[derive(Debug, Args)]
+pub struct ClusterCredentialsArgs {
+    /// aws or generic.
+    #[arg(long)]
+    pub provider: String,
+    /// The cloud's cluster resource (EKS: the cluster ARN).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// The API server address (the cloud is not asked when --ca-file is also given).
+    #[arg(long, value_name = "URL")]
+    pub address: Option<String>,
+    /// The API server's CA bundle (PEM file).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// ExecCredential API version.
+    #[arg(long, value_enum, default_value_t = ExecApiVersion::V1)]
+    pub api_version: ExecApiVersion,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
+/// `client.authentication.k8s.io` versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExecApiVersion {
+    /// client.authentication.k8s.io/v1
+    V1,
+    /// client.authentication.k8s.io/v1beta1
+    V1beta1,
+}
+
+/// `kubecred check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// s3://BUCKET or kms://KEY-ARN.
+    pub target: String,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
 /// How `token` prints the credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -95,6 +185,10 @@ pub enum Output {
     Text,
     /// kind, token or keys, and expiresAt (RFC 3339).
     Json,
+    /// `export AWS_...=` lines for a shell (AWS keys only).
+    Env,
+    /// The JSON an AWS SDK's `credential_process` reads (AWS keys only).
+    CredentialProcess,
 }
 
 /// Which default ServiceAccount applies.

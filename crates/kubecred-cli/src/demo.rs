@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use kubecred::{Engine, Identity, Kubernetes, PolicyConfig, Provider, Request, TokenCache};
-use kubecred_sandbox::{JwtVerifier, Manifests, Sandbox, SandboxConfig};
+use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
 const MANIFESTS: &str = include_str!("../../../examples/sandbox.yaml");
 const AUDIENCE: &str = "https://example.test";
@@ -58,7 +58,7 @@ async fn steps(sandbox: &Sandbox) -> anyhow::Result<()> {
     let token = credential
         .bearer_token()
         .context("the generic provider returns a token")?;
-    let verifier = JwtVerifier::discover(&sandbox.issuer()).await?;
+    let verifier = sandbox.verifier().await?;
     let claims = verifier.verify(token.expose(), AUDIENCE)?;
     let minutes = credential
         .expires_at()

@@ -1,7 +1,10 @@
 //! The `kubecred` command. Thin: parse arguments, call the library, print the answer.
 
 mod args;
+mod check;
+mod cluster;
 mod demo;
+mod registry;
 mod sandbox;
 mod token;
 
@@ -56,6 +59,11 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Token(args) => token::run(*args).await,
+        Command::Registry(args::RegistryCommand::Login(args)) => registry::login(*args).await,
+        Command::Cluster(args::ClusterCommand::Credentials(args)) => {
+            cluster::credentials(*args).await
+        }
+        Command::Check(args) => check::run(*args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,
     }

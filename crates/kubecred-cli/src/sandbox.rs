@@ -58,6 +58,7 @@ fn print_ready(sandbox: &Sandbox, kubeconfig: &std::path::Path) -> anyhow::Resul
         out,
         "  kubecred token --provider generic --namespace team-a --service-account app --audience https://example.test --output json"
     )?;
+    writeln!(out, "  kubectl get serviceaccount app -n team-a")?;
     writeln!(out)?;
     writeln!(out, "Press Ctrl-C to stop.")?;
     out.flush()?;

@@ -2,35 +2,39 @@
 
 use anyhow::Context;
 use kubecred::{
-    Credential, Engine, Identity, Kubernetes, PolicyConfig, Provider, Purpose, Request,
+    AssumeRole, CloudKeys, Credential, Engine, Identity, Kubernetes, PolicyConfig, Provider, Purpose, Request,
 };
 use serde_json::json;
 
 use crate::UsageError;
-use crate::args::{Output, PurposeArg, TokenArgs};
+use crate::args::{IdentityArgs, Output, PurposeArg, TokenArgs};
 
 pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
-    let provider: Provider = args
-        .provider
-        .parse()
-        .map_err(|e: kubecred::Error| UsageError(e.to_string()))?;
-    let policy = policy(&args)?.build()?;
-    let kubernetes = connect(&args).await;
-    let request = request(&args, provider, kubernetes.as_ref().ok())?;
+    let provider: Provider = args.provider.parse().map_err(|e: kubecred::Error| UsageError(e.to_string()))?;
+    if matches!(args.output, Output::Env | Output::CredentialProcess) && provider != Provider::Aws {
+        let name = if args.output == Output::Env { "env" } else { "credential-process" };
+        return Err(UsageError(format!("--output {name} prints AWS keys; provider '{provider}' issues tokens")).into());
+    }
+    let (engine, request) = prepare(&args.identity, provider).await?;
+    let credential = engine.token(&request).await.context("getting credentials")?;
+    println!("{}", render(&credential, args.output)?);
+    Ok(())
+}
+
+/// The engine and request the identity flags describe.
+pub async fn prepare(args: &IdentityArgs, provider: Provider) -> anyhow::Result<(Engine, Request)> {
+    let policy = policy(args)?.build()?;
+    let kubernetes = connect(args).await;
+    let request = request(args, provider, kubernetes.as_ref().ok())?;
     let mut engine = Engine::new(policy);
     match kubernetes {
         Ok(kubernetes) => engine = engine.with_kubernetes(kubernetes),
         Err(error) => tracing::debug!(error = %error, "no Kubernetes access"),
     }
-    let credential = engine
-        .token(&request)
-        .await
-        .context("getting credentials")?;
-    println!("{}", render(&credential, args.output)?);
-    Ok(())
+    Ok((engine, request))
 }
 
-async fn connect(args: &TokenArgs) -> kubecred::Result<Kubernetes> {
+async fn connect(args: &IdentityArgs) -> kubecred::Result<Kubernetes> {
     match &args.kubeconfig {
         Some(path) => Kubernetes::from_kubeconfig(path, args.context.as_deref()).await,
         None => Kubernetes::infer().await,
@@ -38,7 +42,7 @@ async fn connect(args: &TokenArgs) -> kubecred::Result<Kubernetes> {
 }
 
 /// The controller policy the flags describe; the gate defaults to on (the CLI runs as you).
-fn policy(args: &TokenArgs) -> Result<PolicyConfig, UsageError> {
+fn policy(args: &IdentityArgs) -> Result<PolicyConfig, UsageError> {
     let mut object_level = true;
     for gate in args
         .feature_gates
@@ -71,7 +75,7 @@ fn policy(args: &TokenArgs) -> Result<PolicyConfig, UsageError> {
 }
 
 fn request(
-    args: &TokenArgs,
+    args: &IdentityArgs,
     provider: Provider,
     kubernetes: Option<&Kubernetes>,
 ) -> Result<Request, UsageError> {
@@ -91,7 +95,8 @@ fn request(
         (Some(flag), _) => Some(flag.clone()),
         (None, named) => named,
     };
-    let needs_namespace = identity != Identity::Controller || has_defaults(args);
+    let needs_namespace =
+        matches!(identity, Identity::ServiceAccount(_) | Identity::Secret(_)) || has_defaults(args);
     let namespace = explicit.or_else(|| {
         needs_namespace.then(|| {
             kubernetes
@@ -112,12 +117,12 @@ fn request(
         region: args.region.clone(),
         sts_endpoint: args.sts_endpoint.clone(),
         proxy: args.proxy.clone(),
-        ca_data: None,
+        assume_roles: assume_roles(args),
         ..Request::new(provider)
     })
 }
 
-fn has_defaults(args: &TokenArgs) -> bool {
+fn has_defaults(args: &IdentityArgs) -> bool {
     [
         &args.default_service_account,
         &args.default_kubeconfig_service_account,
@@ -128,7 +133,7 @@ fn has_defaults(args: &TokenArgs) -> bool {
 }
 
 /// The identity the flags name, and the namespace written in `NS/NAME`, if any.
-fn identity(args: &TokenArgs) -> Result<(Identity, Option<String>), UsageError> {
+fn identity(args: &IdentityArgs) -> Result<(Identity, Option<String>), UsageError> {
     let split = |flag: &str, value: &str| -> Result<(Option<String>, String), UsageError> {
         let (namespace, name) = match value.split_once('/') {
             Some((ns, name)) => (Some(ns.to_owned()), name),
@@ -150,21 +155,41 @@ fn identity(args: &TokenArgs) -> Result<(Identity, Option<String>), UsageError> 
         let (namespace, name) = split("secret", value)?;
         return Ok((Identity::Secret(name), namespace));
     }
-    Ok((Identity::Controller, None))
+    match args.node {
+        true => Ok((Identity::Node, None)),
+        false => Ok((Identity::Controller, None)),
+    }
+}
+
+/// The role chain; the external ID belongs to the last hop.
+fn assume_roles(args: &IdentityArgs) -> Vec<AssumeRole> {
+    let last = args.assume_roles.len().saturating_sub(1);
+    args.assume_roles
+        .iter()
+        .enumerate()
+        .map(|(i, arn)| AssumeRole {
+            role_arn: arn.clone(),
+            external_id: args.external_id.clone().filter(|_| i == last),
+        })
+        .collect()
 }
 
 /// The credential as the chosen output format prints it.
 pub fn render(credential: &Credential, output: Output) -> anyhow::Result<String> {
     let expires_at = credential.expires_at().map(rfc3339).transpose()?;
-    Ok(match (output, credential) {
-        (Output::Text, Credential::CloudKeys(keys)) => {
+    let keys = match credential {
+        Credential::CloudKeys(keys) => Some(keys),
+        _ => None,
+    };
+    Ok(match (output, keys) {
+        (Output::Text, Some(keys)) => {
             format!("{} {}", keys.access_key_id, keys.secret_access_key.expose())
         }
-        (Output::Text, other) => other
+        (Output::Text, None) => credential
             .bearer_token()
             .map(|t| t.expose().to_owned())
             .unwrap_or_default(),
-        (Output::Json, Credential::CloudKeys(keys)) => json!({
+        (Output::Json, Some(keys)) => json!({
             "kind": credential.kind(),
             "accessKeyId": keys.access_key_id,
             "secretAccessKey": keys.secret_access_key.expose(),
@@ -172,13 +197,61 @@ pub fn render(credential: &Credential, output: Output) -> anyhow::Result<String>
             "expiresAt": expires_at,
         })
         .to_string(),
-        (Output::Json, other) => json!({
-            "kind": other.kind(),
-            "token": other.bearer_token().map(|t| t.expose()),
+        (Output::Json, None) => json!({
+            "kind": credential.kind(),
+            "token": credential.bearer_token().map(|t| t.expose()),
             "expiresAt": expires_at,
         })
         .to_string(),
+        (Output::Env, Some(keys)) => env_exports(keys, expires_at.as_deref()),
+        (Output::CredentialProcess, Some(keys)) => credential_process(keys, expires_at.as_deref()),
+        (_, None) => anyhow::bail!(
+            "this output format prints AWS keys, but the credential is a {}",
+            credential.kind()
+        ),
     })
+}
+
+/// `export` lines for a POSIX shell, values single-quoted.
+fn env_exports(keys: &CloudKeys, expires_at: Option<&str>) -> String {
+    let quote = |value: &str| format!("'{}'", value.replace('\'', r"'\''"));
+    let mut lines = vec![
+        format!("export AWS_ACCESS_KEY_ID={}", quote(&keys.access_key_id)),
+        format!(
+            "export AWS_SECRET_ACCESS_KEY={}",
+            quote(keys.secret_access_key.expose())
+        ),
+    ];
+    match &keys.session_token {
+        Some(token) => lines.push(format!(
+            "export AWS_SESSION_TOKEN={}",
+            quote(token.expose())
+        )),
+        None => lines.push("unset AWS_SESSION_TOKEN".to_owned()),
+    }
+    if let Some(expires_at) = expires_at {
+        lines.push(format!(
+            "export AWS_CREDENTIAL_EXPIRATION={}",
+            quote(expires_at)
+        ));
+    }
+    lines.join("\n")
+}
+
+/// The `credential_process` JSON (Version 1) of the AWS SDKs.
+fn credential_process(keys: &CloudKeys, expires_at: Option<&str>) -> String {
+    let mut object = json!({
+        "Version": 1,
+        "AccessKeyId": keys.access_key_id,
+        "SecretAccessKey": keys.secret_access_key.expose(),
+    });
+    if let Some(token) = &keys.session_token {
+        object["SessionToken"] = token.expose().into();
+    }
+    if let Some(expires_at) = expires_at {
+        object["Expiration"] = expires_at.into();
+    }
+    object.to_string()
 }
 
 /// RFC 3339 in whole seconds, UTC.

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use kubecred_sandbox::JwtVerifier;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -56,6 +58,22 @@ impl RunningSandbox {
             startup,
             dir,
         })
+    }
+
+    /// The CA the sandbox's kubeconfig trusts (`certificate-authority-data`), PEM.
+    fn ca_pem(&self) -> Result<String, Box<dyn std::error::Error>> {
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&self.kubeconfig)?)?;
+        let data = config["clusters"][0]["cluster"]["certificate-authority-data"]
+            .as_str()
+            .ok_or("the kubeconfig has no certificate-authority-data")?;
+        Ok(String::from_utf8(STANDARD.decode(data)?)?)
+    }
+
+    /// A verifier for the sandbox's tokens, discovered over HTTPS trusting its CA.
+    fn verifier(&self) -> Result<JwtVerifier, Box<dyn std::error::Error>> {
+        let ca_pem = self.ca_pem()?;
+        Ok(runtime()?.block_on(JwtVerifier::discover_with_ca(&self.url, &ca_pem))?)
     }
 
     fn kubecred(&self, args: &[&str]) -> Result<Output, std::io::Error> {
@@ -119,7 +137,7 @@ fn sandbox_is_ready_fast_and_token_prints_a_verifiable_jwt() -> TestResult {
     assert_eq!(json["kind"], "KubernetesToken");
     let token = json["token"].as_str().ok_or("no token")?;
 
-    let verifier = runtime()?.block_on(JwtVerifier::discover(&sandbox.url))?;
+    let verifier = sandbox.verifier()?;
     let claims = verifier.verify(token, AUDIENCE)?;
     assert_eq!(claims.aud, vec![AUDIENCE.to_string()]);
     assert_eq!(claims.sub, "system:serviceaccount:team-a:app");
@@ -218,7 +236,7 @@ fn the_default_service_account_locks_objects_down_to_their_namespace() -> TestRe
     let output = lockdown("team-a")?;
     assert!(output.status.success(), "{}", stderr(&output));
     let json: serde_json::Value = serde_json::from_str(&stdout(&output))?;
-    let verifier = runtime()?.block_on(JwtVerifier::discover(&sandbox.url))?;
+    let verifier = sandbox.verifier()?;
     let claims = verifier.verify(json["token"].as_str().ok_or("no token")?, AUDIENCE)?;
     assert_eq!(claims.sub, "system:serviceaccount:team-a:tenant-default");
 
@@ -300,16 +318,12 @@ fn credential_errors_exit_1_with_a_clear_message() -> TestResult {
             "service account team-a/ghost: read service account",
         ),
         (
-            vec![
-                "token",
-                "--provider",
-                "aws",
-                "-n",
-                "team-a",
-                "--service-account",
-                "app",
-            ],
+            vec!["token", "--provider", "azure", "-n", "team-a", "--service-account", "app"],
             "not implemented yet",
+        ),
+        (
+            vec!["token", "--provider", "aws", "-n", "team-a", "--service-account", "app"],
+            "an AWS region is required for authenticating with a service account",
         ),
         (
             vec![

@@ -12,13 +12,14 @@ pub(crate) const ADMIN_USER: &str = "sandbox-admin";
 
 /// Permission for `subject` to perform `verbs` on `resources` in
 /// `namespaces`. `"*"` matches anything in every list (and as subject).
-/// Resources are `serviceaccounts`, `serviceaccounts/token`, `secrets` and
-/// `configmaps`; verbs are `get` and `create`.
+/// Resources are `serviceaccounts`, `serviceaccounts/token`, `secrets`,
+/// `configmaps` and `namespaces`; verbs are `get`, `list` and `create`. A
+/// Namespace's own namespace is itself (as in Kubernetes RBAC).
 #[derive(Clone, Debug)]
 pub struct Grant {
     /// User name, e.g. `system:serviceaccount:ns:name`, or `"*"`.
     pub subject: String,
-    /// Verbs, e.g. `["get"]` or `["create"]`.
+    /// Verbs, e.g. `["get", "list"]` or `["create"]`.
     pub verbs: Vec<String>,
     /// Resources, e.g. `["serviceaccounts/token"]`.
     pub resources: Vec<String>,

@@ -16,7 +16,10 @@ use rcgen::{
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-/// The subject common name of the generated CA.
+use crate::random;
+
+/// The subject common name of the generated CA, before a random suffix
+/// (distinct names let clients tell one sandbox's CA from another's).
 const CA_NAME: &str = "kubecred-sandbox-ca";
 /// The subject common name of the serving certificate.
 const SERVER_NAME: &str = "kubecred-sandbox";
@@ -84,7 +87,8 @@ fn generate_error(what: &'static str, source: rcgen::Error) -> CertError {
 fn ca_params() -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, CA_NAME);
+    let name = format!("{CA_NAME}-{}", random::uuid());
+    params.distinguished_name.push(DnType::CommonName, name);
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -133,14 +137,15 @@ mod tests {
     fn generates_a_pem_ca_and_a_server_config() {
         let identity = generate().expect("certificates");
         assert!(
-            identity
-                .ca_pem
-                .starts_with("-----BEGIN CERTIFICATE-----\n"),
+            identity.ca_pem.starts_with("-----BEGIN CERTIFICATE-----\n"),
             "{}",
             identity.ca_pem
         );
         assert_eq!(identity.server.alpn_protocols, vec![b"http/1.1".to_vec()]);
         let other = generate().expect("certificates");
-        assert_ne!(identity.ca_pem, other.ca_pem, "every sandbox has its own CA");
+        assert_ne!(
+            identity.ca_pem, other.ca_pem,
+            "every sandbox has its own CA"
+        );
     }
 }

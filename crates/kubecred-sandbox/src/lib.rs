@@ -1,16 +1,21 @@
 //! Loopback stand-ins for the services kubecred talks to, for tests, the
 //! `kubecred sandbox` command and demos.
 //!
-//! [`Sandbox`] serves a Kubernetes API subset on `http://127.0.0.1:PORT`:
-//! ServiceAccounts, Secrets and ConfigMaps loaded from ordinary manifests
-//! ([`Manifests`]), the TokenRequest subresource issuing RS256 JWTs with the
-//! real claim set, and OIDC discovery (`/.well-known/openid-configuration`,
-//! `/openid/v1/jwks`). Callers authenticate with bearer tokens: the admin
-//! token, extra [`User`]s, or ServiceAccount tokens the sandbox issued; a
-//! small RBAC stand-in ([`Grant`]) decides what non-admin users may do.
+//! [`Sandbox`] serves a Kubernetes API subset on `https://127.0.0.1:PORT`
+//! with a certificate from a CA it generates at start ([`Sandbox::ca_pem`],
+//! also in its kubeconfig): ServiceAccounts, Secrets, ConfigMaps and
+//! Namespaces loaded from ordinary manifests ([`Manifests`]), the
+//! TokenRequest subresource issuing RS256 JWTs with the real claim set, the
+//! API discovery kubectl reads (`/api`, `/api/v1`, `/apis`), and OIDC
+//! discovery (`/.well-known/openid-configuration`, `/openid/v1/jwks`).
+//! Callers authenticate with bearer tokens: the admin token, extra [`User`]s,
+//! or ServiceAccount tokens the sandbox issued; a small RBAC stand-in
+//! ([`Grant`]) decides what non-admin users may do. kube-rs and kubectl
+//! work with [`Sandbox::write_kubeconfig`]'s file.
 //!
 //! [`JwtVerifier`] checks such tokens the way a cloud's token service does,
-//! after discovering the issuer's keys.
+//! after discovering the issuer's keys ([`Sandbox::verifier`] trusts the
+//! sandbox's CA; TLS is always verified).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,11 +26,13 @@
 //! let sandbox = Sandbox::start(SandboxConfig { manifests, ..SandboxConfig::default() }).await?;
 //! let token = sandbox.issue_token("team", "app", &["sts.amazonaws.com".into()],
 //!     std::time::Duration::from_secs(3600));
-//! # let _ = token;
+//! let claims = sandbox.verifier().await?.verify(&token, "sts.amazonaws.com")?;
+//! # let _ = claims;
 //! sandbox.shutdown().await;
 //! # Ok(()) }
 //! ```
 
+pub mod aws;
 mod access;
 mod certs;
 mod claims;
@@ -33,6 +40,7 @@ mod clock;
 mod kubeconfig;
 mod manifest;
 mod objects;
+mod protobuf;
 mod random;
 mod routes;
 mod sandbox;

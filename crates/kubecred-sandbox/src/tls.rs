@@ -71,7 +71,11 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, ready: mpsc::Sender<Connection>) {
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    ready: mpsc::Sender<Connection>,
+) {
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => {

@@ -1,8 +1,10 @@
-//! The sandbox's Kubernetes API subset, driven over HTTP with reqwest.
+//! The sandbox's Kubernetes API subset, driven over HTTPS with reqwest.
+
+mod common;
 
 use std::time::Duration;
 
-use kubecred_sandbox::{Grant, JwtVerifier, Manifests, Sandbox, SandboxConfig, User};
+use kubecred_sandbox::{Grant, JwtVerifier, Sandbox, SandboxConfig, User};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -39,19 +41,11 @@ data:
 "#;
 
 async fn start(users: Vec<User>, grants: Vec<Grant>) -> Sandbox {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let manifests = Manifests::parse(MANIFESTS).expect("test manifests parse");
-    let config = SandboxConfig {
-        manifests,
-        users,
-        grants,
-        ..SandboxConfig::default()
-    };
-    Sandbox::start(config).await.expect("sandbox starts")
+    common::start(MANIFESTS, users, grants).await
 }
 
 async fn get(sandbox: &Sandbox, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new().get(format!("{}{path}", sandbox.url()));
+    let mut request = common::client(sandbox).get(format!("{}{path}", sandbox.url()));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -66,7 +60,7 @@ async fn post_token(
     token: &str,
     body: Value,
 ) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
+    let response = common::client(sandbox)
         .post(format!("{}{path}", sandbox.url()))
         .bearer_auth(token)
         .json(&body)
@@ -162,9 +156,7 @@ async fn token_request_issues_a_verifiable_token() {
     assert_eq!(response["spec"]["audiences"], json!(["sts.amazonaws.com"]));
     assert_eq!(response["spec"]["expirationSeconds"], 900);
     let token = response["status"]["token"].as_str().expect("token");
-    let verifier = JwtVerifier::discover(&sandbox.issuer())
-        .await
-        .expect("discovery");
+    let verifier = sandbox.verifier().await.expect("discovery");
     let claims = verifier
         .verify(token, "sts.amazonaws.com")
         .expect("token verifies");
@@ -336,14 +328,12 @@ async fn discovery_documents_and_other_issuers() {
     );
     let other = start(vec![], vec![]).await;
     let foreign = other.issue_token("team", "app", &["a".into()], Duration::from_secs(600));
-    let verifier = JwtVerifier::discover(&sandbox.issuer())
-        .await
-        .expect("discovery");
+    let verifier = sandbox.verifier().await.expect("discovery");
     assert!(
         verifier.verify(&foreign, "a").is_err(),
         "another sandbox's key is unknown"
     );
-    let err = JwtVerifier::discover(&format!("{}/", sandbox.issuer()))
+    let err = JwtVerifier::discover_with_ca(&format!("{}/", sandbox.issuer()), sandbox.ca_pem())
         .await
         .expect_err("issuer mismatch");
     assert!(err.to_string().contains("advertises issuer"), "{err}");
@@ -371,6 +361,15 @@ async fn kubeconfig_is_private_and_points_at_the_sandbox() {
     assert_eq!(config["kind"], "Config");
     assert_eq!(config["current-context"], "kubecred-sandbox");
     assert_eq!(config["clusters"][0]["cluster"]["server"], sandbox.url());
+    let ca = config["clusters"][0]["cluster"]["certificate-authority-data"]
+        .as_str()
+        .expect("certificate-authority-data");
+    let ca =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, ca).expect("base64");
+    assert_eq!(
+        String::from_utf8(ca).ok().as_deref(),
+        Some(sandbox.ca_pem())
+    );
     assert_eq!(config["users"][0]["user"]["token"], sandbox.admin_token());
     assert_eq!(config["contexts"][0]["context"]["namespace"], "default");
     assert_eq!(

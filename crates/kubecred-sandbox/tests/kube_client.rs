@@ -1,12 +1,12 @@
 //! Real Kubernetes clients accept the sandbox: kube-rs reads a
-//! ServiceAccount and creates a TokenRequest over plain HTTP with the
-//! sandbox's kubeconfig.
+//! ServiceAccount and creates a TokenRequest over HTTPS with the sandbox's
+//! kubeconfig (which carries the sandbox's CA).
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kubecred_sandbox::{JwtVerifier, Manifests, Sandbox, SandboxConfig};
+use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
 const MANIFESTS: &str =
     "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: team\n";
@@ -51,9 +51,7 @@ async fn kube_rs_gets_a_service_account_and_creates_a_token() {
     let status = created.status.expect("status");
     assert_eq!(created.spec.expiration_seconds, Some(1200));
 
-    let verifier = JwtVerifier::discover(&sandbox.issuer())
-        .await
-        .expect("discovery");
+    let verifier = sandbox.verifier().await.expect("discovery");
     let claims = verifier
         .verify(&status.token, "sts.amazonaws.com")
         .expect("verifies");

@@ -10,7 +10,7 @@ use std::fmt;
 use aws_lc_rs::digest;
 use url::Url;
 
-use crate::Request;
+use crate::{AssumeRole, Request};
 
 /// A cache key: SHA-256 of the request's inputs.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,7 +62,16 @@ pub(crate) struct KeyedServiceAccount<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum KeyedIdentity<'a> {
     Controller,
+    /// Not in the reference, which has no explicit node level.
+    Node,
     ServiceAccount(KeyedServiceAccount<'a>),
+    /// Not in the reference (no secret level there): the Secret and a digest of its data, so a
+    /// rotated Secret never serves credentials minted from its old keys.
+    Secret {
+        namespace: &'a str,
+        name: &'a str,
+        data_digest: &'a str,
+    },
 }
 
 /// The key of an access token.
@@ -80,10 +89,20 @@ pub(crate) fn access_token_key(
     push_list(&mut parts, "audiences", audiences);
     match identity {
         KeyedIdentity::Controller => {}
+        KeyedIdentity::Node => parts.push("identityLevel=node".into()),
         KeyedIdentity::ServiceAccount(sa) => {
             push(&mut parts, "providerIdentity", sa.provider_identity);
             push(&mut parts, "serviceAccountName", sa.name);
             push(&mut parts, "serviceAccountNamespace", sa.namespace);
+        }
+        KeyedIdentity::Secret {
+            namespace,
+            name,
+            data_digest,
+        } => {
+            push(&mut parts, "secretName", name);
+            push(&mut parts, "secretNamespace", namespace);
+            push(&mut parts, "secretData", data_digest);
         }
     }
     push_list(&mut parts, "scopes", &request.scopes);
@@ -95,7 +114,21 @@ pub(crate) fn access_token_key(
         request.proxy.as_ref().map(go_url_string).as_deref(),
     );
     push_opt(&mut parts, "caData", request.ca_data.as_deref());
+    // Not in the reference (no role chaining there): each hop's role and external ID.
+    if !request.assume_roles.is_empty() {
+        let hops: Vec<String> = request.assume_roles.iter().map(hop).collect();
+        parts.push(format!("assumeRoles={}", hops.join(",")));
+    }
     CacheKey::from_parts(&parts)
+}
+
+/// One role-chain hop: `<role>|-` or `<role>|=<external id>`, with `|` escaped inside values.
+fn hop(hop: &AssumeRole) -> String {
+    let field = |value: &str| escape(value).replace('|', "\\|");
+    match &hop.external_id {
+        Some(id) => format!("{}|={}", field(&hop.role_arn), field(id)),
+        None => format!("{}|-", field(&hop.role_arn)),
+    }
 }
 
 fn push(parts: &mut Vec<String>, name: &str, value: &str) {
@@ -260,10 +293,11 @@ mod tests {
         sts_endpoint: Option<String>,
         ca_data: Option<String>,
         level: u8,
+        hops: Vec<(String, Option<String>)>,
     }
 
     fn text() -> impl Strategy<Value = String> {
-        "[a-c,\\\\\n=]{0,4}"
+        "[a-c,|\\\\\n=-]{0,4}"
     }
 
     fn tenant() -> impl Strategy<Value = Tenant> {
@@ -279,12 +313,14 @@ mod tests {
                 proptest::option::of(text()),
                 0..2u8,
             ),
+            proptest::collection::vec((text(), proptest::option::of(text())), 0..3),
         )
             .prop_map(
                 |(
                     (provider, namespace, name, provider_identity),
                     (audiences, scopes),
                     (region, sts_endpoint, ca_data, level),
+                    hops,
                 )| Tenant {
                     provider,
                     namespace,
@@ -296,6 +332,7 @@ mod tests {
                     sts_endpoint,
                     ca_data,
                     level,
+                    hops,
                 },
             )
     }
@@ -307,6 +344,14 @@ mod tests {
             region: tenant.region.clone(),
             sts_endpoint: tenant.sts_endpoint.clone(),
             ca_data: tenant.ca_data.clone(),
+            assume_roles: tenant
+                .hops
+                .iter()
+                .map(|(role_arn, external_id)| AssumeRole {
+                    role_arn: role_arn.clone(),
+                    external_id: external_id.clone(),
+                })
+                .collect(),
             ..Request::new(Provider::ALL[tenant.provider])
         };
         let identity = match tenant.level {

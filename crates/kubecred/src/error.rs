@@ -135,6 +135,11 @@ impl Error {
         self.0.kind == Kind::Refused
     }
 
+    /// The peer refused the caller: wrong or expired token, missing permission, bad signature.
+    pub fn is_denied(&self) -> bool {
+        self.0.kind == Kind::Denied
+    }
+
     /// An object the request names (ServiceAccount, Secret, ConfigMap) does not exist.
     pub fn is_not_found(&self) -> bool {
         self.0.kind == Kind::NotFound

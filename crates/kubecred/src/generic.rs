@@ -75,9 +75,15 @@ mod tests {
 
     #[test]
     fn audiences_default_to_the_cluster_address_as_given() {
-        let remote = Request { cluster_address: Some("Remote.Example:6443".into()), ..Request::new(Provider::Generic) };
+        let remote = Request {
+            cluster_address: Some("Remote.Example:6443".into()),
+            ..Request::new(Provider::Generic)
+        };
         assert_eq!(audiences(&remote), vec!["Remote.Example:6443".to_string()]);
-        let explicit = Request { audiences: vec!["aud".into()], ..remote };
+        let explicit = Request {
+            audiences: vec!["aud".into()],
+            ..remote
+        };
         assert_eq!(audiences(&explicit), vec!["aud".to_string()]);
         assert!(audiences(&Request::new(Provider::Generic)).is_empty());
     }

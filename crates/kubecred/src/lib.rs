@@ -29,6 +29,7 @@ pub mod aws;
 pub mod cache;
 pub mod cache_key;
 pub mod clock;
+pub mod cluster;
 mod credential;
 mod engine;
 mod error;
@@ -37,6 +38,7 @@ mod identity;
 mod jwt;
 mod kubernetes;
 mod provider;
+pub mod registry;
 mod request;
 mod secret;
 
@@ -52,5 +54,5 @@ pub use identity::{
 };
 pub use kubernetes::{Kubernetes, ServiceAccountInfo};
 pub use provider::Provider;
-pub use request::Request;
+pub use request::{AssumeRole, Request};
 pub use secret::Secret;

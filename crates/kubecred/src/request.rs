@@ -42,6 +42,8 @@ pub struct Request {
     pub proxy: Option<Url>,
     /// CA bundle (PEM) of a remote cluster.
     pub ca_data: Option<String>,
+    /// Roles to assume, in order, after the base identity (AWS role chaining).
+    pub assume_roles: Vec<AssumeRole>,
     /// Address of a remote cluster's API server. The `generic` provider uses it, as given, as
     /// the default audience of the Kubernetes token.
     pub cluster_address: Option<String>,
@@ -61,7 +63,17 @@ impl Request {
             sts_endpoint: None,
             proxy: None,
             ca_data: None,
+            assume_roles: Vec::new(),
             cluster_address: None,
         }
     }
+}
+
+/// One hop of a role chain: `sts:AssumeRole` into this role.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AssumeRole {
+    /// The role's ARN.
+    pub role_arn: String,
+    /// The external ID the role's trust policy requires, if any.
+    pub external_id: Option<String>,
 }

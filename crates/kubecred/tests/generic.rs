@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use kubecred::{
     Credential, Engine, Identity, Kubernetes, PolicyConfig, Provider, Request, TokenCache,
 };
-use kubecred_sandbox::{Grant, JwtVerifier, Manifests, Sandbox, SandboxConfig, User};
+use kubecred_sandbox::{Grant, Manifests, Sandbox, SandboxConfig, User};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -77,7 +77,9 @@ async fn object_level_token_verifies_against_the_issuer() -> TestResult {
     let credential = engine
         .token(&object_request("team-a", "app", AUDIENCE))
         .await?;
-    let claims = JwtVerifier::discover(&f.sandbox.issuer())
+    let claims = f
+        .sandbox
+        .verifier()
         .await?
         .verify(&token(&credential), AUDIENCE)?;
     assert_eq!(claims.sub, "system:serviceaccount:team-a:app");
@@ -154,7 +156,9 @@ async fn lockdown_uses_the_default_service_account_of_the_object_namespace() -> 
         ..Request::new(Provider::Generic)
     };
     let credential = engine.token(&unnamed("team-a")).await?;
-    let claims = JwtVerifier::discover(&f.sandbox.issuer())
+    let claims = f
+        .sandbox
+        .verifier()
         .await?
         .verify(&token(&credential), AUDIENCE)?;
     assert_eq!(claims.sub, "system:serviceaccount:team-a:tenant-default");
@@ -217,7 +221,9 @@ async fn controller_level_mints_for_the_pods_own_service_account() -> TestResult
         ..Request::new(Provider::Generic)
     };
     let credential = engine.token(&request).await?;
-    let claims = JwtVerifier::discover(&f.sandbox.issuer())
+    let claims = f
+        .sandbox
+        .verifier()
         .await?
         .verify(&token(&credential), "https://remote.test")?;
     assert_eq!(

@@ -10,7 +10,11 @@ const MANIFESTS: &str = include_str!("../../../examples/sandbox.yaml");
 
 async fn start() -> Result<(Sandbox, Kubernetes, tempfile::TempDir), Box<dyn std::error::Error>> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig { manifests: Manifests::parse(MANIFESTS)?, ..SandboxConfig::default() }).await?;
+    let sandbox = Sandbox::start(SandboxConfig {
+        manifests: Manifests::parse(MANIFESTS)?,
+        ..SandboxConfig::default()
+    })
+    .await?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("kubeconfig");
     sandbox.write_kubeconfig(&path)?;
@@ -22,21 +26,44 @@ async fn start() -> Result<(Sandbox, Kubernetes, tempfile::TempDir), Box<dyn std
 async fn secrets_are_read_in_their_namespace_as_secrets() -> TestResult {
     let (_sandbox, kubernetes, _dir) = start().await?;
     let data = kubernetes.secret_data("team-a", "aws-keys").await?;
-    assert_eq!(data.get("accesskey").map(|s| s.expose()), Some("AKIAIOSFODNN7EXAMPLE"));
-    assert!(!format!("{data:?}").contains("wJalrXUtnFEMI"), "Debug shows a secret value");
-    let missing = kubernetes.secret_data("team-b", "aws-keys").await.err().ok_or("expected not found")?;
+    assert_eq!(
+        data.get("accesskey").map(|s| s.expose()),
+        Some("AKIAIOSFODNN7EXAMPLE")
+    );
+    assert!(
+        !format!("{data:?}").contains("wJalrXUtnFEMI"),
+        "Debug shows a secret value"
+    );
+    let missing = kubernetes
+        .secret_data("team-b", "aws-keys")
+        .await
+        .err()
+        .ok_or("expected not found")?;
     assert!(missing.is_not_found());
-    assert!(missing.to_string().contains("get secrets team-b/aws-keys"), "{missing}");
+    assert!(
+        missing.to_string().contains("get secrets team-b/aws-keys"),
+        "{missing}"
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn config_maps_are_read_in_their_namespace() -> TestResult {
     let (_sandbox, kubernetes, _dir) = start().await?;
-    let data = kubernetes.config_map_data("team-a", "remote-cluster").await?;
+    let data = kubernetes
+        .config_map_data("team-a", "remote-cluster")
+        .await?;
     assert_eq!(data.get("provider").map(String::as_str), Some("generic"));
-    assert_eq!(data.get("audiences").map(|a| a.trim()), Some("https://remote.example.test"));
-    assert!(kubernetes.config_map_data("team-b", "remote-cluster").await.is_err_and(|e| e.is_not_found()));
+    assert_eq!(
+        data.get("audiences").map(|a| a.trim()),
+        Some("https://remote.example.test")
+    );
+    assert!(
+        kubernetes
+            .config_map_data("team-b", "remote-cluster")
+            .await
+            .is_err_and(|e| e.is_not_found())
+    );
     Ok(())
 }
 
@@ -45,7 +72,10 @@ async fn service_accounts_carry_their_annotations() -> TestResult {
     let (_sandbox, kubernetes, _dir) = start().await?;
     let account = kubernetes.service_account("team-a", "app").await?;
     assert_eq!(
-        account.annotations.get("eks.amazonaws.com/role-arn").map(String::as_str),
+        account
+            .annotations
+            .get("eks.amazonaws.com/role-arn")
+            .map(String::as_str),
         Some("arn:aws:iam::123456789012:role/team-a-app")
     );
     Ok(())
@@ -54,7 +84,11 @@ async fn service_accounts_carry_their_annotations() -> TestResult {
 #[tokio::test]
 async fn generic_tokens_default_to_the_remote_cluster_address_audience() -> TestResult {
     let (sandbox, kubernetes, _dir) = start().await?;
-    let policy = PolicyConfig { object_level_workload_identity: true, ..PolicyConfig::default() }.build()?;
+    let policy = PolicyConfig {
+        object_level_workload_identity: true,
+        ..PolicyConfig::default()
+    }
+    .build()?;
     let engine = Engine::new(policy).with_kubernetes(kubernetes);
     let request = Request {
         identity: Identity::service_account("app"),
@@ -66,7 +100,8 @@ async fn generic_tokens_default_to_the_remote_cluster_address_audience() -> Test
     let token = credential.bearer_token().ok_or("no token")?;
     let claims = sandbox
         .verifier()
-        .await?.verify(token.expose(), "https://remote.example.test")?;
+        .await?
+        .verify(token.expose(), "https://remote.example.test")?;
     assert_eq!(claims.aud, vec!["https://remote.example.test".to_string()]);
     Ok(())
 }
@@ -74,10 +109,27 @@ async fn generic_tokens_default_to_the_remote_cluster_address_audience() -> Test
 #[tokio::test]
 async fn the_generic_provider_has_no_secret_level() -> TestResult {
     let (_sandbox, kubernetes, _dir) = start().await?;
-    let policy = PolicyConfig { object_level_workload_identity: true, ..PolicyConfig::default() }.build()?;
+    let policy = PolicyConfig {
+        object_level_workload_identity: true,
+        ..PolicyConfig::default()
+    }
+    .build()?;
     let engine = Engine::new(policy).with_kubernetes(kubernetes);
-    let request = Request { identity: Identity::secret("aws-keys"), namespace: Some("team-a".into()), ..Request::new(Provider::Generic) };
-    let message = engine.token(&request).await.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(message.contains("secret team-a/aws-keys") && message.contains("generic provider has no secret-based credentials"), "{message}");
+    let request = Request {
+        identity: Identity::secret("aws-keys"),
+        namespace: Some("team-a".into()),
+        ..Request::new(Provider::Generic)
+    };
+    let message = engine
+        .token(&request)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("secret team-a/aws-keys")
+            && message.contains("generic provider has no secret-based credentials"),
+        "{message}"
+    );
     Ok(())
 }

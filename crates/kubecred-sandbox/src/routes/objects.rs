@@ -111,7 +111,10 @@ pub(super) async fn config_maps(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     state.check(&headers, &list_action("configmaps", &namespace))?;
-    let items = state.store.config_maps_in(&namespace).map(ConfigMap::to_json);
+    let items = state
+        .store
+        .config_maps_in(&namespace)
+        .map(ConfigMap::to_json);
     Ok(Json(list_json("ConfigMapList", items.collect())))
 }
 

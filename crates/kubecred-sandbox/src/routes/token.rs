@@ -5,15 +5,19 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::access::Action;
 use crate::clock::{rfc3339, unix_now};
+use crate::protobuf;
 use crate::state::AppState;
 use crate::status::ApiError;
 
+/// The media type of Kubernetes' protobuf encoding.
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 /// Lifetime when the request gives none.
 const DEFAULT_SECONDS: i64 = 3600;
 /// The shortest lifetime kube-apiserver accepts.
@@ -54,7 +58,7 @@ pub(super) async fn create_token(
         name: &name,
     };
     let user = state.check(&headers, &action)?;
-    let spec = parse_body(&body)?;
+    let spec = parse_body(&headers, &body)?;
     let seconds = lifetime(&name, spec.expiration_seconds)?;
     if state.store.service_account(&namespace, &name).is_none() {
         return Err(ApiError::not_found("serviceaccounts", &name));
@@ -84,13 +88,36 @@ pub(super) async fn create_token(
     Ok((StatusCode::CREATED, Json(response)))
 }
 
-fn parse_body(body: &[u8]) -> Result<TokenRequestSpec, ApiError> {
+/// Reads the TokenRequest in `body`: JSON, or protobuf as kubectl sends it.
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequestSpec, ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with(PROTOBUF) {
+        let json = protobuf::token_request_json(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the request body is not a protobuf TokenRequest: {e}"
+            ))
+        })?;
+        return read_token_request(serde_json::from_value(json));
+    }
+    parse_json(body)
+}
+
+fn parse_json(body: &[u8]) -> Result<TokenRequestSpec, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "the request body is empty; send a TokenRequest",
         ));
     }
-    let parsed: TokenRequestBody = serde_json::from_slice(body).map_err(|e| {
+    read_token_request(serde_json::from_slice(body))
+}
+
+fn read_token_request(
+    parsed: serde_json::Result<TokenRequestBody>,
+) -> Result<TokenRequestSpec, ApiError> {
+    let parsed = parsed.map_err(|e| {
         ApiError::bad_request(format!("the request body is not a TokenRequest: {e}"))
     })?;
     match parsed.kind.as_deref() {
@@ -139,14 +166,14 @@ mod tests {
 
     #[test]
     fn body_must_be_a_token_request() {
-        assert!(parse_body(b"").is_err());
-        assert!(parse_body(b"{not json").is_err());
-        let wrong = parse_body(br#"{"kind":"Pod"}"#).err().map(|e| e.to_json());
+        assert!(parse_json(b"").is_err());
+        assert!(parse_json(b"{not json").is_err());
+        let wrong = parse_json(br#"{"kind":"Pod"}"#).err().map(|e| e.to_json());
         assert_eq!(
             wrong.map(|s| s["message"].clone()),
             Some(json!("the request body is a Pod, not a TokenRequest"))
         );
-        let spec = parse_body(br#"{"spec":{"audiences":["x"],"expirationSeconds":900}}"#).ok();
+        let spec = parse_json(br#"{"spec":{"audiences":["x"],"expirationSeconds":900}}"#).ok();
         assert_eq!(spec.and_then(|s| s.expiration_seconds), Some(900));
     }
 }

@@ -6,10 +6,17 @@
 
 pub mod checks;
 pub mod codecommit;
+mod controller;
+pub mod credentials;
 pub mod ecr;
 pub mod eks;
 pub mod parse;
 pub mod sdk;
+mod sdk_error;
+mod secret_keys;
+mod session;
+mod signing;
+mod sts;
 
 /// The audience of Kubernetes tokens exchanged with STS.
 pub const AUDIENCE: &str = "sts.amazonaws.com";

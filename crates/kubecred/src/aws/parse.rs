@@ -40,7 +40,9 @@ static ECR_HOST_RE: LazyLock<Regex> = LazyLock::new(|| compiled(ECR_HOST));
 pub fn role_arn(arn: &str, source: &str) -> Result<String> {
     match ROLE_ARN_RE.is_match(arn) {
         true => Ok(arn.to_owned()),
-        false => Err(Error::invalid(format!("invalid {source}: '{arn}'. must match {ROLE_ARN}"))),
+        false => Err(Error::invalid(format!(
+            "invalid {source}: '{arn}'. must match {ROLE_ARN}"
+        ))),
     }
 }
 
@@ -48,7 +50,9 @@ pub fn role_arn(arn: &str, source: &str) -> Result<String> {
 pub fn sts_endpoint(endpoint: &str) -> Result<String> {
     match STS_ENDPOINT_RE.is_match(endpoint) {
         true => Ok(endpoint.to_owned()),
-        false => Err(Error::invalid(format!("invalid STS endpoint: '{endpoint}'. must match {STS_ENDPOINT}"))),
+        false => Err(Error::invalid(format!(
+            "invalid STS endpoint: '{endpoint}'. must match {STS_ENDPOINT}"
+        ))),
     }
 }
 
@@ -63,10 +67,15 @@ pub struct EksClusterArn {
 
 /// Parses an EKS cluster ARN.
 pub fn eks_cluster_arn(arn: &str) -> Result<EksClusterArn> {
-    let captures = EKS_CLUSTER_ARN_RE
-        .captures(arn)
-        .ok_or_else(|| Error::invalid(format!("invalid EKS cluster ARN: '{arn}'. must match {EKS_CLUSTER_ARN}")))?;
-    Ok(EksClusterArn { region: captures[1].to_owned(), name: captures[2].to_owned() })
+    let captures = EKS_CLUSTER_ARN_RE.captures(arn).ok_or_else(|| {
+        Error::invalid(format!(
+            "invalid EKS cluster ARN: '{arn}'. must match {EKS_CLUSTER_ARN}"
+        ))
+    })?;
+    Ok(EksClusterArn {
+        region: captures[1].to_owned(),
+        name: captures[2].to_owned(),
+    })
 }
 
 /// Which ECR authorization API a registry host uses.
@@ -96,17 +105,25 @@ pub fn ecr_registry(host: &str) -> Result<EcrRegistry> {
     if host == ECR_PUBLIC_HOST {
         return Ok(EcrRegistry::Public);
     }
-    let captures = ECR_HOST_RE
-        .captures(host)
-        .ok_or_else(|| Error::invalid(format!("invalid AWS registry: '{host}'. must match {ECR_HOST}")))?;
-    Ok(EcrRegistry::Private { region: captures[2].to_owned() })
+    let captures = ECR_HOST_RE.captures(host).ok_or_else(|| {
+        Error::invalid(format!(
+            "invalid AWS registry: '{host}'. must match {ECR_HOST}"
+        ))
+    })?;
+    Ok(EcrRegistry::Private {
+        region: captures[2].to_owned(),
+    })
 }
 
 /// The region of an AWS CodeCommit HTTPS git URL.
 pub fn codecommit_region(url: &str) -> Result<String> {
-    let parsed = Url::parse(url).map_err(|e| Error::invalid(format!("invalid AWS CodeCommit Git URL '{url}'")).with_source(e))?;
+    let parsed = Url::parse(url).map_err(|e| {
+        Error::invalid(format!("invalid AWS CodeCommit Git URL '{url}'")).with_source(e)
+    })?;
     if !parsed.scheme().eq_ignore_ascii_case("https") {
-        return Err(Error::invalid("AWS CodeCommit authentication requires an HTTPS Git URL"));
+        return Err(Error::invalid(
+            "AWS CodeCommit authentication requires an HTTPS Git URL",
+        ));
     }
     let host = parsed.host_str().unwrap_or_default();
     let labels: Vec<&str> = host.split('.').collect();
@@ -115,8 +132,12 @@ pub fn codecommit_region(url: &str) -> Result<String> {
         && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
         && !labels[1].is_empty();
     if !valid {
-        let shown = parsed.port().map_or_else(|| host.to_owned(), |port| format!("{host}:{port}"));
-        return Err(Error::invalid(format!("invalid AWS CodeCommit Git URL: {shown}")));
+        let shown = parsed
+            .port()
+            .map_or_else(|| host.to_owned(), |port| format!("{host}:{port}"));
+        return Err(Error::invalid(format!(
+            "invalid AWS CodeCommit Git URL: {shown}"
+        )));
     }
     Ok(labels[1].to_owned())
 }
@@ -131,14 +152,27 @@ mod tests {
 
     #[test]
     fn role_arns() {
-        for valid in ["arn:aws:iam::1234567890:role/some-role", "arn:aws-us-gov:iam::1234567890:role/some-role", "arn:aws-cn:iam::123456789012:role/path/to/r"] {
-            assert_eq!(role_arn(valid, ANNOTATION_ROLE_ARN).ok().as_deref(), Some(valid));
+        for valid in [
+            "arn:aws:iam::1234567890:role/some-role",
+            "arn:aws-us-gov:iam::1234567890:role/some-role",
+            "arn:aws-cn:iam::123456789012:role/path/to/r",
+        ] {
+            assert_eq!(
+                role_arn(valid, ANNOTATION_ROLE_ARN).ok().as_deref(),
+                Some(valid)
+            );
         }
         assert_eq!(
             message(role_arn("foobar", "eks.amazonaws.com/role-arn annotation")),
             r"invalid eks.amazonaws.com/role-arn annotation: 'foobar'. must match ^arn:aws[\w-]*:iam::[0-9]{1,30}:role/.{1,200}$"
         );
-        for invalid in ["", "arn:aws:iam::12:user/x", "arn:aws:iam::1234567890:role/", "arn:awsé:iam::1:role/x", "arn:aws:iam::1234567890:role/x\ny"] {
+        for invalid in [
+            "",
+            "arn:aws:iam::12:user/x",
+            "arn:aws:iam::1234567890:role/",
+            "arn:awsé:iam::1:role/x",
+            "arn:aws:iam::1234567890:role/x\ny",
+        ] {
             assert!(role_arn(invalid, "annotation").is_err(), "{invalid:?}");
         }
     }
@@ -186,11 +220,29 @@ mod tests {
     #[test]
     fn eks_cluster_arns() {
         for (arn, region, name) in [
-            ("arn:aws:eks:us-east-1:123456789012:cluster/test-cluster", "us-east-1", "test-cluster"),
-            ("arn:aws-us-gov:eks:us-east-1:123456789012:cluster/test-cluster", "us-east-1", "test-cluster"),
-            ("arn:aws:eks:us-west-2:123456789012:cluster/my-cluster", "us-west-2", "my-cluster"),
+            (
+                "arn:aws:eks:us-east-1:123456789012:cluster/test-cluster",
+                "us-east-1",
+                "test-cluster",
+            ),
+            (
+                "arn:aws-us-gov:eks:us-east-1:123456789012:cluster/test-cluster",
+                "us-east-1",
+                "test-cluster",
+            ),
+            (
+                "arn:aws:eks:us-west-2:123456789012:cluster/my-cluster",
+                "us-west-2",
+                "my-cluster",
+            ),
         ] {
-            assert_eq!(eks_cluster_arn(arn).ok(), Some(EksClusterArn { region: region.into(), name: name.into() }));
+            assert_eq!(
+                eks_cluster_arn(arn).ok(),
+                Some(EksClusterArn {
+                    region: region.into(),
+                    name: name.into()
+                })
+            );
         }
         assert_eq!(
             message(eks_cluster_arn("")),
@@ -202,23 +254,57 @@ mod tests {
     #[test]
     fn ecr_registries() {
         for (host, region) in [
-            ("012345678901.dkr.ecr.eusc-de-east-1.amazonaws.eu", "eusc-de-east-1"),
+            (
+                "012345678901.dkr.ecr.eusc-de-east-1.amazonaws.eu",
+                "eusc-de-east-1",
+            ),
             ("012345678901.dkr.ecr.us-east-1.amazonaws.com", "us-east-1"),
-            ("012345678901.dkr.ecr.cn-north-1.amazonaws.com.cn", "cn-north-1"),
-            ("012345678901.dkr.ecr-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
-            ("012345678901.dkr.ecr.us-secret-region.sc2s.sgov.gov", "us-secret-region"),
-            ("012345678901.dkr.ecr-fips.us-ts-region.c2s.ic.gov", "us-ts-region"),
+            (
+                "012345678901.dkr.ecr.cn-north-1.amazonaws.com.cn",
+                "cn-north-1",
+            ),
+            (
+                "012345678901.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+                "us-gov-west-1",
+            ),
+            (
+                "012345678901.dkr.ecr.us-secret-region.sc2s.sgov.gov",
+                "us-secret-region",
+            ),
+            (
+                "012345678901.dkr.ecr-fips.us-ts-region.c2s.ic.gov",
+                "us-ts-region",
+            ),
             ("012345678901.dkr.ecr.uk-region.cloud.adc-e.uk", "uk-region"),
-            ("012345678901.dkr.ecr.us-ts-region.csp.hci.ic.gov", "us-ts-region"),
+            (
+                "012345678901.dkr.ecr.us-ts-region.csp.hci.ic.gov",
+                "us-ts-region",
+            ),
             ("557238627320.dkr-ecr.us-west-2.on.aws", "us-west-2"),
             ("557238627320.dkr-ecr.eu-central-1.on.aws", "eu-central-1"),
         ] {
-            assert_eq!(ecr_registry(host).ok(), Some(EcrRegistry::Private { region: region.into() }), "{host}");
+            assert_eq!(
+                ecr_registry(host).ok(),
+                Some(EcrRegistry::Private {
+                    region: region.into()
+                }),
+                "{host}"
+            );
         }
-        assert_eq!(ecr_registry("public.ecr.aws").ok(), Some(EcrRegistry::Public));
+        assert_eq!(
+            ecr_registry("public.ecr.aws").ok(),
+            Some(EcrRegistry::Public)
+        );
         assert_eq!(EcrRegistry::Public.region(), "us-east-1");
-        assert!(message(ecr_registry("gcr.io")).starts_with("invalid AWS registry: 'gcr.io'. must match"));
-        for lookalike in ["012345678901.dkr.ecr.us-east-1.amazonaws.com.evil.example", "evil.example/012345678901.dkr.ecr.us-east-1.amazonaws.com", "012345678901xdkr.ecr.us-east-1.amazonaws.com"] {
+        assert!(
+            message(ecr_registry("gcr.io"))
+                .starts_with("invalid AWS registry: 'gcr.io'. must match")
+        );
+        for lookalike in [
+            "012345678901.dkr.ecr.us-east-1.amazonaws.com.evil.example",
+            "evil.example/012345678901.dkr.ecr.us-east-1.amazonaws.com",
+            "012345678901xdkr.ecr.us-east-1.amazonaws.com",
+        ] {
             assert!(ecr_registry(lookalike).is_err(), "{lookalike}");
         }
     }
@@ -226,17 +312,31 @@ mod tests {
     #[test]
     fn codecommit_urls() {
         for (url, region) in [
-            ("https://git-codecommit.us-east-1.amazonaws.com/v1/repos/test-repo", "us-east-1"),
-            ("https://git-codecommit-fips.us-west-2.amazonaws.com/v1/repos/test-repo", "us-west-2"),
-            ("https://git-codecommit.cn-north-1.amazonaws.com.cn/v1/repos/test-repo", "cn-north-1"),
+            (
+                "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/test-repo",
+                "us-east-1",
+            ),
+            (
+                "https://git-codecommit-fips.us-west-2.amazonaws.com/v1/repos/test-repo",
+                "us-west-2",
+            ),
+            (
+                "https://git-codecommit.cn-north-1.amazonaws.com.cn/v1/repos/test-repo",
+                "cn-north-1",
+            ),
         ] {
             assert_eq!(codecommit_region(url).ok().as_deref(), Some(region));
         }
         assert_eq!(
-            message(codecommit_region("http://git-codecommit.us-east-1.amazonaws.com/v1/repos/test-repo")),
+            message(codecommit_region(
+                "http://git-codecommit.us-east-1.amazonaws.com/v1/repos/test-repo"
+            )),
             "AWS CodeCommit authentication requires an HTTPS Git URL"
         );
-        assert_eq!(message(codecommit_region("https://github.com/org/repo")), "invalid AWS CodeCommit Git URL: github.com");
+        assert_eq!(
+            message(codecommit_region("https://github.com/org/repo")),
+            "invalid AWS CodeCommit Git URL: github.com"
+        );
         assert!(message(codecommit_region("not a url")).contains("invalid AWS CodeCommit Git URL"));
     }
 

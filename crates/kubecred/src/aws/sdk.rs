@@ -13,8 +13,8 @@ use std::time::SystemTime;
 use aws_credential_types::Credentials;
 use aws_types::os_shim_internal::Env;
 
-use crate::credential::CloudKeys;
 use crate::Secret;
+use crate::credential::CloudKeys;
 
 /// The environment the AWS code reads (the process environment unless a test injects one).
 #[derive(Clone, Debug)]
@@ -38,15 +38,20 @@ impl AwsEnv {
 
     /// The controller's region: `AWS_REGION`, then `AWS_DEFAULT_REGION`.
     pub fn region(&self) -> Option<String> {
-        self.get("AWS_REGION").or_else(|| self.get("AWS_DEFAULT_REGION"))
+        self.get("AWS_REGION")
+            .or_else(|| self.get("AWS_DEFAULT_REGION"))
     }
 
     /// The operator's endpoint override for a service (`STS`, `ECR`, `ECR_PUBLIC`, `EKS`, `S3`, `KMS`).
     pub fn endpoint_url(&self, service: &str) -> Option<String> {
-        if self.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        if self
+            .get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
             return None;
         }
-        self.get(&format!("AWS_ENDPOINT_URL_{service}")).or_else(|| self.get("AWS_ENDPOINT_URL"))
+        self.get(&format!("AWS_ENDPOINT_URL_{service}"))
+            .or_else(|| self.get("AWS_ENDPOINT_URL"))
     }
 }
 
@@ -87,17 +92,42 @@ mod tests {
 
     #[test]
     fn endpoint_overrides_follow_the_sdk_convention() {
-        let env = AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:2")]);
-        assert_eq!(env.endpoint_url("STS").as_deref(), Some("http://127.0.0.1:1"));
-        assert_eq!(env.endpoint_url("ECR").as_deref(), Some("http://127.0.0.1:2"));
-        let ignored = AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL_STS", "http://x"), ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")]);
+        let env = AwsEnv::from_pairs(&[
+            ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:2"),
+        ]);
+        assert_eq!(
+            env.endpoint_url("STS").as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        assert_eq!(
+            env.endpoint_url("ECR").as_deref(),
+            Some("http://127.0.0.1:2")
+        );
+        let ignored = AwsEnv::from_pairs(&[
+            ("AWS_ENDPOINT_URL_STS", "http://x"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+        ]);
         assert_eq!(ignored.endpoint_url("STS"), None);
     }
 
     #[test]
     fn region_prefers_aws_region() {
-        assert_eq!(AwsEnv::from_pairs(&[("AWS_REGION", "eu-west-1"), ("AWS_DEFAULT_REGION", "us-east-1")]).region().as_deref(), Some("eu-west-1"));
-        assert_eq!(AwsEnv::from_pairs(&[("AWS_DEFAULT_REGION", "us-east-1")]).region().as_deref(), Some("us-east-1"));
+        assert_eq!(
+            AwsEnv::from_pairs(&[
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_DEFAULT_REGION", "us-east-1")
+            ])
+            .region()
+            .as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            AwsEnv::from_pairs(&[("AWS_DEFAULT_REGION", "us-east-1")])
+                .region()
+                .as_deref(),
+            Some("us-east-1")
+        );
         assert_eq!(AwsEnv::from_pairs(&[]).region(), None);
     }
 
@@ -112,7 +142,10 @@ mod tests {
         let back = cloud_keys(&sdk_credentials(&keys));
         assert_eq!(back.access_key_id, "AKID");
         assert_eq!(back.secret_access_key.expose(), "SECRET");
-        assert_eq!(back.session_token.map(|t| t.expose().to_owned()).as_deref(), Some("TOKEN"));
+        assert_eq!(
+            back.session_token.map(|t| t.expose().to_owned()).as_deref(),
+            Some("TOKEN")
+        );
         assert_eq!(back.expires_at, Some(SystemTime::UNIX_EPOCH));
     }
 }

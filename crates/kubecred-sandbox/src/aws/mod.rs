@@ -1,0 +1,137 @@
+//! Loopback stand-ins for the AWS services kubecred talks to, behaving as
+//! AWS does (plain HTTP on 127.0.0.1, one port per service, like moto):
+//!
+//! - STS (`AssumeRoleWithWebIdentity` against the configured OIDC providers
+//!   and trust policies, `AssumeRole` and `GetCallerIdentity` with SigV4
+//!   verified by a hand-written verifier, presigned URLs included);
+//! - EC2 IMDSv2 serving the node role's credentials;
+//! - the EKS Pod Identity agent;
+//! - ECR Public's `GetAuthorizationToken`;
+//! - and [`AwsStandIns::verify_eks_token`], what an EKS authenticator does
+//!   with a `k8s-aws-v1.` bearer token.
+//!
+//! Keys issued by any of them are remembered, so they can sign later calls.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+mod auth;
+mod config;
+mod ecr_public;
+mod eks;
+mod error;
+mod http;
+mod ids;
+mod imds;
+mod pod_identity;
+mod server;
+mod sigv4;
+mod state;
+mod sts;
+
+pub use config::{AwsConfig, AwsRole, AwsUser, PodIdentity, Trust};
+pub use error::{AwsError, AwsStartError};
+
+use state::AwsState;
+
+/// The running AWS stand-ins. Dropping them stops the servers too;
+/// [`AwsStandIns::shutdown`] also waits for them.
+pub struct AwsStandIns {
+    state: Arc<AwsState>,
+    sts: SocketAddr,
+    imds: SocketAddr,
+    pod_identity: SocketAddr,
+    ecr_public: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for AwsStandIns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsStandIns")
+            .field("sts", &self.sts_url())
+            .field("imds", &self.imds_url())
+            .field("pod_identity", &self.pod_identity_url())
+            .field("ecr_public", &self.ecr_public_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsStandIns {
+    /// Binds one loopback port per service and serves them in background
+    /// tasks. Returns once all are listening.
+    pub async fn start(config: AwsConfig) -> Result<AwsStandIns, AwsStartError> {
+        let (sts_listener, sts) = server::bind().await?;
+        let (imds_listener, imds) = server::bind().await?;
+        let (pod_listener, pod_identity) = server::bind().await?;
+        let (ecr_listener, ecr_public) = server::bind().await?;
+        let state = Arc::new(AwsState::new(config, sts.to_string()));
+        let (stop, stopped) = watch::channel(false);
+        let tasks = vec![
+            server::serve(sts_listener, sts::router(Arc::clone(&state)), stopped.clone()),
+            server::serve(imds_listener, imds::router(Arc::clone(&state)), stopped.clone()),
+            server::serve(pod_listener, pod_identity::router(Arc::clone(&state)), stopped.clone()),
+            server::serve(ecr_listener, ecr_public::router(Arc::clone(&state)), stopped),
+        ];
+        tracing::info!(sts = %sts, imds = %imds, pod_identity = %pod_identity, ecr_public = %ecr_public, "AWS stand-ins listening");
+        Ok(AwsStandIns { state, sts, imds, pod_identity, ecr_public, stop, tasks })
+    }
+
+    /// The STS endpoint, `http://127.0.0.1:PORT`.
+    pub fn sts_url(&self) -> String {
+        format!("http://{}", self.sts)
+    }
+
+    /// The IMDS endpoint, `http://127.0.0.1:PORT`.
+    pub fn imds_url(&self) -> String {
+        format!("http://{}", self.imds)
+    }
+
+    /// The Pod Identity agent's full credentials URI,
+    /// `http://127.0.0.1:PORT/v1/credentials`.
+    pub fn pod_identity_url(&self) -> String {
+        format!("http://{}{}", self.pod_identity, pod_identity::PATH)
+    }
+
+    /// The ECR Public API endpoint, `http://127.0.0.1:PORT`.
+    pub fn ecr_public_url(&self) -> String {
+        format!("http://{}", self.ecr_public)
+    }
+
+    /// What an EKS authenticator does with a `k8s-aws-v1.` bearer token for
+    /// `cluster_name`: decodes the presigned `GetCallerIdentity` URL, checks
+    /// it targets this STS, signs `x-k8s-aws-id` and lasts at most 900 s,
+    /// and verifies its signature with the cluster name as that header.
+    /// Returns the caller's ARN.
+    pub fn verify_eks_token(&self, token: &str, cluster_name: &str) -> Result<String, AwsError> {
+        let arn = eks::verify(&self.state, token, cluster_name, crate::clock::unix_now())?;
+        self.state.count("GetCallerIdentity");
+        Ok(arn)
+    }
+
+    /// Successful calls so far of `action`: an STS action name
+    /// (`AssumeRoleWithWebIdentity`, `AssumeRole`, `GetCallerIdentity` —
+    /// which includes verified EKS tokens), `GetAuthorizationToken` (ECR
+    /// Public), `ImdsCredentials` or `PodIdentityCredentials`.
+    pub fn calls(&self, action: &str) -> u64 {
+        self.state.calls(action)
+    }
+
+    /// Whether `password` is an unexpired ECR Public registry password this
+    /// stand-in issued.
+    pub fn ecr_public_password_valid(&self, password: &str) -> bool {
+        ecr_public::password_valid(&self.state, password)
+    }
+
+    /// Stops accepting connections, lets open requests finish (up to 5 s)
+    /// and waits for the servers.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            server::join(task).await;
+        }
+    }
+}

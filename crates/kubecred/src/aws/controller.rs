@@ -1,0 +1,68 @@
+//! Controller and node level: the credentials of the process's own environment, through the
+//! official `aws-config` chain:
+//!
+//! 1. environment keys (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`);
+//! 2. the shared config and credentials files (`AWS_PROFILE`, `AWS_CONFIG_FILE`,
+//!    `AWS_SHARED_CREDENTIALS_FILE`, incl. `credential_process` and assume-role profiles);
+//! 3. web identity (IRSA and non-EKS OIDC: `AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE`,
+//!    `AWS_ROLE_SESSION_NAME`);
+//! 4. container credentials (EKS Pod Identity: `AWS_CONTAINER_CREDENTIALS_FULL_URI` with
+//!    `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`; ECS);
+//! 5. EC2 instance metadata, IMDSv2 (the node's role; `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
+//!    `AWS_EC2_METADATA_DISABLED`).
+//!
+//! The chain reads the process environment itself (aws-config offers no public way to inject
+//! one); kubecred's own reads go through [`super::sdk::AwsEnv`].
+
+use aws_config::BehaviorVersion;
+use aws_config::imds::credentials::ImdsCredentialsProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_sts::config::Region;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use super::sdk::cloud_keys;
+use crate::credential::CloudKeys;
+use crate::error::{Error, Result};
+
+/// The keys of the default chain, in `region`, with an optional STS endpoint for the chain's
+/// own STS calls (web identity, assume-role profiles).
+pub(crate) async fn default_chain(region: &str, sts_endpoint: Option<&str>) -> Result<CloudKeys> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(
+        RegionProviderChain::first_try(Region::new(region.to_owned())),
+    );
+    if let Some(endpoint) = sts_endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let config = loader.load().await;
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| Error::not_configured("no AWS credentials provider is configured"))?;
+    let credentials = provider.provide_credentials().await.map_err(chain_error)?;
+    Ok(cloud_keys(&credentials))
+}
+
+/// The node's role from the instance metadata service (IMDSv2).
+pub(crate) async fn instance_metadata() -> Result<CloudKeys> {
+    let provider = ImdsCredentialsProvider::builder().build();
+    let credentials = provider.provide_credentials().await.map_err(chain_error)?;
+    Ok(cloud_keys(&credentials))
+}
+
+fn chain_error(error: CredentialsError) -> Error {
+    let detail = DisplayErrorContext(&error).to_string();
+    match error {
+        CredentialsError::CredentialsNotLoaded(_) => Error::not_configured(format!(
+            "no AWS credentials found in the environment (env keys, profile, web identity token file, \
+             EKS Pod Identity, instance metadata): {detail}"
+        )),
+        CredentialsError::ProviderTimedOut(_) => {
+            Error::transient(format!("the AWS credentials provider timed out: {detail}"))
+        }
+        CredentialsError::InvalidConfiguration(_) => {
+            Error::invalid(format!("invalid AWS credentials configuration: {detail}"))
+        }
+        _ => Error::upstream(format!("the AWS credentials provider failed: {detail}")),
+    }
+}

@@ -1,0 +1,295 @@
+//! The AWS identity levels, composed from the sources (`controller`, `secret_keys`) and the STS
+//! exchanges (`sts`), followed by the optional role chain.
+//!
+//! ServiceAccount annotations read here:
+//! - `eks.amazonaws.com/role-arn`: the role the ServiceAccount's token is exchanged for
+//!   (audience `sts.amazonaws.com`);
+//! - `aws.kubecred.io/assume-role-arn` (comma-separated for several hops) and
+//!   `aws.kubecred.io/external-id` (for the last hop): roles to chain into afterwards.
+
+use super::parse::{self, ANNOTATION_ROLE_ARN};
+use super::sdk::AwsEnv;
+use super::session::session_name;
+use super::{controller, sts};
+use crate::credential::{CloudKeys, Credential, KubernetesToken};
+use crate::error::{Error, Result};
+use crate::kubernetes::ServiceAccountInfo;
+use crate::{AssumeRole, Request};
+
+/// Roles to chain into after the ServiceAccount's role (comma-separated ARNs).
+pub const ANNOTATION_ASSUME_ROLE_ARN: &str = "aws.kubecred.io/assume-role-arn";
+/// The external ID of the last role of the annotation's chain.
+pub const ANNOTATION_EXTERNAL_ID: &str = "aws.kubecred.io/external-id";
+
+const OBJECT_REGION_MISSING: &str = "an AWS region is required for authenticating with a service account. \
+please configure one in the object spec (kubecred token: --region)";
+const CONTROLLER_REGION_MISSING: &str = "AWS_REGION environment variable is not set. if you have properly configured \
+IAM Roles for Service Accounts (IRSA) or EKS Pod Identity, delete/replace the pod so that the EKS admission \
+controllers inject this variable, or set it (or --region) if the cluster is not EKS";
+
+/// The role a ServiceAccount maps to, plus its chain: the cloud identity in the cache key.
+pub(crate) fn identity(account: &ServiceAccountInfo) -> Result<String> {
+    let role = role_arn(account)?;
+    let hops = annotation_hops(account)?;
+    let chain: Vec<String> = hops.iter().map(|hop| hop.role_arn.clone()).collect();
+    let external = account
+        .annotations
+        .get(ANNOTATION_EXTERNAL_ID)
+        .map(|id| format!(" (external id {id})"));
+    Ok([vec![role], chain].concat().join(" -> ") + external.as_deref().unwrap_or(""))
+}
+
+fn role_arn(account: &ServiceAccountInfo) -> Result<String> {
+    let Some(arn) = account.annotations.get(ANNOTATION_ROLE_ARN) else {
+        return Err(Error::invalid(format!(
+            "the service account has no {ANNOTATION_ROLE_ARN} annotation. annotate it with an IAM role that trusts \
+             this cluster's OIDC issuer; EKS Pod Identity associations cannot be used at object level because \
+             they need a token bound to a running pod"
+        )));
+    };
+    parse::role_arn(arn, &format!("{ANNOTATION_ROLE_ARN} annotation"))
+}
+
+fn annotation_hops(account: &ServiceAccountInfo) -> Result<Vec<AssumeRole>> {
+    let Some(list) = account.annotations.get(ANNOTATION_ASSUME_ROLE_ARN) else {
+        return Ok(Vec::new());
+    };
+    let source = format!("{ANNOTATION_ASSUME_ROLE_ARN} annotation");
+    let arns: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| parse::role_arn(a, &source))
+        .collect::<Result<_>>()?;
+    let last = arns.len().saturating_sub(1);
+    let external_id = account.annotations.get(ANNOTATION_EXTERNAL_ID);
+    Ok(arns
+        .into_iter()
+        .enumerate()
+        .map(|(i, role_arn)| AssumeRole {
+            role_arn,
+            external_id: external_id.filter(|_| i == last).cloned(),
+        })
+        .collect())
+}
+
+/// Object level: exchange the ServiceAccount's token for its role, then chain.
+pub(crate) async fn object_level(
+    env: &AwsEnv,
+    request: &Request,
+    account: &ServiceAccountInfo,
+    token: &KubernetesToken,
+) -> Result<Credential> {
+    let region = request
+        .region
+        .as_deref()
+        .ok_or_else(|| Error::invalid(OBJECT_REGION_MISSING))?;
+    let role = role_arn(account)?;
+    let session = session_name(&account.name, &account.namespace, region);
+    let endpoint = sts_endpoint(env, request)?;
+    let client = sts::client(region, endpoint.as_deref(), None);
+    let keys = sts::assume_role_with_web_identity(&client, &role, &session, &token.token)
+        .await
+        .map_err(|e| e.at("exchange the Kubernetes token with STS"))?;
+    let hops = [annotation_hops(account)?, request.assume_roles.clone()].concat();
+    chain(keys, &hops, region, endpoint.as_deref(), &session)
+        .await
+        .map(Credential::CloudKeys)
+}
+
+/// Controller level: the process's own AWS environment, then the request's chain.
+pub(crate) async fn controller_level(env: &AwsEnv, request: &Request) -> Result<Credential> {
+    let region = request
+        .region
+        .clone()
+        .or_else(|| env.region())
+        .ok_or_else(|| Error::not_configured(CONTROLLER_REGION_MISSING))?;
+    let endpoint = sts_endpoint(env, request)?;
+    let keys = controller::default_chain(&region, endpoint.as_deref())
+        .await
+        .map_err(|e| e.at("load the default credential chain"))?;
+    chain(
+        keys,
+        &request.assume_roles,
+        &region,
+        endpoint.as_deref(),
+        "kubecred-controller",
+    )
+    .await
+    .map(Credential::CloudKeys)
+}
+
+/// Node level: the instance's role (IMDSv2), then the request's chain.
+pub(crate) async fn node_level(env: &AwsEnv, request: &Request) -> Result<Credential> {
+    let keys = controller::instance_metadata()
+        .await
+        .map_err(|e| e.at("read the instance metadata service"))?;
+    let hops = &request.assume_roles;
+    match request.region.clone().or_else(|| env.region()) {
+        Some(region) => {
+            let endpoint = sts_endpoint(env, request)?;
+            chain(keys, hops, &region, endpoint.as_deref(), "kubecred-node")
+                .await
+                .map(Credential::CloudKeys)
+        }
+        None if hops.is_empty() => Ok(Credential::CloudKeys(keys)),
+        None => Err(Error::invalid(
+            "assuming roles needs a region (--region or AWS_REGION)",
+        )),
+    }
+}
+
+/// Secret level: the keys of a Secret, then the request's chain.
+pub(crate) async fn secret_level(
+    env: &AwsEnv,
+    request: &Request,
+    keys: CloudKeys,
+) -> Result<Credential> {
+    if request.assume_roles.is_empty() {
+        return Ok(Credential::CloudKeys(keys));
+    }
+    let region = request
+        .region
+        .clone()
+        .or_else(|| env.region())
+        .ok_or_else(|| Error::invalid("assuming roles needs a region (--region or AWS_REGION)"))?;
+    let endpoint = sts_endpoint(env, request)?;
+    chain(
+        keys,
+        &request.assume_roles,
+        &region,
+        endpoint.as_deref(),
+        "kubecred-secret",
+    )
+    .await
+    .map(Credential::CloudKeys)
+}
+
+/// The keys a Secret's data holds (`accesskey`/`secretkey`/`sessiontoken` or `sops.aws-kms`).
+pub(crate) fn secret_keys(
+    data: &std::collections::BTreeMap<String, crate::Secret>,
+) -> Result<CloudKeys> {
+    super::secret_keys::keys(data)
+}
+
+/// The STS endpoint: the request's (validated: tenants may set it), else the operator's.
+fn sts_endpoint(env: &AwsEnv, request: &Request) -> Result<Option<String>> {
+    match &request.sts_endpoint {
+        Some(endpoint) => parse::sts_endpoint(endpoint).map(Some),
+        None => Ok(env.endpoint_url("STS")),
+    }
+}
+
+/// Assumes each role in turn, each hop signed with the previous hop's keys.
+async fn chain(
+    mut keys: CloudKeys,
+    hops: &[AssumeRole],
+    region: &str,
+    endpoint: Option<&str>,
+    session: &str,
+) -> Result<CloudKeys> {
+    for (i, hop) in hops.iter().enumerate() {
+        parse::role_arn(&hop.role_arn, "role to assume")?;
+        let client = sts::client(region, endpoint, Some(&keys));
+        keys = sts::assume_role(&client, hop, session).await.map_err(|e| {
+            e.at(if i == 0 {
+                "assume the first chained role"
+            } else {
+                "assume a chained role"
+            })
+        })?;
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn account(annotations: &[(&str, &str)]) -> ServiceAccountInfo {
+        ServiceAccountInfo {
+            namespace: "team-a".into(),
+            name: "app".into(),
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn identity_is_the_role_and_its_chain() -> Result<()> {
+        let plain = account(&[(
+            ANNOTATION_ROLE_ARN,
+            "arn:aws:iam::1234567890:role/some-role",
+        )]);
+        assert_eq!(identity(&plain)?, "arn:aws:iam::1234567890:role/some-role");
+        let chained = account(&[
+            (ANNOTATION_ROLE_ARN, "arn:aws:iam::1:role/a"),
+            (
+                ANNOTATION_ASSUME_ROLE_ARN,
+                "arn:aws:iam::2:role/b, arn:aws:iam::3:role/c",
+            ),
+            (ANNOTATION_EXTERNAL_ID, "ext-1"),
+        ]);
+        assert_eq!(
+            identity(&chained)?,
+            "arn:aws:iam::1:role/a -> arn:aws:iam::2:role/b -> arn:aws:iam::3:role/c (external id ext-1)"
+        );
+        let hops = annotation_hops(&chained)?;
+        assert_eq!(
+            hops.iter()
+                .map(|h| h.external_id.as_deref())
+                .collect::<Vec<_>>(),
+            vec![None, Some("ext-1")]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn missing_or_invalid_annotations_are_explained() {
+        let missing = identity(&account(&[]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            missing.contains("no eks.amazonaws.com/role-arn annotation")
+                && missing.contains("Pod Identity"),
+            "{missing}"
+        );
+        let invalid = identity(&account(&[(ANNOTATION_ROLE_ARN, "foobar")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            invalid
+                .starts_with("invalid eks.amazonaws.com/role-arn annotation: 'foobar'. must match"),
+            "{invalid}"
+        );
+        let bad_hop = identity(&account(&[
+            (ANNOTATION_ROLE_ARN, "arn:aws:iam::1:role/a"),
+            (ANNOTATION_ASSUME_ROLE_ARN, "nope"),
+        ]));
+        assert!(bad_hop.is_err());
+    }
+
+    #[test]
+    fn request_endpoints_are_validated_operator_endpoints_are_not() -> Result<()> {
+        let env = AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:4566")]);
+        let mut request = Request::new(crate::Provider::Aws);
+        assert_eq!(
+            sts_endpoint(&env, &request)?.as_deref(),
+            Some("http://127.0.0.1:4566")
+        );
+        request.sts_endpoint = Some("https://sts.us-west-2.amazonaws.com".into());
+        assert_eq!(
+            sts_endpoint(&env, &request)?.as_deref(),
+            Some("https://sts.us-west-2.amazonaws.com")
+        );
+        request.sts_endpoint = Some("http://127.0.0.1:4566".into());
+        assert!(sts_endpoint(&env, &request).is_err());
+        Ok(())
+    }
+}

@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use kubecred::{
-    AssumeRole, CloudKeys, Credential, Engine, Identity, Kubernetes, PolicyConfig, Provider, Purpose, Request,
+    AssumeRole, CloudKeys, Credential, Engine, Identity, Kubernetes, PolicyConfig, Provider,
+    Purpose, Request,
 };
 use serde_json::json;
 
@@ -10,13 +11,26 @@ use crate::UsageError;
 use crate::args::{IdentityArgs, Output, PurposeArg, TokenArgs};
 
 pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
-    let provider: Provider = args.provider.parse().map_err(|e: kubecred::Error| UsageError(e.to_string()))?;
+    let provider: Provider = args
+        .provider
+        .parse()
+        .map_err(|e: kubecred::Error| UsageError(e.to_string()))?;
     if matches!(args.output, Output::Env | Output::CredentialProcess) && provider != Provider::Aws {
-        let name = if args.output == Output::Env { "env" } else { "credential-process" };
-        return Err(UsageError(format!("--output {name} prints AWS keys; provider '{provider}' issues tokens")).into());
+        let name = if args.output == Output::Env {
+            "env"
+        } else {
+            "credential-process"
+        };
+        return Err(UsageError(format!(
+            "--output {name} prints AWS keys; provider '{provider}' issues tokens"
+        ))
+        .into());
     }
     let (engine, request) = prepare(&args.identity, provider).await?;
-    let credential = engine.token(&request).await.context("getting credentials")?;
+    let credential = engine
+        .token(&request)
+        .await
+        .context("getting credentials")?;
     println!("{}", render(&credential, args.output)?);
     Ok(())
 }

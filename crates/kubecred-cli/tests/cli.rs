@@ -318,11 +318,27 @@ fn credential_errors_exit_1_with_a_clear_message() -> TestResult {
             "service account team-a/ghost: read service account",
         ),
         (
-            vec!["token", "--provider", "azure", "-n", "team-a", "--service-account", "app"],
+            vec![
+                "token",
+                "--provider",
+                "azure",
+                "-n",
+                "team-a",
+                "--service-account",
+                "app",
+            ],
             "not implemented yet",
         ),
         (
-            vec!["token", "--provider", "aws", "-n", "team-a", "--service-account", "app"],
+            vec![
+                "token",
+                "--provider",
+                "aws",
+                "-n",
+                "team-a",
+                "--service-account",
+                "app",
+            ],
             "an AWS region is required for authenticating with a service account",
         ),
         (

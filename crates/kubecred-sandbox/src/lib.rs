@@ -32,8 +32,8 @@
 //! # Ok(()) }
 //! ```
 
-pub mod aws;
 mod access;
+pub mod aws;
 mod certs;
 mod claims;
 mod clock;

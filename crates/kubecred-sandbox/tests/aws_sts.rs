@@ -21,10 +21,16 @@ fn web_identity<'a>(role: &'a str, session: &'a str, token: &'a str) -> Vec<(&'a
 /// the message.
 fn expect_error(status: u16, body: &str, want_status: u16, want_code: &str) -> String {
     assert_eq!(status, want_status, "{body}");
-    assert!(body.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"), "{body}");
+    assert!(
+        body.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"),
+        "{body}"
+    );
     assert_eq!(xml_field(body, "Type"), Some("Sender"), "{body}");
     assert_eq!(xml_field(body, "Code"), Some(want_code), "{body}");
-    assert!(xml_field(body, "RequestId").is_some_and(|id| id.len() == 36), "{body}");
+    assert!(
+        xml_field(body, "RequestId").is_some_and(|id| id.len() == 36),
+        "{body}"
+    );
     xml_field(body, "Message").unwrap_or_default().to_string()
 }
 
@@ -36,15 +42,26 @@ async fn web_identity_success_issues_remembered_keys() {
     form.push(("DurationSeconds", "900"));
     let (status, body) = sts_post(&env, &form).await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.starts_with("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"));
+    assert!(body.starts_with(
+        "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+    ));
     assert_eq!(
         xml_field(&body, "Arn"),
         Some("arn:aws:sts::123456789012:assumed-role/app/app-session")
     );
-    assert!(xml_field(&body, "AssumedRoleId").is_some_and(|id| id.starts_with("AROA") && id.ends_with(":app-session")));
-    assert_eq!(xml_field(&body, "SubjectFromWebIdentityToken"), Some("system:serviceaccount:team:app"));
+    assert!(
+        xml_field(&body, "AssumedRoleId")
+            .is_some_and(|id| id.starts_with("AROA") && id.ends_with(":app-session"))
+    );
+    assert_eq!(
+        xml_field(&body, "SubjectFromWebIdentityToken"),
+        Some("system:serviceaccount:team:app")
+    );
     assert_eq!(xml_field(&body, "Audience"), Some(AUDIENCE));
-    let provider = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{}", env.sandbox.issuer().trim_start_matches("https://"));
+    let provider = format!(
+        "arn:aws:iam::{ACCOUNT}:oidc-provider/{}",
+        env.sandbox.issuer().trim_start_matches("https://")
+    );
     assert_eq!(xml_field(&body, "Provider"), Some(provider.as_str()));
     let key = xml_field(&body, "AccessKeyId").expect("key id");
     assert!(key.starts_with("ASIA") && key.len() == 20, "{key}");
@@ -88,7 +105,10 @@ async fn untrusted_subject_is_access_denied() {
     let token = env.token("intruder", &[AUDIENCE], Duration::from_secs(600));
     let (status, body) = sts_post(&env, &web_identity(APP_ROLE, "s1", &token)).await;
     let message = expect_error(status, &body, 403, "AccessDenied");
-    assert_eq!(message, "Not authorized to perform sts:AssumeRoleWithWebIdentity");
+    assert_eq!(
+        message,
+        "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+    );
     env.shutdown().await;
 }
 
@@ -131,7 +151,14 @@ async fn parameters_are_validated_first() {
     form.push(("DurationSeconds", "60"));
     let (status, body) = sts_post(&env, &form).await;
     expect_error(status, &body, 400, "ValidationError");
-    let (status, body) = sts_post(&env, &[("Action", "AssumeRoleWithWebIdentity"), ("RoleSessionName", "ok")]).await;
+    let (status, body) = sts_post(
+        &env,
+        &[
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("RoleSessionName", "ok"),
+        ],
+    )
+    .await;
     let message = expect_error(status, &body, 400, "ValidationError");
     assert!(message.contains("Value null at 'roleArn'"), "{message}");
     let (status, body) = sts_post(&env, &[("Action", "Nope"), ("Version", "2011-06-15")]).await;
@@ -142,7 +169,11 @@ async fn parameters_are_validated_first() {
 #[tokio::test]
 async fn signed_actions_need_a_signature() {
     let env = start().await;
-    let (status, body) = sts_post(&env, &[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]).await;
+    let (status, body) = sts_post(
+        &env,
+        &[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")],
+    )
+    .await;
     expect_error(status, &body, 403, "MissingAuthenticationToken");
     let response = reqwest::Client::new()
         .post(env.aws.sts_url())

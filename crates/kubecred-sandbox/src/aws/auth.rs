@@ -63,7 +63,9 @@ pub(crate) fn authenticate(
         None => return Err(AuthFailure::Missing),
     };
     check_scope(&presented, expect)?;
-    let record = state.lookup_key(&presented.info.key_id).ok_or(AuthFailure::UnknownKey)?;
+    let record = state
+        .lookup_key(&presented.info.key_id)
+        .ok_or(AuthFailure::UnknownKey)?;
     check_token(&record, presented.security_token.as_deref())?;
     check_signature(request, &presented, &record)?;
     check_time(&presented, expect.now)?;
@@ -80,10 +82,15 @@ fn from_header(request: &RequestView<'_>, header: &str) -> Result<Presented, Aut
         )
     })?;
     let amz_date = request.header("x-amz-date").ok_or_else(|| {
-        AuthFailure::Incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.".into())
+        AuthFailure::Incomplete(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                .into(),
+        )
     })?;
     if !info.signed_headers.iter().any(|h| h == "x-amz-date") {
-        return Err(AuthFailure::Incomplete("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.".into()));
+        return Err(AuthFailure::Incomplete(
+            "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.".into(),
+        ));
     }
     Ok(Presented {
         info,
@@ -95,24 +102,36 @@ fn from_header(request: &RequestView<'_>, header: &str) -> Result<Presented, Aut
 
 fn from_query(request: &RequestView<'_>) -> Result<Presented, AuthFailure> {
     let param = |name: &str| {
-        request
-            .query_param(name)
-            .ok_or_else(|| AuthFailure::Incomplete(format!("AWS query-string parameters must include '{name}'.")))
+        request.query_param(name).ok_or_else(|| {
+            AuthFailure::Incomplete(format!(
+                "AWS query-string parameters must include '{name}'."
+            ))
+        })
     };
     if param("X-Amz-Algorithm")? != sigv4::ALGORITHM {
-        return Err(AuthFailure::Incomplete("X-Amz-Algorithm must be AWS4-HMAC-SHA256.".into()));
+        return Err(AuthFailure::Incomplete(
+            "X-Amz-Algorithm must be AWS4-HMAC-SHA256.".into(),
+        ));
     }
     let info = sigv4::info_from(
         &param("X-Amz-Credential")?,
         &param("X-Amz-SignedHeaders")?,
         &param("X-Amz-Signature")?,
     )
-    .ok_or_else(|| AuthFailure::Incomplete("The presigned URL's credential or signed headers are malformed.".into()))?;
+    .ok_or_else(|| {
+        AuthFailure::Incomplete(
+            "The presigned URL's credential or signed headers are malformed.".into(),
+        )
+    })?;
     let expires = param("X-Amz-Expires")?
         .parse::<i64>()
         .ok()
         .filter(|e| (1..=MAX_PRESIGN_EXPIRES).contains(e))
-        .ok_or_else(|| AuthFailure::Incomplete("X-Amz-Expires must be a number of seconds from 1 to 604800.".into()))?;
+        .ok_or_else(|| {
+            AuthFailure::Incomplete(
+                "X-Amz-Expires must be a number of seconds from 1 to 604800.".into(),
+            )
+        })?;
     Ok(Presented {
         info,
         amz_date: param("X-Amz-Date")?,
@@ -124,7 +143,9 @@ fn from_query(request: &RequestView<'_>) -> Result<Presented, AuthFailure> {
 fn check_scope(presented: &Presented, expect: Expect<'_>) -> Result<(), AuthFailure> {
     let info = &presented.info;
     if !info.signed_headers.iter().any(|h| h == "host") {
-        return Err(AuthFailure::Incomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.".into()));
+        return Err(AuthFailure::Incomplete(
+            "'Host' must be a 'SignedHeader' in the AWS Authorization.".into(),
+        ));
     }
     if info.service != expect.service {
         return Err(AuthFailure::Signature(format!(
@@ -155,12 +176,24 @@ fn check_token(record: &KeyRecord, presented: Option<&str>) -> Result<(), AuthFa
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
-fn check_signature(request: &RequestView<'_>, presented: &Presented, record: &KeyRecord) -> Result<(), AuthFailure> {
+fn check_signature(
+    request: &RequestView<'_>,
+    presented: &Presented,
+    record: &KeyRecord,
+) -> Result<(), AuthFailure> {
     let info = &presented.info;
-    if let Some(absent) = info.signed_headers.iter().find(|h| request.header(h).is_none()) {
+    if let Some(absent) = info
+        .signed_headers
+        .iter()
+        .find(|h| request.header(h).is_none())
+    {
         return Err(AuthFailure::Signature(format!(
             "Signed header '{absent}' is not present on the request."
         )));
@@ -183,12 +216,16 @@ fn check_signature(request: &RequestView<'_>, presented: &Presented, record: &Ke
 /// The payload hashes a signer may have used: `x-amz-content-sha256` if
 /// sent (it must then match the body unless unsigned), else the body's hash;
 /// presigned URLs may also use `UNSIGNED-PAYLOAD` (botocore does).
-fn payload_hashes(request: &RequestView<'_>, presented: &Presented) -> Result<Vec<String>, AuthFailure> {
+fn payload_hashes(
+    request: &RequestView<'_>,
+    presented: &Presented,
+) -> Result<Vec<String>, AuthFailure> {
     let body_hash = sigv4::sha256_hex(request.body);
     if let Some(declared) = request.header("x-amz-content-sha256") {
         if declared != UNSIGNED_PAYLOAD && declared != body_hash {
             return Err(AuthFailure::Signature(
-                "The provided 'x-amz-content-sha256' header does not match what was computed.".into(),
+                "The provided 'x-amz-content-sha256' header does not match what was computed."
+                    .into(),
             ));
         }
         return Ok(vec![declared]);
@@ -202,7 +239,9 @@ fn payload_hashes(request: &RequestView<'_>, presented: &Presented) -> Result<Ve
 
 fn check_time(presented: &Presented, now: i64) -> Result<(), AuthFailure> {
     let signed_at = sigv4::parse_amz_date(&presented.amz_date).ok_or_else(|| {
-        AuthFailure::Incomplete("X-Amz-Date must be in the ISO8601 basic format YYYYMMDD'T'HHMMSS'Z'.".into())
+        AuthFailure::Incomplete(
+            "X-Amz-Date must be in the ISO8601 basic format YYYYMMDD'T'HHMMSS'Z'.".into(),
+        )
     })?;
     let date = &presented.amz_date;
     if signed_at > now + MAX_SKEW_SECONDS {
@@ -223,5 +262,155 @@ fn check_time(presented: &Presented, now: i64) -> Result<(), AuthFailure> {
             sigv4::format_amz_date(now)
         ))),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::config::{AwsConfig, AwsUser};
+    use crate::clock::unix_now;
+
+    fn state() -> AwsState {
+        let config = AwsConfig {
+            account_id: "123456789012".into(),
+            users: vec![AwsUser {
+                arn: "arn:aws:iam::123456789012:user/u".into(),
+                access_key_id: "AKIAUSER".into(),
+                secret_access_key: "secret".into(),
+            }],
+            ..AwsConfig::default()
+        };
+        AwsState::new(config, "127.0.0.1:1".into())
+    }
+
+    /// Signs a header-authenticated POST with this module's own SigV4 code
+    /// (the conformance tests check it against real signers).
+    fn signed(key: &str, secret: &str, token: Option<&str>, at: i64) -> Vec<(String, String)> {
+        let date = sigv4::format_amz_date(at);
+        let mut headers = vec![
+            ("host".to_string(), "127.0.0.1:1".to_string()),
+            ("x-amz-date".to_string(), date.clone()),
+        ];
+        if let Some(token) = token {
+            headers.push(("x-amz-security-token".into(), token.into()));
+        }
+        let names: Vec<String> = headers.iter().map(|(n, _)| n.clone()).collect();
+        let request = RequestView {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: headers.clone(),
+            body: b"Action=X",
+        };
+        let info = SignatureInfo {
+            key_id: key.into(),
+            scope_date: date[..8].into(),
+            region: "us-east-1".into(),
+            service: "sts".into(),
+            signed_headers: names.clone(),
+            signature: String::new(),
+        };
+        let canonical = sigv4::canonical_request(&request, &names, &sigv4::sha256_hex(b"Action=X"));
+        let to_sign = sigv4::string_to_sign(&date, &info.scope(), &canonical);
+        let tag = aws_lc_rs::hmac::sign(&sigv4::signing_key(secret, &info), to_sign.as_bytes());
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential={key}/{}, SignedHeaders={}, Signature={}",
+            info.scope(),
+            names.join(";"),
+            sigv4::hex(tag.as_ref())
+        );
+        headers.push(("authorization".into(), authorization));
+        headers
+    }
+
+    fn check(state: &AwsState, headers: Vec<(String, String)>) -> Result<Caller, AuthFailure> {
+        let request = RequestView {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers,
+            body: b"Action=X",
+        };
+        authenticate(
+            state,
+            &request,
+            Expect {
+                service: "sts",
+                region: None,
+                now: unix_now(),
+            },
+        )
+    }
+
+    #[test]
+    fn user_keys_verify_and_time_is_bounded() {
+        let state = state();
+        let now = unix_now();
+        let caller = check(&state, signed("AKIAUSER", "secret", None, now)).expect("valid");
+        assert_eq!(caller.arn, "arn:aws:iam::123456789012:user/u");
+        assert!(matches!(
+            check(&state, signed("AKIAUSER", "secret", None, now - 600)),
+            Err(AuthFailure::Skew(_))
+        ));
+        assert!(matches!(
+            check(&state, signed("AKIAUSER", "secret", None, now + 600)),
+            Err(AuthFailure::Skew(_))
+        ));
+        assert!(matches!(
+            check(&state, signed("AKIAUSER", "wrong", None, now)),
+            Err(AuthFailure::Signature(_))
+        ));
+        assert_eq!(
+            check(&state, signed("AKIANONE", "secret", None, now)),
+            Err(AuthFailure::UnknownKey)
+        );
+        assert_eq!(
+            check(&state, signed("AKIAUSER", "secret", Some("t"), now)),
+            Err(AuthFailure::InvalidToken)
+        );
+    }
+
+    #[test]
+    fn session_keys_need_their_token_and_expire() {
+        let state = state();
+        let now = unix_now();
+        let live = state.issue_session("arn:aws:iam::123456789012:role/r", "s1", 900);
+        let (id, secret, token) = (
+            &live.access_key_id,
+            &live.secret_access_key,
+            &live.session_token,
+        );
+        let caller = check(&state, signed(id, secret, Some(token), now)).expect("valid");
+        assert_eq!(caller.principal_arn, "arn:aws:iam::123456789012:role/r");
+        assert!(caller.is_session);
+        assert_eq!(
+            check(&state, signed(id, secret, None, now)),
+            Err(AuthFailure::InvalidToken)
+        );
+        assert_eq!(
+            check(&state, signed(id, secret, Some("other"), now)),
+            Err(AuthFailure::InvalidToken)
+        );
+        let old = state.issue_session("arn:aws:iam::123456789012:role/r", "s2", -1);
+        let headers = signed(
+            &old.access_key_id,
+            &old.secret_access_key,
+            Some(&old.session_token),
+            now,
+        );
+        assert_eq!(check(&state, headers), Err(AuthFailure::ExpiredKey));
+    }
+
+    #[test]
+    fn unsigned_and_host_less_requests_are_refused() {
+        let state = state();
+        assert_eq!(check(&state, vec![]), Err(AuthFailure::Missing));
+        let mut headers = signed("AKIAUSER", "secret", None, unix_now());
+        headers.retain(|(n, _)| n != "x-amz-date");
+        assert!(matches!(
+            check(&state, headers),
+            Err(AuthFailure::Incomplete(_))
+        ));
     }
 }

@@ -32,7 +32,13 @@ pub(crate) fn router(state: Arc<AwsState>) -> Router {
     Router::new().route("/", post(handle)).with_state(state)
 }
 
-async fn handle(State(state): State<Arc<AwsState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(state): State<Arc<AwsState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request_id = random::uuid();
     match run(&state, &method, &uri, &headers, &body) {
         Ok(answer) => {
@@ -41,7 +47,11 @@ async fn handle(State(state): State<Arc<AwsState>>, method: Method, uri: Uri, he
         }
         Err(e) => {
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            respond(status, &request_id, serde_json::json!({"__type": e.code(), "message": e.message()}))
+            respond(
+                status,
+                &request_id,
+                serde_json::json!({"__type": e.code(), "message": e.message()}),
+            )
         }
     }
 }
@@ -49,22 +59,45 @@ async fn handle(State(state): State<Arc<AwsState>>, method: Method, uri: Uri, he
 fn respond(status: StatusCode, request_id: &str, body: serde_json::Value) -> Response {
     let headers = [
         (header::CONTENT_TYPE, "application/x-amz-json-1.1"),
-        (header::HeaderName::from_static("x-amzn-requestid"), request_id),
+        (
+            header::HeaderName::from_static("x-amzn-requestid"),
+            request_id,
+        ),
     ];
     (status, headers, body.to_string()).into_response()
 }
 
-fn run(state: &AwsState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, AwsError> {
+fn run(
+    state: &AwsState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, AwsError> {
     match header_value(headers, "x-amz-target") {
         Some(TARGET) => {}
         Some(other) => {
             let shown: String = other.chars().take(100).collect();
-            return Err(AwsError::new("UnknownOperationException", 400, format!("Unknown operation {shown}")));
+            return Err(AwsError::new(
+                "UnknownOperationException",
+                400,
+                format!("Unknown operation {shown}"),
+            ));
         }
-        None => return Err(AwsError::new("UnknownOperationException", 400, "Missing X-Amz-Target")),
+        None => {
+            return Err(AwsError::new(
+                "UnknownOperationException",
+                400,
+                "Missing X-Amz-Target",
+            ));
+        }
     }
     let request = view(method, uri, headers, body);
-    let expect = Expect { service: "ecr-public", region: Some("us-east-1"), now: unix_now() };
+    let expect = Expect {
+        service: "ecr-public",
+        region: Some("us-east-1"),
+        now: unix_now(),
+    };
     auth::authenticate(state, &request, expect).map_err(json_error)?;
     let password = ids::password();
     let expires_at = unix_now() + PASSWORD_SECONDS;
@@ -83,20 +116,36 @@ fn run(state: &AwsState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
 /// The JSON protocols' codes for signature failures.
 fn json_error(failure: AuthFailure) -> AwsError {
     match failure {
-        AuthFailure::Missing => AwsError::new("MissingAuthenticationTokenException", 403, "Missing Authentication Token"),
-        AuthFailure::Incomplete(message) => AwsError::new("IncompleteSignatureException", 403, message),
-        AuthFailure::UnknownKey | AuthFailure::InvalidToken => {
-            AwsError::new("UnrecognizedClientException", 403, "The security token included in the request is invalid.")
+        AuthFailure::Missing => AwsError::new(
+            "MissingAuthenticationTokenException",
+            403,
+            "Missing Authentication Token",
+        ),
+        AuthFailure::Incomplete(message) => {
+            AwsError::new("IncompleteSignatureException", 403, message)
         }
-        AuthFailure::Signature(message) | AuthFailure::Skew(message) | AuthFailure::PresignExpired(message) => {
+        AuthFailure::UnknownKey | AuthFailure::InvalidToken => AwsError::new(
+            "UnrecognizedClientException",
+            403,
+            "The security token included in the request is invalid.",
+        ),
+        AuthFailure::Signature(message)
+        | AuthFailure::Skew(message)
+        | AuthFailure::PresignExpired(message) => {
             AwsError::new("InvalidSignatureException", 403, message)
         }
-        AuthFailure::ExpiredKey => AwsError::new("ExpiredTokenException", 403, "The security token included in the request is expired"),
+        AuthFailure::ExpiredKey => AwsError::new(
+            "ExpiredTokenException",
+            403,
+            "The security token included in the request is expired",
+        ),
     }
 }
 
 /// Whether `password` is one this stand-in issued and still valid.
 pub(crate) fn password_valid(state: &AwsState, password: &str) -> bool {
     let now = unix_now();
-    lock(&state.ecr_passwords).get(password).is_some_and(|at| *at > now)
+    lock(&state.ecr_passwords)
+        .get(password)
+        .is_some_and(|at| *at > now)
 }

@@ -5,10 +5,17 @@ use axum::http::{HeaderMap, Method, Uri};
 use super::sigv4::RequestView;
 
 /// The verifier's view of an axum request.
-pub(crate) fn view<'a>(method: &'a Method, uri: &'a Uri, headers: &HeaderMap, body: &'a [u8]) -> RequestView<'a> {
+pub(crate) fn view<'a>(
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &HeaderMap,
+    body: &'a [u8],
+) -> RequestView<'a> {
     let mut pairs: Vec<(String, String)> = headers
         .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+        })
         .collect();
     if !pairs.iter().any(|(n, _)| n == "host") {
         // HTTP/2 carries the host as the URI's authority.

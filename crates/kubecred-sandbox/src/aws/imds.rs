@@ -32,8 +32,14 @@ pub(crate) fn router(state: Arc<AwsState>) -> Router {
     Router::new()
         .route("/latest/api/token", put(token))
         .route("/latest/meta-data/instance-id", get(instance_id))
-        .route("/latest/meta-data/iam/security-credentials/", get(role_name))
-        .route("/latest/meta-data/iam/security-credentials/{name}", get(credentials))
+        .route(
+            "/latest/meta-data/iam/security-credentials/",
+            get(role_name),
+        )
+        .route(
+            "/latest/meta-data/iam/security-credentials/{name}",
+            get(credentials),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
         .with_state(state)
 }
@@ -55,7 +61,10 @@ async fn token(State(state): State<Arc<AwsState>>, headers: HeaderMap) -> Respon
     tokens.insert(token.clone(), now + ttl);
     drop(tokens);
     (
-        [(header::CONTENT_TYPE, "text/plain".to_string()), (header::HeaderName::from_static(TTL_HEADER), ttl.to_string())],
+        [
+            (header::CONTENT_TYPE, "text/plain".to_string()),
+            (header::HeaderName::from_static(TTL_HEADER), ttl.to_string()),
+        ],
         token,
     )
         .into_response()
@@ -64,7 +73,11 @@ async fn token(State(state): State<Arc<AwsState>>, headers: HeaderMap) -> Respon
 /// IMDSv2: every read needs a live session token.
 fn authorized(state: &AwsState, headers: &HeaderMap) -> bool {
     let now = unix_now();
-    header_value(headers, TOKEN_HEADER).is_some_and(|t| lock(&state.imds_tokens).get(t).is_some_and(|exp| *exp > now))
+    header_value(headers, TOKEN_HEADER).is_some_and(|t| {
+        lock(&state.imds_tokens)
+            .get(t)
+            .is_some_and(|exp| *exp > now)
+    })
 }
 
 fn unauthorized() -> Response {
@@ -93,7 +106,11 @@ async fn role_name(State(state): State<Arc<AwsState>>, headers: HeaderMap) -> Re
     }
 }
 
-async fn credentials(State(state): State<Arc<AwsState>>, Path(name): Path<String>, headers: HeaderMap) -> Response {
+async fn credentials(
+    State(state): State<Arc<AwsState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if !authorized(&state, &headers) {
         return unauthorized();
     }

@@ -71,13 +71,37 @@ impl AwsStandIns {
         let state = Arc::new(AwsState::new(config, sts.to_string()));
         let (stop, stopped) = watch::channel(false);
         let tasks = vec![
-            server::serve(sts_listener, sts::router(Arc::clone(&state)), stopped.clone()),
-            server::serve(imds_listener, imds::router(Arc::clone(&state)), stopped.clone()),
-            server::serve(pod_listener, pod_identity::router(Arc::clone(&state)), stopped.clone()),
-            server::serve(ecr_listener, ecr_public::router(Arc::clone(&state)), stopped),
+            server::serve(
+                sts_listener,
+                sts::router(Arc::clone(&state)),
+                stopped.clone(),
+            ),
+            server::serve(
+                imds_listener,
+                imds::router(Arc::clone(&state)),
+                stopped.clone(),
+            ),
+            server::serve(
+                pod_listener,
+                pod_identity::router(Arc::clone(&state)),
+                stopped.clone(),
+            ),
+            server::serve(
+                ecr_listener,
+                ecr_public::router(Arc::clone(&state)),
+                stopped,
+            ),
         ];
         tracing::info!(sts = %sts, imds = %imds, pod_identity = %pod_identity, ecr_public = %ecr_public, "AWS stand-ins listening");
-        Ok(AwsStandIns { state, sts, imds, pod_identity, ecr_public, stop, tasks })
+        Ok(AwsStandIns {
+            state,
+            sts,
+            imds,
+            pod_identity,
+            ecr_public,
+            stop,
+            tasks,
+        })
     }
 
     /// The STS endpoint, `http://127.0.0.1:PORT`.

@@ -31,18 +31,34 @@ pub(crate) fn router(state: Arc<AwsState>) -> Router {
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(serde_json::json!({"code": code, "message": message}))).into_response()
+    (
+        status,
+        Json(serde_json::json!({"code": code, "message": message})),
+    )
+        .into_response()
 }
 
 async fn credentials(State(state): State<Arc<AwsState>>, headers: HeaderMap) -> Response {
     let Some(association) = state.config.pod_identity.as_ref() else {
-        return error(StatusCode::NOT_FOUND, "ResourceNotFoundException", "No Pod Identity association");
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "No Pod Identity association",
+        );
     };
     let Some(presented) = header(&headers, "authorization") else {
-        return error(StatusCode::UNAUTHORIZED, "AccessDeniedException", "Authorization header is missing");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "AccessDeniedException",
+            "Authorization header is missing",
+        );
     };
     if presented != association.token {
-        return error(StatusCode::FORBIDDEN, "AccessDeniedException", "Service account token is not valid");
+        return error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            "Service account token is not valid",
+        );
     }
     let id = random::uuid();
     let session_name = format!("eks-sandbox-pod-{}", id.get(..8).unwrap_or(&id));

@@ -26,7 +26,11 @@ pub(crate) async fn bind() -> Result<(TcpListener, SocketAddr), AwsStartError> {
 }
 
 /// Serves `app` on `listener` until `stop` turns true.
-pub(crate) fn serve(listener: TcpListener, app: Router, mut stop: watch::Receiver<bool>) -> JoinHandle<std::io::Result<()>> {
+pub(crate) fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
     tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -43,7 +47,9 @@ pub(crate) async fn join(mut task: JoinHandle<std::io::Result<()>>) {
         Ok(Ok(Err(e))) => tracing::warn!("AWS stand-in stopped with an error: {e}"),
         Ok(Err(e)) => tracing::warn!("AWS stand-in task failed: {e}"),
         Err(_) => {
-            tracing::warn!("AWS stand-in connections still open after {SHUTDOWN_GRACE:?}; aborting");
+            tracing::warn!(
+                "AWS stand-in connections still open after {SHUTDOWN_GRACE:?}; aborting"
+            );
             task.abort();
         }
     }

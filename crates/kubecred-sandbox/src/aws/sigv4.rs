@@ -81,9 +81,7 @@ impl SignatureInfo {
 }
 
 /// Parses `Credential=KEY/DATE/REGION/SERVICE/aws4_request`'s value.
-pub(crate) fn parse_credential(
-    credential: &str,
-) -> Option<(String, String, String, String)> {
+pub(crate) fn parse_credential(credential: &str) -> Option<(String, String, String, String)> {
     let parts: Vec<&str> = credential.split('/').collect();
     match parts.as_slice() {
         [key, date, region, service, "aws4_request"]
@@ -176,7 +174,11 @@ pub(crate) fn canonical_request(
     signed_headers: &[String],
     payload_hash: &str,
 ) -> String {
-    let path = if request.path.is_empty() { "/" } else { request.path };
+    let path = if request.path.is_empty() {
+        "/"
+    } else {
+        request.path
+    };
     let headers: String = signed_headers
         .iter()
         .map(|name| {
@@ -229,7 +231,11 @@ pub(crate) fn signing_key(secret: &str, info: &SignatureInfo) -> hmac::Key {
 
 /// Whether `signature_hex` is the HMAC of `string_to_sign` under `key`
 /// (constant-time).
-pub(crate) fn signature_matches(key: &hmac::Key, string_to_sign: &str, signature_hex: &str) -> bool {
+pub(crate) fn signature_matches(
+    key: &hmac::Key,
+    string_to_sign: &str,
+    signature_hex: &str,
+) -> bool {
     match decode_hex(signature_hex) {
         Some(tag) if tag.len() == 32 => hmac::verify(key, string_to_sign.as_bytes(), &tag).is_ok(),
         _ => false,
@@ -242,7 +248,10 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
     }
     (0..text.len())
         .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
         .collect()
 }
 
@@ -318,7 +327,12 @@ mod tests {
         assert_eq!(info.key_id, "AKID");
         assert_eq!(info.scope(), "20240101/us-east-1/sts/aws4_request");
         assert_eq!(info.signed_headers, ["host", "x-amz-date"]);
-        for bad in ["", "AWS4-HMAC-SHA256 Credential=a", "Basic x", "AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=x"] {
+        for bad in [
+            "",
+            "AWS4-HMAC-SHA256 Credential=a",
+            "Basic x",
+            "AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=x",
+        ] {
             assert_eq!(parse_authorization(bad), None, "{bad}");
         }
     }
@@ -327,7 +341,12 @@ mod tests {
     fn amz_dates_round_trip() {
         assert_eq!(parse_amz_date("20150830T123600Z"), Some(1_440_938_160));
         assert_eq!(format_amz_date(1_440_938_160), "20150830T123600Z");
-        for bad in ["", "20150830T123600", "2015-08-30T12:36:00Z", "20151330T123600Z"] {
+        for bad in [
+            "",
+            "20150830T123600",
+            "2015-08-30T12:36:00Z",
+            "20151330T123600Z",
+        ] {
             assert_eq!(parse_amz_date(bad), None, "{bad}");
         }
     }

@@ -89,7 +89,12 @@ impl AwsState {
 
     /// Issues and remembers temporary keys for `role_arn` as `session_name`,
     /// valid `duration` seconds.
-    pub(crate) fn issue_session(&self, role_arn: &str, session_name: &str, duration: i64) -> Session {
+    pub(crate) fn issue_session(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        duration: i64,
+    ) -> Session {
         let (account, role) = match parse_role_arn(role_arn) {
             Some(parsed) => (parsed.account, parsed.name),
             None => (self.config.account_id.clone(), role_arn.to_string()),
@@ -112,12 +117,7 @@ impl AwsState {
     /// The secret and identity behind `key_id`: an IAM user's key or a
     /// session this stand-in issued.
     pub(crate) fn lookup_key(&self, key_id: &str) -> Option<KeyRecord> {
-        if let Some(user) = self
-            .config
-            .users
-            .iter()
-            .find(|u| u.access_key_id == key_id)
-        {
+        if let Some(user) = self.config.users.iter().find(|u| u.access_key_id == key_id) {
             return Some(KeyRecord {
                 secret: user.secret_access_key.clone(),
                 session_token: None,

@@ -52,8 +52,13 @@ impl Env {
 /// Starts the sandbox and the AWS stand-ins.
 pub async fn start() -> Env {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
-    let verifier = sandbox.verifier().await.expect("the sandbox's issuer is discoverable");
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
+    let verifier = sandbox
+        .verifier()
+        .await
+        .expect("the sandbox's issuer is discoverable");
     let issuer = sandbox.issuer();
     let config = AwsConfig {
         account_id: ACCOUNT.into(),
@@ -65,9 +70,14 @@ pub async fn start() -> Env {
             secret_access_key: USER_SECRET.into(),
         }],
         node_role: Some(NODE_ROLE.into()),
-        pod_identity: Some(PodIdentity { token: POD_TOKEN.into(), role_arn: POD_ROLE.into() }),
+        pod_identity: Some(PodIdentity {
+            token: POD_TOKEN.into(),
+            role_arn: POD_ROLE.into(),
+        }),
     };
-    let aws = AwsStandIns::start(config).await.expect("AWS stand-ins start");
+    let aws = AwsStandIns::start(config)
+        .await
+        .expect("AWS stand-ins start");
     Env { sandbox, aws }
 }
 
@@ -84,12 +94,24 @@ fn roles(issuer: &str) -> Vec<AwsRole> {
         AwsRole {
             arn: TARGET_ROLE.into(),
             trust: vec![
-                Trust::Principal { arn: USER_ARN.into(), external_id: Some(EXTERNAL_ID.into()) },
-                Trust::Principal { arn: APP_ROLE.into(), external_id: None },
+                Trust::Principal {
+                    arn: USER_ARN.into(),
+                    external_id: Some(EXTERNAL_ID.into()),
+                },
+                Trust::Principal {
+                    arn: APP_ROLE.into(),
+                    external_id: None,
+                },
             ],
         },
-        AwsRole { arn: NODE_ROLE.into(), trust: vec![] },
-        AwsRole { arn: POD_ROLE.into(), trust: vec![] },
+        AwsRole {
+            arn: NODE_ROLE.into(),
+            trust: vec![],
+        },
+        AwsRole {
+            arn: POD_ROLE.into(),
+            trust: vec![],
+        },
     ]
 }
 
@@ -104,7 +126,8 @@ impl Output {
     /// stdout as JSON, or a panic showing stderr.
     pub fn json(&self) -> serde_json::Value {
         assert!(self.success, "command failed: {}", self.stderr);
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -117,7 +140,10 @@ pub async fn run(program: &str, args: &[&str], env: &[(&str, &str)], home: &Path
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
     }
-    if !env.iter().any(|(k, _)| *k == "AWS_EC2_METADATA_SERVICE_ENDPOINT") {
+    if !env
+        .iter()
+        .any(|(k, _)| *k == "AWS_EC2_METADATA_SERVICE_ENDPOINT")
+    {
         command.env("AWS_EC2_METADATA_DISABLED", "true");
     }
     command.envs(env.iter().copied());
@@ -143,7 +169,10 @@ pub async fn aws_cli(args: &[&str], env: &[(&str, &str)], home: &Path) -> Output
 pub async fn sts_post(env: &Env, form: &[(&str, &str)]) -> (u16, String) {
     let response = reqwest::Client::new()
         .post(env.aws.sts_url())
-        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
         .body(form_body(form))
         .send()
         .await
@@ -154,7 +183,9 @@ pub async fn sts_post(env: &Env, form: &[(&str, &str)]) -> (u16, String) {
 
 /// `pairs` as an `application/x-www-form-urlencoded` body.
 pub fn form_body(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 /// The text of the first `<name>` element of `xml`.
@@ -180,6 +211,14 @@ pub async fn app_session(env: &Env) -> (String, String, String) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let field = |name| xml_field(&body, name).expect("credential field").to_string();
-    (field("AccessKeyId"), field("SecretAccessKey"), field("SessionToken"))
+    let field = |name| {
+        xml_field(&body, name)
+            .expect("credential field")
+            .to_string()
+    };
+    (
+        field("AccessKeyId"),
+        field("SecretAccessKey"),
+        field("SessionToken"),
+    )
 }

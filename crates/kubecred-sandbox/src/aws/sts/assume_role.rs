@@ -13,7 +13,11 @@ pub(crate) const ASSUME_ROLE: &str = "AssumeRole";
 pub(crate) const GET_CALLER_IDENTITY: &str = "GetCallerIdentity";
 
 /// Runs AssumeRole for `caller`; returns the `<AssumeRoleResult>` content.
-pub(crate) fn assume_role(state: &AwsState, params: &Params, caller: &Caller) -> Result<String, AwsError> {
+pub(crate) fn assume_role(
+    state: &AwsState,
+    params: &Params,
+    caller: &Caller,
+) -> Result<String, AwsError> {
     let role_arn = params.required("RoleArn", "roleArn")?;
     let session_name = params.session_name()?;
     let duration = if caller.is_session {
@@ -31,10 +35,19 @@ pub(crate) fn assume_role(state: &AwsState, params: &Params, caller: &Caller) ->
             caller.arn
         ))
     };
-    let role = state.config.roles.iter().find(|r| r.arn == role_arn).ok_or_else(denied)?;
+    let role = state
+        .config
+        .roles
+        .iter()
+        .find(|r| r.arn == role_arn)
+        .ok_or_else(denied)?;
     let trusted = role.trust.iter().any(|t| match t {
-        Trust::Principal { arn, external_id: required } => {
-            *arn == caller.principal_arn && required.as_deref().is_none_or(|r| Some(r) == external_id)
+        Trust::Principal {
+            arn,
+            external_id: required,
+        } => {
+            *arn == caller.principal_arn
+                && required.as_deref().is_none_or(|r| Some(r) == external_id)
         }
         Trust::WebIdentity { .. } => false,
     });

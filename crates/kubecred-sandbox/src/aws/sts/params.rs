@@ -75,10 +75,14 @@ pub(crate) fn check_session_name(name: &str) -> Result<(), AwsError> {
     };
     let length = name.chars().count();
     if length < 2 {
-        return Err(constraint("Member must have length greater than or equal to 2"));
+        return Err(constraint(
+            "Member must have length greater than or equal to 2",
+        ));
     }
     if length > 64 {
-        return Err(constraint("Member must have length less than or equal to 64"));
+        return Err(constraint(
+            "Member must have length less than or equal to 64",
+        ));
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
     if !name.chars().all(allowed) {
@@ -94,12 +98,22 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
     fn session_names_follow_sts_rules() {
-        for good in ["ab", "test-sa.test-ns.us-east-1.fluxcd.io", "a_b+c=d,e.f@g-h", &"x".repeat(64)] {
+        for good in [
+            "ab",
+            "test-sa.test-ns.us-east-1.fluxcd.io",
+            "a_b+c=d,e.f@g-h",
+            &"x".repeat(64),
+        ] {
             assert!(check_session_name(good).is_ok(), "{good}");
         }
         for bad in ["", "a", "has space", "slash/no", "ü1", &"x".repeat(65)] {
@@ -111,16 +125,23 @@ mod tests {
     #[test]
     fn durations_default_and_are_bounded() {
         assert_eq!(params(&[]).duration(MAX_DURATION), Ok(3600));
-        assert_eq!(params(&[("DurationSeconds", "900")]).duration(3600), Ok(900));
+        assert_eq!(
+            params(&[("DurationSeconds", "900")]).duration(3600),
+            Ok(900)
+        );
         for bad in ["899", "3601", "x", "-1"] {
-            let err = params(&[("DurationSeconds", bad)]).duration(3600).expect_err(bad);
+            let err = params(&[("DurationSeconds", bad)])
+                .duration(3600)
+                .expect_err(bad);
             assert_eq!((err.code(), err.status()), ("ValidationError", 400));
         }
     }
 
     #[test]
     fn missing_members_are_reported_like_sts() {
-        let err = params(&[]).required("RoleArn", "roleArn").expect_err("missing");
+        let err = params(&[])
+            .required("RoleArn", "roleArn")
+            .expect_err("missing");
         assert!(err.message().contains("Value null at 'roleArn'"));
     }
 }

@@ -57,7 +57,9 @@ fn strip_scheme(url: &str) -> &str {
 fn unverified_issuer(token: &str) -> Result<String, AwsError> {
     let malformed = || invalid_token("The ID token provided is not a valid JSON Web Token.");
     let mut parts = token.split('.');
-    let (Some(_), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(malformed());
     };
     let bytes = URL_SAFE_NO_PAD
@@ -79,28 +81,51 @@ fn provider<'a>(state: &'a AwsState, issuer: &str) -> Result<&'a JwtVerifier, Aw
         .find(|v| v.issuer() == issuer)
         .ok_or_else(|| {
             let shown: String = issuer.chars().take(200).collect();
-            invalid_token(format!("No OpenIDConnect provider found in your account for {shown}"))
+            invalid_token(format!(
+                "No OpenIDConnect provider found in your account for {shown}"
+            ))
         })
 }
 
 fn verify(verifier: &JwtVerifier, token: &str) -> Result<Claims, AwsError> {
-    verifier.verify_any_audience(token).map_err(|e| match e.kind() {
-        VerifyErrorKind::Expired => AwsError::new("ExpiredTokenException", 400, "Token expired: the token's exp is in the past"),
-        _ => invalid_token(format!("The web identity token could not be validated: {e}")),
-    })
+    verifier
+        .verify_any_audience(token)
+        .map_err(|e| match e.kind() {
+            VerifyErrorKind::Expired => AwsError::new(
+                "ExpiredTokenException",
+                400,
+                "Token expired: the token's exp is in the past",
+            ),
+            _ => invalid_token(format!(
+                "The web identity token could not be validated: {e}"
+            )),
+        })
 }
 
 /// The audience of the trust entry that admits `claims` to `role_arn`.
 /// Entries for the issuer whose audiences all miss make the token invalid
 /// (as an OIDC provider's client-ID list does); otherwise a missing role or
 /// subject mismatch is AccessDenied.
-fn trusted_audience<'a>(state: &'a AwsState, role_arn: &str, claims: &Claims) -> Result<&'a str, AwsError> {
-    let role = state.config.roles.iter().find(|r| r.arn == role_arn).ok_or_else(not_authorized)?;
+fn trusted_audience<'a>(
+    state: &'a AwsState,
+    role_arn: &str,
+    claims: &Claims,
+) -> Result<&'a str, AwsError> {
+    let role = state
+        .config
+        .roles
+        .iter()
+        .find(|r| r.arn == role_arn)
+        .ok_or_else(not_authorized)?;
     let entries: Vec<(&String, &Option<String>)> = role
         .trust
         .iter()
         .filter_map(|t| match t {
-            Trust::WebIdentity { issuer, audience, subject } if *issuer == claims.iss => Some((audience, subject)),
+            Trust::WebIdentity {
+                issuer,
+                audience,
+                subject,
+            } if *issuer == claims.iss => Some((audience, subject)),
             _ => None,
         })
         .collect();
@@ -110,7 +135,9 @@ fn trusted_audience<'a>(state: &'a AwsState, role_arn: &str, claims: &Claims) ->
     }
     entries
         .iter()
-        .find(|(audience, subject)| audience_ok(audience) && subject.as_ref().is_none_or(|s| *s == claims.sub))
+        .find(|(audience, subject)| {
+            audience_ok(audience) && subject.as_ref().is_none_or(|s| *s == claims.sub)
+        })
         .map(|(audience, _)| audience.as_str())
         .ok_or_else(not_authorized)
 }
@@ -122,8 +149,17 @@ mod tests {
     #[test]
     fn issuer_is_read_without_verifying() {
         let payload = URL_SAFE_NO_PAD.encode(br#"{"iss":"https://issuer"}"#);
-        assert_eq!(unverified_issuer(&format!("h.{payload}.s")).as_deref(), Ok("https://issuer"));
-        for bad in ["", "a.b", "a.b.c.d", "a.!!.c", &format!("h.{}.s", URL_SAFE_NO_PAD.encode(b"{}"))] {
+        assert_eq!(
+            unverified_issuer(&format!("h.{payload}.s")).as_deref(),
+            Ok("https://issuer")
+        );
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "a.!!.c",
+            &format!("h.{}.s", URL_SAFE_NO_PAD.encode(b"{}")),
+        ] {
             let err = unverified_issuer(bad).expect_err(bad);
             assert_eq!(err.code(), "InvalidIdentityToken");
         }

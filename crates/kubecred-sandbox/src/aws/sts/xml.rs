@@ -38,7 +38,11 @@ pub(crate) fn success(action: &str, result: &str, request_id: &str) -> String {
 
 /// An error answer: `<ErrorResponse><Error><Type>Sender</Type>...`.
 pub(crate) fn error(error: &AwsError, request_id: &str) -> String {
-    let kind = if error.status() >= 500 { "Receiver" } else { "Sender" };
+    let kind = if error.status() >= 500 {
+        "Receiver"
+    } else {
+        "Sender"
+    };
     format!(
         "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    {}\n    {}\n    {}\n  </Error>\n  {}\n</ErrorResponse>\n",
         element("Type", kind),
@@ -74,7 +78,9 @@ mod tests {
     fn errors_have_the_sts_shape() {
         let err = AwsError::access_denied("no <way>");
         let xml = error(&err, "rid");
-        assert!(xml.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"));
+        assert!(
+            xml.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">")
+        );
         assert!(xml.contains("<Type>Sender</Type>"));
         assert!(xml.contains("<Code>AccessDenied</Code>"));
         assert!(xml.contains("<Message>no &lt;way&gt;</Message>"));

@@ -1,0 +1,370 @@
+//! `kubecred` with the `aws` provider, run as a child process with a controlled environment:
+//! controller-level sources (env keys, profile), the output formats, secret-level keys from the
+//! sandbox, and an AWS CLI profile whose `credential_process` is kubecred, listing a moto bucket.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+#[path = "../../kubecred/tests/support/moto.rs"]
+#[allow(dead_code)] // shared with the library's tests; this file uses part of it
+mod moto;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubecred");
+
+/// A child command with nothing of this machine's environment but PATH, and no route to a real
+/// instance metadata service.
+fn isolated(program: &str, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("KUBECONFIG", home.join("no-kubeconfig"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null());
+    command
+}
+
+fn kubecred(home: &Path, env: &[(&str, &str)], args: &[&str]) -> std::io::Result<Output> {
+    isolated(BIN, home)
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const ENV_KEYS: [(&str, &str); 4] = [
+    ("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE"),
+    ("AWS_SECRET_ACCESS_KEY", "env/secret'with-quote"),
+    ("AWS_SESSION_TOKEN", "env-session-token"),
+    ("AWS_REGION", "eu-west-1"),
+];
+
+#[test]
+fn controller_level_env_keys_in_every_output_format() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let json = kubecred(
+        home.path(),
+        &ENV_KEYS,
+        &["token", "--provider", "aws", "--output", "json"],
+    )?;
+    assert!(json.status.success(), "{}", stderr(&json));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json))?;
+    assert_eq!(value["kind"], "CloudKeys");
+    assert_eq!(value["accessKeyId"], "AKIAENVEXAMPLE");
+    assert_eq!(value["sessionToken"], "env-session-token");
+
+    let process = kubecred(
+        home.path(),
+        &ENV_KEYS,
+        &[
+            "token",
+            "--provider",
+            "aws",
+            "--output",
+            "credential-process",
+        ],
+    )?;
+    let value: serde_json::Value = serde_json::from_str(&stdout(&process))?;
+    assert_eq!(
+        (value["Version"].as_i64(), value["SecretAccessKey"].as_str()),
+        (Some(1), Some("env/secret'with-quote"))
+    );
+
+    // `env` output survives a shell's eval, quotes included.
+    let script = format!(
+        "eval \"$('{BIN}' token --provider aws --output env)\" && printf '%s|%s' \"$AWS_SECRET_ACCESS_KEY\" \"$AWS_SESSION_TOKEN\""
+    );
+    let shell = isolated("sh", home.path())
+        .envs(ENV_KEYS)
+        .args(["-c", &script])
+        .output()?;
+    assert_eq!(
+        stdout(&shell),
+        "env/secret'with-quote|env-session-token",
+        "{}",
+        stderr(&shell)
+    );
+    Ok(())
+}
+
+#[test]
+fn controller_level_shared_profile() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let credentials = home.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[dev]\naws_access_key_id = AKIAPROFILEEXAMPLE\naws_secret_access_key = profile-secret\n",
+    )?;
+    let config = home.path().join("config");
+    std::fs::write(&config, "[profile dev]\nregion = us-west-2\n")?;
+    let env = [
+        ("AWS_PROFILE", "dev"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            credentials.to_str().unwrap_or_default(),
+        ),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap_or_default()),
+    ];
+    let output = kubecred(
+        home.path(),
+        &env,
+        &[
+            "token",
+            "--provider",
+            "aws",
+            "--region",
+            "us-west-2",
+            "--output",
+            "json",
+        ],
+    )?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output))?;
+    assert_eq!(value["accessKeyId"], "AKIAPROFILEEXAMPLE");
+    assert_eq!(value["sessionToken"], serde_json::Value::Null);
+    Ok(())
+}
+
+#[test]
+fn controller_level_without_region_or_credentials_is_explained() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let no_region = kubecred(home.path(), &ENV_KEYS[..3], &["token", "--provider", "aws"])?;
+    assert_eq!(no_region.status.code(), Some(1));
+    assert!(
+        stderr(&no_region).contains("AWS_REGION environment variable is not set"),
+        "{}",
+        stderr(&no_region)
+    );
+
+    let nothing = kubecred(
+        home.path(),
+        &[("AWS_REGION", "us-east-1")],
+        &["token", "--provider", "aws"],
+    )?;
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(
+        stderr(&nothing).contains("no AWS credentials found"),
+        "{}",
+        stderr(&nothing)
+    );
+
+    let generic_env = kubecred(
+        home.path(),
+        &[],
+        &["token", "--provider", "generic", "--output", "env"],
+    )?;
+    assert_eq!(generic_env.status.code(), Some(2));
+    Ok(())
+}
+
+/// A `kubecred sandbox` child process with these manifests, stopped on drop.
+struct Sandbox {
+    child: Child,
+    kubeconfig: PathBuf,
+}
+
+impl Sandbox {
+    fn start(
+        dir: &Path,
+        manifests: &str,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let file = dir.join("manifests.yaml");
+        std::fs::write(&file, manifests)?;
+        let kubeconfig = dir.join("kubeconfig");
+        let mut child = isolated(BIN, dir)
+            .args(["sandbox", "--manifests"])
+            .arg(&file)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().ok_or("the sandbox printed nothing")??;
+        if !first.starts_with("kubecred sandbox ready at ") {
+            return Err(format!("unexpected first line: {first}").into());
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Sandbox { child, kubeconfig })
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn secret_manifest(
+    name: &str,
+    access_key: &str,
+    secret_key: &str,
+    session_token: Option<&str>,
+) -> String {
+    // JSON strings are YAML double-quoted scalars: keys may hold `/`, `+` and other indicators.
+    let quoted = |value: &str| serde_json::Value::from(value).to_string();
+    let token = session_token
+        .map(|t| format!("  sessiontoken: {}\n", quoted(t)))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: team-a}}\nstringData:\n  accesskey: {}\n  secretkey: {}\n{token}---\n",
+        quoted(access_key),
+        quoted(secret_key)
+    )
+}
+
+#[test]
+fn secret_level_keys_with_and_without_session_token() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let manifests = secret_manifest("static", "AKIASTATIC", "static-secret", None)
+        + &secret_manifest("temporary", "ASIATEMP", "temp-secret", Some("temp-token"));
+    let sandbox = Sandbox::start(home.path(), &manifests)?;
+    let kubeconfig = sandbox.kubeconfig.to_str().unwrap_or_default().to_owned();
+    for (secret, key, token) in [
+        ("static", "AKIASTATIC", serde_json::Value::Null),
+        ("temporary", "ASIATEMP", "temp-token".into()),
+    ] {
+        let output = kubecred(
+            home.path(),
+            &[("KUBECONFIG", &kubeconfig)],
+            &[
+                "token",
+                "--provider",
+                "aws",
+                "-n",
+                "team-a",
+                "--secret",
+                secret,
+                "--output",
+                "json",
+            ],
+        )?;
+        assert!(output.status.success(), "{}", stderr(&output));
+        let value: serde_json::Value = serde_json::from_str(&stdout(&output))?;
+        assert_eq!(
+            (&value["accessKeyId"], &value["sessionToken"]),
+            (&key.into(), &token)
+        );
+    }
+    let missing = kubecred(
+        home.path(),
+        &[("KUBECONFIG", &kubeconfig)],
+        &[
+            "token",
+            "--provider",
+            "aws",
+            "-n",
+            "team-a",
+            "--secret",
+            "nope",
+        ],
+    )?;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("secret team-a/nope"),
+        "{}",
+        stderr(&missing)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_cli_credential_process_lists_a_moto_bucket() -> TestResult {
+    let Some(moto) = moto::Moto::start().await? else {
+        return Ok(());
+    };
+    let keys = moto.user("lister", "s3:ListBucket", "*").await?;
+    moto.bucket("kubecred-bucket").await?;
+    moto.object("kubecred-bucket", "hello.txt").await?;
+
+    let home = tempfile::tempdir()?;
+    let manifests = secret_manifest(
+        "moto-keys",
+        &keys.access_key_id,
+        keys.secret_access_key.expose(),
+        None,
+    );
+    let sandbox = Sandbox::start(home.path(), &manifests)?;
+    let config = home.path().join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[default]\nregion = us-east-1\ncredential_process = {BIN} token --provider aws --namespace team-a --secret moto-keys --kubeconfig {} --output credential-process\n",
+            sandbox.kubeconfig.display()
+        ),
+    )?;
+    let direct = kubecred(
+        home.path(),
+        &[],
+        &[
+            "token",
+            "--provider",
+            "aws",
+            "-n",
+            "team-a",
+            "--secret",
+            "moto-keys",
+            "--kubeconfig",
+            sandbox.kubeconfig.to_str().unwrap_or_default(),
+            "--output",
+            "credential-process",
+        ],
+    )?;
+    let value: serde_json::Value = serde_json::from_str(&stdout(&direct))?;
+    assert_eq!(
+        value["AccessKeyId"].as_str(),
+        Some(keys.access_key_id.as_str()),
+        "{}",
+        stderr(&direct)
+    );
+    assert!(
+        value["SecretAccessKey"].as_str() == Some(keys.secret_access_key.expose()),
+        "the secret key changed on its way"
+    );
+    moto.verify_signatures().await?; // from now on only the user's real keys work
+
+    let list = |config: &Path| {
+        isolated("aws", home.path())
+            .env("AWS_CONFIG_FILE", config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
+            // `s3api list-objects-v2` rather than `s3 ls`: moto's SigV4 check rejects botocore's
+            // `s3 ls` requests (their delimiter query) whatever the keys.
+            .args([
+                "--endpoint-url",
+                &moto.endpoint,
+                "s3api",
+                "list-objects-v2",
+                "--bucket",
+                "kubecred-bucket",
+            ])
+            .output()
+    };
+    let output = list(&config)?;
+    assert!(
+        output.status.success(),
+        "aws s3api list-objects-v2 failed: {}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("hello.txt"), "{}", stdout(&output));
+
+    // The same profile with keys moto does not know is refused: the listing above used kubecred's.
+    let wrong = home.path().join("aws-config-wrong");
+    std::fs::write(
+        &wrong,
+        "[default]\nregion = us-east-1\naws_access_key_id = AKIAWRONG\naws_secret_access_key = wrong\n",
+    )?;
+    assert!(!list(&wrong)?.status.success());
+    Ok(())
+}

@@ -218,3 +218,68 @@ async fn botocore_eks_tokens_verify() {
     assert!(env.aws.verify_eks_token(token, "another").is_err());
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn sts_itself_accepts_presigned_and_header_signed_gets() {
+    let env = start().await;
+    let client = reqwest::Client::new();
+    let presigned = token(&presign(&env).await);
+    let url = String::from_utf8(
+        URL_SAFE_NO_PAD
+            .decode(&presigned["k8s-aws-v1.".len()..])
+            .expect("b64"),
+    )
+    .expect("utf8");
+    let with_header = client
+        .get(&url)
+        .header("x-k8s-aws-id", CLUSTER)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(with_header.status().as_u16(), 200);
+    let body = with_header.text().await.expect("body");
+    assert_eq!(
+        xml_field(&body, "Arn"),
+        Some("arn:aws:sts::123456789012:assumed-role/app/app-session")
+    );
+    let without = client.get(&url).send().await.expect("answers");
+    assert_eq!(
+        without.status().as_u16(),
+        403,
+        "a signed header must be present"
+    );
+
+    let get_url = format!(
+        "{}/?Action=GetCallerIdentity&Version=2011-06-15",
+        env.aws.sts_url()
+    );
+    let identity = Credentials::new(USER_KEY, USER_SECRET, None, None, "t").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("eu-west-1")
+        .name("sts")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("signing params")
+        .into();
+    let signable = SignableRequest::new(
+        "GET",
+        &get_url,
+        std::iter::empty(),
+        SignableBody::Bytes(&[]),
+    )
+    .expect("signable");
+    let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
+    let mut request = client.get(&get_url);
+    for (name, value) in instructions.headers() {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        xml_field(&response.text().await.expect("body"), "Arn"),
+        Some(USER_ARN)
+    );
+    env.shutdown().await;
+}

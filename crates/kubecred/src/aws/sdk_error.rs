@@ -23,6 +23,7 @@ const THROTTLING_CODES: &[&str] = &[
     "SlowDown",
     "ServiceUnavailable",
     "InternalError",
+    "IDPCommunicationError",
 ];
 const DENIED_CODES: &[&str] = &[
     "AccessDenied",
@@ -35,6 +36,8 @@ const DENIED_CODES: &[&str] = &[
     "InvalidAccessKeyId",
     "InvalidToken",
     "MissingAuthenticationToken",
+    "InvalidIdentityToken",
+    "IDPRejectedClaim",
 ];
 const NOT_FOUND_CODES: &[&str] = &[
     "ResourceNotFoundException",

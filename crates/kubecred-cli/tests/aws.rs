@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 
 #[path = "../../kubecred/tests/support/moto.rs"]
 #[allow(dead_code)] // shared with the library's tests; this file uses part of it
@@ -12,36 +12,8 @@ mod moto;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubecred");
-
-/// A child command with nothing of this machine's environment but PATH, and no route to a real
-/// instance metadata service.
-fn isolated(program: &str, home: &Path) -> Command {
-    let mut command = Command::new(program);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("KUBECONFIG", home.join("no-kubeconfig"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::null());
-    command
-}
-
-fn kubecred(home: &Path, env: &[(&str, &str)], args: &[&str]) -> std::io::Result<Output> {
-    isolated(BIN, home)
-        .envs(env.iter().copied())
-        .args(args)
-        .output()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+mod support;
+use support::{BIN, isolated, kubecred, stderr, stdout};
 
 const ENV_KEYS: [(&str, &str); 4] = [
     ("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE"),

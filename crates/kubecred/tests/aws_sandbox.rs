@@ -3,6 +3,7 @@
 //! trust policies, and role chains are assumed with SigV4 calls it verifies.
 
 use kubecred::aws::sdk::AwsEnv;
+use kubecred::clock::{Clock, ManualClock, SystemClock};
 use kubecred::cluster::{self, ClusterRef};
 use kubecred::registry;
 use kubecred::{
@@ -178,7 +179,7 @@ async fn object_level_exchanges_the_service_account_token_at_sts() -> TestResult
     assert!(keys.session_token.is_some());
     let lifetime = keys
         .expires_at
-        .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok());
+        .and_then(|t| t.duration_since(SystemClock.now()).ok());
     assert!(lifetime.is_some_and(|d| d.as_secs() > 3500), "{lifetime:?}");
     assert_eq!(w.aws.calls("AssumeRoleWithWebIdentity"), 1);
     assert_eq!(w.sandbox.token_requests(), 1);
@@ -349,5 +350,34 @@ async fn eks_tokens_verify_at_the_stand_in_for_their_cluster_only() -> TestResul
         .map_or('A', |c| if c == 'A' { 'B' } else { 'A' });
     tampered.push(last);
     assert!(w.aws.verify_eks_token(&tampered, "prod").is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_expired_eks_token_is_refused() -> TestResult {
+    let w = world().await?;
+    let twenty_minutes_ago = SystemClock.now() - std::time::Duration::from_secs(20 * 60);
+    let engine = w
+        .engine
+        .with_clock(std::sync::Arc::new(ManualClock::new(twenty_minutes_ago)));
+    let cluster = ClusterRef {
+        cluster: Some("arn:aws:eks:us-east-1:123456789012:cluster/prod".into()),
+        address: Some("https://prod.example.eks.amazonaws.com".into()),
+        ca_data: Some(b"-----BEGIN CERTIFICATE-----".to_vec()),
+    };
+    let access = cluster::credentials(&engine, &cluster, &object("app")).await?;
+    assert!(
+        access.expires_at < SystemClock.now(),
+        "the token says it expired"
+    );
+    let refused = w
+        .aws
+        .verify_eks_token(access.token.expose(), "prod")
+        .err()
+        .ok_or("an expired token was accepted")?;
+    assert!(
+        refused.to_string().to_lowercase().contains("expired"),
+        "{refused}"
+    );
     Ok(())
 }

@@ -9,7 +9,11 @@
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
+use kubecred::Credential;
+use kubecred::aws::sdk::AwsEnv;
+use kubecred::cluster::{self, ClusterRef};
 use kubecred::{Engine, Identity, Kubernetes, PolicyConfig, Provider, Request, TokenCache};
+use kubecred_sandbox::aws::AwsStandIns;
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
 const MANIFESTS: &str = include_str!("../../../examples/sandbox.yaml");
@@ -22,12 +26,14 @@ pub async fn run() -> anyhow::Result<()> {
     })
     .await
     .context("starting the sandbox")?;
-    let result = steps(&sandbox).await;
+    let aws = crate::sandbox::start_aws(&sandbox, &Manifests::parse(MANIFESTS)?).await?;
+    let result = steps(&sandbox, &aws).await;
+    aws.shutdown().await;
     sandbox.shutdown().await;
     result
 }
 
-async fn steps(sandbox: &Sandbox) -> anyhow::Result<()> {
+async fn steps(sandbox: &Sandbox, aws: &AwsStandIns) -> anyhow::Result<()> {
     println!(
         "sandbox: Kubernetes API and OIDC issuer at {}",
         sandbox.url()
@@ -93,7 +99,7 @@ async fn steps(sandbox: &Sandbox) -> anyhow::Result<()> {
         ..gate_on
     }
     .build()?;
-    let locked = Engine::new(lockdown).with_kubernetes(kubernetes);
+    let locked = Engine::new(lockdown).with_kubernetes(kubernetes.clone());
     let unnamed = |namespace: &str| Request {
         identity: Identity::Controller,
         namespace: Some(namespace.into()),
@@ -113,6 +119,52 @@ async fn steps(sandbox: &Sandbox) -> anyhow::Result<()> {
         }
         other => bail!("expected the lockdown to refuse, got {other:?}"),
     }
+    aws_steps(aws, kubernetes, gate_on_policy()?).await?;
     println!("demo passed");
+    Ok(())
+}
+
+fn gate_on_policy() -> kubecred::Result<kubecred::Policy> {
+    PolicyConfig {
+        object_level_workload_identity: true,
+        ..PolicyConfig::default()
+    }
+    .build()
+}
+
+/// AWS: the ServiceAccount's token for its IAM role at the STS stand-in, then an EKS token the
+/// stand-in's authenticator accepts.
+async fn aws_steps(
+    aws: &AwsStandIns,
+    kubernetes: Kubernetes,
+    policy: kubecred::Policy,
+) -> anyhow::Result<()> {
+    let env = AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL_STS", &aws.sts_url())]);
+    let engine = Engine::new(policy)
+        .with_kubernetes(kubernetes)
+        .with_aws_env(env);
+    let request = Request {
+        identity: Identity::service_account("app"),
+        namespace: Some("team-a".into()),
+        region: Some("us-east-1".into()),
+        ..Request::new(Provider::Aws)
+    };
+    let Credential::CloudKeys(keys) = engine.token(&request).await? else {
+        bail!("the aws provider returns keys");
+    };
+    println!(
+        "6. aws: team-a/app's token exchanged at STS (stand-in, verifying it against the issuer's JWKS and the role's trust) for temporary keys {}…",
+        keys.access_key_id.get(..8).unwrap_or_default()
+    );
+    let cluster = ClusterRef {
+        cluster: Some("arn:aws:eks:us-east-1:123456789012:cluster/demo".into()),
+        address: Some("https://demo.eks.example".into()),
+        ca_data: Some(b"-----BEGIN CERTIFICATE-----".to_vec()),
+    };
+    let access = cluster::credentials(&engine, &cluster, &request).await?;
+    let caller = aws.verify_eks_token(access.token.expose(), "demo")?;
+    println!(
+        "7. aws: EKS token for cluster demo accepted by the authenticator stand-in as {caller}"
+    );
     Ok(())
 }

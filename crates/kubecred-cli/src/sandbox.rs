@@ -4,6 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use kubecred_sandbox::aws::{
+    AwsConfig, AwsRole, AwsStandIns, roles_for_annotated_service_accounts,
+};
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
 use crate::args::SandboxArgs;
@@ -14,12 +17,13 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         None => Manifests::default(),
     };
     let sandbox = Sandbox::start(SandboxConfig {
-        manifests,
+        manifests: manifests.clone(),
         port: args.port,
         ..SandboxConfig::default()
     })
     .await
     .context("starting the sandbox")?;
+    let aws = start_aws(&sandbox, &manifests).await?;
     let (kubeconfig, temporary) = match args.kubeconfig {
         Some(path) => (path, false),
         None => (default_kubeconfig_path(&sandbox), true),
@@ -27,8 +31,9 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     sandbox
         .write_kubeconfig(&kubeconfig)
         .with_context(|| format!("writing the kubeconfig {}", kubeconfig.display()))?;
-    print_ready(&sandbox, &kubeconfig)?;
+    print_ready(&sandbox, &aws, &kubeconfig)?;
     wait_for_shutdown().await;
+    aws.shutdown().await;
     sandbox.shutdown().await;
     if temporary {
         let _ = std::fs::remove_file(&kubeconfig);
@@ -41,7 +46,41 @@ fn default_kubeconfig_path(sandbox: &Sandbox) -> PathBuf {
     std::env::temp_dir().join(format!("kubecred-sandbox-{port}.kubeconfig"))
 }
 
-fn print_ready(sandbox: &Sandbox, kubeconfig: &std::path::Path) -> anyhow::Result<()> {
+/// The AWS account of the sandbox.
+pub const AWS_ACCOUNT: &str = "123456789012";
+/// The role the sandbox's instance metadata service serves (node level).
+pub const AWS_NODE_ROLE: &str = "arn:aws:iam::123456789012:role/kubecred-sandbox-node";
+
+/// AWS stand-ins whose STS trusts each ServiceAccount annotated with
+/// `eks.amazonaws.com/role-arn`, as an IRSA trust policy written for it would.
+pub async fn start_aws(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Result<AwsStandIns> {
+    let roles = roles_for_annotated_service_accounts(manifests, &sandbox.issuer());
+    let node = AwsRole {
+        arn: AWS_NODE_ROLE.into(),
+        trust: Vec::new(),
+    };
+    let config = AwsConfig {
+        account_id: AWS_ACCOUNT.into(),
+        oidc_providers: vec![
+            sandbox
+                .verifier()
+                .await
+                .context("discovering the sandbox issuer")?,
+        ],
+        roles: roles.into_iter().chain([node]).collect(),
+        node_role: Some(AWS_NODE_ROLE.into()),
+        ..AwsConfig::default()
+    };
+    AwsStandIns::start(config)
+        .await
+        .context("starting the AWS stand-ins")
+}
+
+fn print_ready(
+    sandbox: &Sandbox,
+    aws: &AwsStandIns,
+    kubeconfig: &std::path::Path,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "kubecred sandbox ready at {}", sandbox.url())?;
     writeln!(
@@ -59,6 +98,26 @@ fn print_ready(sandbox: &Sandbox, kubeconfig: &std::path::Path) -> anyhow::Resul
         "  kubecred token --provider generic --namespace team-a --service-account app --audience https://example.test --output json"
     )?;
     writeln!(out, "  kubectl get serviceaccount app -n team-a")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "AWS stand-ins (STS trusts each ServiceAccount annotated with eks.amazonaws.com/role-arn):"
+    )?;
+    writeln!(out, "  export AWS_ENDPOINT_URL_STS={}", aws.sts_url())?;
+    writeln!(
+        out,
+        "  export AWS_ENDPOINT_URL_ECR_PUBLIC={}",
+        aws.ecr_public_url()
+    )?;
+    writeln!(
+        out,
+        "  export AWS_EC2_METADATA_SERVICE_ENDPOINT={}",
+        aws.imds_url()
+    )?;
+    writeln!(
+        out,
+        "  kubecred token --provider aws --namespace team-a --service-account app --region us-east-1 --output json"
+    )?;
     writeln!(out)?;
     writeln!(out, "Press Ctrl-C to stop.")?;
     out.flush()?;

@@ -144,6 +144,8 @@ fn controller_level_without_region_or_credentials_is_explained() -> TestResult {
 struct Sandbox {
     child: Child,
     kubeconfig: PathBuf,
+    /// What it printed before "Press Ctrl-C to stop."
+    banner: Vec<String>,
 }
 
 impl Sandbox {
@@ -167,8 +169,20 @@ impl Sandbox {
         if !first.starts_with("kubecred sandbox ready at ") {
             return Err(format!("unexpected first line: {first}").into());
         }
+        let mut banner = vec![first];
+        for line in lines.by_ref() {
+            let line = line?;
+            if line.starts_with("Press Ctrl-C") {
+                break;
+            }
+            banner.push(line);
+        }
         std::thread::spawn(move || lines.for_each(drop));
-        Ok(Sandbox { child, kubeconfig })
+        Ok(Sandbox {
+            child,
+            kubeconfig,
+            banner,
+        })
     }
 }
 
@@ -338,5 +352,89 @@ async fn aws_cli_credential_process_lists_a_moto_bucket() -> TestResult {
         "[default]\nregion = us-east-1\naws_access_key_id = AKIAWRONG\naws_secret_access_key = wrong\n",
     )?;
     assert!(!list(&wrong)?.status.success());
+    Ok(())
+}
+
+impl Sandbox {
+    /// The value of an `export NAME=value` line the sandbox printed.
+    fn exported(&self, name: &str) -> Option<String> {
+        let prefix = format!("  export {name}=");
+        self.banner
+            .iter()
+            .find_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
+    }
+}
+
+#[test]
+fn object_level_through_the_sandbox_sts_as_its_banner_says() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let manifests = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sandbox.yaml"),
+    )?;
+    let sandbox = Sandbox::start(home.path(), &manifests)?;
+    let sts = sandbox
+        .exported("AWS_ENDPOINT_URL_STS")
+        .ok_or("the sandbox printed no AWS_ENDPOINT_URL_STS")?;
+    let kubeconfig = sandbox.kubeconfig.to_string_lossy().into_owned();
+    let env = [
+        ("KUBECONFIG", kubeconfig.as_str()),
+        ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+    ];
+    let args = [
+        "token",
+        "--provider",
+        "aws",
+        "-n",
+        "team-a",
+        "--service-account",
+        "app",
+        "--region",
+        "us-east-1",
+        "--output",
+        "json",
+    ];
+    let output = kubecred(home.path(), &env, &args)?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output))?;
+    assert!(
+        value["accessKeyId"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("ASIA")),
+        "{value}"
+    );
+
+    let wrong_audience = kubecred(
+        home.path(),
+        &env,
+        &[&args[..], &["--audience", "https://not-sts.example"]].concat(),
+    )?;
+    assert_eq!(wrong_audience.status.code(), Some(1));
+    assert!(
+        stderr(&wrong_audience).contains("InvalidIdentityToken"),
+        "{}",
+        stderr(&wrong_audience)
+    );
+
+    // team-b/app carries no role annotation.
+    let unannotated = kubecred(
+        home.path(),
+        &env,
+        &[
+            "token",
+            "--provider",
+            "aws",
+            "-n",
+            "team-b",
+            "--service-account",
+            "app",
+            "--region",
+            "us-east-1",
+        ],
+    )?;
+    assert!(
+        stderr(&unannotated).contains("no eks.amazonaws.com/role-arn annotation"),
+        "{}",
+        stderr(&unannotated)
+    );
     Ok(())
 }

@@ -130,6 +130,15 @@ impl Manifests {
         self.len() == 0
     }
 
+    /// Every loaded ServiceAccount as `(namespace, name, annotations)`.
+    pub fn service_accounts(
+        &self,
+    ) -> impl Iterator<Item = (&str, &str, &BTreeMap<String, String>)> {
+        self.service_accounts.iter().map(|((namespace, name), sa)| {
+            (namespace.as_str(), name.as_str(), &sa.meta.annotations)
+        })
+    }
+
     /// The uid of ServiceAccount `namespace/name`, if it was loaded.
     pub fn service_account_uid(&self, namespace: &str, name: &str) -> Option<&str> {
         self.service_account(namespace, name)

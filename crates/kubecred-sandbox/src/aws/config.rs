@@ -163,3 +163,66 @@ mod tests {
         assert!(!shown.contains("very-secret") && !shown.contains("pod-token"));
     }
 }
+
+/// The annotation naming the IAM role a ServiceAccount's tokens are exchanged for.
+pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+
+/// Roles that trust the ServiceAccounts annotated with them, as an IAM OIDC trust policy
+/// written for each (`<issuer>:aud = sts.amazonaws.com`, `<issuer>:sub =
+/// system:serviceaccount:<ns>:<name>`) would: what `kubecred sandbox` serves by default.
+pub fn roles_for_annotated_service_accounts(
+    manifests: &crate::Manifests,
+    issuer: &str,
+) -> Vec<AwsRole> {
+    let mut roles: Vec<AwsRole> = Vec::new();
+    for (namespace, name, annotations) in manifests.service_accounts() {
+        let Some(arn) = annotations.get(ROLE_ARN_ANNOTATION) else {
+            continue;
+        };
+        let trust = Trust::WebIdentity {
+            issuer: issuer.to_owned(),
+            audience: "sts.amazonaws.com".into(),
+            subject: Some(format!("system:serviceaccount:{namespace}:{name}")),
+        };
+        match roles.iter_mut().find(|role| &role.arn == arn) {
+            Some(role) => role.trust.push(trust),
+            None => roles.push(AwsRole {
+                arn: arn.clone(),
+                trust: vec![trust],
+            }),
+        }
+    }
+    roles
+}
+
+#[cfg(test)]
+mod derived_roles_tests {
+    use super::*;
+
+    #[test]
+    fn annotated_service_accounts_become_trusted_subjects() -> Result<(), crate::ManifestError> {
+        let manifests = crate::Manifests::parse(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: ns-x, annotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::1:role/r'}}\n---\n\
+             apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: b, namespace: ns-y, annotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::1:role/r'}}\n---\n\
+             apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: c, namespace: ns-y}\n",
+        )?;
+        let roles = roles_for_annotated_service_accounts(&manifests, "https://issuer");
+        assert_eq!(roles.len(), 1);
+        let subjects: Vec<_> = roles[0]
+            .trust
+            .iter()
+            .filter_map(|t| match t {
+                Trust::WebIdentity { subject, .. } => subject.clone(),
+                Trust::Principal { .. } => None,
+            })
+            .collect();
+        assert_eq!(
+            subjects,
+            vec![
+                "system:serviceaccount:ns-x:a".to_string(),
+                "system:serviceaccount:ns-y:b".to_string()
+            ]
+        );
+        Ok(())
+    }
+}

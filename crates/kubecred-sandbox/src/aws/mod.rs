@@ -32,7 +32,10 @@ mod sigv4;
 mod state;
 mod sts;
 
-pub use config::{AwsConfig, AwsRole, AwsUser, PodIdentity, Trust};
+pub use config::{
+    AwsConfig, AwsRole, AwsUser, PodIdentity, ROLE_ARN_ANNOTATION, Trust,
+    roles_for_annotated_service_accounts,
+};
 pub use error::{AwsError, AwsStartError};
 
 use state::AwsState;

@@ -187,6 +187,22 @@ impl Engine {
         .await
     }
 
+    /// Exchanges a Kubernetes token someone presented (the kubelet's pod ServiceAccount token,
+    /// KEP-4412) for the provider's credential, using the ServiceAccount's annotations as given.
+    /// No TokenRequest is made and nothing is cached: the presenter caches by the expiry. The
+    /// feature gate does not apply: the token already proves the pod's identity.
+    pub async fn exchange_presented_token(
+        &self,
+        request: &Request,
+        account: &ServiceAccountInfo,
+        token: KubernetesToken,
+    ) -> Result<Credential> {
+        provider_identity(request.provider, account)?;
+        self.exchange(request, account, token)
+            .await
+            .map_err(|e| e.for_identity(format!("service account {}/{}", account.namespace, account.name)).for_provider(request.provider))
+    }
+
     /// Exchanges a ServiceAccount's Kubernetes token for the provider's credential.
     async fn exchange(
         &self,

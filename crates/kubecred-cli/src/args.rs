@@ -136,6 +136,40 @@ pub struct RegistryLoginArgs {
 pub enum ClusterCommand {
     /// Print a client.authentication.k8s.io ExecCredential (for kubectl's exec plugin).
     Credentials(Box<ClusterCredentialsArgs>),
+    /// Write a kubeconfig for a remote cluster whose user runs `kubecred cluster credentials`.
+    Kubeconfig(Box<ClusterKubeconfigArgs>),
+}
+
+/// `kubecred cluster kubeconfig`.
+#[derive(Debug, Args)]
+pub struct ClusterKubeconfigArgs {
+    /// aws or generic (default: the ConfigMap's, with --from-configmap).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// The cloud's cluster resource (EKS: the cluster ARN).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// The API server address (EKS: asked from the cloud when missing).
+    #[arg(long, value_name = "URL")]
+    pub address: Option<String>,
+    /// The API server's CA bundle (PEM file).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Read provider, cluster, address, ca.crt, audiences and serviceAccountName from this
+    /// remote-cluster ConfigMap (NAME or NS/NAME with NS equal to --namespace).
+    #[arg(long, value_name = "[NS/]NAME")]
+    pub from_configmap: Option<String>,
+    /// Where to write the kubeconfig (default: standard output).
+    #[arg(long = "kubeconfig-out", short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Name of the cluster, user and context in the kubeconfig (default: from the cluster).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The command the exec entry runs (default: this kubecred binary's path).
+    #[arg(long, value_name = "PATH")]
+    pub exec_command: Option<String>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 /// `kubecred cluster credentials`.

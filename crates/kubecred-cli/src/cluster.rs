@@ -27,7 +27,7 @@ pub async fn credentials(args: ClusterCredentialsArgs) -> anyhow::Result<()> {
         ca_data,
     };
     let (engine, request) = prepare(&args.identity, provider).await?;
-    let credentials = cluster::credentials(&engine, &cluster, &request)
+    let (token, expires_at) = cluster::token(&engine, &cluster, &request)
         .await
         .context("getting cluster credentials")?;
     let api_version = match args.api_version {
@@ -38,8 +38,8 @@ pub async fn credentials(args: ClusterCredentialsArgs) -> anyhow::Result<()> {
         "apiVersion": api_version,
         "kind": "ExecCredential",
         "status": {
-            "token": credentials.token.expose(),
-            "expirationTimestamp": rfc3339(credentials.expires_at)?,
+            "token": token.expose(),
+            "expirationTimestamp": rfc3339(expires_at)?,
         },
     });
     println!("{output}");

@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod cluster;
 mod demo;
+mod kubeconfig;
 mod registry;
 mod sandbox;
 mod token;
@@ -63,6 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(args::ClusterCommand::Credentials(args)) => {
             cluster::credentials(*args).await
         }
+        Command::Cluster(args::ClusterCommand::Kubeconfig(args)) => kubeconfig::write(*args).await,
         Command::Check(args) => check::run(*args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,

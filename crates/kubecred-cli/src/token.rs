@@ -48,7 +48,7 @@ pub async fn prepare(args: &IdentityArgs, provider: Provider) -> anyhow::Result<
     Ok((engine, request))
 }
 
-async fn connect(args: &IdentityArgs) -> kubecred::Result<Kubernetes> {
+pub async fn connect(args: &IdentityArgs) -> kubecred::Result<Kubernetes> {
     match &args.kubeconfig {
         Some(path) => Kubernetes::from_kubeconfig(path, args.context.as_deref()).await,
         None => Kubernetes::infer().await,

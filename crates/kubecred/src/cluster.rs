@@ -49,6 +49,49 @@ pub async fn credentials(
     }
 }
 
+/// Only the bearer token for a remote cluster (what an exec credential plugin prints): for EKS
+/// the presigned token needs the cluster's name and region, never its endpoint or CA.
+pub async fn token(
+    engine: &Engine,
+    cluster: &ClusterRef,
+    request: &Request,
+) -> Result<(Secret, SystemTime)> {
+    match request.provider {
+        Provider::Aws => eks_token(engine, cluster, request)
+            .await
+            .map_err(|e| e.for_provider(Provider::Aws)),
+        _ => credentials(engine, cluster, request)
+            .await
+            .map(|c| (c.token, c.expires_at)),
+    }
+}
+
+async fn eks_token(
+    engine: &Engine,
+    cluster: &ClusterRef,
+    request: &Request,
+) -> Result<(Secret, SystemTime)> {
+    let arn = parse::eks_cluster_arn(cluster.cluster.as_deref().unwrap_or_default())?;
+    let sts_endpoint = request
+        .sts_endpoint
+        .as_deref()
+        .map(parse::sts_endpoint)
+        .transpose()?;
+    let request = Request {
+        region: Some(arn.region.clone()),
+        ..request.clone()
+    };
+    let Credential::CloudKeys(keys) = engine.token(&request).await? else {
+        return Err(Error::upstream(
+            "the AWS identity did not yield access keys",
+        ));
+    };
+    let now = engine.now();
+    let sts_url = crate::aws::eks::sts_url(&arn.region, sts_endpoint.as_deref(), engine.aws_env())?;
+    let token = crate::aws::eks::presigned_token(&arn.name, &arn.region, &keys, &sts_url, now)?;
+    Ok((token, now + crate::aws::eks::TOKEN_LIFETIME))
+}
+
 async fn eks(
     engine: &Engine,
     cluster: &ClusterRef,
@@ -112,4 +155,100 @@ async fn generic(
         token: token.token,
         expires_at: token.expires_at,
     })
+}
+
+/// A remote cluster described by a kubeconfig ConfigMap (`.spec.kubeConfig.configMapRef`):
+/// keys `provider` (required), `cluster`, `address`, `ca.crt`, `audiences` (newline-separated)
+/// and `serviceAccountName`. Presence, not emptiness, decides, as in the reference.
+#[derive(Clone, Debug)]
+pub struct ConfigMapCluster {
+    /// The provider.
+    pub provider: Provider,
+    /// The cluster and what is known of it.
+    pub cluster: ClusterRef,
+    /// Token audiences, when the ConfigMap names them.
+    pub audiences: Option<Vec<String>>,
+    /// The ServiceAccount to impersonate, when the ConfigMap names one.
+    pub service_account_name: Option<String>,
+}
+
+/// Reads a kubeconfig ConfigMap's data.
+pub fn from_config_map(
+    data: &std::collections::BTreeMap<String, String>,
+) -> Result<ConfigMapCluster> {
+    let provider = data
+        .get("provider")
+        .ok_or_else(|| {
+            Error::invalid("the ConfigMap has no 'provider' key (aws, azure, gcp or generic)")
+        })?
+        .parse::<Provider>()?;
+    let audiences = data.get("audiences").map(|list| {
+        list.lines()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect()
+    });
+    Ok(ConfigMapCluster {
+        provider,
+        cluster: ClusterRef {
+            cluster: data.get("cluster").cloned(),
+            address: data.get("address").cloned(),
+            ca_data: data.get("ca.crt").map(|ca| ca.clone().into_bytes()),
+        },
+        audiences,
+        service_account_name: data.get("serviceAccountName").cloned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn config_maps_name_provider_cluster_and_identity() -> Result<()> {
+        let data: BTreeMap<String, String> = [
+            ("provider", "generic"),
+            ("address", "https://remote.example"),
+            ("ca.crt", "PEM"),
+            ("audiences", "a\n  b \n\n"),
+            ("serviceAccountName", "app"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let parsed = from_config_map(&data)?;
+        assert_eq!(parsed.provider, Provider::Generic);
+        assert_eq!(
+            parsed.cluster.address.as_deref(),
+            Some("https://remote.example")
+        );
+        assert_eq!(parsed.cluster.ca_data.as_deref(), Some(&b"PEM"[..]));
+        assert_eq!(parsed.audiences, Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(parsed.service_account_name.as_deref(), Some("app"));
+        Ok(())
+    }
+
+    #[test]
+    fn a_missing_or_unknown_provider_is_named() {
+        let empty = BTreeMap::new();
+        assert!(
+            from_config_map(&empty)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+                .contains("no 'provider' key")
+        );
+        let unknown: BTreeMap<String, String> =
+            [("provider".to_owned(), "oracle".to_owned())].into();
+        assert!(
+            from_config_map(&unknown)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+                .contains("unknown provider 'oracle'")
+        );
+    }
 }

@@ -52,8 +52,11 @@ impl KubernetesToken {
     /// party it is exchanged with verifies it).
     pub fn from_jwt(jwt: &str) -> crate::Result<Self> {
         let claims = crate::jwt::unverified_claims(jwt.trim())?;
-        let exp = claims.exp.ok_or_else(|| crate::Error::invalid("the token has no exp claim"))?;
-        let seconds = u64::try_from(exp).map_err(|_| crate::Error::invalid("the token's exp claim is before 1970"))?;
+        let exp = claims
+            .exp
+            .ok_or_else(|| crate::Error::invalid("the token has no exp claim"))?;
+        let seconds = u64::try_from(exp)
+            .map_err(|_| crate::Error::invalid("the token's exp claim is before 1970"))?;
         Ok(KubernetesToken {
             token: Secret::new(jwt.trim()),
             expires_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds),
@@ -63,7 +66,9 @@ impl KubernetesToken {
     /// The ServiceAccount the token names in its `sub` claim, as `(namespace, name)`.
     pub fn service_account(&self) -> crate::Result<(String, String)> {
         let claims = crate::jwt::unverified_claims(self.token.expose())?;
-        let subject = claims.sub.ok_or_else(|| crate::Error::invalid("the token has no sub claim"))?;
+        let subject = claims
+            .sub
+            .ok_or_else(|| crate::Error::invalid("the token has no sub claim"))?;
         let (namespace, name) = crate::jwt::service_account_of(&subject)?;
         Ok((namespace.to_owned(), name.to_owned()))
     }

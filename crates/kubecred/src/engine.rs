@@ -198,9 +198,13 @@ impl Engine {
         token: KubernetesToken,
     ) -> Result<Credential> {
         provider_identity(request.provider, account)?;
-        self.exchange(request, account, token)
-            .await
-            .map_err(|e| e.for_identity(format!("service account {}/{}", account.namespace, account.name)).for_provider(request.provider))
+        self.exchange(request, account, token).await.map_err(|e| {
+            e.for_identity(format!(
+                "service account {}/{}",
+                account.namespace, account.name
+            ))
+            .for_provider(request.provider)
+        })
     }
 
     /// Exchanges a ServiceAccount's Kubernetes token for the provider's credential.

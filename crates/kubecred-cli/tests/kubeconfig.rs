@@ -1,0 +1,332 @@
+//! `kubecred cluster kubeconfig` end to end: kubectl reaches the sandbox's API server through the
+//! generated kubeconfig's exec plugin (generic provider, from flags and from a remote-cluster
+//! ConfigMap), and an EKS kubeconfig carries the described server and CA and an exec entry whose
+//! token the STS stand-in's authenticator accepts.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+mod support;
+use support::{BIN, isolated, json, kubecred, stderr, stdout};
+
+#[path = "../../kubecred/tests/support/moto.rs"]
+#[allow(dead_code)] // shared with the library's tests; this file uses part of it
+mod moto;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// A `kubecred sandbox` child on a chosen port, stopped on drop.
+struct Sandbox {
+    child: Child,
+    url: String,
+    kubeconfig: PathBuf,
+    ca: PathBuf,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start(
+    dir: &Path,
+    port: u16,
+    extra_manifests: &str,
+) -> Result<Sandbox, Box<dyn std::error::Error + Send + Sync>> {
+    let manifests = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sandbox.yaml"),
+    )?;
+    let file = dir.join("manifests.yaml");
+    std::fs::write(&file, format!("{manifests}\n---\n{extra_manifests}"))?;
+    let kubeconfig = dir.join("source-kubeconfig");
+    let mut child = isolated(BIN, dir)
+        .args(["sandbox", "--port", &port.to_string(), "--manifests"])
+        .arg(&file)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().ok_or("the sandbox printed nothing")??;
+    let url = first
+        .strip_prefix("kubecred sandbox ready at ")
+        .ok_or("unexpected banner")?
+        .to_owned();
+    std::thread::spawn(move || lines.for_each(drop));
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&kubeconfig)?)?;
+    let ca_data = config["clusters"][0]["cluster"]["certificate-authority-data"]
+        .as_str()
+        .ok_or("no CA in the kubeconfig")?;
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, STANDARD.decode(ca_data)?)?;
+    Ok(Sandbox {
+        child,
+        url,
+        kubeconfig,
+        ca,
+    })
+}
+
+fn kubectl_version(home: &Path, kubeconfig: &Path) -> std::io::Result<std::process::Output> {
+    isolated("kubectl", home)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["get", "--raw", "/version"])
+        .output()
+}
+
+fn have_kubectl() -> bool {
+    let found = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok();
+    if !found {
+        eprintln!("SKIPPED: kubectl is not on PATH");
+    }
+    found
+}
+
+#[test]
+fn kubectl_reaches_the_sandbox_through_the_exec_plugin() -> TestResult {
+    if !have_kubectl() {
+        return Ok(());
+    }
+    let home = tempfile::tempdir()?;
+    let sandbox = start(home.path(), free_port()?, "")?;
+    let generated = home.path().join("remote-kubeconfig");
+    let (source, ca) = (
+        sandbox.kubeconfig.display().to_string(),
+        sandbox.ca.display().to_string(),
+    );
+    let output = kubecred(
+        home.path(),
+        &[],
+        &[
+            "cluster",
+            "kubeconfig",
+            "--provider",
+            "generic",
+            "--address",
+            &sandbox.url,
+            "--ca-file",
+            &ca,
+            "--namespace",
+            "team-a",
+            "--service-account",
+            "app",
+            "--kubeconfig",
+            &source,
+            "-o",
+            &generated.display().to_string(),
+        ],
+    )?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&generated)?.permissions().mode() & 0o777,
+        0o600
+    );
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&generated)?)?;
+    assert_eq!(
+        config["clusters"][0]["cluster"]["server"],
+        sandbox.url.as_str()
+    );
+    assert!(
+        config["users"][0]["user"]["exec"]["args"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == "team-a"))
+    );
+
+    let version = kubectl_version(home.path(), &generated)?;
+    assert!(
+        version.status.success(),
+        "kubectl failed: {}",
+        stderr(&version)
+    );
+    assert!(
+        stdout(&version).contains("kubecred-sandbox"),
+        "{}",
+        stdout(&version)
+    );
+    Ok(())
+}
+
+#[test]
+fn a_remote_cluster_config_map_becomes_a_working_kubeconfig() -> TestResult {
+    if !have_kubectl() {
+        return Ok(());
+    }
+    let home = tempfile::tempdir()?;
+    let port = free_port()?;
+    let config_map = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: loopback, namespace: team-a}}\ndata:\n  provider: generic\n  address: https://127.0.0.1:{port}\n  serviceAccountName: app\n  audiences: |\n    https://127.0.0.1:{port}\n"
+    );
+    let sandbox = start(home.path(), port, &config_map)?;
+    let generated = home.path().join("from-configmap");
+    let (source, ca) = (
+        sandbox.kubeconfig.display().to_string(),
+        sandbox.ca.display().to_string(),
+    );
+    let output = kubecred(
+        home.path(),
+        &[],
+        &[
+            "cluster",
+            "kubeconfig",
+            "--from-configmap",
+            "team-a/loopback",
+            "--ca-file",
+            &ca,
+            "--kubeconfig",
+            &source,
+            "-o",
+            &generated.display().to_string(),
+        ],
+    )?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let version = kubectl_version(home.path(), &generated)?;
+    assert!(
+        version.status.success(),
+        "kubectl failed: {}",
+        stderr(&version)
+    );
+
+    let other_namespace = kubecred(
+        home.path(),
+        &[],
+        &[
+            "cluster",
+            "kubeconfig",
+            "--from-configmap",
+            "team-a/loopback",
+            "-n",
+            "team-b",
+            "--kubeconfig",
+            &source,
+        ],
+    )?;
+    assert_eq!(
+        other_namespace.status.code(),
+        Some(2),
+        "{}",
+        stderr(&other_namespace)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eks_kubeconfig_has_the_described_endpoint_and_a_verifiable_exec_token() -> TestResult {
+    use kubecred_sandbox::aws::{AwsConfig, AwsStandIns, AwsUser};
+    let Some(moto) = moto::Moto::start().await? else {
+        return Ok(());
+    };
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let aws = AwsStandIns::start(AwsConfig {
+        account_id: "123456789012".into(),
+        users: vec![AwsUser {
+            arn: "arn:aws:iam::123456789012:user/ops".into(),
+            access_key_id: "AKIAOPSEXAMPLE0001".into(),
+            secret_access_key: "ops-secret".into(),
+        }],
+        ..AwsConfig::default()
+    })
+    .await?;
+    let home = tempfile::tempdir()?;
+    let (sts, eks) = (aws.sts_url(), moto.endpoint.clone());
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIAOPSEXAMPLE0001"),
+        ("AWS_SECRET_ACCESS_KEY", "ops-secret"),
+        ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+        ("AWS_ENDPOINT_URL_EKS", eks.as_str()),
+    ];
+    let create = isolated("aws", home.path())
+        .envs(env)
+        .args([
+            "--endpoint-url",
+            &eks,
+            "--region",
+            "us-east-1",
+            "eks",
+            "create-cluster",
+            "--name",
+            "prod",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/eks",
+            "--resources-vpc-config",
+            "subnetIds=subnet-1",
+            "--output",
+            "json",
+        ])
+        .output()?;
+    assert!(create.status.success(), "{}", stderr(&create));
+    let described = json(&create)?;
+    let arn = described["cluster"]["arn"]
+        .as_str()
+        .ok_or("no ARN")?
+        .to_owned();
+
+    let output = kubecred(
+        home.path(),
+        &env,
+        &[
+            "cluster",
+            "kubeconfig",
+            "--provider",
+            "aws",
+            "--cluster",
+            &arn,
+        ],
+    )?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let config = json(&output)?;
+    let cluster = &config["clusters"][0]["cluster"];
+    assert_eq!(cluster["server"], described["cluster"]["endpoint"]);
+    let ca = STANDARD.decode(
+        cluster["certificate-authority-data"]
+            .as_str()
+            .unwrap_or_default(),
+    )?;
+    assert_eq!(
+        STANDARD.decode(
+            described["cluster"]["certificateAuthority"]["data"]
+                .as_str()
+                .unwrap_or_default()
+        )?,
+        ca
+    );
+
+    // Run the exec entry as kubectl would.
+    let exec = &config["users"][0]["user"]["exec"];
+    let args: Vec<&str> = exec["args"]
+        .as_array()
+        .ok_or("no args")?
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let credential = isolated(exec["command"].as_str().unwrap_or_default(), home.path())
+        .envs(env)
+        .args(&args)
+        .output()?;
+    assert!(credential.status.success(), "{}", stderr(&credential));
+    let token = json(&credential)?["status"]["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        aws.verify_eks_token(&token, "prod")?,
+        "arn:aws:iam::123456789012:user/ops"
+    );
+    Ok(())
+}

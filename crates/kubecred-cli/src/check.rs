@@ -1,9 +1,9 @@
 //! `kubecred check s3://BUCKET | kms://KEY-ARN`: do the resolved credentials reach the resource?
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use kubecred::Provider;
 use kubecred::aws::checks;
 use kubecred::aws::sdk::AwsEnv;
-use kubecred::{Credential, Provider};
 
 use crate::UsageError;
 use crate::args::CheckArgs;
@@ -22,12 +22,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
                 UsageError("checking an S3 bucket needs its region: --region or AWS_REGION".into())
             })?;
         request.region = Some(region.clone());
-        let keys = keys(
-            engine
-                .token(&request)
-                .await
-                .context("getting credentials")?,
-        )?;
+        let keys = engine
+            .aws_keys(&request)
+            .await
+            .context("getting credentials")?;
         let result = checks::s3_bucket(bucket, &region, &keys, &env)
             .await
             .with_context(|| format!("checking s3://{bucket}"))?;
@@ -42,12 +40,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned);
         }
-        let keys = keys(
-            engine
-                .token(&request)
-                .await
-                .context("getting credentials")?,
-        )?;
+        let keys = engine
+            .aws_keys(&request)
+            .await
+            .context("getting credentials")?;
         let result = checks::kms_key(key, &keys, &env)
             .await
             .with_context(|| format!("checking kms://{key}"))?;
@@ -59,11 +55,4 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
         args.target
     ))
     .into())
-}
-
-fn keys(credential: Credential) -> anyhow::Result<kubecred::CloudKeys> {
-    match credential {
-        Credential::CloudKeys(keys) => Ok(keys),
-        other => bail!("expected AWS keys, got a {}", other.kind()),
-    }
 }

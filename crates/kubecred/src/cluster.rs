@@ -71,6 +71,19 @@ async fn eks_token(
     cluster: &ClusterRef,
     request: &Request,
 ) -> Result<(Secret, SystemTime)> {
+    let (arn, sts_endpoint, keys) = eks_identity(engine, cluster, request).await?;
+    let now = engine.now();
+    let sts_url = crate::aws::eks::sts_url(&arn.region, sts_endpoint.as_deref(), engine.aws_env())?;
+    let token = crate::aws::eks::presigned_token(&arn.name, &arn.region, &keys, &sts_url, now)?;
+    Ok((token, now + crate::aws::eks::TOKEN_LIFETIME))
+}
+
+/// The cluster's ARN, the validated STS endpoint, and the identity's keys in the cluster's region.
+async fn eks_identity(
+    engine: &Engine,
+    cluster: &ClusterRef,
+    request: &Request,
+) -> Result<(parse::EksClusterArn, Option<String>, crate::CloudKeys)> {
     let arn = parse::eks_cluster_arn(cluster.cluster.as_deref().unwrap_or_default())?;
     let sts_endpoint = request
         .sts_endpoint
@@ -81,15 +94,8 @@ async fn eks_token(
         region: Some(arn.region.clone()),
         ..request.clone()
     };
-    let Credential::CloudKeys(keys) = engine.token(&request).await? else {
-        return Err(Error::upstream(
-            "the AWS identity did not yield access keys",
-        ));
-    };
-    let now = engine.now();
-    let sts_url = crate::aws::eks::sts_url(&arn.region, sts_endpoint.as_deref(), engine.aws_env())?;
-    let token = crate::aws::eks::presigned_token(&arn.name, &arn.region, &keys, &sts_url, now)?;
-    Ok((token, now + crate::aws::eks::TOKEN_LIFETIME))
+    let keys = engine.aws_keys(&request).await?;
+    Ok((arn, sts_endpoint, keys))
 }
 
 async fn eks(
@@ -97,21 +103,7 @@ async fn eks(
     cluster: &ClusterRef,
     request: &Request,
 ) -> Result<ClusterCredentials> {
-    let arn = parse::eks_cluster_arn(cluster.cluster.as_deref().unwrap_or_default())?;
-    let sts_endpoint = request
-        .sts_endpoint
-        .as_deref()
-        .map(parse::sts_endpoint)
-        .transpose()?;
-    let request = Request {
-        region: Some(arn.region.clone()),
-        ..request.clone()
-    };
-    let Credential::CloudKeys(keys) = engine.token(&request).await? else {
-        return Err(Error::upstream(
-            "the AWS identity did not yield access keys",
-        ));
-    };
+    let (arn, sts_endpoint, keys) = eks_identity(engine, cluster, request).await?;
     let access = crate::aws::eks::cluster_access(
         &arn,
         cluster.address.as_deref(),

@@ -187,6 +187,18 @@ impl Engine {
         .await
     }
 
+    /// The AWS keys for `request` (an `aws` request; any other credential is an error).
+    pub async fn aws_keys(&self, request: &Request) -> Result<crate::CloudKeys> {
+        match self.token(request).await? {
+            Credential::CloudKeys(keys) => Ok(keys),
+            other => Err(Error::upstream(format!(
+                "expected AWS keys, the identity yielded a {}",
+                other.kind()
+            ))
+            .for_provider(request.provider)),
+        }
+    }
+
     /// Exchanges a Kubernetes token someone presented (the kubelet's pod ServiceAccount token,
     /// KEP-4412) for the provider's credential, using the ServiceAccount's annotations as given.
     /// No TokenRequest is made and nothing is cached: the presenter caches by the expiry. The

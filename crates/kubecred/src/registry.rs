@@ -8,7 +8,7 @@
 
 use crate::aws::parse::{self, EcrRegistry};
 use crate::error::{Error, Result};
-use crate::{Credential, Engine, Provider, RegistryCredentials, Request};
+use crate::{Engine, Provider, RegistryCredentials, Request};
 
 /// The provider a registry host belongs to, if kubecred knows it.
 pub fn provider_for_host(host: &str) -> Option<Provider> {
@@ -51,11 +51,7 @@ async fn ecr_login(
         region: Some(registry.region().to_owned()),
         ..request.clone()
     };
-    let Credential::CloudKeys(keys) = engine.token(&request).await? else {
-        return Err(Error::upstream(
-            "the AWS identity did not yield access keys",
-        ));
-    };
+    let keys = engine.aws_keys(&request).await?;
     crate::aws::ecr::login(registry, &keys, engine.aws_env())
         .await
         .map_err(|e| e.at("get an ECR authorization token"))

@@ -144,6 +144,33 @@ impl Sandbox {
         }
     }
 
+    /// Mints a ServiceAccount token as if issued at `issued_at` (e.g. one that has already
+    /// expired), for tests of what verifiers do with old tokens.
+    ///
+    /// # Panics
+    ///
+    /// Only if signing itself fails, as [`Sandbox::issue_token`].
+    pub fn issue_token_at(
+        &self,
+        namespace: &str,
+        name: &str,
+        audiences: &[String],
+        issued_at: std::time::SystemTime,
+        ttl: Duration,
+    ) -> String {
+        let issued = issued_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let seconds = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        match self
+            .state
+            .mint_at(namespace, name, audiences, issued, seconds)
+        {
+            Ok(minted) => minted.token,
+            Err(e) => panic!("the sandbox could not sign a token: {e}"),
+        }
+    }
+
     /// Successful TokenRequests served so far.
     pub fn token_requests(&self) -> u64 {
         self.state.token_request_count()

@@ -100,6 +100,18 @@ impl AppState {
         audiences: &[String],
         ttl_seconds: i64,
     ) -> Result<Minted, SignError> {
+        self.mint_at(namespace, name, audiences, unix_now(), ttl_seconds)
+    }
+
+    /// Mints a token issued at `issued_at` (Unix seconds), e.g. in the past for expiry tests.
+    pub(crate) fn mint_at(
+        &self,
+        namespace: &str,
+        name: &str,
+        audiences: &[String],
+        issued_at: i64,
+        ttl_seconds: i64,
+    ) -> Result<Minted, SignError> {
         let uid = self
             .store
             .service_account_uid(namespace, name)
@@ -113,7 +125,7 @@ impl AppState {
             account,
             namespace,
             audiences,
-            unix_now(),
+            issued_at,
             ttl_seconds,
         );
         let issued = IssuedClaims {

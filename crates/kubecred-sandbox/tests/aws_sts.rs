@@ -88,10 +88,15 @@ async fn wrong_audience_is_an_invalid_identity_token() {
 #[tokio::test]
 async fn expired_token_is_refused_as_expired() {
     let env = start().await;
-    // Tokens can only be minted from now on; a 1 s token is refused once
-    // the verifier's 30 s leeway has passed too.
-    let token = env.token("app", &[AUDIENCE], Duration::from_secs(1));
-    tokio::time::sleep(Duration::from_secs(32)).await;
+    // Issued ten minutes ago for one minute: expired beyond the verifier's 30 s leeway.
+    let issued = std::time::SystemTime::now() - Duration::from_secs(600);
+    let token = env.sandbox.issue_token_at(
+        "team",
+        "app",
+        &[AUDIENCE.to_string()],
+        issued,
+        Duration::from_secs(60),
+    );
     let (status, body) = sts_post(&env, &web_identity(APP_ROLE, "s1", &token)).await;
     expect_error(status, &body, 400, "ExpiredTokenException");
     assert!(!body.contains(&token));

@@ -30,6 +30,9 @@ pub enum Command {
     Cluster(ClusterCommand),
     /// Check that the credentials reach a resource: s3://BUCKET or kms://KEY-ARN.
     Check(Box<CheckArgs>),
+    /// Kubelet image credential provider: a CredentialProviderRequest on stdin, the
+    /// CredentialProviderResponse on stdout (credentialprovider.kubelet.k8s.io/v1).
+    KubeletCredentialProvider(KubeletArgs),
     /// Run the local sandbox: a Kubernetes API subset with an OIDC issuer, on loopback.
     Sandbox(SandboxArgs),
     /// Start an embedded sandbox, fetch tokens through it and verify them (no cloud needed).
@@ -210,6 +213,30 @@ pub struct CheckArgs {
     pub target: String,
     #[command(flatten)]
     pub identity: IdentityArgs,
+}
+
+/// `kubecred kubelet-credential-provider`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "A request with a serviceAccountToken is served with that pod's ServiceAccount \
+                  (its annotations, e.g. eks.amazonaws.com/role-arn); others with --identity."
+)]
+pub struct KubeletArgs {
+    /// The provider (default: the one the image's registry belongs to).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// The identity for requests without a pod ServiceAccount token.
+    #[arg(long, value_enum, default_value_t = KubeletIdentity::Node)]
+    pub identity: KubeletIdentity,
+}
+
+/// The identity the kubelet provider falls back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KubeletIdentity {
+    /// The node's instance metadata service (AWS: IMDSv2).
+    Node,
+    /// The plugin's environment (the CredentialProviderConfig's env; AWS: the default chain).
+    Controller,
 }
 
 /// How `token` prints the credential.

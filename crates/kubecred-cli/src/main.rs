@@ -5,6 +5,7 @@ mod check;
 mod cluster;
 mod demo;
 mod kubeconfig;
+mod kubelet;
 mod registry;
 mod sandbox;
 mod token;
@@ -66,6 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cluster(args::ClusterCommand::Kubeconfig(args)) => kubeconfig::write(*args).await,
         Command::Check(args) => check::run(*args).await,
+        Command::KubeletCredentialProvider(args) => kubelet::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,
     }

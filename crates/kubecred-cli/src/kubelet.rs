@@ -21,11 +21,10 @@ use std::io::Read;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, anyhow, bail};
-use kubecred::aws::parse::{ANNOTATION_ROLE_ARN, ecr_registry};
-use kubecred::aws::sdk::AwsEnv;
+use kubecred::aws::parse::ANNOTATION_ROLE_ARN;
 use kubecred::{
-    Credential, Engine, Identity, KubernetesToken, PolicyConfig, Provider, RegistryCredentials,
-    Request, Secret, ServiceAccountInfo, registry,
+    Engine, Identity, KubernetesToken, PolicyConfig, Provider, RegistryCredentials, Request,
+    Secret, ServiceAccountInfo, registry,
 };
 use serde_json::{Map, Value, json};
 
@@ -193,11 +192,7 @@ async fn pod_login(
     let who = format!("service account {}/{}", account.namespace, account.name);
     let result = match require_annotations(provider, &account) {
         Err(error) => Err(error.context(who)),
-        // The library's errors name the service account.
-        Ok(()) if provider == Provider::Aws => ecr_pod_login(host, &account, token).await,
-        Ok(()) => Err(anyhow!(
-            "{who}: pulling with a pod's ServiceAccount token is not implemented for provider '{provider}' yet"
-        )),
+        Ok(()) => exchange_and_login(provider, host, &account, token).await,
     };
     result.with_context(|| format!("image {image}"))
 }
@@ -231,27 +226,19 @@ fn require_annotations(provider: Provider, account: &ServiceAccountInfo) -> anyh
     )
 }
 
-/// ECR login with the keys the pod's token is exchanged for, in the registry's region.
-async fn ecr_pod_login(
+/// Registry login with the keys the pod's token is exchanged for.
+async fn exchange_and_login(
+    provider: Provider,
     host: &str,
     account: &ServiceAccountInfo,
     token: KubernetesToken,
 ) -> anyhow::Result<RegistryCredentials> {
-    let registry = ecr_registry(host)?;
     let request = Request {
         identity: Identity::ServiceAccount(account.name.clone()),
         namespace: Some(account.namespace.clone()),
-        region: Some(registry.region().to_owned()),
-        audiences: vec![kubecred::aws::AUDIENCE.to_owned()],
-        ..Request::new(Provider::Aws)
+        ..Request::new(provider)
     };
-    let credential = engine()?
-        .exchange_presented_token(&request, account, token)
-        .await?;
-    let Credential::CloudKeys(keys) = credential else {
-        bail!("the AWS exchange did not yield access keys");
-    };
-    kubecred::aws::ecr::login(&registry, &keys, &AwsEnv::default())
+    registry::login_with_presented_token(&engine()?, host, &request, account, token)
         .await
         .with_context(|| {
             format!(

@@ -8,7 +8,9 @@
 
 use crate::aws::parse::{self, EcrRegistry};
 use crate::error::{Error, Result};
-use crate::{Engine, Provider, RegistryCredentials, Request};
+use crate::{
+    Credential, Engine, KubernetesToken, Provider, RegistryCredentials, Request, ServiceAccountInfo,
+};
 
 /// The provider a registry host belongs to, if kubecred knows it.
 pub fn provider_for_host(host: &str) -> Option<Provider> {
@@ -34,6 +36,49 @@ pub async fn login(engine: &Engine, host: &str, request: &Request) -> Result<Reg
             ecr_login(engine, &registry, request)
                 .await
                 .map_err(|e| e.for_provider(Provider::Aws))
+        }
+        other => Err(Error::invalid(format!(
+            "registry login for provider '{other}' is not implemented yet"
+        ))
+        .for_provider(other)),
+    }
+}
+
+/// Logs in to `host` with a Kubernetes token someone presented (the kubelet's pod ServiceAccount
+/// token) and the annotations of its ServiceAccount, without any Kubernetes access.
+pub async fn login_with_presented_token(
+    engine: &Engine,
+    host: &str,
+    request: &Request,
+    account: &ServiceAccountInfo,
+    token: KubernetesToken,
+) -> Result<RegistryCredentials> {
+    let host = registry_host(host);
+    match request.provider {
+        Provider::Aws => {
+            let registry = parse::ecr_registry(host)?;
+            let request = Request {
+                region: Some(registry.region().to_owned()),
+                ..request.clone()
+            };
+            let keys = match engine
+                .exchange_presented_token(&request, account, token)
+                .await?
+            {
+                Credential::CloudKeys(keys) => keys,
+                other => {
+                    return Err(Error::upstream(format!(
+                        "expected AWS keys, got a {}",
+                        other.kind()
+                    )));
+                }
+            };
+            crate::aws::ecr::login(&registry, &keys, engine.aws_env())
+                .await
+                .map_err(|e| {
+                    e.at("get an ECR authorization token")
+                        .for_provider(Provider::Aws)
+                })
         }
         other => Err(Error::invalid(format!(
             "registry login for provider '{other}' is not implemented yet"

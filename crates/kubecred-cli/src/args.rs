@@ -33,6 +33,9 @@ pub enum Command {
     /// Kubelet image credential provider: a CredentialProviderRequest on stdin, the
     /// CredentialProviderResponse on stdout (credentialprovider.kubelet.k8s.io/v1).
     KubeletCredentialProvider(KubeletArgs),
+    /// Git credential helper (git's protocol on stdin/stdout): AWS CodeCommit. Also runs as
+    /// `git-credential-kubecred`, for `git config credential.helper kubecred`.
+    GitCredential(Box<GitCredentialArgs>),
     /// Run the local sandbox: a Kubernetes API subset with an OIDC issuer, on loopback.
     Sandbox(SandboxArgs),
     /// Start an embedded sandbox, fetch tokens through it and verify them (no cloud needed).
@@ -237,6 +240,20 @@ pub enum KubeletIdentity {
     Node,
     /// The plugin's environment (the CredentialProviderConfig's env; AWS: the default chain).
     Controller,
+}
+
+/// `kubecred git-credential` (git runs `git credential-kubecred [FLAGS] <operation>`).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Needs `git config --global credential.useHttpPath true`: CodeCommit \
+                  credentials are signed over the repository path. Hosts kubecred does not \
+                  serve get an empty answer, so git asks its next helper."
+)]
+pub struct GitCredentialArgs {
+    /// get, store or erase (store and erase do nothing; other operations are ignored).
+    pub operation: String,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 /// How `token` prints the credential.

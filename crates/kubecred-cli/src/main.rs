@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod cluster;
 mod demo;
+mod git;
 mod kubeconfig;
 mod kubelet;
 mod registry;
@@ -30,7 +31,7 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(git::argv(std::env::args_os()));
     init_logging(cli.verbose);
     // One rustls crypto backend for every client (kube, reqwest): aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -68,6 +69,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(args::ClusterCommand::Kubeconfig(args)) => kubeconfig::write(*args).await,
         Command::Check(args) => check::run(*args).await,
         Command::KubeletCredentialProvider(args) => kubelet::run(args).await,
+        Command::GitCredential(args) => git::run(*args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,
     }

@@ -57,6 +57,12 @@ impl std::fmt::Debug for TlsIdentity {
 
 /// Generates a fresh CA and a serving certificate signed by it.
 pub(crate) fn generate() -> Result<TlsIdentity, CertError> {
+    generate_for(&SERVER_NAMES)
+}
+
+/// Generates a fresh CA and a serving certificate for `names` (DNS names or
+/// IP addresses) signed by it.
+pub(crate) fn generate_for(names: &[&str]) -> Result<TlsIdentity, CertError> {
     let ca_key = new_key("CA key")?;
     let ca_params = ca_params();
     let ca_cert = ca_params
@@ -64,7 +70,7 @@ pub(crate) fn generate() -> Result<TlsIdentity, CertError> {
         .map_err(|source| generate_error("CA certificate", source))?;
     let issuer = Issuer::new(ca_params, ca_key);
     let leaf_key = new_key("server key")?;
-    let leaf = leaf_params()?
+    let leaf = leaf_params(names)?
         .signed_by(&leaf_key, &issuer)
         .map_err(|source| generate_error("server certificate", source))?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
@@ -98,9 +104,9 @@ fn ca_params() -> CertificateParams {
     params
 }
 
-/// A serving certificate: `CA:FALSE`, serverAuth, the loopback names.
-fn leaf_params() -> Result<CertificateParams, CertError> {
-    let names: Vec<String> = SERVER_NAMES.iter().map(|n| n.to_string()).collect();
+/// A serving certificate: `CA:FALSE`, serverAuth, for `names`.
+fn leaf_params(names: &[&str]) -> Result<CertificateParams, CertError> {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let mut params = CertificateParams::new(names)
         .map_err(|source| generate_error("server certificate names", source))?;
     params.distinguished_name = rcgen::DistinguishedName::new();

@@ -7,6 +7,8 @@
 //! - EC2 IMDSv2 serving the node role's credentials;
 //! - the EKS Pod Identity agent;
 //! - ECR Public's `GetAuthorizationToken`;
+//! - CodeCommit's git smart HTTP over HTTPS, checking SigV4 git credentials
+//!   ([`AwsStandIns::start_codecommit`]);
 //! - and [`AwsStandIns::verify_eks_token`], what an EKS authenticator does
 //!   with a `k8s-aws-v1.` bearer token.
 //!
@@ -19,6 +21,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 mod auth;
+mod codecommit;
+mod codecommit_auth;
 mod config;
 mod ecr_public;
 mod eks;
@@ -32,6 +36,7 @@ mod sigv4;
 mod state;
 mod sts;
 
+pub use codecommit::CodeCommitStandIn;
 pub use config::{
     AwsConfig, AwsRole, AwsUser, PodIdentity, ROLE_ARN_ANNOTATION, Trust,
     roles_for_annotated_service_accounts,
@@ -151,6 +156,19 @@ impl AwsStandIns {
     /// stand-in issued.
     pub fn ecr_public_password_valid(&self, password: &str) -> bool {
         ecr_public::password_valid(&self.state, password)
+    }
+
+    /// Starts a CodeCommit stand-in for `host` (e.g.
+    /// `git-codecommit.us-east-1.amazonaws.com`) serving the empty repository
+    /// `repository` over HTTPS on its own loopback port, with a certificate
+    /// for `host` from a CA of its own. It verifies git credentials signed
+    /// with any key these stand-ins know (users' keys, issued sessions).
+    pub async fn start_codecommit(
+        &self,
+        host: &str,
+        repository: &str,
+    ) -> Result<CodeCommitStandIn, AwsStartError> {
+        codecommit::start(Arc::clone(&self.state), host, repository).await
     }
 
     /// Stops accepting connections, lets open requests finish (up to 5 s)

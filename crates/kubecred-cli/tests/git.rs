@@ -1,0 +1,335 @@
+//! The git credential helper: real `git` with `credential.helper = kubecred` (the binary on PATH
+//! as `git-credential-kubecred`) against the sandbox's CodeCommit stand-in, which verifies the
+//! SigV4 git credentials on its own; and the helper protocol spoken directly.
+//!
+//! Every child runs with a cleared environment (`support::isolated`), no system git config and
+//! no terminal prompt; the CodeCommit host name resolves to 127.0.0.1 through
+//! `http.curloptResolve`, so nothing leaves loopback.
+
+#![cfg(unix)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, AwsUser, CodeCommitStandIn, Trust};
+
+mod support;
+use support::{BIN, isolated, stderr, stdout};
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+const HOST: &str = "git-codecommit.us-east-1.amazonaws.com";
+const USER_ARN: &str = "arn:aws:iam::123456789012:user/git-user";
+const USER_KEY: &str = "AKIAGITUSEREXAMPLE01";
+const USER_SECRET: &str = "git-user-secret-key-example";
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/git-reader";
+
+struct World {
+    aws: AwsStandIns,
+    codecommit: CodeCommitStandIn,
+    home: tempfile::TempDir,
+    /// PATH for git: a directory with `git-credential-kubecred`, then the test's PATH.
+    path: std::ffi::OsString,
+}
+
+async fn world() -> Result<World, Box<dyn std::error::Error + Send + Sync>> {
+    let aws = AwsStandIns::start(AwsConfig {
+        account_id: "123456789012".into(),
+        roles: vec![AwsRole {
+            arn: ROLE_ARN.into(),
+            trust: vec![Trust::Principal {
+                arn: USER_ARN.into(),
+                external_id: None,
+            }],
+        }],
+        users: vec![AwsUser {
+            arn: USER_ARN.into(),
+            access_key_id: USER_KEY.into(),
+            secret_access_key: USER_SECRET.into(),
+        }],
+        ..AwsConfig::default()
+    })
+    .await?;
+    let codecommit = aws.start_codecommit(HOST, "demo").await?;
+    let home = tempfile::tempdir()?;
+    let bin = home.path().join("bin");
+    std::fs::create_dir(&bin)?;
+    std::os::unix::fs::symlink(BIN, bin.join("git-credential-kubecred"))?;
+    let mut dirs = vec![bin];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(dirs)?;
+    Ok(World {
+        aws,
+        codecommit,
+        home,
+        path,
+    })
+}
+
+impl World {
+    /// `git ARGS` in the isolated environment plus `env`.
+    fn git(&self, env: &[(&str, &str)], args: &[&str]) -> std::io::Result<Output> {
+        isolated("git", self.home.path())
+            .env("PATH", &self.path)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .envs(env.iter().copied())
+            .args(args)
+            .output()
+    }
+
+    /// The global git configuration a CodeCommit user of kubecred writes, with the stand-in's
+    /// CA and the host name resolved to loopback.
+    fn configure(&self, helper: &str) -> TestResult {
+        let ca = self.home.path().join("codecommit-ca.pem");
+        std::fs::write(&ca, self.codecommit.ca_pem())?;
+        let resolve = format!("{HOST}:{}:127.0.0.1", self.codecommit.port());
+        let ca = ca.to_string_lossy();
+        for (key, value) in [
+            ("credential.helper", helper),
+            ("credential.useHttpPath", "true"),
+            ("http.sslCAInfo", ca.as_ref()),
+            ("http.curloptResolve", resolve.as_str()),
+        ] {
+            let output = self.git(&[], &["config", "--global", key, value])?;
+            assert!(output.status.success(), "git config: {}", stderr(&output));
+        }
+        Ok(())
+    }
+
+    fn ls_remote(&self, env: &[(&str, &str)]) -> std::io::Result<Output> {
+        self.git(env, &["ls-remote", &self.codecommit.repository_url()])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_ls_remote_with_an_iam_users_keys() -> TestResult {
+    let w = world().await?;
+    w.configure("kubecred")?;
+    let env = [
+        ("AWS_ACCESS_KEY_ID", USER_KEY),
+        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+    ];
+    let output = w.ls_remote(&env)?;
+    assert!(
+        output.status.success(),
+        "git ls-remote: {}",
+        stderr(&output)
+    );
+    assert_eq!(w.codecommit.authenticated(), 1);
+    assert_eq!(w.codecommit.refused(), 0);
+    assert_eq!(w.codecommit.callers(), vec![USER_ARN.to_owned()]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_ls_remote_with_a_session_from_sts() -> TestResult {
+    let w = world().await?;
+    // git runs `git credential-kubecred --assume-role ROLE get`.
+    w.configure(&format!("kubecred --assume-role {ROLE_ARN}"))?;
+    let sts = w.aws.sts_url();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", USER_KEY),
+        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+        ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+    ];
+    let output = w.ls_remote(&env)?;
+    assert!(
+        output.status.success(),
+        "git ls-remote: {}",
+        stderr(&output)
+    );
+    assert_eq!(w.aws.calls("AssumeRole"), 1);
+    assert_eq!(w.codecommit.refused(), 0);
+    let callers = w.codecommit.callers();
+    assert_eq!(callers.len(), 1, "{callers:?}");
+    assert!(
+        callers[0].starts_with("arn:aws:sts::123456789012:assumed-role/git-reader/"),
+        "{callers:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_fails_with_a_wrong_secret_and_the_stand_in_refuses() -> TestResult {
+    let w = world().await?;
+    w.configure("kubecred")?;
+    let env = [
+        ("AWS_ACCESS_KEY_ID", USER_KEY),
+        ("AWS_SECRET_ACCESS_KEY", "not-the-secret"),
+    ];
+    let output = w.ls_remote(&env)?;
+    assert!(!output.status.success(), "git ls-remote succeeded");
+    assert_eq!(w.codecommit.authenticated(), 0);
+    assert_eq!(w.codecommit.refused(), 1);
+    assert!(!stderr(&output).contains("not-the-secret"));
+    Ok(())
+}
+
+/// `kubecred ARGS` (or the helper name, when `program` is a symlink) with `input` on stdin.
+fn helper(
+    program: &Path,
+    home: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    input: &str,
+) -> std::io::Result<Output> {
+    let mut child = isolated(&program.to_string_lossy(), home)
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes())?;
+    }
+    child.wait_with_output()
+}
+
+fn kubecred_helper(home: &Path, args: &[&str], input: &str) -> std::io::Result<Output> {
+    helper(Path::new(BIN), home, &[], args, input)
+}
+
+#[test]
+fn hosts_kubecred_does_not_serve_get_an_empty_answer() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let output = kubecred_helper(
+        home.path(),
+        &["git-credential", "get"],
+        "protocol=https\nhost=github.com\npath=org/repo\nwwwauth[]=Basic realm=\"GitHub\"\n\n",
+    )?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        (stdout(&output), stderr(&output)),
+        (String::new(), String::new())
+    );
+    Ok(())
+}
+
+#[test]
+fn codecommit_over_http_or_without_a_path_is_an_error() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let http = kubecred_helper(
+        home.path(),
+        &["git-credential", "get"],
+        &format!("protocol=http\nhost={HOST}\npath=v1/repos/demo\n\n"),
+    )?;
+    assert_eq!(http.status.code(), Some(1));
+    assert!(
+        stderr(&http).contains("requires HTTPS"),
+        "{}",
+        stderr(&http)
+    );
+    assert_eq!(stdout(&http), "");
+    let no_path = kubecred_helper(
+        home.path(),
+        &["git-credential", "get"],
+        &format!("protocol=https\nhost={HOST}\n\n"),
+    )?;
+    assert_eq!(no_path.status.code(), Some(1));
+    assert!(
+        stderr(&no_path).contains("credential.useHttpPath true"),
+        "{}",
+        stderr(&no_path)
+    );
+    Ok(())
+}
+
+#[test]
+fn azure_devops_is_recognised_but_not_implemented_yet() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let output = kubecred_helper(
+        home.path(),
+        &["git-credential", "get"],
+        "protocol=https\nhost=dev.azure.com\npath=org/project/_git/repo\n\n",
+    )?;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("not implemented yet"),
+        "{}",
+        stderr(&output)
+    );
+    Ok(())
+}
+
+#[test]
+fn malformed_input_is_a_clear_error() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let output = kubecred_helper(
+        home.path(),
+        &["git-credential", "get"],
+        "protocol=https\npassword hunter2\n\n",
+    )?;
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("line 2") && !message.contains("hunter2"),
+        "{message}"
+    );
+    Ok(())
+}
+
+#[test]
+fn store_erase_and_unknown_operations_do_nothing() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let input =
+        format!("protocol=https\nhost={HOST}\npath=v1/repos/demo\nusername=AKIA%\npassword=x\n\n");
+    for operation in ["store", "erase", "future-operation"] {
+        let output = kubecred_helper(home.path(), &["git-credential", operation], &input)?;
+        assert!(output.status.success(), "{operation}: {}", stderr(&output));
+        assert_eq!(
+            (stdout(&output), stderr(&output)),
+            (String::new(), String::new())
+        );
+    }
+    Ok(())
+}
+
+/// Invoked as `git-credential-kubecred get`, with an IAM user's keys: no network needed.
+#[test]
+fn argv_zero_helper_answers_codecommit_with_signed_credentials() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let program: PathBuf = home.path().join("git-credential-kubecred");
+    std::os::unix::fs::symlink(BIN, &program)?;
+    let env = [
+        ("AWS_ACCESS_KEY_ID", USER_KEY),
+        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+    ];
+    let output = helper(
+        &program,
+        home.path(),
+        &env,
+        &["get"],
+        &format!("capability[]=authtype\nprotocol=https\nhost={HOST}:8443\npath=v1/repos/demo\n\n"),
+    )?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(text.ends_with("\n\n"), "{text:?}");
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .filter(|line| !line.is_empty())
+        .filter_map(|line| line.split_once('='))
+        .collect();
+    let keys: Vec<&str> = lines.iter().map(|(key, _)| *key).collect();
+    assert_eq!(keys, ["username", "password", "password_expiry_utc"]);
+    assert_eq!(lines[0].1, format!("{USER_KEY}%"));
+    let password = lines[1].1;
+    assert!(
+        password.len() == 16 + 64 && password.as_bytes()[15] == b'Z',
+        "{password}"
+    );
+    let expiry: u64 = lines[2].1.parse()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    assert!(
+        (now + 14 * 60..=now + 15 * 60 + 5).contains(&expiry),
+        "{expiry} vs {now}"
+    );
+    assert!(!stderr(&output).contains(USER_SECRET));
+    Ok(())
+}

@@ -36,6 +36,9 @@ pub enum Command {
     /// Git credential helper (git's protocol on stdin/stdout): AWS CodeCommit. Also runs as
     /// `git-credential-kubecred`, for `git config credential.helper kubecred`.
     GitCredential(Box<GitCredentialArgs>),
+    /// Docker credential helper (docker's protocol on stdin/stdout): ECR, ECR Public. Also runs
+    /// as `docker-credential-kubecred`, for `"credHelpers": {"HOST": "kubecred"}`.
+    DockerCredential(DockerCredentialArgs),
     /// Run the local sandbox: a Kubernetes API subset with an OIDC issuer, on loopback.
     Sandbox(SandboxArgs),
     /// Start an embedded sandbox, fetch tokens through it and verify them (no cloud needed).
@@ -254,6 +257,21 @@ pub struct GitCredentialArgs {
     pub operation: String,
     #[command(flatten)]
     pub identity: IdentityArgs,
+}
+
+/// `kubecred docker-credential` (docker runs `docker-credential-kubecred <verb>`).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Identity: this environment's, or per registry host from \
+                  $XDG_CONFIG_HOME/kubecred/config.yaml. Credentials are cached in \
+                  $XDG_CACHE_HOME/kubecred/ until 80% of their lifetime."
+)]
+pub struct DockerCredentialArgs {
+    /// get, store, erase, list or version (store and erase are refused: nothing is stored).
+    pub verb: String,
+    /// Neither read nor write the on-disk cache (also KUBECRED_NO_CACHE=1).
+    #[arg(long, env = "KUBECRED_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_cache: bool,
 }
 
 /// How `token` prints the credential.

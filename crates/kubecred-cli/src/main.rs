@@ -4,6 +4,8 @@ mod args;
 mod check;
 mod cluster;
 mod demo;
+mod disk_cache;
+mod docker;
 mod git;
 mod kubeconfig;
 mod kubelet;
@@ -31,7 +33,7 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(git::argv(std::env::args_os()));
+    let cli = Cli::parse_from(docker::argv(git::argv(std::env::args_os())));
     init_logging(cli.verbose);
     // One rustls crypto backend for every client (kube, reqwest): aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<docker::Reported>() => ExitCode::from(1),
         Err(error) => {
             eprintln!("error: {error:#}");
             let usage = error.downcast_ref::<UsageError>().is_some();
@@ -70,6 +73,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(*args).await,
         Command::KubeletCredentialProvider(args) => kubelet::run(args).await,
         Command::GitCredential(args) => git::run(*args).await,
+        Command::DockerCredential(args) => docker::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,
     }

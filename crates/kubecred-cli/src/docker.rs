@@ -1,0 +1,349 @@
+//! `docker-credential-kubecred` / `kubecred docker-credential <verb>`: docker's credential-helper
+//! protocol (github.com/docker/docker-credential-helpers).
+//!
+//! With `"credHelpers": {"<registry host>": "kubecred"}` in `~/.docker/config.json`, docker runs
+//! `docker-credential-kubecred <verb>` from PATH (this binary under that name, or a symlink).
+//!
+//! - `get`: the server URL on stdin (a host, possibly with a scheme and path); answers
+//!   `{"ServerURL","Username","Secret"}` on stdout. The provider follows from the host (ECR
+//!   private and public today, see [`kubecred::registry::provider_for_host`]) or from the config
+//!   file. A host kubecred does not serve gets the protocol's not-found answer
+//!   (`credentials not found in native keychain`, exit 1), so docker goes on without credentials.
+//! - `store` and `erase`: refused (message on stdout, exit 1): kubecred mints short-lived
+//!   credentials and stores nothing. Their input is read and discarded.
+//! - `list`: the cached entries, `{"<ServerURL>": "<Username>"}` (`{}` when none).
+//! - `version`: the version.
+//!
+//! Errors follow the protocol: the message on stdout (not stderr), exit status 1. Cache warnings
+//! go to stderr.
+//!
+//! Identity: the caller's own environment (controller level) unless the config file
+//! (`$XDG_CONFIG_HOME/kubecred/config.yaml`, see [`config`]) maps the host to options.
+//! Credentials are cached on disk ([`crate::disk_cache`], `$XDG_CACHE_HOME/kubecred/`) unless
+//! `--no-cache` or `KUBECRED_NO_CACHE=1`. The secret goes to stdout only.
+
+pub mod config;
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context, anyhow, bail};
+use kubecred::{CacheKey, Provider, registry};
+use serde_json::json;
+
+use crate::args::DockerCredentialArgs;
+use crate::disk_cache::{DiskCache, Entry};
+use crate::token::prepare;
+use config::{Config, RegistryOptions};
+
+/// The program docker runs for `credHelpers` / `credsStore` value `kubecred`.
+pub const PROGRAM: &str = "docker-credential-kubecred";
+/// The subcommand the helper's arguments are handed to.
+const SUBCOMMAND: &str = "docker-credential";
+/// The protocol's not-found message: docker treats it as "no credentials", not as a failure.
+pub const NOT_FOUND: &str = "credentials not found in native keychain";
+/// The protocol's message for an empty server URL.
+const MISSING_URL: &str = "no credentials server URL";
+/// A server URL is short; refuse anything absurd instead of buffering it.
+const MAX_INPUT_BYTES: u64 = 64 * 1024;
+/// The entries of this front door in the disk cache.
+const CACHE_KIND: &str = "registry";
+/// Environment variables whose values are secrets: never part of the cache key.
+const SECRET_VARIABLES: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+];
+/// Prefixes of the variables that change a credential (cloud SDK settings, endpoints).
+const KEYED_PREFIXES: &[&str] = &["AWS_", "KUBECONFIG"];
+
+/// A failure already answered on stdout, as the protocol asks: exit status 1, nothing on stderr.
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the error was written to standard output")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// `argv`, rewritten to `kubecred docker-credential ARGS...` when the binary runs as
+/// `docker-credential-kubecred`; unchanged otherwise.
+pub fn argv(args: Vec<OsString>) -> Vec<OsString> {
+    let as_helper = args
+        .first()
+        .and_then(|program| Path::new(program).file_stem())
+        .is_some_and(|name| name == PROGRAM);
+    let mut args = args;
+    if as_helper {
+        args.splice(
+            0..1,
+            [OsString::from("kubecred"), OsString::from(SUBCOMMAND)],
+        );
+    }
+    args
+}
+
+/// Runs one verb; protocol errors are written to stdout before being returned.
+pub async fn run(args: DockerCredentialArgs) -> anyhow::Result<()> {
+    let result = match args.verb.as_str() {
+        "get" => get(args.no_cache).await,
+        "store" | "erase" => refuse(&args.verb),
+        "list" => list(args.no_cache),
+        "version" => Ok(format!(
+            "{PROGRAM} (kubecred) {}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        other => Err(anyhow!(
+            "unknown credential action '{other}': expected get, store, erase, list or version"
+        )),
+    };
+    let answer = match result {
+        Ok(answer) => answer,
+        Err(error) => {
+            // docker reads the message on stdout; stderr would reach the user's terminal on
+            // every pull (e.g. not-found for other registries with `credsStore`).
+            println!("{error:#}");
+            return Err(Reported.into());
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{answer}")
+        .and_then(|()| stdout.flush())
+        .context("writing the answer to standard output")
+}
+
+/// `store` and `erase`: the input (which may hold a secret) is read and dropped.
+fn refuse(verb: &str) -> anyhow::Result<String> {
+    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+    bail!(
+        "kubecred does not {verb} credentials: it mints short-lived ones on each `get` and \
+         stores nothing (remove the registry from credHelpers to use `docker login`)"
+    )
+}
+
+/// `list`: the fresh cached entries, `{ServerURL: Username}`.
+fn list(no_cache: bool) -> anyhow::Result<String> {
+    let entries = match no_cache {
+        true => Vec::new(),
+        false => DiskCache::open_default(CACHE_KIND)
+            .map(|cache| cache.entries(SystemTime::now()))
+            .unwrap_or_default(),
+    };
+    let listed: serde_json::Map<String, serde_json::Value> = entries
+        .into_iter()
+        .map(|entry| (entry.label, entry.username.into()))
+        .collect();
+    Ok(serde_json::Value::Object(listed).to_string())
+}
+
+/// `get`: the registry credentials for the server URL on stdin.
+async fn get(no_cache: bool) -> anyhow::Result<String> {
+    let server_url = read_server_url(std::io::stdin().lock())?;
+    let host = registry::registry_host(&server_url).to_ascii_lowercase();
+    let config = Config::load_default()?;
+    let options = config.for_host(&host).cloned().unwrap_or_default();
+    let Some(provider) = provider(&host, &options)? else {
+        tracing::debug!(host, "not a registry kubecred serves");
+        bail!(NOT_FOUND);
+    };
+    let cache = match no_cache {
+        true => None,
+        false => DiskCache::open_default(CACHE_KIND),
+    };
+    let key = cache_key(&host, provider, &options);
+    let now = SystemTime::now();
+    if let Some(hit) = cache.as_ref().and_then(|cache| cache.get(&key, now)) {
+        tracing::debug!(host, "served from the disk cache");
+        return Ok(answer(&server_url, &hit));
+    }
+    let entry = login(&server_url, &host, provider, &options).await?;
+    if let Some(cache) = &cache {
+        cache.put(&key, &entry, now);
+    }
+    Ok(answer(&server_url, &entry))
+}
+
+/// The config's provider, else the host's; `None` for hosts kubecred does not serve.
+fn provider(host: &str, options: &RegistryOptions) -> anyhow::Result<Option<Provider>> {
+    match &options.provider {
+        Some(name) => Ok(Some(name.parse()?)),
+        None => Ok(registry::provider_for_host(host)),
+    }
+}
+
+/// Logs in with the identity the options describe (the environment's by default).
+async fn login(
+    server_url: &str,
+    host: &str,
+    provider: Provider,
+    options: &RegistryOptions,
+) -> anyhow::Result<Entry> {
+    let identity = options.identity_args()?;
+    let (engine, request) = prepare(&identity, provider).await?;
+    let credentials = registry::login(&engine, host, &request)
+        .await
+        .with_context(|| format!("logging in to {host}"))?;
+    Ok(Entry {
+        label: server_url.to_owned(),
+        username: credentials.username,
+        secret: credentials.password,
+        expires_at: credentials.expires_at,
+    })
+}
+
+/// The protocol's answer to `get`.
+fn answer(server_url: &str, entry: &Entry) -> String {
+    json!({
+        "ServerURL": server_url,
+        "Username": entry.username,
+        "Secret": entry.secret.expose(),
+    })
+    .to_string()
+}
+
+/// The server URL: stdin, trimmed, at most 64 KiB.
+fn read_server_url(input: impl Read) -> anyhow::Result<String> {
+    let mut text = String::new();
+    input
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_string(&mut text)
+        .context("reading the server URL from standard input")?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        bail!("the server URL on standard input is larger than 64 KiB");
+    }
+    let url = text.trim();
+    if url.is_empty() {
+        bail!(MISSING_URL);
+    }
+    if url.chars().any(char::is_control) {
+        bail!("the server URL on standard input contains control characters");
+    }
+    Ok(url.to_owned())
+}
+
+/// Every input that changes the credential: host, provider, the config's options, the
+/// environment the SDKs read (secret values excluded: they never leave memory) and the state of
+/// the AWS profile files.
+fn cache_key(host: &str, provider: Provider, options: &RegistryOptions) -> CacheKey {
+    let mut parts: Vec<(String, String)> = vec![
+        ("format".into(), "docker-credential/1".into()),
+        ("host".into(), host.into()),
+        ("provider".into(), provider.to_string()),
+    ];
+    parts.extend(
+        options
+            .key_parts()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value)),
+    );
+    parts.extend(keyed_environment());
+    parts.extend(keyed_files());
+    // JSON keeps every value unambiguous, whatever separators it contains.
+    CacheKey::from_parts(&[serde_json::Value::from(
+        parts
+            .into_iter()
+            .map(|(name, value)| json!([name, value]))
+            .collect::<Vec<_>>(),
+    )
+    .to_string()])
+}
+
+/// The environment variables that name an identity or endpoint, sorted, secrets left out.
+fn keyed_environment() -> Vec<(String, String)> {
+    let mut variables: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value)))
+        .filter(|(name, _)| KEYED_PREFIXES.iter().any(|p| name.starts_with(p)))
+        .filter(|(name, _)| !SECRET_VARIABLES.contains(&name.as_str()))
+        .map(|(name, value)| (format!("env:{name}"), value.to_string_lossy().into_owned()))
+        .collect();
+    variables.sort();
+    variables
+}
+
+/// The AWS shared config and credentials files, by size and modification time: an edited
+/// profile is another identity. (Their content is never read here.)
+fn keyed_files() -> Vec<(String, String)> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |variable: &str, default: &str| {
+        std::env::var_os(variable)
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|home| home.join(".aws").join(default)))
+    };
+    [
+        file("AWS_CONFIG_FILE", "config"),
+        file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|path| {
+        let stamp = std::fs::metadata(&path)
+            .map(|m| format!("{}:{}.{}", m.len(), m.mtime(), m.mtime_nsec()))
+            .unwrap_or_else(|_| "absent".into());
+        (format!("file:{}", path.display()), stamp)
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_zero_selects_the_helper() {
+        let rewritten = argv(vec![
+            "/tmp/x/docker-credential-kubecred".into(),
+            "get".into(),
+        ]);
+        assert_eq!(
+            rewritten,
+            ["kubecred", "docker-credential", "get"].map(OsString::from)
+        );
+        let plain = vec![OsString::from("kubecred"), OsString::from("token")];
+        assert_eq!(argv(plain.clone()), plain);
+    }
+
+    #[test]
+    fn server_urls_are_trimmed_and_bounded() {
+        let read = |text: &str| read_server_url(text.as_bytes()).map_err(|e| e.to_string());
+        assert_eq!(
+            read("https://public.ecr.aws\n"),
+            Ok("https://public.ecr.aws".into())
+        );
+        assert_eq!(read(" \n"), Err(MISSING_URL.into()));
+        assert!(read("a\u{0}b").is_err());
+        assert!(read(&"a".repeat(70_000)).is_err());
+    }
+
+    #[test]
+    fn keys_differ_by_every_option() {
+        let base = RegistryOptions::default();
+        let key = |options: &RegistryOptions| cache_key("public.ecr.aws", Provider::Aws, options);
+        let with_role = RegistryOptions {
+            assume_role: vec!["arn:aws:iam::1:role/a".into()],
+            ..base.clone()
+        };
+        let with_secret = RegistryOptions {
+            secret: Some("team-a/keys".into()),
+            ..base.clone()
+        };
+        assert_eq!(key(&base), key(&base));
+        assert_ne!(key(&base), key(&with_role));
+        assert_ne!(key(&base), key(&with_secret));
+        assert_ne!(key(&base), cache_key("other.example", Provider::Aws, &base));
+    }
+
+    #[test]
+    fn unknown_hosts_have_no_provider() -> anyhow::Result<()> {
+        let none = RegistryOptions::default();
+        assert_eq!(provider("ghcr.io", &none)?, None);
+        assert_eq!(provider("public.ecr.aws", &none)?, Some(Provider::Aws));
+        Ok(())
+    }
+}

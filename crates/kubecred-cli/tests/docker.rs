@@ -1,0 +1,514 @@
+//! The docker credential helper, run as docker runs it: the binary under the name
+//! `docker-credential-kubecred` (a symlink) with a verb argument and the server URL on stdin, in
+//! a cleared environment. ECR against moto, ECR Public against the sandbox's stand-in, the
+//! config file with a Secret from a `kubecred sandbox` child, the on-disk cache, and the docker
+//! CLI itself (no engine needed for it to consult the helper).
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+
+use kubecred_sandbox::aws::{AwsConfig, AwsStandIns, AwsUser};
+
+mod support;
+use support::{BIN, isolated, stderr, stdout};
+
+#[path = "../../kubecred/tests/support/moto.rs"]
+#[allow(dead_code)] // shared with the library's tests; this file uses part of it
+mod moto;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const NOT_FOUND: &str = "credentials not found in native keychain";
+const ECR_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+const USER_KEY: &str = "AKIADOCKERHELPER0001";
+const USER_SECRET: &str = "docker-helper-secret-key-example";
+
+/// A home directory with the helper on a PATH of its own.
+struct Helper {
+    home: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl Helper {
+    fn new() -> Result<Helper, BoxError> {
+        let home = tempfile::tempdir()?;
+        let bin = home.path().join("bin");
+        std::fs::create_dir(&bin)?;
+        std::os::unix::fs::symlink(BIN, bin.join("docker-credential-kubecred"))?;
+        Ok(Helper { home, bin })
+    }
+
+    fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// `$HOME/.cache/kubecred`, the default cache directory.
+    fn cache_dir(&self) -> PathBuf {
+        self.home().join(".cache").join("kubecred")
+    }
+
+    /// The cache's entry files.
+    fn cache_files(&self) -> Vec<PathBuf> {
+        let Ok(listing) = std::fs::read_dir(self.cache_dir()) else {
+            return Vec::new();
+        };
+        listing.flatten().map(|entry| entry.path()).collect()
+    }
+
+    /// `docker-credential-kubecred VERB` with `input` on stdin.
+    fn run(&self, env: &[(&str, &str)], verb: &str, input: &str) -> Result<Output, BoxError> {
+        let program = self.bin.join("docker-credential-kubecred");
+        let mut command = isolated(&program.to_string_lossy(), self.home());
+        command.envs(env.iter().copied()).arg(verb);
+        run_with_input(command, input)
+    }
+
+    /// `kubecred docker-credential ARGS...` with `input` on stdin.
+    fn run_subcommand(
+        &self,
+        env: &[(&str, &str)],
+        args: &[&str],
+        input: &str,
+    ) -> Result<Output, BoxError> {
+        let mut command = isolated(BIN, self.home());
+        command
+            .envs(env.iter().copied())
+            .arg("docker-credential")
+            .args(args);
+        run_with_input(command, input)
+    }
+}
+
+fn run_with_input(mut command: std::process::Command, input: &str) -> Result<Output, BoxError> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(input.as_bytes())?;
+    Ok(child.wait_with_output()?)
+}
+
+/// The `get` answer: (ServerURL, Username, Secret).
+fn answer(output: &Output) -> Result<(String, String, String), BoxError> {
+    if !output.status.success() {
+        return Err(format!("get failed: {} / {}", stdout(output), stderr(output)).into());
+    }
+    let value: serde_json::Value = serde_json::from_str(&stdout(output))?;
+    let field = |name: &str| value[name].as_str().unwrap_or_default().to_owned();
+    Ok((field("ServerURL"), field("Username"), field("Secret")))
+}
+
+async fn ecr_public() -> Result<AwsStandIns, BoxError> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    Ok(AwsStandIns::start(AwsConfig {
+        account_id: "123456789012".into(),
+        users: vec![AwsUser {
+            arn: "arn:aws:iam::123456789012:user/ci".into(),
+            access_key_id: USER_KEY.into(),
+            secret_access_key: USER_SECRET.into(),
+        }],
+        ..AwsConfig::default()
+    })
+    .await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecr_get_returns_the_password_moto_issued() -> TestResult {
+    let Some(moto) = moto::Moto::start().await? else {
+        return Ok(());
+    };
+    let helper = Helper::new()?;
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIAMOTOEXAMPLE00001"),
+        ("AWS_SECRET_ACCESS_KEY", "moto-secret"),
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+    ];
+    for server_url in [ECR_HOST.to_owned(), format!("https://{ECR_HOST}/v2/\n")] {
+        let output = helper.run(&env, "get", &server_url)?;
+        let (url, username, secret) = answer(&output)?;
+        assert_eq!(url, server_url.trim());
+        assert_eq!(username, "AWS");
+        assert_eq!(secret, "123456789012-auth-token");
+        assert!(!stderr(&output).contains(&secret), "{}", stderr(&output));
+    }
+    // moto's tokens expired in 2015: handed to docker as the API said, but never cached.
+    assert_eq!(helper.cache_files(), Vec::<PathBuf>::new());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecr_public_get_is_served_from_the_disk_cache() -> TestResult {
+    let aws = ecr_public().await?;
+    let helper = Helper::new()?;
+    let endpoint = aws.ecr_public_url();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", USER_KEY),
+        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+        ("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint.as_str()),
+    ];
+    let (url, username, secret) = answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    assert_eq!((url.as_str(), username.as_str()), ("public.ecr.aws", "AWS"));
+    assert!(aws.ecr_public_password_valid(&secret));
+    assert_eq!(aws.calls("GetAuthorizationToken"), 1);
+
+    let files = helper.cache_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mode = |path: &Path| std::fs::metadata(path).map(|m| m.mode() & 0o777);
+    assert_eq!(mode(&files[0])?, 0o600);
+    assert_eq!(mode(&helper.cache_dir())?, 0o700);
+    let name = files[0].file_name().and_then(|n| n.to_str()).unwrap_or("");
+    assert!(name.len() == 64 + 5 && name.ends_with(".json"), "{name}");
+
+    // The second call never reaches the stand-in, and works with it gone.
+    let again = answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    assert_eq!(again.2, secret);
+    assert_eq!(aws.calls("GetAuthorizationToken"), 1);
+    // Any other AWS setting is another entry.
+    let other = [env[0], env[1], env[2], ("AWS_REGION", "eu-west-1")];
+    answer(&helper.run(&other, "get", "public.ecr.aws")?)?;
+    assert_eq!(aws.calls("GetAuthorizationToken"), 2);
+    aws.shutdown().await;
+    let offline = answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    assert_eq!(offline.2, secret);
+
+    let down = helper.run(
+        &[env[0], env[1], env[2], ("KUBECRED_NO_CACHE", "1")],
+        "get",
+        "public.ecr.aws",
+    )?;
+    assert_eq!(
+        down.status.code(),
+        Some(1),
+        "without the cache, the stand-in is needed"
+    );
+    assert!(
+        stdout(&down).contains("public.ecr.aws"),
+        "{}",
+        stdout(&down)
+    );
+    assert_eq!(stderr(&down), "", "errors go to stdout only");
+
+    let listed = helper.run(&env, "list", "")?;
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(stdout(&listed), r#"{"public.ecr.aws":"AWS"}"#);
+
+    Ok(())
+}
+
+/// Makes the cache file at `path` untrustworthy in the way `what` names.
+fn tamper(what: &str, path: &Path) -> std::io::Result<()> {
+    match what {
+        "corrupt" => std::fs::write(path, "{\"version\": 1, \"secret\""),
+        "group-writable" => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o620)),
+        _ => std::os::unix::fs::chown(path, Some(54321), None).or_else(|e| {
+            // Not root: another user's file cannot be made; the other cases still run.
+            eprintln!("SKIPPED foreign-owned case: {e}");
+            std::fs::write(path, "not json")
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_cache_files_are_ignored_with_a_warning_and_replaced() -> TestResult {
+    let aws = ecr_public().await?;
+    let helper = Helper::new()?;
+    let endpoint = aws.ecr_public_url();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", USER_KEY),
+        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+        ("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint.as_str()),
+    ];
+    answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    let file = helper.cache_files().pop().ok_or("no cache file")?;
+    for (round, what) in ["corrupt", "group-writable", "foreign"]
+        .into_iter()
+        .enumerate()
+    {
+        tamper(what, &file)?;
+        let output = helper.run(&env, "get", "public.ecr.aws")?;
+        let (_, _, secret) = answer(&output)?;
+        assert!(aws.ecr_public_password_valid(&secret), "{what}");
+        assert!(
+            stderr(&output).contains("warning: kubecred cache: ignoring")
+                && stderr(&output).contains(&file.to_string_lossy().into_owned()),
+            "{what}: {}",
+            stderr(&output)
+        );
+        assert_eq!(
+            aws.calls("GetAuthorizationToken"),
+            round as u64 + 2,
+            "{what}"
+        );
+        let metadata = std::fs::metadata(&file)?;
+        assert_eq!(metadata.mode() & 0o777, 0o600, "{what}: replaced");
+        assert_eq!(
+            metadata.uid(),
+            std::fs::metadata("/proc/self")?.uid(),
+            "{what}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_aws_profile_is_another_cache_entry() -> TestResult {
+    let aws = ecr_public().await?;
+    let helper = Helper::new()?;
+    let credentials = helper.home().join(".aws").join("credentials");
+    std::fs::create_dir_all(credentials.parent().ok_or("no parent")?)?;
+    let profile = format!(
+        "[default]\naws_access_key_id = {USER_KEY}\naws_secret_access_key = {USER_SECRET}\n"
+    );
+    std::fs::write(&credentials, &profile)?;
+    let endpoint = aws.ecr_public_url();
+    let env = [("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint.as_str())];
+    for _ in 0..2 {
+        answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    }
+    assert_eq!(aws.calls("GetAuthorizationToken"), 1);
+    std::fs::write(&credentials, profile + "# edited\n")?;
+    answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    assert_eq!(aws.calls("GetAuthorizationToken"), 2);
+    assert_eq!(helper.cache_files().len(), 2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cache_reads_and_writes_nothing() -> TestResult {
+    let aws = ecr_public().await?;
+    let helper = Helper::new()?;
+    let endpoint = aws.ecr_public_url();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", USER_KEY),
+        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+        ("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint.as_str()),
+    ];
+    let flag = helper.run_subcommand(&env, &["--no-cache", "get"], "public.ecr.aws")?;
+    answer(&flag)?;
+    let no_cache_env = [env[0], env[1], env[2], ("KUBECRED_NO_CACHE", "1")];
+    answer(&helper.run(&no_cache_env, "get", "public.ecr.aws")?)?;
+    assert_eq!(aws.calls("GetAuthorizationToken"), 2);
+    assert!(!helper.cache_dir().exists(), "{:?}", helper.cache_files());
+
+    // XDG_CACHE_HOME moves the cache.
+    let xdg = helper.home().join("xdg-cache");
+    let xdg_text = xdg.to_string_lossy().into_owned();
+    let xdg_env = [
+        env[0],
+        env[1],
+        env[2],
+        ("XDG_CACHE_HOME", xdg_text.as_str()),
+    ];
+    answer(&helper.run(&xdg_env, "get", "public.ecr.aws")?)?;
+    assert_eq!(std::fs::read_dir(xdg.join("kubecred"))?.count(), 1);
+    assert!(!helper.cache_dir().exists());
+    Ok(())
+}
+
+#[test]
+fn unknown_hosts_and_the_other_verbs_follow_the_protocol() -> TestResult {
+    let helper = Helper::new()?;
+    for server_url in ["ghcr.io", "https://index.docker.io/v1/", "localhost:5000"] {
+        let output = helper.run(&[], "get", server_url)?;
+        assert_eq!(output.status.code(), Some(1), "{server_url}");
+        assert_eq!(stdout(&output), NOT_FOUND, "{server_url}");
+        assert_eq!(
+            stderr(&output),
+            "",
+            "{server_url}: docker users would see it"
+        );
+    }
+    let empty = helper.run(&[], "get", "\n")?;
+    assert_eq!(
+        (empty.status.code(), stdout(&empty)),
+        (Some(1), "no credentials server URL".to_owned())
+    );
+
+    let stored = r#"{"ServerURL":"public.ecr.aws","Username":"AWS","Secret":"do-not-echo"}"#;
+    for verb in ["store", "erase"] {
+        let input = if verb == "store" {
+            stored
+        } else {
+            "public.ecr.aws"
+        };
+        let output = helper.run(&[], verb, input)?;
+        assert_eq!(output.status.code(), Some(1), "{verb}");
+        let message = stdout(&output);
+        assert!(
+            message.contains(&format!("does not {verb} credentials"))
+                && message.contains("short-lived")
+                && !message.contains("do-not-echo"),
+            "{verb}: {message}"
+        );
+    }
+    for output in [
+        helper.run(&[], "list", "")?,
+        helper.run_subcommand(&[], &["list"], "")?,
+    ] {
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(stdout(&output), "{}");
+    }
+    let unknown = helper.run(&[], "frobnicate", "")?;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stdout(&unknown).contains("frobnicate"));
+    Ok(())
+}
+
+#[test]
+fn config_errors_name_the_file_and_the_key() -> TestResult {
+    let helper = Helper::new()?;
+    let config = helper.home().join(".config").join("kubecred");
+    std::fs::create_dir_all(&config)?;
+    std::fs::write(
+        config.join("config.yaml"),
+        "registries:\n  public.ecr.aws:\n    assumeRoles: [arn:aws:iam::1:role/x]\n",
+    )?;
+    let output = helper.run(&[], "get", "public.ecr.aws")?;
+    assert_eq!(output.status.code(), Some(1));
+    let message = stdout(&output);
+    assert!(
+        message.contains(&config.join("config.yaml").to_string_lossy().into_owned())
+            && message.contains("assumeRoles")
+            && message.contains("line 3"),
+        "{message}"
+    );
+    Ok(())
+}
+
+/// A `kubecred sandbox` child process with these manifests, stopped on drop.
+struct Sandbox {
+    child: Child,
+    kubeconfig: PathBuf,
+}
+
+impl Sandbox {
+    fn start(dir: &Path, manifests: &str) -> Result<Sandbox, BoxError> {
+        let file = dir.join("manifests.yaml");
+        std::fs::write(&file, manifests)?;
+        let kubeconfig = dir.join("sandbox-kubeconfig");
+        let mut child = isolated(BIN, dir)
+            .args(["sandbox", "--manifests"])
+            .arg(&file)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().ok_or("the sandbox printed nothing")??;
+        if !first.starts_with("kubecred sandbox ready at ") {
+            return Err(format!("unexpected first line: {first}").into());
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Sandbox { child, kubeconfig })
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_maps_a_host_to_a_secret_read_through_a_kubeconfig() -> TestResult {
+    let aws = ecr_public().await?;
+    let helper = Helper::new()?;
+    let sandbox = Sandbox::start(
+        helper.home(),
+        &format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: team-a}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: keys, namespace: team-a}}\nstringData:\n  accesskey: {USER_KEY}\n  secretkey: {USER_SECRET}\n"
+        ),
+    )?;
+    let config = helper.home().join(".config").join("kubecred");
+    std::fs::create_dir_all(&config)?;
+    std::fs::write(
+        config.join("config.yaml"),
+        format!(
+            "registries:\n  \"*.example.test\": {{assumeRole: arn:aws:iam::1:role/unused}}\n  public.ecr.aws:\n    secret: team-a/keys\n    kubeconfig: {}\n",
+            sandbox.kubeconfig.display()
+        ),
+    )?;
+    // No AWS keys in the environment: only the Secret's keys can log in.
+    let endpoint = aws.ecr_public_url();
+    let env = [("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint.as_str())];
+    let output = helper.run(&env, "get", "https://public.ecr.aws")?;
+    let (_, username, secret) = answer(&output)?;
+    assert_eq!(username, "AWS");
+    assert!(aws.ecr_public_password_valid(&secret));
+
+    std::fs::remove_file(config.join("config.yaml"))?;
+    let without = helper.run(
+        &[env[0], ("KUBECRED_NO_CACHE", "1")],
+        "get",
+        "public.ecr.aws",
+    )?;
+    assert_eq!(
+        without.status.code(),
+        Some(1),
+        "the environment has no keys"
+    );
+    assert!(!stdout(&without).contains(USER_SECRET));
+    Ok(())
+}
+
+/// The docker CLI consults the helper through `credHelpers` before it needs an engine: `docker
+/// login HOST` (non-interactive) first authenticates "with existing credentials", i.e. our
+/// answer to `get`, and prints its username. There is no engine here, so the login itself then
+/// fails; the registry is never contacted (a closed loopback port is its proxy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docker_cli_asks_the_helper() -> TestResult {
+    if std::process::Command::new("docker")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: docker (the CLI) is not on PATH");
+        return Ok(());
+    }
+    let aws = ecr_public().await?;
+    let helper = Helper::new()?;
+    let docker_config = helper.home().join("docker-config");
+    std::fs::create_dir(&docker_config)?;
+    std::fs::write(
+        docker_config.join("config.json"),
+        r#"{"credHelpers": {"public.ecr.aws": "kubecred"}}"#,
+    )?;
+    let path = std::env::join_paths(std::iter::once(helper.bin.clone()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))?;
+    let endpoint = aws.ecr_public_url();
+    let output = isolated("docker", helper.home())
+        .env("PATH", path)
+        .env("DOCKER_CONFIG", &docker_config)
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}", helper.home().join("no-engine.sock").display()),
+        )
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("NO_PROXY", "127.0.0.1") // the helper's calls to the stand-in
+        .env("DOCKER_CLI_HINTS", "false")
+        .env("AWS_ACCESS_KEY_ID", USER_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", USER_SECRET)
+        .env("AWS_ENDPOINT_URL_ECR_PUBLIC", &endpoint)
+        .args(["login", "public.ecr.aws"])
+        .output()?;
+    let shown = format!("{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        shown.contains("Authenticating with existing credentials... [Username: AWS]"),
+        "{shown}"
+    );
+    assert_eq!(aws.calls("GetAuthorizationToken"), 1, "{shown}");
+    assert_eq!(helper.cache_files().len(), 1, "{shown}");
+    Ok(())
+}

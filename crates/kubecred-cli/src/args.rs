@@ -199,6 +199,9 @@ pub struct ClusterCredentialsArgs {
     /// ExecCredential API version.
     #[arg(long, value_enum, default_value_t = ExecApiVersion::V1)]
     pub api_version: ExecApiVersion,
+    /// Do not use the on-disk cache (kubectl runs this for every connection).
+    #[arg(long, env = "KUBECRED_NO_CACHE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub no_cache: bool,
     #[command(flatten)]
     pub identity: IdentityArgs,
 }

@@ -5,7 +5,35 @@ use kubecred::Provider;
 use kubecred::cluster::{self, ClusterRef};
 use serde_json::json;
 
+use std::time::SystemTime;
+
+use kubecred::CacheKey;
+
 use crate::UsageError;
+use crate::disk_cache::{self, DiskCache, Entry};
+
+/// The entries of this front door in the disk cache.
+const CACHE_KIND: &str = "cluster";
+
+/// Every input: the command line (it names provider, cluster and identity) and the environment.
+fn cache_key() -> CacheKey {
+    let argv: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--no-cache")
+        .collect();
+    let mut parts = vec![
+        ("format".to_owned(), "cluster-credentials/1".to_owned()),
+        ("argv".to_owned(), serde_json::Value::from(argv).to_string()),
+    ];
+    parts.extend(disk_cache::environment_key_parts());
+    CacheKey::from_parts(&[serde_json::Value::from(
+        parts
+            .into_iter()
+            .map(|(k, v)| json!([k, v]))
+            .collect::<Vec<_>>(),
+    )
+    .to_string()])
+}
 use crate::args::{ClusterCredentialsArgs, ExecApiVersion};
 use crate::token::{prepare, rfc3339};
 
@@ -26,10 +54,38 @@ pub async fn credentials(args: ClusterCredentialsArgs) -> anyhow::Result<()> {
         address: args.address.clone(),
         ca_data,
     };
-    let (engine, request) = prepare(&args.identity, provider).await?;
-    let (token, expires_at) = cluster::token(&engine, &cluster, &request)
-        .await
-        .context("getting cluster credentials")?;
+    let cache = (!args.no_cache)
+        .then(|| DiskCache::open_default(CACHE_KIND))
+        .flatten();
+    let key = cache_key();
+    let now = SystemTime::now();
+    let (token, expires_at) = match cache.as_ref().and_then(|cache| cache.get(&key, now)) {
+        Some(hit) => (hit.secret, hit.expires_at),
+        None => {
+            let (engine, request) = prepare(&args.identity, provider).await?;
+            let (token, expires_at) = cluster::token(&engine, &cluster, &request)
+                .await
+                .context("getting cluster credentials")?;
+            if let Some(cache) = &cache {
+                let label = args
+                    .cluster
+                    .clone()
+                    .or(args.address.clone())
+                    .unwrap_or_default();
+                cache.put(
+                    &key,
+                    &Entry {
+                        label,
+                        username: String::new(),
+                        secret: token.clone(),
+                        expires_at,
+                    },
+                    now,
+                );
+            }
+            (token, expires_at)
+        }
+    };
     let api_version = match args.api_version {
         ExecApiVersion::V1 => "client.authentication.k8s.io/v1",
         ExecApiVersion::V1beta1 => "client.authentication.k8s.io/v1beta1",

@@ -302,6 +302,60 @@ fn warn(message: &str) {
     eprintln!("warning: kubecred cache: {message}");
 }
 
+/// Environment variables whose values are secrets: never part of the cache key.
+const SECRET_VARIABLES: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+];
+/// Prefixes of the variables that change a credential (cloud SDK settings, endpoints).
+const KEYED_PREFIXES: &[&str] = &["AWS_", "KUBECONFIG"];
+
+/// What, beyond a command's own arguments, changes the credential it gets: the environment the
+/// SDKs read (secret values left out: they never leave memory) and the AWS profile files' state.
+pub fn environment_key_parts() -> Vec<(String, String)> {
+    let mut parts = keyed_environment();
+    parts.extend(keyed_files());
+    parts
+}
+
+/// The environment variables that name an identity or endpoint, sorted, secrets left out.
+fn keyed_environment() -> Vec<(String, String)> {
+    let mut variables: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value)))
+        .filter(|(name, _)| KEYED_PREFIXES.iter().any(|p| name.starts_with(p)))
+        .filter(|(name, _)| !SECRET_VARIABLES.contains(&name.as_str()))
+        .map(|(name, value)| (format!("env:{name}"), value.to_string_lossy().into_owned()))
+        .collect();
+    variables.sort();
+    variables
+}
+
+/// The AWS shared config and credentials files, by size and modification time: an edited
+/// profile is another identity. (Their content is never read here.)
+fn keyed_files() -> Vec<(String, String)> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |variable: &str, default: &str| {
+        std::env::var_os(variable)
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|home| home.join(".aws").join(default)))
+    };
+    [
+        file("AWS_CONFIG_FILE", "config"),
+        file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|path| {
+        let stamp = std::fs::metadata(&path)
+            .map(|m| format!("{}:{}.{}", m.len(), m.mtime(), m.mtime_nsec()))
+            .unwrap_or_else(|_| "absent".into());
+        (format!("file:{}", path.display()), stamp)
+    })
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

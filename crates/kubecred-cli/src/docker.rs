@@ -26,7 +26,6 @@ pub mod config;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -35,7 +34,7 @@ use kubecred::{CacheKey, Provider, registry};
 use serde_json::json;
 
 use crate::args::DockerCredentialArgs;
-use crate::disk_cache::{DiskCache, Entry};
+use crate::disk_cache::{self, DiskCache, Entry};
 use crate::token::prepare;
 use config::{Config, RegistryOptions};
 
@@ -51,16 +50,6 @@ const MISSING_URL: &str = "no credentials server URL";
 const MAX_INPUT_BYTES: u64 = 64 * 1024;
 /// The entries of this front door in the disk cache.
 const CACHE_KIND: &str = "registry";
-/// Environment variables whose values are secrets: never part of the cache key.
-const SECRET_VARIABLES: &[&str] = &[
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-];
-/// Prefixes of the variables that change a credential (cloud SDK settings, endpoints).
-const KEYED_PREFIXES: &[&str] = &["AWS_", "KUBECONFIG"];
-
 /// A failure already answered on stdout, as the protocol asks: exit status 1, nothing on stderr.
 #[derive(Debug)]
 pub struct Reported;
@@ -243,8 +232,7 @@ fn cache_key(host: &str, provider: Provider, options: &RegistryOptions) -> Cache
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value)),
     );
-    parts.extend(keyed_environment());
-    parts.extend(keyed_files());
+    parts.extend(disk_cache::environment_key_parts());
     // JSON keeps every value unambiguous, whatever separators it contains.
     CacheKey::from_parts(&[serde_json::Value::from(
         parts
@@ -253,42 +241,6 @@ fn cache_key(host: &str, provider: Provider, options: &RegistryOptions) -> Cache
             .collect::<Vec<_>>(),
     )
     .to_string()])
-}
-
-/// The environment variables that name an identity or endpoint, sorted, secrets left out.
-fn keyed_environment() -> Vec<(String, String)> {
-    let mut variables: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(name, value)| Some((name.into_string().ok()?, value)))
-        .filter(|(name, _)| KEYED_PREFIXES.iter().any(|p| name.starts_with(p)))
-        .filter(|(name, _)| !SECRET_VARIABLES.contains(&name.as_str()))
-        .map(|(name, value)| (format!("env:{name}"), value.to_string_lossy().into_owned()))
-        .collect();
-    variables.sort();
-    variables
-}
-
-/// The AWS shared config and credentials files, by size and modification time: an edited
-/// profile is another identity. (Their content is never read here.)
-fn keyed_files() -> Vec<(String, String)> {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let file = |variable: &str, default: &str| {
-        std::env::var_os(variable)
-            .map(std::path::PathBuf::from)
-            .or_else(|| home.as_ref().map(|home| home.join(".aws").join(default)))
-    };
-    [
-        file("AWS_CONFIG_FILE", "config"),
-        file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|path| {
-        let stamp = std::fs::metadata(&path)
-            .map(|m| format!("{}:{}.{}", m.len(), m.mtime(), m.mtime_nsec()))
-            .unwrap_or_else(|_| "absent".into());
-        (format!("file:{}", path.display()), stamp)
-    })
-    .collect()
 }
 
 #[cfg(test)]

@@ -160,6 +160,39 @@ fn kubectl_reaches_the_sandbox_through_the_exec_plugin() -> TestResult {
         "{}",
         stdout(&version)
     );
+
+    // kubectl runs the plugin per connection: the second call is served from the disk cache
+    // (the same token; a fresh mint would differ), `--no-cache` mints anew.
+    let credentials = |extra: &[&str]| -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        let base = [
+            "cluster",
+            "credentials",
+            "--provider",
+            "generic",
+            "--address",
+            &sandbox.url,
+            "-n",
+            "team-a",
+            "--service-account",
+            "app",
+            "--kubeconfig",
+            &source,
+        ];
+        let output = kubecred(home.path(), &[], &[&base[..], extra].concat())?;
+        Ok(json(&output)?["status"]["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    };
+    let first = credentials(&[])?;
+    assert!(!first.is_empty());
+    assert_eq!(credentials(&[])?, first);
+    assert_ne!(credentials(&["--no-cache"])?, first);
+    assert!(
+        std::fs::read_dir(home.path().join(".cache/kubecred"))?
+            .next()
+            .is_some()
+    );
     Ok(())
 }
 

@@ -48,7 +48,10 @@ ln -s "$BIN" "$work/helpers/docker-credential-kubecred"
 echo "$HOST" >"$work/private.txt"; echo public.ecr.aws >"$work/public.txt"
 base="env -i PATH=$work/helpers:$PATH HOME=$work/home AWS_ACCESS_KEY_ID=AKIAEXAMPLEBENCH01 AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true"
 ecr_login="$base HTTPS_PROXY=http://127.0.0.1:$proxy_port AWS_CA_BUNDLE=$work/bundle.pem docker-credential-ecr-login get"
-kubecred="$base XDG_CACHE_HOME=$work/cache AWS_ENDPOINT_URL_ECR=http://127.0.0.1:$moto_port AWS_ENDPOINT_URL_ECR_PUBLIC=$ecr_public docker-credential-kubecred get"
+kubecred="$base XDG_CACHE_HOME=$work/cache AWS_ENDPOINT_URL_ECR=http://127.0.0.1:$moto_port docker-credential-kubecred get"
+# The ECR Public stand-in verifies signatures, so the warm entry is minted with keys it issued:
+# the node role its instance metadata service serves (the default chain's last source).
+kubecred_public="env -i PATH=$work/helpers:$PATH HOME=$work/home AWS_REGION=us-east-1 AWS_EC2_METADATA_SERVICE_ENDPOINT=$imds XDG_CACHE_HOME=$work/cache AWS_ENDPOINT_URL_ECR_PUBLIC=$ecr_public docker-credential-kubecred get"
 
 # Sanity: both answer with moto's password.
 sh -c "$ecr_login <$work/private.txt" | grep -q '"Username":"AWS"'
@@ -63,7 +66,7 @@ for entry in cache["Registries"].values():
     entry["ExpiresAt"] = later
 json.dump(cache, open(path, "w"))
 PY
-sh -c "$kubecred <$work/public.txt" >/dev/null
+sh -c "$kubecred_public <$work/public.txt" >/dev/null
 ls "$work/cache/kubecred/"*.json >/dev/null
 
 req() { printf '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"public.ecr.aws/team/app:1"}' >"$work/kubelet.json"; }; req
@@ -72,7 +75,7 @@ cluster="env -i PATH=$PATH HOME=$work/home $BIN cluster credentials --provider g
 
 hyperfine --warmup 3 --runs "$RUNS" --export-json "$work/times.json" \
   -n ecr-login-warm "$ecr_login <$work/private.txt" \
-  -n kubecred-warm "$kubecred <$work/public.txt" \
+  -n kubecred-warm "$kubecred_public <$work/public.txt" \
   -n ecr-login-cold "rm -f $work/home/.ecr/cache.json; $ecr_login <$work/private.txt" \
   -n kubecred-cold "$kubecred <$work/private.txt" \
   -n kubelet-provider-node "$kubelet <$work/kubelet.json" \
@@ -88,7 +91,7 @@ for entry in cache["Registries"].values(): entry["ExpiresAt"] = later
 json.dump(cache, open(path, "w"))
 PY
 peak() { for _ in 1 2 3 4 5; do /usr/bin/time -f %M sh -c "$1" 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p; }
-mem_ecr_warm=$(peak "$ecr_login <$work/private.txt"); mem_kc_warm=$(peak "$kubecred <$work/public.txt")
+mem_ecr_warm=$(peak "$ecr_login <$work/private.txt"); mem_kc_warm=$(peak "$kubecred_public <$work/public.txt")
 mem_ecr_cold=$(peak "rm -f $work/home/.ecr/cache.json; $ecr_login <$work/private.txt"); mem_kc_cold=$(peak "$kubecred <$work/private.txt")
 mem_kubelet=$(peak "$kubelet <$work/kubelet.json"); mem_cluster=$(peak "$cluster")
 
@@ -109,7 +112,7 @@ print("""
 Setup: moto (ECR) on loopback; docker-credential-ecr-login reaches it through moto_proxy (it has no
 endpoint override), kubecred directly (`AWS_ENDPOINT_URL_ECR`). moto issues already-expired ECR tokens,
 so warm runs use a 12 h credential: ecr-login's cache entry from a moto login with its expiry moved
-ahead, and kubecred's cached login at the sandbox's ECR Public stand-in; neither makes a network call
-when warm. The kubelet provider runs with node identity (IMDSv2 stand-in, ECR Public); `cluster
+ahead, and kubecred's cached login at the sandbox's ECR Public stand-in (minted with the node role of its
+IMDS stand-in, since it verifies signatures); neither makes a network call when warm. The kubelet provider runs with node identity (IMDSv2 stand-in, ECR Public); `cluster
 credentials` mints a generic ServiceAccount token through the sandbox's API server.""")
 PY

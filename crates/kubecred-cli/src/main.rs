@@ -37,11 +37,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     // One rustls crypto backend for every client (kube, reqwest): aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_for(&cli.command) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -76,6 +72,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::DockerCredential(args) => docker::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,
+    }
+}
+
+/// Long-running commands (the sandbox, the demo serving it) get worker threads; the one-shot
+/// front doors, which docker, kubectl, git and the kubelet start per use, a single thread: no
+/// threads to spawn and join on the warm path.
+fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    match command {
+        Command::Sandbox(_) | Command::Demo => {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+        }
+        _ => tokio::runtime::Builder::new_current_thread().enable_all().build(),
     }
 }
 

@@ -80,10 +80,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// threads to spawn and join on the warm path.
 fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
     match command {
-        Command::Sandbox(_) | Command::Demo => {
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
-        }
-        _ => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Command::Sandbox(_) | Command::Demo => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
     }
 }
 

@@ -2,9 +2,7 @@
 //! controller-level sources (env keys, profile), the output formats, secret-level keys from the
 //! sandbox, and an AWS CLI profile whose `credential_process` is kubecred, listing a moto bucket.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
 
 #[path = "../../kubecred/tests/support/moto.rs"]
 #[allow(dead_code)] // shared with the library's tests; this file uses part of it
@@ -13,7 +11,7 @@ mod moto;
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 mod support;
-use support::{BIN, isolated, kubecred, stderr, stdout};
+use support::{BIN, SandboxProcess, isolated, kubecred, stderr, stdout};
 
 const ENV_KEYS: [(&str, &str); 4] = [
     ("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE"),
@@ -140,59 +138,6 @@ fn controller_level_without_region_or_credentials_is_explained() -> TestResult {
     Ok(())
 }
 
-/// A `kubecred sandbox` child process with these manifests, stopped on drop.
-struct Sandbox {
-    child: Child,
-    kubeconfig: PathBuf,
-    /// What it printed before "Press Ctrl-C to stop."
-    banner: Vec<String>,
-}
-
-impl Sandbox {
-    fn start(
-        dir: &Path,
-        manifests: &str,
-    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let file = dir.join("manifests.yaml");
-        std::fs::write(&file, manifests)?;
-        let kubeconfig = dir.join("kubeconfig");
-        let mut child = isolated(BIN, dir)
-            .args(["sandbox", "--manifests"])
-            .arg(&file)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().ok_or("the sandbox printed nothing")??;
-        if !first.starts_with("kubecred sandbox ready at ") {
-            return Err(format!("unexpected first line: {first}").into());
-        }
-        let mut banner = vec![first];
-        for line in lines.by_ref() {
-            let line = line?;
-            if line.starts_with("Press Ctrl-C") {
-                break;
-            }
-            banner.push(line);
-        }
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(Sandbox {
-            child,
-            kubeconfig,
-            banner,
-        })
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn secret_manifest(
     name: &str,
     access_key: &str,
@@ -216,7 +161,7 @@ fn secret_level_keys_with_and_without_session_token() -> TestResult {
     let home = tempfile::tempdir()?;
     let manifests = secret_manifest("static", "AKIASTATIC", "static-secret", None)
         + &secret_manifest("temporary", "ASIATEMP", "temp-secret", Some("temp-token"));
-    let sandbox = Sandbox::start(home.path(), &manifests)?;
+    let sandbox = SandboxProcess::start(home.path(), &manifests, 0)?;
     let kubeconfig = sandbox.kubeconfig.to_str().unwrap_or_default().to_owned();
     for (secret, key, token) in [
         ("static", "AKIASTATIC", serde_json::Value::Null),
@@ -282,7 +227,7 @@ async fn aws_cli_credential_process_lists_a_moto_bucket() -> TestResult {
         keys.secret_access_key.expose(),
         None,
     );
-    let sandbox = Sandbox::start(home.path(), &manifests)?;
+    let sandbox = SandboxProcess::start(home.path(), &manifests, 0)?;
     let config = home.path().join("aws-config");
     std::fs::write(
         &config,
@@ -355,23 +300,13 @@ async fn aws_cli_credential_process_lists_a_moto_bucket() -> TestResult {
     Ok(())
 }
 
-impl Sandbox {
-    /// The value of an `export NAME=value` line the sandbox printed.
-    fn exported(&self, name: &str) -> Option<String> {
-        let prefix = format!("  export {name}=");
-        self.banner
-            .iter()
-            .find_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
-    }
-}
-
 #[test]
 fn object_level_through_the_sandbox_sts_as_its_banner_says() -> TestResult {
     let home = tempfile::tempdir()?;
     let manifests = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sandbox.yaml"),
     )?;
-    let sandbox = Sandbox::start(home.path(), &manifests)?;
+    let sandbox = SandboxProcess::start(home.path(), &manifests, 0)?;
     let sts = sandbox
         .exported("AWS_ENDPOINT_URL_STS")
         .ok_or("the sandbox printed no AWS_ENDPOINT_URL_STS")?;

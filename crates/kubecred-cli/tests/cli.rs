@@ -1,105 +1,48 @@
 //! The `kubecred` binary end to end: `kubecred sandbox` runs as a child process and
 //! `kubecred token` talks to it through the kubeconfig it writes, as a person would.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use kubecred_sandbox::JwtVerifier;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubecred");
+mod support;
+use support::{BIN, SandboxProcess, isolated, stderr, stdout};
 const AUDIENCE: &str = "https://example.test";
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sandbox.yaml")
 }
 
-/// A `kubecred sandbox` child process, stopped on drop.
+/// A `kubecred sandbox` child process and the home directory its clients run in.
 struct RunningSandbox {
-    child: Child,
-    url: String,
-    kubeconfig: PathBuf,
-    startup: Duration,
+    process: SandboxProcess,
     dir: tempfile::TempDir,
 }
 
 impl RunningSandbox {
     fn start(manifests: &Path) -> Result<Self, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let kubeconfig = dir.path().join("kubeconfig");
-        let started = Instant::now();
-        let mut child = Command::new(BIN)
-            .args(["sandbox", "--port", "0", "--manifests"])
-            .arg(manifests)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().ok_or("the sandbox printed nothing")??;
-        let startup = started.elapsed();
-        let url = first
-            .strip_prefix("kubecred sandbox ready at ")
-            .ok_or(format!("unexpected first line: {first}"))?
-            .to_owned();
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(RunningSandbox {
-            child,
-            url,
-            kubeconfig,
-            startup,
-            dir,
-        })
-    }
-
-    /// The CA the sandbox's kubeconfig trusts (`certificate-authority-data`), PEM.
-    fn ca_pem(&self) -> Result<String, Box<dyn std::error::Error>> {
-        let config: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&self.kubeconfig)?)?;
-        let data = config["clusters"][0]["cluster"]["certificate-authority-data"]
-            .as_str()
-            .ok_or("the kubeconfig has no certificate-authority-data")?;
-        Ok(String::from_utf8(STANDARD.decode(data)?)?)
+        let process = SandboxProcess::start(dir.path(), &std::fs::read_to_string(manifests)?, 0)
+            .map_err(|e| e.to_string())?;
+        Ok(RunningSandbox { process, dir })
     }
 
     /// A verifier for the sandbox's tokens, discovered over HTTPS trusting its CA.
     fn verifier(&self) -> Result<JwtVerifier, Box<dyn std::error::Error>> {
-        let ca_pem = self.ca_pem()?;
-        Ok(runtime()?.block_on(JwtVerifier::discover_with_ca(&self.url, &ca_pem))?)
+        let ca_pem = self.process.ca_pem().map_err(|e| e.to_string())?;
+        Ok(runtime()?.block_on(JwtVerifier::discover_with_ca(&self.process.url, &ca_pem))?)
     }
 
     fn kubecred(&self, args: &[&str]) -> Result<Output, std::io::Error> {
-        Command::new(BIN)
+        isolated(BIN, self.dir.path())
+            .env("KUBECONFIG", &self.process.kubeconfig)
             .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", self.dir.path())
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .stdin(Stdio::null())
             .output()
     }
-}
-
-impl Drop for RunningSandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
@@ -126,9 +69,9 @@ const TOKEN_ARGS: [&str; 10] = [
 fn sandbox_is_ready_fast_and_token_prints_a_verifiable_jwt() -> TestResult {
     let sandbox = RunningSandbox::start(&examples())?;
     assert!(
-        sandbox.startup < Duration::from_secs(1),
+        sandbox.process.startup < Duration::from_secs(1),
         "the sandbox took {:?} to be ready",
-        sandbox.startup
+        sandbox.process.startup
     );
 
     let output = sandbox.kubecred(&[&TOKEN_ARGS[..], &["json"]].concat())?;

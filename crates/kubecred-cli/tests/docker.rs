@@ -4,15 +4,15 @@
 //! config file with a Secret from a `kubecred sandbox` child, the on-disk cache, and the docker
 //! CLI itself (no engine needed for it to consult the helper).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use kubecred_sandbox::aws::{AwsConfig, AwsStandIns, AwsUser};
 
 mod support;
-use support::{BIN, isolated, stderr, stdout};
+use support::{BIN, SandboxProcess, isolated, stderr, stdout};
 
 #[path = "../../kubecred/tests/support/moto.rs"]
 #[allow(dead_code)] // shared with the library's tests; this file uses part of it
@@ -383,51 +383,16 @@ fn config_errors_name_the_file_and_the_key() -> TestResult {
     Ok(())
 }
 
-/// A `kubecred sandbox` child process with these manifests, stopped on drop.
-struct Sandbox {
-    child: Child,
-    kubeconfig: PathBuf,
-}
-
-impl Sandbox {
-    fn start(dir: &Path, manifests: &str) -> Result<Sandbox, BoxError> {
-        let file = dir.join("manifests.yaml");
-        std::fs::write(&file, manifests)?;
-        let kubeconfig = dir.join("sandbox-kubeconfig");
-        let mut child = isolated(BIN, dir)
-            .args(["sandbox", "--manifests"])
-            .arg(&file)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().ok_or("the sandbox printed nothing")??;
-        if !first.starts_with("kubecred sandbox ready at ") {
-            return Err(format!("unexpected first line: {first}").into());
-        }
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(Sandbox { child, kubeconfig })
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_maps_a_host_to_a_secret_read_through_a_kubeconfig() -> TestResult {
     let aws = ecr_public().await?;
     let helper = Helper::new()?;
-    let sandbox = Sandbox::start(
+    let sandbox = SandboxProcess::start(
         helper.home(),
         &format!(
             "apiVersion: v1\nkind: Namespace\nmetadata: {{name: team-a}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: keys, namespace: team-a}}\nstringData:\n  accesskey: {USER_KEY}\n  secretkey: {USER_SECRET}\n"
         ),
+        0,
     )?;
     let config = helper.home().join(".config").join("kubecred");
     std::fs::create_dir_all(&config)?;

@@ -3,16 +3,15 @@
 //! ConfigMap), and an EKS kubeconfig carries the described server and CA and an exec entry whose
 //! token the STS stand-in's authenticator accepts.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 mod support;
-use support::{BIN, isolated, json, kubecred, stderr, stdout};
+use support::{BoxError, SandboxProcess, isolated, json, kubecred, stderr, stdout};
 
 #[path = "../../kubecred/tests/support/moto.rs"]
 #[allow(dead_code)] // shared with the library's tests; this file uses part of it
@@ -20,63 +19,16 @@ mod moto;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-/// A `kubecred sandbox` child on a chosen port, stopped on drop.
-struct Sandbox {
-    child: Child,
-    url: String,
-    kubeconfig: PathBuf,
-    ca: PathBuf,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn start(
-    dir: &Path,
-    port: u16,
-    extra_manifests: &str,
-) -> Result<Sandbox, Box<dyn std::error::Error + Send + Sync>> {
+/// The example manifests plus `extra`, served on `port`.
+fn start(dir: &Path, port: u16, extra_manifests: &str) -> Result<SandboxProcess, BoxError> {
     let manifests = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sandbox.yaml"),
     )?;
-    let file = dir.join("manifests.yaml");
-    std::fs::write(&file, format!("{manifests}\n---\n{extra_manifests}"))?;
-    let kubeconfig = dir.join("source-kubeconfig");
-    let mut child = isolated(BIN, dir)
-        .args(["sandbox", "--port", &port.to_string(), "--manifests"])
-        .arg(&file)
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().ok_or("the sandbox printed nothing")??;
-    let url = first
-        .strip_prefix("kubecred sandbox ready at ")
-        .ok_or("unexpected banner")?
-        .to_owned();
-    std::thread::spawn(move || lines.for_each(drop));
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&kubeconfig)?)?;
-    let ca_data = config["clusters"][0]["cluster"]["certificate-authority-data"]
-        .as_str()
-        .ok_or("no CA in the kubeconfig")?;
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, STANDARD.decode(ca_data)?)?;
-    Ok(Sandbox {
-        child,
-        url,
-        kubeconfig,
-        ca,
-    })
+    SandboxProcess::start(dir, &format!("{manifests}\n---\n{extra_manifests}"), port)
 }
 
 fn kubectl_version(home: &Path, kubeconfig: &Path) -> std::io::Result<std::process::Output> {

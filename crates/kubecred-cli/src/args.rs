@@ -88,7 +88,7 @@ pub struct IdentityArgs {
     /// STS endpoint override (AWS: regional, FIPS or VPC endpoints of amazonaws.com).
     #[arg(long, value_name = "URL")]
     pub sts_endpoint: Option<String>,
-    /// Proxy for the calls this request makes.
+    /// Proxy for the calls this request makes (not supported yet: refused; HTTPS_PROXY works).
     #[arg(long, value_name = "URL")]
     pub proxy: Option<Url>,
     /// Assume this role after the base identity (AWS role chaining; repeatable, in order).

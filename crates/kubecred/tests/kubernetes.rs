@@ -133,3 +133,31 @@ async fn the_generic_provider_has_no_secret_level() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_per_request_proxy_is_refused_not_ignored() -> TestResult {
+    let (_sandbox, kubernetes, _dir) = start().await?;
+    let policy = PolicyConfig {
+        object_level_workload_identity: true,
+        ..PolicyConfig::default()
+    }
+    .build()?;
+    let engine = Engine::new(policy).with_kubernetes(kubernetes);
+    let request = Request {
+        identity: Identity::service_account("app"),
+        namespace: Some("team-a".into()),
+        proxy: Some(url::Url::parse("http://proxy.example:3128")?),
+        ..Request::new(Provider::Generic)
+    };
+    let message = engine
+        .token(&request)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("per-request proxy") && message.contains("HTTPS_PROXY"),
+        "{message}"
+    );
+    Ok(())
+}

@@ -29,6 +29,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use crate::Secret;
 use crate::credential::KubernetesToken;
 use crate::error::{Error, Result};
+use crate::retry::{self, Backoff};
 
 /// Access to one Kubernetes API server.
 #[derive(Clone)]
@@ -94,11 +95,7 @@ impl Kubernetes {
 
     /// Reads a ServiceAccount.
     pub async fn service_account(&self, namespace: &str, name: &str) -> Result<ServiceAccountInfo> {
-        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
-        let account = api
-            .get(name)
-            .await
-            .map_err(|e| api_error(e, "get", &format!("serviceaccounts {namespace}/{name}")))?;
+        let account: ServiceAccount = self.get(namespace, name, "serviceaccounts").await?;
         Ok(ServiceAccountInfo {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
@@ -125,10 +122,12 @@ impl Kubernetes {
             ..TokenRequest::default()
         };
         let object = format!("serviceaccounts/token {namespace}/{name}");
-        let created: TokenRequest = api
-            .create_subresource("token", name, &PostParams::default(), &request)
-            .await
-            .map_err(|e| api_error(e, "create", &object))?;
+        let created: TokenRequest = retry::transient(Backoff::default(), &object, || async {
+            api.create_subresource("token", name, &PostParams::default(), &request)
+                .await
+                .map_err(|e| api_error(e, "create", &object))
+        })
+        .await?;
         let status = created.status.ok_or_else(|| {
             Error::upstream(format!(
                 "the TokenRequest for {namespace}/{name} came back without a status"
@@ -146,11 +145,7 @@ impl Kubernetes {
         namespace: &str,
         name: &str,
     ) -> Result<BTreeMap<String, Secret>> {
-        let api: Api<SecretObject> = Api::namespaced(self.client.clone(), namespace);
-        let object = api
-            .get(name)
-            .await
-            .map_err(|e| api_error(e, "get", &format!("secrets {namespace}/{name}")))?;
+        let object: SecretObject = self.get(namespace, name, "secrets").await?;
         let mut data = BTreeMap::new();
         for (key, value) in object.data.unwrap_or_default() {
             let text = String::from_utf8(value.0).map_err(|_| {
@@ -169,12 +164,27 @@ impl Kubernetes {
         namespace: &str,
         name: &str,
     ) -> Result<BTreeMap<String, String>> {
-        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
-        let object = api
-            .get(name)
-            .await
-            .map_err(|e| api_error(e, "get", &format!("configmaps {namespace}/{name}")))?;
+        let object: ConfigMap = self.get(namespace, name, "configmaps").await?;
         Ok(object.data.unwrap_or_default())
+    }
+
+    /// GETs a namespaced object, retrying transient failures.
+    async fn get<K>(&self, namespace: &str, name: &str, resource: &str) -> Result<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let object = format!("{resource} {namespace}/{name}");
+        retry::transient(Backoff::default(), &object, || async {
+            api.get(name)
+                .await
+                .map_err(|e| api_error(e, "get", &object))
+        })
+        .await
     }
 }
 

@@ -40,6 +40,7 @@ mod kubernetes;
 mod provider;
 pub mod registry;
 mod request;
+mod retry;
 mod secret;
 
 pub use cache::{CacheConfig, CacheMetrics, TokenCache};

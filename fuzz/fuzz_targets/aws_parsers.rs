@@ -12,4 +12,5 @@ fuzz_target!(|input: &str| {
     let _ = parse::codecommit_region(input);
     let _ = input.parse::<kubecred::Provider>();
     let _ = kubecred::registry::registry_host(input);
+    let _ = kubecred::git::provider_for_host(input);
 });

@@ -34,6 +34,7 @@ mod credential;
 mod engine;
 mod error;
 pub mod generic;
+pub mod git;
 mod identity;
 mod jwt;
 mod kubernetes;

@@ -26,7 +26,6 @@ pub mod config;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{Context, anyhow, bail};
@@ -65,18 +64,7 @@ impl std::error::Error for Reported {}
 /// `argv`, rewritten to `kubecred docker-credential ARGS...` when the binary runs as
 /// `docker-credential-kubecred`; unchanged otherwise.
 pub fn argv(args: Vec<OsString>) -> Vec<OsString> {
-    let as_helper = args
-        .first()
-        .and_then(|program| Path::new(program).file_stem())
-        .is_some_and(|name| name == PROGRAM);
-    let mut args = args;
-    if as_helper {
-        args.splice(
-            0..1,
-            [OsString::from("kubecred"), OsString::from(SUBCOMMAND)],
-        );
-    }
-    args
+    crate::argv0::rewrite(args, PROGRAM, SUBCOMMAND)
 }
 
 /// Runs one verb; protocol errors are written to stdout before being returned.

@@ -22,7 +22,6 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
@@ -43,18 +42,7 @@ const MAX_INPUT_BYTES: usize = 64 * 1024;
 /// `argv`, rewritten to `kubecred git-credential ARGS...` when the binary runs as
 /// `git-credential-kubecred`; unchanged otherwise.
 pub fn argv(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    let mut args: Vec<OsString> = args.into_iter().collect();
-    let as_helper = args
-        .first()
-        .and_then(|program| Path::new(program).file_stem())
-        .is_some_and(|name| name == PROGRAM);
-    if as_helper {
-        args.splice(
-            0..1,
-            [OsString::from("kubecred"), OsString::from(SUBCOMMAND)],
-        );
-    }
-    args
+    crate::argv0::rewrite(args.into_iter().collect(), PROGRAM, SUBCOMMAND)
 }
 
 /// Runs one helper operation with the description on standard input.

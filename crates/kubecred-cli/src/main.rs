@@ -1,6 +1,7 @@
 //! The `kubecred` command. Thin: parse arguments, call the library, print the answer.
 
 mod args;
+mod argv0;
 mod check;
 mod cluster;
 mod demo;

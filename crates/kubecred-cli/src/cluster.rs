@@ -57,23 +57,24 @@ pub async fn credentials(args: ClusterCredentialsArgs) -> anyhow::Result<()> {
     let cache = (!args.no_cache)
         .then(|| DiskCache::open_default(CACHE_KIND))
         .flatten();
-    let key = cache_key();
+    // Keyed only when there is a cache: the key reads the environment and stats profile files.
+    let cache = cache.map(|cache| (cache, cache_key()));
     let now = SystemTime::now();
-    let (token, expires_at) = match cache.as_ref().and_then(|cache| cache.get(&key, now)) {
+    let (token, expires_at) = match cache.as_ref().and_then(|(cache, key)| cache.get(key, now)) {
         Some(hit) => (hit.secret, hit.expires_at),
         None => {
             let (engine, request) = prepare(&args.identity, provider).await?;
             let (token, expires_at) = cluster::token(&engine, &cluster, &request)
                 .await
                 .context("getting cluster credentials")?;
-            if let Some(cache) = &cache {
+            if let Some((cache, key)) = &cache {
                 let label = args
                     .cluster
                     .clone()
                     .or(args.address.clone())
                     .unwrap_or_default();
                 cache.put(
-                    &key,
+                    key,
                     &Entry {
                         label,
                         username: String::new(),

@@ -134,15 +134,16 @@ async fn get(no_cache: bool) -> anyhow::Result<String> {
         true => None,
         false => DiskCache::open_default(CACHE_KIND),
     };
-    let key = cache_key(&host, provider, &options);
+    // Keyed only when there is a cache: the key reads the environment and stats profile files.
+    let cache = cache.map(|cache| (cache, cache_key(&host, provider, &options)));
     let now = SystemTime::now();
-    if let Some(hit) = cache.as_ref().and_then(|cache| cache.get(&key, now)) {
+    if let Some(hit) = cache.as_ref().and_then(|(cache, key)| cache.get(key, now)) {
         tracing::debug!(host, "served from the disk cache");
         return Ok(answer(&server_url, &hit));
     }
     let entry = login(&server_url, &host, provider, &options).await?;
-    if let Some(cache) = &cache {
-        cache.put(&key, &entry, now);
+    if let Some((cache, key)) = &cache {
+        cache.put(key, &entry, now);
     }
     Ok(answer(&server_url, &entry))
 }

@@ -26,6 +26,7 @@ pub mod config;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
+use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::{Context, anyhow, bail};
@@ -70,7 +71,7 @@ pub fn argv(args: Vec<OsString>) -> Vec<OsString> {
 /// Runs one verb; protocol errors are written to stdout before being returned.
 pub async fn run(args: DockerCredentialArgs) -> anyhow::Result<()> {
     let result = match args.verb.as_str() {
-        "get" => get(args.no_cache).await,
+        "get" => get(args.no_cache, args.server_url).await,
         "store" | "erase" => refuse(&args.verb),
         "list" => list(args.no_cache),
         "version" => Ok(format!(
@@ -90,6 +91,11 @@ pub async fn run(args: DockerCredentialArgs) -> anyhow::Result<()> {
             return Err(Reported.into());
         }
     };
+    print_answer(&answer)
+}
+
+/// The answer on stdout, flushed.
+fn print_answer(answer: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{answer}")
         .and_then(|()| stdout.flush())
@@ -120,32 +126,116 @@ fn list(no_cache: bool) -> anyhow::Result<String> {
     Ok(serde_json::Value::Object(listed).to_string())
 }
 
-/// `get`: the registry credentials for the server URL on stdin.
-async fn get(no_cache: bool) -> anyhow::Result<String> {
-    let server_url = read_server_url(std::io::stdin().lock())?;
-    let host = registry::registry_host(&server_url).to_ascii_lowercase();
-    let config = Config::load_default()?;
-    let options = config.for_host(&host).cloned().unwrap_or_default();
-    let Some(provider) = provider(&host, &options)? else {
-        tracing::debug!(host, "not a registry kubecred serves");
-        bail!(NOT_FOUND);
+/// `get`: the registry credentials for the server URL on stdin (or already read from it, by
+/// [`answer_warm_get`]).
+async fn get(no_cache: bool, server_url: Option<String>) -> anyhow::Result<String> {
+    let server_url = match server_url {
+        Some(url) => url,
+        None => read_server_url(std::io::stdin().lock())?,
     };
-    let cache = match no_cache {
-        true => None,
-        false => DiskCache::open_default(CACHE_KIND),
-    };
-    // Keyed only when there is a cache: the key reads the environment and stats profile files.
-    let cache = cache.map(|cache| (cache, cache_key(&host, provider, &options)));
+    let lookup = Lookup::new(server_url, no_cache)?;
     let now = SystemTime::now();
-    if let Some(hit) = cache.as_ref().and_then(|(cache, key)| cache.get(key, now)) {
-        tracing::debug!(host, "served from the disk cache");
-        return Ok(answer(&server_url, &hit));
+    if let Some(answer) = lookup.cached(now) {
+        return Ok(answer);
     }
-    let entry = login(&server_url, &host, provider, &options).await?;
-    if let Some((cache, key)) = &cache {
+    let entry = login(
+        &lookup.server_url,
+        &lookup.host,
+        lookup.provider,
+        &lookup.options,
+    )
+    .await?;
+    if let Some((cache, key)) = &lookup.cache {
         cache.put(key, &entry, now);
     }
-    Ok(answer(&server_url, &entry))
+    Ok(answer(&lookup.server_url, &entry))
+}
+
+/// Everything `get` knows before any network call: the host, its options and provider, and the
+/// disk cache with the entry's key.
+struct Lookup {
+    server_url: String,
+    host: String,
+    provider: Provider,
+    options: RegistryOptions,
+    cache: Option<(DiskCache, CacheKey)>,
+}
+
+impl Lookup {
+    /// Fails with the protocol's not-found message for a host kubecred does not serve.
+    fn new(server_url: String, no_cache: bool) -> anyhow::Result<Lookup> {
+        let host = registry::registry_host(&server_url).to_ascii_lowercase();
+        let config = Config::load_default()?;
+        let options = config.for_host(&host).cloned().unwrap_or_default();
+        let Some(provider) = provider(&host, &options)? else {
+            tracing::debug!(host, "not a registry kubecred serves");
+            bail!(NOT_FOUND);
+        };
+        let cache = match no_cache {
+            true => None,
+            false => DiskCache::open_default(CACHE_KIND),
+        };
+        // Keyed only when there is a cache: the key reads the environment and stats profile files.
+        let cache = cache.map(|cache| (cache, cache_key(&host, provider, &options)));
+        Ok(Lookup {
+            server_url,
+            host,
+            provider,
+            options,
+            cache,
+        })
+    }
+
+    /// The answer from a fresh disk-cache entry, if there is one.
+    fn cached(&self, now: SystemTime) -> Option<String> {
+        let (cache, key) = self.cache.as_ref()?;
+        let hit = cache.get(key, now)?;
+        tracing::debug!(host = self.host, "served from the disk cache");
+        Some(answer(&self.server_url, &hit))
+    }
+}
+
+/// How [`answer_warm_get`] left a `get`.
+pub enum WarmGet {
+    /// Answered (from the cache, or with the protocol's error): exit with this status.
+    Done(ExitCode),
+    /// Not in the cache: the full path takes over with the server URL already read from stdin.
+    Fetch(String),
+}
+
+/// Whether `args` (after the argv[0] rewrite) are exactly a plain `docker-credential get`, with
+/// no option, no log setting and no cache setting: the call docker makes on every pull.
+pub fn is_plain_get(args: &[OsString]) -> bool {
+    args.len() == 3
+        && args[1] == SUBCOMMAND
+        && args[2] == "get"
+        && std::env::var_os("KUBECRED_LOG").is_none()
+        && std::env::var_os("KUBECRED_NO_CACHE").is_none()
+}
+
+/// The warm path of a plain `get` (see [`is_plain_get`]), run before the command-line parser,
+/// logging and the async runtime are set up: docker starts the helper for every pull and push,
+/// and a cached answer needs none of them. Anything but a cache miss is answered here exactly
+/// as [`run`] would answer it; a miss goes on to [`run`].
+pub fn answer_warm_get() -> WarmGet {
+    let answered = read_server_url(std::io::stdin().lock()).and_then(|server_url| {
+        let lookup = Lookup::new(server_url, false)?;
+        Ok(lookup.cached(SystemTime::now()).ok_or(lookup.server_url))
+    });
+    match answered {
+        Ok(Ok(answer)) => match print_answer(&answer) {
+            Ok(()) => WarmGet::Done(ExitCode::SUCCESS),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                WarmGet::Done(ExitCode::from(1))
+            }
+        },
+        Ok(Err(server_url)) => WarmGet::Fetch(server_url),
+        Err(error) => {
+            println!("{error:#}");
+            WarmGet::Done(ExitCode::from(1))
+        }
+    }
 }
 
 /// The config's provider, else the host's; `None` for hosts kubecred does not serve.

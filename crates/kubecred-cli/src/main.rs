@@ -34,7 +34,20 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(docker::argv(git::argv(std::env::args_os())));
+    let args = docker::argv(git::argv(std::env::args_os()));
+    // docker runs the helper for every pull: a cached answer goes out before the parser, the
+    // logger and the runtime are set up (a miss carries the server URL on to the full path).
+    let mut server_url = None;
+    if docker::is_plain_get(&args) {
+        match docker::answer_warm_get() {
+            docker::WarmGet::Done(status) => return status,
+            docker::WarmGet::Fetch(url) => server_url = Some(url),
+        }
+    }
+    let mut cli = Cli::parse_from(args);
+    if let Command::DockerCredential(docker_args) = &mut cli.command {
+        docker_args.server_url = server_url;
+    }
     init_logging(cli.verbose);
     // One rustls crypto backend for every client (kube, reqwest): aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -171,6 +171,19 @@ async fn ecr_public_get_is_served_from_the_disk_cache() -> TestResult {
     let again = answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
     assert_eq!(again.2, secret);
     assert_eq!(aws.calls("GetAuthorizationToken"), 1);
+    // The same entry through the full path (a log setting turns the early answer off).
+    let logged = helper.run(
+        &[env[0], env[1], env[2], ("KUBECRED_LOG", "debug")],
+        "get",
+        "public.ecr.aws",
+    )?;
+    assert_eq!(answer(&logged)?.2, secret);
+    assert!(
+        stderr(&logged).contains("served from the disk cache"),
+        "{}",
+        stderr(&logged)
+    );
+    assert_eq!(aws.calls("GetAuthorizationToken"), 1);
     // Any other AWS setting is another entry.
     let other = [env[0], env[1], env[2], ("AWS_REGION", "eu-west-1")];
     answer(&helper.run(&other, "get", "public.ecr.aws")?)?;
@@ -316,21 +329,26 @@ async fn no_cache_reads_and_writes_nothing() -> TestResult {
 #[test]
 fn unknown_hosts_and_the_other_verbs_follow_the_protocol() -> TestResult {
     let helper = Helper::new()?;
-    for server_url in ["ghcr.io", "https://index.docker.io/v1/", "localhost:5000"] {
-        let output = helper.run(&[], "get", server_url)?;
-        assert_eq!(output.status.code(), Some(1), "{server_url}");
-        assert_eq!(stdout(&output), NOT_FOUND, "{server_url}");
+    // A plain `get` is answered before the CLI is set up; with a log setting it takes the full
+    // path. Both answer alike.
+    for env in [&[][..], &[("KUBECRED_LOG", "warn")][..]] {
+        for server_url in ["ghcr.io", "https://index.docker.io/v1/", "localhost:5000"] {
+            let output = helper.run(env, "get", server_url)?;
+            assert_eq!(output.status.code(), Some(1), "{server_url} {env:?}");
+            assert_eq!(stdout(&output), NOT_FOUND, "{server_url} {env:?}");
+            assert_eq!(
+                stderr(&output),
+                "",
+                "{server_url} {env:?}: docker users would see it"
+            );
+        }
+        let empty = helper.run(env, "get", "\n")?;
         assert_eq!(
-            stderr(&output),
-            "",
-            "{server_url}: docker users would see it"
+            (empty.status.code(), stdout(&empty)),
+            (Some(1), "no credentials server URL".to_owned()),
+            "{env:?}"
         );
     }
-    let empty = helper.run(&[], "get", "\n")?;
-    assert_eq!(
-        (empty.status.code(), stdout(&empty)),
-        (Some(1), "no credentials server URL".to_owned())
-    );
 
     let stored = r#"{"ServerURL":"public.ecr.aws","Username":"AWS","Secret":"do-not-echo"}"#;
     for verb in ["store", "erase"] {

@@ -13,8 +13,8 @@
 //!   or the environment the kubelet gives the plugin (`--identity controller`).
 //!
 //! The registry host of the image decides the provider (unless `--provider` forces one) and the
-//! provider's options (the ECR region). The response caches by registry, for the password's
-//! remaining life.
+//! provider's options (the ECR region). The response caches by registry, for 80% of the
+//! password's remaining life (the library's refresh point).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, anyhow, bail};
 use kubecred::aws::parse::ANNOTATION_ROLE_ARN;
+use kubecred::cache::refresh_point;
 use kubecred::{
     Engine, Identity, KubernetesToken, PolicyConfig, Provider, RegistryCredentials, Request,
     Secret, ServiceAccountInfo, registry,
@@ -273,17 +274,19 @@ fn engine() -> anyhow::Result<Engine> {
     Ok(Engine::new(PolicyConfig::default().build()?))
 }
 
-/// The `CredentialProviderResponse` for `host`, cached for the password's remaining life.
+/// The `CredentialProviderResponse` for `host`, cached by the kubelet until the library's
+/// refresh point (80% of the password's remaining life): the response reaches the kubelet a
+/// little later than it was made, and a pull at the very end of the life would fail. `0s` (not
+/// cached) when no life is left.
 fn response(host: &str, credentials: &RegistryCredentials, now: SystemTime) -> Value {
-    let remaining = credentials
-        .expires_at
-        .duration_since(now)
+    let cache_for = refresh_point(now, credentials.expires_at, Duration::MAX)
+        .and_then(|until| until.duration_since(now).ok())
         .unwrap_or(Duration::ZERO);
     json!({
         "apiVersion": API_VERSION,
         "kind": RESPONSE_KIND,
         "cacheKeyType": "Registry",
-        "cacheDuration": go_duration(remaining),
+        "cacheDuration": go_duration(cache_for),
         "auth": {
             host: {
                 "username": credentials.username,
@@ -407,7 +410,7 @@ mod tests {
     }
 
     #[test]
-    fn responses_cache_by_registry_for_the_remaining_life() {
+    fn responses_cache_by_registry_until_the_refresh_point() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let credentials = |expires_at| RegistryCredentials {
             username: "AWS".into(),
@@ -422,7 +425,8 @@ mod tests {
         assert_eq!(fresh["apiVersion"], API_VERSION);
         assert_eq!(fresh["kind"], "CredentialProviderResponse");
         assert_eq!(fresh["cacheKeyType"], "Registry");
-        assert_eq!(fresh["cacheDuration"], "11h59m30s");
+        // 80% of 11h59m30s.
+        assert_eq!(fresh["cacheDuration"], "9h35m36s");
         assert_eq!(fresh["auth"]["public.ecr.aws"]["username"], "AWS");
         assert_eq!(fresh["auth"]["public.ecr.aws"]["password"], "pw");
         let expired = response("h", &credentials(now - Duration::from_secs(5)), now);

@@ -182,7 +182,8 @@ async fn pod_token_logs_in_to_ecr_public() -> TestResult {
     assert!(w.aws.ecr_public_password_valid(password));
     let cached = response["cacheDuration"].as_str().and_then(seconds);
     assert!(
-        cached.is_some_and(|s| (12 * 3600 - 120..12 * 3600).contains(&s)),
+        // 80% of the 12 h ECR password's remaining life: the kubelet re-asks before it ends.
+        cached.is_some_and(|s| (12 * 3600 * 8 / 10 - 120..=12 * 3600 * 8 / 10).contains(&s)),
         "{response}"
     );
     assert_eq!(w.aws.calls("AssumeRoleWithWebIdentity"), 1);

@@ -11,7 +11,7 @@ mod moto;
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 mod support;
-use support::{BIN, SandboxProcess, isolated, kubecred, stderr, stdout};
+use support::{BIN, SandboxProcess, assert_exit, isolated, kubecred, stderr, stdout, success_json};
 
 const ENV_KEYS: [(&str, &str); 4] = [
     ("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE"),
@@ -28,8 +28,7 @@ fn controller_level_env_keys_in_every_output_format() -> TestResult {
         &ENV_KEYS,
         &["token", "--provider", "aws", "--output", "json"],
     )?;
-    assert!(json.status.success(), "{}", stderr(&json));
-    let value: serde_json::Value = serde_json::from_str(&stdout(&json))?;
+    let value = success_json(&json)?;
     assert_eq!(value["kind"], "CloudKeys");
     assert_eq!(value["accessKeyId"], "AKIAENVEXAMPLE");
     assert_eq!(value["sessionToken"], "env-session-token");
@@ -99,8 +98,7 @@ fn controller_level_shared_profile() -> TestResult {
             "json",
         ],
     )?;
-    assert!(output.status.success(), "{}", stderr(&output));
-    let value: serde_json::Value = serde_json::from_str(&stdout(&output))?;
+    let value = success_json(&output)?;
     assert_eq!(value["accessKeyId"], "AKIAPROFILEEXAMPLE");
     assert_eq!(value["sessionToken"], serde_json::Value::Null);
     Ok(())
@@ -110,11 +108,10 @@ fn controller_level_shared_profile() -> TestResult {
 fn controller_level_without_region_or_credentials_is_explained() -> TestResult {
     let home = tempfile::tempdir()?;
     let no_region = kubecred(home.path(), &ENV_KEYS[..3], &["token", "--provider", "aws"])?;
-    assert_eq!(no_region.status.code(), Some(1));
-    assert!(
-        stderr(&no_region).contains("AWS_REGION environment variable is not set"),
-        "{}",
-        stderr(&no_region)
+    assert_exit(
+        &no_region,
+        1,
+        &["AWS_REGION environment variable is not set"],
     );
 
     let nothing = kubecred(
@@ -122,19 +119,14 @@ fn controller_level_without_region_or_credentials_is_explained() -> TestResult {
         &[("AWS_REGION", "us-east-1")],
         &["token", "--provider", "aws"],
     )?;
-    assert_eq!(nothing.status.code(), Some(1));
-    assert!(
-        stderr(&nothing).contains("no AWS credentials found"),
-        "{}",
-        stderr(&nothing)
-    );
+    assert_exit(&nothing, 1, &["no AWS credentials found"]);
 
     let generic_env = kubecred(
         home.path(),
         &[],
         &["token", "--provider", "generic", "--output", "env"],
     )?;
-    assert_eq!(generic_env.status.code(), Some(2));
+    assert_exit(&generic_env, 2, &[]);
     Ok(())
 }
 
@@ -163,51 +155,33 @@ fn secret_level_keys_with_and_without_session_token() -> TestResult {
         + &secret_manifest("temporary", "ASIATEMP", "temp-secret", Some("temp-token"));
     let sandbox = SandboxProcess::start(home.path(), &manifests, 0)?;
     let kubeconfig = sandbox.kubeconfig.to_str().unwrap_or_default().to_owned();
-    for (secret, key, token) in [
-        ("static", "AKIASTATIC", serde_json::Value::Null),
-        ("temporary", "ASIATEMP", "temp-token".into()),
-    ] {
-        let output = kubecred(
-            home.path(),
-            &[("KUBECONFIG", &kubeconfig)],
-            &[
-                "token",
-                "--provider",
-                "aws",
-                "-n",
-                "team-a",
-                "--secret",
-                secret,
-                "--output",
-                "json",
-            ],
-        )?;
-        assert!(output.status.success(), "{}", stderr(&output));
-        let value: serde_json::Value = serde_json::from_str(&stdout(&output))?;
-        assert_eq!(
-            (&value["accessKeyId"], &value["sessionToken"]),
-            (&key.into(), &token)
-        );
-    }
-    let missing = kubecred(
-        home.path(),
-        &[("KUBECONFIG", &kubeconfig)],
-        &[
+    let token = |secret: &str, extra: &[&str]| {
+        let base = [
             "token",
             "--provider",
             "aws",
             "-n",
             "team-a",
             "--secret",
-            "nope",
-        ],
-    )?;
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(
-        stderr(&missing).contains("secret team-a/nope"),
-        "{}",
-        stderr(&missing)
-    );
+            secret,
+        ];
+        kubecred(
+            home.path(),
+            &[("KUBECONFIG", &kubeconfig)],
+            &[&base[..], extra].concat(),
+        )
+    };
+    for (secret, key, token_value) in [
+        ("static", "AKIASTATIC", serde_json::Value::Null),
+        ("temporary", "ASIATEMP", "temp-token".into()),
+    ] {
+        let value = success_json(&token(secret, &["--output", "json"])?)?;
+        assert_eq!(
+            (&value["accessKeyId"], &value["sessionToken"]),
+            (&key.into(), &token_value)
+        );
+    }
+    assert_exit(&token("nope", &[])?, 1, &["secret team-a/nope"]);
     Ok(())
 }
 
@@ -315,22 +289,22 @@ fn object_level_through_the_sandbox_sts_as_its_banner_says() -> TestResult {
         ("KUBECONFIG", kubeconfig.as_str()),
         ("AWS_ENDPOINT_URL_STS", sts.as_str()),
     ];
-    let args = [
-        "token",
-        "--provider",
-        "aws",
-        "-n",
-        "team-a",
-        "--service-account",
-        "app",
-        "--region",
-        "us-east-1",
-        "--output",
-        "json",
-    ];
-    let output = kubecred(home.path(), &env, &args)?;
-    assert!(output.status.success(), "{}", stderr(&output));
-    let value: serde_json::Value = serde_json::from_str(&stdout(&output))?;
+    // A ServiceAccount's token exchanged at the sandbox's STS.
+    let token = |namespace: &str, extra: &[&str]| {
+        let base = [
+            "token",
+            "--provider",
+            "aws",
+            "-n",
+            namespace,
+            "--service-account",
+            "app",
+            "--region",
+            "us-east-1",
+        ];
+        kubecred(home.path(), &env, &[&base[..], extra].concat())
+    };
+    let value = success_json(&token("team-a", &["--output", "json"])?)?;
     assert!(
         value["accessKeyId"]
             .as_str()
@@ -338,38 +312,18 @@ fn object_level_through_the_sandbox_sts_as_its_banner_says() -> TestResult {
         "{value}"
     );
 
-    let wrong_audience = kubecred(
-        home.path(),
-        &env,
-        &[&args[..], &["--audience", "https://not-sts.example"]].concat(),
+    let wrong_audience = token(
+        "team-a",
+        &["--output", "json", "--audience", "https://not-sts.example"],
     )?;
-    assert_eq!(wrong_audience.status.code(), Some(1));
-    assert!(
-        stderr(&wrong_audience).contains("InvalidIdentityToken"),
-        "{}",
-        stderr(&wrong_audience)
-    );
+    assert_exit(&wrong_audience, 1, &["InvalidIdentityToken"]);
 
     // team-b/app carries no role annotation.
-    let unannotated = kubecred(
-        home.path(),
-        &env,
-        &[
-            "token",
-            "--provider",
-            "aws",
-            "-n",
-            "team-b",
-            "--service-account",
-            "app",
-            "--region",
-            "us-east-1",
-        ],
-    )?;
-    assert!(
-        stderr(&unannotated).contains("no eks.amazonaws.com/role-arn annotation"),
-        "{}",
-        stderr(&unannotated)
+    let unannotated = token("team-b", &[])?;
+    assert_exit(
+        &unannotated,
+        1,
+        &["no eks.amazonaws.com/role-arn annotation"],
     );
     Ok(())
 }

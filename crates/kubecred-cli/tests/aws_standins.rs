@@ -5,11 +5,10 @@
 
 use std::path::Path;
 
-use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, AwsUser, PodIdentity, Trust};
-use kubecred_sandbox::{Sandbox, SandboxConfig};
-
 mod support;
-use support::{json, kubecred, stderr};
+use support::{
+    AwsWorld, STS_AUDIENCE, assert_exit, assert_success, aws_world, env_refs, json, kubecred,
+};
 
 #[path = "../../kubecred/tests/support/moto.rs"]
 #[allow(dead_code)] // shared with the library's tests; this file uses part of it
@@ -24,55 +23,19 @@ const USER_ARN: &str = "arn:aws:iam::123456789012:user/ci";
 const USER_KEY: &str = "AKIACIUSEREXAMPLE01";
 const USER_SECRET: &str = "ci-user-secret-key-example";
 const POD_TOKEN: &str = "pod-identity-token-example";
+const TOKEN_JSON: [&str; 5] = ["token", "--provider", "aws", "--output", "json"];
 
-struct World {
-    sandbox: Sandbox,
-    aws: AwsStandIns,
-    home: tempfile::TempDir,
-}
-
-async fn world() -> Result<World, Box<dyn std::error::Error + Send + Sync>> {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await?;
-    let irsa = AwsRole {
-        arn: IRSA_ROLE.into(),
-        trust: vec![Trust::WebIdentity {
-            issuer: sandbox.issuer(),
-            audience: "sts.amazonaws.com".into(),
-            subject: Some("system:serviceaccount:flux-system:source-controller".into()),
-        }],
-    };
-    let aws = AwsStandIns::start(AwsConfig {
-        account_id: "123456789012".into(),
-        oidc_providers: vec![sandbox.verifier().await?],
-        roles: vec![
-            irsa,
-            AwsRole {
-                arn: NODE_ROLE.into(),
-                trust: vec![],
-            },
-            AwsRole {
-                arn: POD_ROLE.into(),
-                trust: vec![],
-            },
-        ],
-        users: vec![AwsUser {
-            arn: USER_ARN.into(),
-            access_key_id: USER_KEY.into(),
-            secret_access_key: USER_SECRET.into(),
-        }],
-        node_role: Some(NODE_ROLE.into()),
-        pod_identity: Some(PodIdentity {
-            token: POD_TOKEN.into(),
-            role_arn: POD_ROLE.into(),
-        }),
-    })
-    .await?;
-    Ok(World {
-        sandbox,
-        aws,
-        home: tempfile::tempdir()?,
-    })
+/// IRSA for `flux-system/source-controller`, a node role, a Pod Identity role and a user.
+async fn world() -> Result<AwsWorld, Box<dyn std::error::Error + Send + Sync>> {
+    aws_world()
+        .web_identity_role(IRSA_ROLE, "flux-system:source-controller")
+        .role(NODE_ROLE)
+        .role(POD_ROLE)
+        .user(USER_ARN, USER_KEY, USER_SECRET)
+        .node_role(NODE_ROLE)
+        .pod_identity(POD_TOKEN, POD_ROLE)
+        .start()
+        .await
 }
 
 fn path_str(path: &Path) -> String {
@@ -82,13 +45,8 @@ fn path_str(path: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_level_web_identity_token_file() -> TestResult {
     let w = world().await?;
-    let token_file = w.home.path().join("token");
-    let token = w.sandbox.issue_token(
-        "flux-system",
-        "source-controller",
-        &["sts.amazonaws.com".into()],
-        std::time::Duration::from_secs(3600),
-    );
+    let token_file = w.home().join("token");
+    let token = w.pod_token("flux-system", "source-controller", STS_AUDIENCE);
     std::fs::write(&token_file, token)?;
     let env = [
         ("AWS_ROLE_ARN", IRSA_ROLE.to_owned()),
@@ -97,13 +55,8 @@ async fn controller_level_web_identity_token_file() -> TestResult {
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ENDPOINT_URL_STS", w.aws.sts_url()),
     ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let output = kubecred(
-        w.home.path(),
-        &env,
-        &["token", "--provider", "aws", "--output", "json"],
-    )?;
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = w.kubecred(&env_refs(&env), &TOKEN_JSON)?;
+    assert_success(&output);
     let value = json(&output)?;
     assert!(
         value["accessKeyId"]
@@ -118,7 +71,7 @@ async fn controller_level_web_identity_token_file() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_level_eks_pod_identity() -> TestResult {
     let w = world().await?;
-    let token_file = w.home.path().join("eks-pod-identity-token");
+    let token_file = w.home().join("eks-pod-identity-token");
     std::fs::write(&token_file, POD_TOKEN)?;
     let (url, file) = (w.aws.pod_identity_url(), path_str(&token_file));
     let env = [
@@ -126,31 +79,25 @@ async fn controller_level_eks_pod_identity() -> TestResult {
         ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", file.as_str()),
         ("AWS_REGION", "us-east-1"),
     ];
-    let output = kubecred(
-        w.home.path(),
-        &env,
-        &["token", "--provider", "aws", "--output", "json"],
-    )?;
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = w.kubecred(&env, &TOKEN_JSON)?;
+    assert_success(&output);
     assert!(json(&output)?["sessionToken"].is_string());
     assert_eq!(w.aws.calls("PodIdentityCredentials"), 1);
 
     std::fs::write(&token_file, "not-the-pod-token")?;
-    let refused = kubecred(w.home.path(), &env, &["token", "--provider", "aws"])?;
-    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let refused = w.kubecred(&env, &["token", "--provider", "aws"])?;
+    assert_exit(&refused, 1, &[]);
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_level_imds_v2_without_a_region() -> TestResult {
     let w = world().await?;
-    let imds = w.aws.imds_url();
-    let output = support::isolated(support::BIN, w.home.path())
-        .env_remove("AWS_EC2_METADATA_DISABLED")
-        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds)
+    let output = w
+        .on_the_node()
         .args(["token", "--provider", "aws", "--node", "--output", "json"])
         .output()?;
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_success(&output);
     assert!(
         json(&output)?["accessKeyId"]
             .as_str()
@@ -175,12 +122,8 @@ async fn ecr_public_login_and_eks_credentials() -> TestResult {
         ("AWS_ENDPOINT_URL_ECR_PUBLIC", ecr.as_str()),
         ("AWS_ENDPOINT_URL_STS", sts.as_str()),
     ];
-    let login = kubecred(
-        w.home.path(),
-        &env,
-        &["registry", "login", "public.ecr.aws/team/app:1.0"],
-    )?;
-    assert!(login.status.success(), "{}", stderr(&login));
+    let login = w.kubecred(&env, &["registry", "login", "public.ecr.aws/team/app:1.0"])?;
+    assert_success(&login);
     let value = json(&login)?;
     assert_eq!(value["username"], "AWS");
     assert!(
@@ -189,10 +132,9 @@ async fn ecr_public_login_and_eks_credentials() -> TestResult {
     );
     assert!(value["expiresAt"].is_string());
 
-    let ca = w.home.path().join("ca.pem");
+    let ca = w.home().join("ca.pem");
     std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n")?;
-    let cluster = kubecred(
-        w.home.path(),
+    let cluster = w.kubecred(
         &env,
         &[
             "cluster",
@@ -207,7 +149,7 @@ async fn ecr_public_login_and_eks_credentials() -> TestResult {
             &path_str(&ca),
         ],
     )?;
-    assert!(cluster.status.success(), "{}", stderr(&cluster));
+    assert_success(&cluster);
     let exec = json(&cluster)?;
     assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1");
     assert_eq!(exec["kind"], "ExecCredential");
@@ -225,23 +167,14 @@ async fn ecr_private_login_and_resource_checks_against_moto() -> TestResult {
     moto.bucket("kubecred-check").await?;
     let key_arn = moto.kms_key().await?;
     let reader = moto.user("reader", "s3:ListBucket", "*").await?;
-    let keys_env = |keys: &kubecred::CloudKeys| {
-        vec![
-            ("AWS_ACCESS_KEY_ID".to_owned(), keys.access_key_id.clone()),
-            (
-                "AWS_SECRET_ACCESS_KEY".to_owned(),
-                keys.secret_access_key.expose().to_owned(),
-            ),
-            ("AWS_ENDPOINT_URL".to_owned(), moto.endpoint.clone()),
-            ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
-        ]
-    };
+    let env = [
+        ("AWS_ACCESS_KEY_ID", reader.access_key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", reader.secret_access_key.expose()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ];
     let home = tempfile::tempdir()?;
-    let run = |env: &[(String, String)], args: &[&str]| {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        kubecred(home.path(), &env, args)
-    };
-    let env = keys_env(&reader);
+    let run = |env: &[(&str, &str)], args: &[&str]| kubecred(home.path(), env, args);
 
     let login = run(
         &env,
@@ -251,14 +184,14 @@ async fn ecr_private_login_and_resource_checks_against_moto() -> TestResult {
             "123456789012.dkr.ecr.us-east-1.amazonaws.com",
         ],
     )?;
-    assert!(login.status.success(), "{}", stderr(&login));
+    assert_success(&login);
     assert_eq!(json(&login)?["username"], "AWS");
 
     moto.verify_signatures().await?;
     let bucket = run(&env, &["check", "s3://kubecred-check"])?;
-    assert!(bucket.status.success(), "{}", stderr(&bucket));
+    assert_success(&bucket);
     let kms = run(&env, &["check", &format!("kms://{key_arn}")])?;
-    assert_eq!(kms.status.code(), Some(1), "the reader may not use KMS");
-    assert!(stderr(&kms).contains("AccessDenied"), "{}", stderr(&kms));
+    // The reader may not use KMS.
+    assert_exit(&kms, 1, &["AccessDenied"]);
     Ok(())
 }

@@ -10,7 +10,10 @@ use kubecred_sandbox::JwtVerifier;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 mod support;
-use support::{BIN, SandboxProcess, isolated, stderr, stdout};
+use support::{
+    BIN, SandboxProcess, assert_exit, assert_exit_for, isolated, kubecred, stderr, stdout,
+    success_json,
+};
 const AUDIENCE: &str = "https://example.test";
 
 fn examples() -> PathBuf {
@@ -75,8 +78,7 @@ fn sandbox_is_ready_fast_and_token_prints_a_verifiable_jwt() -> TestResult {
     );
 
     let output = sandbox.kubecred(&[&TOKEN_ARGS[..], &["json"]].concat())?;
-    assert!(output.status.success(), "{}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_str(&stdout(&output))?;
+    let json = success_json(&output)?;
     assert_eq!(json["kind"], "KubernetesToken");
     let token = json["token"].as_str().ok_or("no token")?;
 
@@ -115,11 +117,10 @@ fn the_feature_gate_off_exits_1_naming_the_gate() -> TestResult {
         ]
         .concat(),
     )?;
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("ObjectLevelWorkloadIdentity feature gate is not enabled"),
-        "{}",
-        stderr(&output)
+    assert_exit(
+        &output,
+        1,
+        &["ObjectLevelWorkloadIdentity feature gate is not enabled"],
     );
     assert!(stdout(&output).is_empty());
     Ok(())
@@ -137,11 +138,10 @@ fn a_service_account_of_another_namespace_is_refused() -> TestResult {
         "--service-account",
         "team-b/app",
     ])?;
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("names namespace 'team-b' but --namespace is 'team-a'"),
-        "{}",
-        stderr(&output)
+    assert_exit(
+        &output,
+        2,
+        &["names namespace 'team-b' but --namespace is 'team-a'"],
     );
 
     // NS/NAME alone sets the namespace.
@@ -176,19 +176,15 @@ fn the_default_service_account_locks_objects_down_to_their_namespace() -> TestRe
             "json",
         ])
     };
-    let output = lockdown("team-a")?;
-    assert!(output.status.success(), "{}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_str(&stdout(&output))?;
+    let json = success_json(&lockdown("team-a")?)?;
     let verifier = sandbox.verifier()?;
     let claims = verifier.verify(json["token"].as_str().ok_or("no token")?, AUDIENCE)?;
     assert_eq!(claims.sub, "system:serviceaccount:team-a:tenant-default");
 
-    let output = lockdown("team-b")?;
-    assert_eq!(output.status.code(), Some(1));
-    let message = stderr(&output);
-    assert!(
-        message.contains("team-b/tenant-default") && message.contains("workload identity lockdown"),
-        "{message}"
+    assert_exit(
+        &lockdown("team-b")?,
+        1,
+        &["team-b/tenant-default", "workload identity lockdown"],
     );
     Ok(())
 }
@@ -234,12 +230,7 @@ fn usage_errors_exit_2() -> TestResult {
         (vec!["token"], "--provider"),
     ] {
         let output = sandbox.kubecred(&args)?;
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        assert!(
-            stderr(&output).contains(expected),
-            "{args:?}: {}",
-            stderr(&output)
-        );
+        assert_exit_for(&format!("{args:?}"), &output, 2, &[expected]);
     }
     Ok(())
 }
@@ -304,17 +295,7 @@ fn credential_errors_exit_1_with_a_clear_message() -> TestResult {
         ),
     ] {
         let output = sandbox.kubecred(&args)?;
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{args:?}: {}",
-            stderr(&output)
-        );
-        assert!(
-            stderr(&output).contains(expected),
-            "{args:?}: {}",
-            stderr(&output)
-        );
+        assert_exit_for(&format!("{args:?}"), &output, 1, &[expected]);
     }
     Ok(())
 }
@@ -322,8 +303,12 @@ fn credential_errors_exit_1_with_a_clear_message() -> TestResult {
 #[test]
 fn without_any_kubeconfig_the_error_says_so() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let output = Command::new(BIN)
-        .args([
+    // The isolated environment's KUBECONFIG names a missing file; it has no
+    // KUBERNETES_SERVICE_HOST.
+    let output = kubecred(
+        dir.path(),
+        &[],
+        &[
             "token",
             "--provider",
             "generic",
@@ -331,17 +316,9 @@ fn without_any_kubeconfig_the_error_says_so() -> TestResult {
             "team-a",
             "--service-account",
             "app",
-        ])
-        .env("KUBECONFIG", dir.path().join("missing"))
-        .env("HOME", dir.path())
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .output()?;
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("no Kubernetes access configured"),
-        "{}",
-        stderr(&output)
-    );
+        ],
+    )?;
+    assert_exit(&output, 1, &["no Kubernetes access configured"]);
     Ok(())
 }
 
@@ -353,16 +330,9 @@ fn bad_manifests_are_named() -> TestResult {
         &path,
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
     )?;
-    let output = Command::new(BIN)
-        .args(["sandbox", "--manifests"])
-        .arg(&path)
-        .output()?;
-    assert_eq!(output.status.code(), Some(1));
-    let message = stderr(&output);
-    assert!(
-        message.contains("document 2") && message.contains("Deployment"),
-        "{message}"
-    );
+    let manifests = path.to_string_lossy();
+    let output = kubecred(dir.path(), &[], &["sandbox", "--manifests", &manifests])?;
+    assert_exit(&output, 1, &["document 2", "Deployment"]);
     Ok(())
 }
 

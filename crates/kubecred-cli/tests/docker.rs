@@ -4,15 +4,18 @@
 //! config file with a Secret from a `kubecred sandbox` child, the on-disk cache, and the docker
 //! CLI itself (no engine needed for it to consult the helper).
 
-use std::io::Write;
+use std::ffi::OsString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use kubecred_sandbox::aws::{AwsConfig, AwsStandIns, AwsUser};
+use kubecred_sandbox::aws::AwsStandIns;
 
 mod support;
-use support::{BIN, SandboxProcess, isolated, stderr, stdout};
+use support::{
+    BIN, SandboxProcess, assert_success, aws_world, env_plus, helper_on_path, isolated,
+    run_with_stdin, stderr, stdout,
+};
 
 #[path = "../../kubecred/tests/support/moto.rs"]
 #[allow(dead_code)] // shared with the library's tests; this file uses part of it
@@ -30,15 +33,15 @@ const USER_SECRET: &str = "docker-helper-secret-key-example";
 struct Helper {
     home: tempfile::TempDir,
     bin: PathBuf,
+    /// The helper's directory, then the test's PATH.
+    path: OsString,
 }
 
 impl Helper {
     fn new() -> Result<Helper, BoxError> {
         let home = tempfile::tempdir()?;
-        let bin = home.path().join("bin");
-        std::fs::create_dir(&bin)?;
-        std::os::unix::fs::symlink(BIN, bin.join("docker-credential-kubecred"))?;
-        Ok(Helper { home, bin })
+        let (bin, path) = helper_on_path(home.path(), "docker-credential-kubecred")?;
+        Ok(Helper { home, bin, path })
     }
 
     fn home(&self) -> &Path {
@@ -63,7 +66,12 @@ impl Helper {
         let program = self.bin.join("docker-credential-kubecred");
         let mut command = isolated(&program.to_string_lossy(), self.home());
         command.envs(env.iter().copied()).arg(verb);
-        run_with_input(command, input)
+        Ok(run_with_stdin(command, input)?)
+    }
+
+    /// The [`answer`] to `get public.ecr.aws`.
+    fn get_public(&self, env: &[(&str, &str)]) -> Result<(String, String, String), BoxError> {
+        answer(&self.run(env, "get", "public.ecr.aws")?)
     }
 
     /// `kubecred docker-credential ARGS...` with `input` on stdin.
@@ -78,22 +86,8 @@ impl Helper {
             .envs(env.iter().copied())
             .arg("docker-credential")
             .args(args);
-        run_with_input(command, input)
+        Ok(run_with_stdin(command, input)?)
     }
-}
-
-fn run_with_input(mut command: std::process::Command, input: &str) -> Result<Output, BoxError> {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    child
-        .stdin
-        .take()
-        .ok_or("no stdin")?
-        .write_all(input.as_bytes())?;
-    Ok(child.wait_with_output()?)
 }
 
 /// The `get` answer: (ServerURL, Username, Secret).
@@ -106,18 +100,21 @@ fn answer(output: &Output) -> Result<(String, String, String), BoxError> {
     Ok((field("ServerURL"), field("Username"), field("Secret")))
 }
 
+/// The stand-ins (ECR Public among them) with one user, [`USER_KEY`].
 async fn ecr_public() -> Result<AwsStandIns, BoxError> {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    Ok(AwsStandIns::start(AwsConfig {
-        account_id: "123456789012".into(),
-        users: vec![AwsUser {
-            arn: "arn:aws:iam::123456789012:user/ci".into(),
-            access_key_id: USER_KEY.into(),
-            secret_access_key: USER_SECRET.into(),
-        }],
-        ..AwsConfig::default()
-    })
-    .await?)
+    aws_world()
+        .user("arn:aws:iam::123456789012:user/ci", USER_KEY, USER_SECRET)
+        .start_aws()
+        .await
+}
+
+/// The user's keys and the ECR Public stand-in at `endpoint`.
+fn user_env(endpoint: &str) -> [(&str, &str); 3] {
+    [
+        ("AWS_ACCESS_KEY_ID", USER_KEY),
+        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+        ("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,12 +146,8 @@ async fn ecr_public_get_is_served_from_the_disk_cache() -> TestResult {
     let aws = ecr_public().await?;
     let helper = Helper::new()?;
     let endpoint = aws.ecr_public_url();
-    let env = [
-        ("AWS_ACCESS_KEY_ID", USER_KEY),
-        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
-        ("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint.as_str()),
-    ];
-    let (url, username, secret) = answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    let env = user_env(&endpoint);
+    let (url, username, secret) = helper.get_public(&env)?;
     assert_eq!((url.as_str(), username.as_str()), ("public.ecr.aws", "AWS"));
     assert!(aws.ecr_public_password_valid(&secret));
     assert_eq!(aws.calls("GetAuthorizationToken"), 1);
@@ -168,12 +161,12 @@ async fn ecr_public_get_is_served_from_the_disk_cache() -> TestResult {
     assert!(name.len() == 64 + 5 && name.ends_with(".json"), "{name}");
 
     // The second call never reaches the stand-in, and works with it gone.
-    let again = answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    let again = helper.get_public(&env)?;
     assert_eq!(again.2, secret);
     assert_eq!(aws.calls("GetAuthorizationToken"), 1);
     // The same entry through the full path (a log setting turns the early answer off).
     let logged = helper.run(
-        &[env[0], env[1], env[2], ("KUBECRED_LOG", "debug")],
+        &env_plus(&env, &[("KUBECRED_LOG", "debug")]),
         "get",
         "public.ecr.aws",
     )?;
@@ -185,15 +178,14 @@ async fn ecr_public_get_is_served_from_the_disk_cache() -> TestResult {
     );
     assert_eq!(aws.calls("GetAuthorizationToken"), 1);
     // Any other AWS setting is another entry.
-    let other = [env[0], env[1], env[2], ("AWS_REGION", "eu-west-1")];
-    answer(&helper.run(&other, "get", "public.ecr.aws")?)?;
+    helper.get_public(&env_plus(&env, &[("AWS_REGION", "eu-west-1")]))?;
     assert_eq!(aws.calls("GetAuthorizationToken"), 2);
     aws.shutdown().await;
-    let offline = answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    let offline = helper.get_public(&env)?;
     assert_eq!(offline.2, secret);
 
     let down = helper.run(
-        &[env[0], env[1], env[2], ("KUBECRED_NO_CACHE", "1")],
+        &env_plus(&env, &[("KUBECRED_NO_CACHE", "1")]),
         "get",
         "public.ecr.aws",
     )?;
@@ -210,7 +202,7 @@ async fn ecr_public_get_is_served_from_the_disk_cache() -> TestResult {
     assert_eq!(stderr(&down), "", "errors go to stdout only");
 
     let listed = helper.run(&env, "list", "")?;
-    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_success(&listed);
     assert_eq!(stdout(&listed), r#"{"public.ecr.aws":"AWS"}"#);
 
     Ok(())
@@ -234,12 +226,8 @@ async fn untrusted_cache_files_are_ignored_with_a_warning_and_replaced() -> Test
     let aws = ecr_public().await?;
     let helper = Helper::new()?;
     let endpoint = aws.ecr_public_url();
-    let env = [
-        ("AWS_ACCESS_KEY_ID", USER_KEY),
-        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
-        ("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint.as_str()),
-    ];
-    answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    let env = user_env(&endpoint);
+    helper.get_public(&env)?;
     let file = helper.cache_files().pop().ok_or("no cache file")?;
     for (round, what) in ["corrupt", "group-writable", "foreign"]
         .into_iter()
@@ -284,11 +272,11 @@ async fn an_edited_aws_profile_is_another_cache_entry() -> TestResult {
     let endpoint = aws.ecr_public_url();
     let env = [("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint.as_str())];
     for _ in 0..2 {
-        answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+        helper.get_public(&env)?;
     }
     assert_eq!(aws.calls("GetAuthorizationToken"), 1);
     std::fs::write(&credentials, profile + "# edited\n")?;
-    answer(&helper.run(&env, "get", "public.ecr.aws")?)?;
+    helper.get_public(&env)?;
     assert_eq!(aws.calls("GetAuthorizationToken"), 2);
     assert_eq!(helper.cache_files().len(), 2);
     Ok(())
@@ -299,28 +287,17 @@ async fn no_cache_reads_and_writes_nothing() -> TestResult {
     let aws = ecr_public().await?;
     let helper = Helper::new()?;
     let endpoint = aws.ecr_public_url();
-    let env = [
-        ("AWS_ACCESS_KEY_ID", USER_KEY),
-        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
-        ("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint.as_str()),
-    ];
+    let env = user_env(&endpoint);
     let flag = helper.run_subcommand(&env, &["--no-cache", "get"], "public.ecr.aws")?;
     answer(&flag)?;
-    let no_cache_env = [env[0], env[1], env[2], ("KUBECRED_NO_CACHE", "1")];
-    answer(&helper.run(&no_cache_env, "get", "public.ecr.aws")?)?;
+    helper.get_public(&env_plus(&env, &[("KUBECRED_NO_CACHE", "1")]))?;
     assert_eq!(aws.calls("GetAuthorizationToken"), 2);
     assert!(!helper.cache_dir().exists(), "{:?}", helper.cache_files());
 
     // XDG_CACHE_HOME moves the cache.
     let xdg = helper.home().join("xdg-cache");
     let xdg_text = xdg.to_string_lossy().into_owned();
-    let xdg_env = [
-        env[0],
-        env[1],
-        env[2],
-        ("XDG_CACHE_HOME", xdg_text.as_str()),
-    ];
-    answer(&helper.run(&xdg_env, "get", "public.ecr.aws")?)?;
+    helper.get_public(&env_plus(&env, &[("XDG_CACHE_HOME", xdg_text.as_str())]))?;
     assert_eq!(std::fs::read_dir(xdg.join("kubecred"))?.count(), 1);
     assert!(!helper.cache_dir().exists());
     Ok(())
@@ -371,7 +348,7 @@ fn unknown_hosts_and_the_other_verbs_follow_the_protocol() -> TestResult {
         helper.run(&[], "list", "")?,
         helper.run_subcommand(&[], &["list"], "")?,
     ] {
-        assert!(output.status.success(), "{}", stderr(&output));
+        assert_success(&output);
         assert_eq!(stdout(&output), "{}");
     }
     let unknown = helper.run(&[], "frobnicate", "")?;
@@ -466,12 +443,9 @@ async fn the_docker_cli_asks_the_helper() -> TestResult {
         docker_config.join("config.json"),
         r#"{"credHelpers": {"public.ecr.aws": "kubecred"}}"#,
     )?;
-    let path = std::env::join_paths(std::iter::once(helper.bin.clone()).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))?;
     let endpoint = aws.ecr_public_url();
     let output = isolated("docker", helper.home())
-        .env("PATH", path)
+        .env("PATH", &helper.path)
         .env("DOCKER_CONFIG", &docker_config)
         .env(
             "DOCKER_HOST",
@@ -481,9 +455,7 @@ async fn the_docker_cli_asks_the_helper() -> TestResult {
         .env("HTTP_PROXY", "http://127.0.0.1:9")
         .env("NO_PROXY", "127.0.0.1") // the helper's calls to the stand-in
         .env("DOCKER_CLI_HINTS", "false")
-        .env("AWS_ACCESS_KEY_ID", USER_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", USER_SECRET)
-        .env("AWS_ENDPOINT_URL_ECR_PUBLIC", &endpoint)
+        .envs(user_env(&endpoint))
         .args(["login", "public.ecr.aws"])
         .output()?;
     let shown = format!("{}\n{}", stdout(&output), stderr(&output));

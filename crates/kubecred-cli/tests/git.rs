@@ -8,14 +8,16 @@
 
 #![cfg(unix)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, AwsUser, CodeCommitStandIn, Trust};
+use kubecred_sandbox::aws::{AwsStandIns, CodeCommitStandIn};
 
 mod support;
-use support::{BIN, isolated, stderr, stdout};
+use support::{
+    BIN, assert_exit, assert_success, aws_world, helper_on_path, isolated, run_with_stdin, stderr,
+    stdout,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -24,6 +26,10 @@ const USER_ARN: &str = "arn:aws:iam::123456789012:user/git-user";
 const USER_KEY: &str = "AKIAGITUSEREXAMPLE01";
 const USER_SECRET: &str = "git-user-secret-key-example";
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/git-reader";
+const USER_ENV: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", USER_KEY),
+    ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+];
 
 struct World {
     aws: AwsStandIns,
@@ -34,33 +40,14 @@ struct World {
 }
 
 async fn world() -> Result<World, Box<dyn std::error::Error + Send + Sync>> {
-    let aws = AwsStandIns::start(AwsConfig {
-        account_id: "123456789012".into(),
-        roles: vec![AwsRole {
-            arn: ROLE_ARN.into(),
-            trust: vec![Trust::Principal {
-                arn: USER_ARN.into(),
-                external_id: None,
-            }],
-        }],
-        users: vec![AwsUser {
-            arn: USER_ARN.into(),
-            access_key_id: USER_KEY.into(),
-            secret_access_key: USER_SECRET.into(),
-        }],
-        ..AwsConfig::default()
-    })
-    .await?;
+    let aws = aws_world()
+        .role_for(ROLE_ARN, USER_ARN)
+        .user(USER_ARN, USER_KEY, USER_SECRET)
+        .start_aws()
+        .await?;
     let codecommit = aws.start_codecommit(HOST, "demo").await?;
     let home = tempfile::tempdir()?;
-    let bin = home.path().join("bin");
-    std::fs::create_dir(&bin)?;
-    std::os::unix::fs::symlink(BIN, bin.join("git-credential-kubecred"))?;
-    let mut dirs = vec![bin];
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    let path = std::env::join_paths(dirs)?;
+    let (_, path) = helper_on_path(home.path(), "git-credential-kubecred")?;
     Ok(World {
         aws,
         codecommit,
@@ -109,16 +96,8 @@ impl World {
 async fn git_ls_remote_with_an_iam_users_keys() -> TestResult {
     let w = world().await?;
     w.configure("kubecred")?;
-    let env = [
-        ("AWS_ACCESS_KEY_ID", USER_KEY),
-        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
-    ];
-    let output = w.ls_remote(&env)?;
-    assert!(
-        output.status.success(),
-        "git ls-remote: {}",
-        stderr(&output)
-    );
+    let output = w.ls_remote(&USER_ENV)?;
+    assert_success(&output);
     assert_eq!(w.codecommit.authenticated(), 1);
     assert_eq!(w.codecommit.refused(), 0);
     assert_eq!(w.codecommit.callers(), vec![USER_ARN.to_owned()]);
@@ -132,16 +111,12 @@ async fn git_ls_remote_with_a_session_from_sts() -> TestResult {
     w.configure(&format!("kubecred --assume-role {ROLE_ARN}"))?;
     let sts = w.aws.sts_url();
     let env = [
-        ("AWS_ACCESS_KEY_ID", USER_KEY),
-        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+        USER_ENV[0],
+        USER_ENV[1],
         ("AWS_ENDPOINT_URL_STS", sts.as_str()),
     ];
     let output = w.ls_remote(&env)?;
-    assert!(
-        output.status.success(),
-        "git ls-remote: {}",
-        stderr(&output)
-    );
+    assert_success(&output);
     assert_eq!(w.aws.calls("AssumeRole"), 1);
     assert_eq!(w.codecommit.refused(), 0);
     let callers = w.codecommit.callers();
@@ -177,21 +152,31 @@ fn helper(
     args: &[&str],
     input: &str,
 ) -> std::io::Result<Output> {
-    let mut child = isolated(&program.to_string_lossy(), home)
-        .envs(env.iter().copied())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input.as_bytes())?;
-    }
-    child.wait_with_output()
+    let mut command = isolated(&program.to_string_lossy(), home);
+    command.envs(env.iter().copied()).args(args);
+    run_with_stdin(command, input)
 }
 
-fn kubecred_helper(home: &Path, args: &[&str], input: &str) -> std::io::Result<Output> {
-    helper(Path::new(BIN), home, &[], args, input)
+/// `kubecred git-credential OPERATION` with `input` on stdin, no AWS settings.
+fn kubecred_helper(home: &Path, operation: &str, input: &str) -> std::io::Result<Output> {
+    helper(
+        Path::new(BIN),
+        home,
+        &[],
+        &["git-credential", operation],
+        input,
+    )
+}
+
+/// Asserts the helper's `operation` answered nothing, successfully.
+#[track_caller]
+fn assert_silent_success(operation: &str, output: &Output) {
+    assert!(output.status.success(), "{operation}: {}", stderr(output));
+    assert_eq!(
+        (stdout(output), stderr(output)),
+        (String::new(), String::new()),
+        "{operation}"
+    );
 }
 
 #[test]
@@ -199,14 +184,10 @@ fn hosts_kubecred_does_not_serve_get_an_empty_answer() -> TestResult {
     let home = tempfile::tempdir()?;
     let output = kubecred_helper(
         home.path(),
-        &["git-credential", "get"],
+        "get",
         "protocol=https\nhost=github.com\npath=org/repo\nwwwauth[]=Basic realm=\"GitHub\"\n\n",
     )?;
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(
-        (stdout(&output), stderr(&output)),
-        (String::new(), String::new())
-    );
+    assert_silent_success("get", &output);
     Ok(())
 }
 
@@ -215,27 +196,17 @@ fn codecommit_over_http_or_without_a_path_is_an_error() -> TestResult {
     let home = tempfile::tempdir()?;
     let http = kubecred_helper(
         home.path(),
-        &["git-credential", "get"],
+        "get",
         &format!("protocol=http\nhost={HOST}\npath=v1/repos/demo\n\n"),
     )?;
-    assert_eq!(http.status.code(), Some(1));
-    assert!(
-        stderr(&http).contains("requires HTTPS"),
-        "{}",
-        stderr(&http)
-    );
+    assert_exit(&http, 1, &["requires HTTPS"]);
     assert_eq!(stdout(&http), "");
     let no_path = kubecred_helper(
         home.path(),
-        &["git-credential", "get"],
+        "get",
         &format!("protocol=https\nhost={HOST}\n\n"),
     )?;
-    assert_eq!(no_path.status.code(), Some(1));
-    assert!(
-        stderr(&no_path).contains("credential.useHttpPath true"),
-        "{}",
-        stderr(&no_path)
-    );
+    assert_exit(&no_path, 1, &["credential.useHttpPath true"]);
     Ok(())
 }
 
@@ -244,32 +215,19 @@ fn azure_devops_is_recognised_but_not_implemented_yet() -> TestResult {
     let home = tempfile::tempdir()?;
     let output = kubecred_helper(
         home.path(),
-        &["git-credential", "get"],
+        "get",
         "protocol=https\nhost=dev.azure.com\npath=org/project/_git/repo\n\n",
     )?;
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("not implemented yet"),
-        "{}",
-        stderr(&output)
-    );
+    assert_exit(&output, 1, &["not implemented yet"]);
     Ok(())
 }
 
 #[test]
 fn malformed_input_is_a_clear_error() -> TestResult {
     let home = tempfile::tempdir()?;
-    let output = kubecred_helper(
-        home.path(),
-        &["git-credential", "get"],
-        "protocol=https\npassword hunter2\n\n",
-    )?;
-    assert_eq!(output.status.code(), Some(1));
-    let message = stderr(&output);
-    assert!(
-        message.contains("line 2") && !message.contains("hunter2"),
-        "{message}"
-    );
+    let output = kubecred_helper(home.path(), "get", "protocol=https\npassword hunter2\n\n")?;
+    assert_exit(&output, 1, &["line 2"]);
+    assert!(!stderr(&output).contains("hunter2"));
     Ok(())
 }
 
@@ -279,12 +237,8 @@ fn store_erase_and_unknown_operations_do_nothing() -> TestResult {
     let input =
         format!("protocol=https\nhost={HOST}\npath=v1/repos/demo\nusername=AKIA%\npassword=x\n\n");
     for operation in ["store", "erase", "future-operation"] {
-        let output = kubecred_helper(home.path(), &["git-credential", operation], &input)?;
-        assert!(output.status.success(), "{operation}: {}", stderr(&output));
-        assert_eq!(
-            (stdout(&output), stderr(&output)),
-            (String::new(), String::new())
-        );
+        let output = kubecred_helper(home.path(), operation, &input)?;
+        assert_silent_success(operation, &output);
     }
     Ok(())
 }
@@ -295,18 +249,14 @@ fn argv_zero_helper_answers_codecommit_with_signed_credentials() -> TestResult {
     let home = tempfile::tempdir()?;
     let program: PathBuf = home.path().join("git-credential-kubecred");
     std::os::unix::fs::symlink(BIN, &program)?;
-    let env = [
-        ("AWS_ACCESS_KEY_ID", USER_KEY),
-        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
-    ];
     let output = helper(
         &program,
         home.path(),
-        &env,
+        &USER_ENV,
         &["get"],
         &format!("capability[]=authtype\nprotocol=https\nhost={HOST}:8443\npath=v1/repos/demo\n\n"),
     )?;
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_success(&output);
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(text.ends_with("\n\n"), "{text:?}");
     let lines: Vec<(&str, &str)> = text

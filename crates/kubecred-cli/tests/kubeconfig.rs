@@ -4,14 +4,17 @@
 //! token the STS stand-in's authenticator accepts.
 
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 mod support;
-use support::{BoxError, SandboxProcess, isolated, json, kubecred, stderr, stdout};
+use support::{
+    BoxError, SandboxProcess, assert_exit, assert_success, aws_world, isolated, json, kubecred,
+    stderr, stdout,
+};
 
 #[path = "../../kubecred/tests/support/moto.rs"]
 #[allow(dead_code)] // shared with the library's tests; this file uses part of it
@@ -31,12 +34,55 @@ fn start(dir: &Path, port: u16, extra_manifests: &str) -> Result<SandboxProcess,
     SandboxProcess::start(dir, &format!("{manifests}\n---\n{extra_manifests}"), port)
 }
 
-fn kubectl_version(home: &Path, kubeconfig: &Path) -> std::io::Result<std::process::Output> {
-    isolated("kubectl", home)
+/// `kubecred cluster kubeconfig ARGS`, reading the sandbox's own kubeconfig.
+fn cluster_kubeconfig(
+    home: &Path,
+    sandbox: &SandboxProcess,
+    args: &[&str],
+) -> std::io::Result<Output> {
+    let source = sandbox.kubeconfig.display().to_string();
+    let base = ["cluster", "kubeconfig", "--kubeconfig", &source];
+    kubecred(home, &[], &[&base[..], args].concat())
+}
+
+/// [`cluster_kubeconfig`] trusting the sandbox's CA, written to `home/NAME`: its path.
+#[track_caller]
+fn generate(
+    home: &Path,
+    sandbox: &SandboxProcess,
+    name: &str,
+    args: &[&str],
+) -> Result<PathBuf, BoxError> {
+    let (ca, generated) = (sandbox.ca.display().to_string(), home.join(name));
+    let out = generated.display().to_string();
+    let output = cluster_kubeconfig(
+        home,
+        sandbox,
+        &[args, &["--ca-file", &ca, "-o", &out]].concat(),
+    )?;
+    assert_success(&output);
+    Ok(generated)
+}
+
+/// Asserts `kubectl get --raw /version` with `kubeconfig` reaches the sandbox's API server.
+#[track_caller]
+fn assert_kubectl_reaches_the_sandbox(home: &Path, kubeconfig: &Path) -> TestResult {
+    let version = isolated("kubectl", home)
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .args(["get", "--raw", "/version"])
-        .output()
+        .output()?;
+    assert!(
+        version.status.success(),
+        "kubectl failed: {}",
+        stderr(&version)
+    );
+    assert!(
+        stdout(&version).contains("kubecred-sandbox"),
+        "{}",
+        stdout(&version)
+    );
+    Ok(())
 }
 
 fn have_kubectl() -> bool {
@@ -57,34 +103,21 @@ fn kubectl_reaches_the_sandbox_through_the_exec_plugin() -> TestResult {
     }
     let home = tempfile::tempdir()?;
     let sandbox = start(home.path(), free_port()?, "")?;
-    let generated = home.path().join("remote-kubeconfig");
-    let (source, ca) = (
-        sandbox.kubeconfig.display().to_string(),
-        sandbox.ca.display().to_string(),
-    );
-    let output = kubecred(
+    let generated = generate(
         home.path(),
-        &[],
+        &sandbox,
+        "remote-kubeconfig",
         &[
-            "cluster",
-            "kubeconfig",
             "--provider",
             "generic",
             "--address",
             &sandbox.url,
-            "--ca-file",
-            &ca,
             "--namespace",
             "team-a",
             "--service-account",
             "app",
-            "--kubeconfig",
-            &source,
-            "-o",
-            &generated.display().to_string(),
         ],
     )?;
-    assert!(output.status.success(), "{}", stderr(&output));
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&generated)?.permissions().mode() & 0o777,
@@ -100,21 +133,11 @@ fn kubectl_reaches_the_sandbox_through_the_exec_plugin() -> TestResult {
             .as_array()
             .is_some_and(|a| a.iter().any(|v| v == "team-a"))
     );
-
-    let version = kubectl_version(home.path(), &generated)?;
-    assert!(
-        version.status.success(),
-        "kubectl failed: {}",
-        stderr(&version)
-    );
-    assert!(
-        stdout(&version).contains("kubecred-sandbox"),
-        "{}",
-        stdout(&version)
-    );
+    assert_kubectl_reaches_the_sandbox(home.path(), &generated)?;
 
     // kubectl runs the plugin per connection: the second call is served from the disk cache
     // (the same token; a fresh mint would differ), `--no-cache` mints anew.
+    let source = sandbox.kubeconfig.display().to_string();
     let credentials = |extra: &[&str]| -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
         let base = [
             "cluster",
@@ -159,75 +182,32 @@ fn a_remote_cluster_config_map_becomes_a_working_kubeconfig() -> TestResult {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: loopback, namespace: team-a}}\ndata:\n  provider: generic\n  address: https://127.0.0.1:{port}\n  serviceAccountName: app\n  audiences: |\n    https://127.0.0.1:{port}\n"
     );
     let sandbox = start(home.path(), port, &config_map)?;
-    let generated = home.path().join("from-configmap");
-    let (source, ca) = (
-        sandbox.kubeconfig.display().to_string(),
-        sandbox.ca.display().to_string(),
-    );
-    let output = kubecred(
-        home.path(),
-        &[],
-        &[
-            "cluster",
-            "kubeconfig",
-            "--from-configmap",
-            "team-a/loopback",
-            "--ca-file",
-            &ca,
-            "--kubeconfig",
-            &source,
-            "-o",
-            &generated.display().to_string(),
-        ],
-    )?;
-    assert!(output.status.success(), "{}", stderr(&output));
-    let version = kubectl_version(home.path(), &generated)?;
-    assert!(
-        version.status.success(),
-        "kubectl failed: {}",
-        stderr(&version)
-    );
+    let from_configmap = ["--from-configmap", "team-a/loopback"];
+    let generated = generate(home.path(), &sandbox, "from-configmap", &from_configmap)?;
+    assert_kubectl_reaches_the_sandbox(home.path(), &generated)?;
 
-    let other_namespace = kubecred(
+    let other_namespace = cluster_kubeconfig(
         home.path(),
-        &[],
-        &[
-            "cluster",
-            "kubeconfig",
-            "--from-configmap",
-            "team-a/loopback",
-            "-n",
-            "team-b",
-            "--kubeconfig",
-            &source,
-        ],
+        &sandbox,
+        &[&from_configmap[..], &["-n", "team-b"]].concat(),
     )?;
-    assert_eq!(
-        other_namespace.status.code(),
-        Some(2),
-        "{}",
-        stderr(&other_namespace)
-    );
+    assert_exit(&other_namespace, 2, &[]);
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_eks_kubeconfig_has_the_described_endpoint_and_a_verifiable_exec_token() -> TestResult {
-    use kubecred_sandbox::aws::{AwsConfig, AwsStandIns, AwsUser};
     let Some(moto) = moto::Moto::start().await? else {
         return Ok(());
     };
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let aws = AwsStandIns::start(AwsConfig {
-        account_id: "123456789012".into(),
-        users: vec![AwsUser {
-            arn: "arn:aws:iam::123456789012:user/ops".into(),
-            access_key_id: "AKIAOPSEXAMPLE0001".into(),
-            secret_access_key: "ops-secret".into(),
-        }],
-        ..AwsConfig::default()
-    })
-    .await?;
+    let aws = aws_world()
+        .user(
+            "arn:aws:iam::123456789012:user/ops",
+            "AKIAOPSEXAMPLE0001",
+            "ops-secret",
+        )
+        .start_aws()
+        .await?;
     let home = tempfile::tempdir()?;
     let (sts, eks) = (aws.sts_url(), moto.endpoint.clone());
     let env = [
@@ -255,7 +235,7 @@ async fn an_eks_kubeconfig_has_the_described_endpoint_and_a_verifiable_exec_toke
             "json",
         ])
         .output()?;
-    assert!(create.status.success(), "{}", stderr(&create));
+    assert_success(&create);
     let described = json(&create)?;
     let arn = described["cluster"]["arn"]
         .as_str()
@@ -274,7 +254,7 @@ async fn an_eks_kubeconfig_has_the_described_endpoint_and_a_verifiable_exec_toke
             &arn,
         ],
     )?;
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_success(&output);
     let config = json(&output)?;
     let cluster = &config["clusters"][0]["cluster"];
     assert_eq!(cluster["server"], described["cluster"]["endpoint"]);
@@ -304,7 +284,7 @@ async fn an_eks_kubeconfig_has_the_described_endpoint_and_a_verifiable_exec_toke
         .envs(env)
         .args(&args)
         .output()?;
-    assert!(credential.status.success(), "{}", stderr(&credential));
+    assert_success(&credential);
     let token = json(&credential)?["status"]["token"]
         .as_str()
         .unwrap_or_default()

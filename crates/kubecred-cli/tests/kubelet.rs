@@ -4,17 +4,16 @@
 //! private ECR is moto; the node identity is the IMDS stand-in. The example
 //! `CredentialProviderConfig` files are checked against the fields the kubelet reads.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
-use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, AwsUser, Trust};
-use kubecred_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
 mod support;
-use support::{json, stderr};
+use support::{
+    AwsWorld, STS_AUDIENCE, assert_exit, assert_exit_for, assert_success, aws_world, env_plus,
+    env_refs, json, run_with_stdin, stderr,
+};
 
 #[path = "../../kubecred/tests/support/moto.rs"]
 #[allow(dead_code)] // shared with the library's tests; this file uses part of it
@@ -27,65 +26,30 @@ const NODE_ROLE: &str = "arn:aws:iam::123456789012:role/eks-node";
 const ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 const PUBLIC_IMAGE: &str = "public.ecr.aws/team-a/app:1.0";
 const PRIVATE_HOST: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
-const HOUR: Duration = Duration::from_secs(3600);
 const USER_KEY: &str = "AKIAKUBELETEXAMPLE01";
 const USER_SECRET: &str = "kubelet-user-secret-example";
 
-struct World {
-    sandbox: Sandbox,
-    aws: AwsStandIns,
-    home: tempfile::TempDir,
-}
-
 /// The sandbox's issuer, trusted by one role for `team-a/app` with audience `sts.amazonaws.com`.
-async fn world() -> Result<World, Box<dyn std::error::Error + Send + Sync>> {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await?;
-    let app = AwsRole {
-        arn: APP_ROLE.into(),
-        trust: vec![Trust::WebIdentity {
-            issuer: sandbox.issuer(),
-            audience: "sts.amazonaws.com".into(),
-            subject: Some("system:serviceaccount:team-a:app".into()),
-        }],
-    };
-    let node = AwsRole {
-        arn: NODE_ROLE.into(),
-        trust: vec![],
-    };
-    let aws = AwsStandIns::start(AwsConfig {
-        account_id: "123456789012".into(),
-        oidc_providers: vec![sandbox.verifier().await?],
-        roles: vec![app, node],
-        users: vec![AwsUser {
-            arn: "arn:aws:iam::123456789012:user/kubelet".into(),
-            access_key_id: USER_KEY.into(),
-            secret_access_key: USER_SECRET.into(),
-        }],
-        node_role: Some(NODE_ROLE.into()),
-        pod_identity: None,
-    })
-    .await?;
-    Ok(World {
-        sandbox,
-        aws,
-        home: tempfile::tempdir()?,
-    })
+async fn world() -> Result<AwsWorld, Box<dyn std::error::Error + Send + Sync>> {
+    aws_world()
+        .web_identity_role(APP_ROLE, "team-a:app")
+        .role(NODE_ROLE)
+        .user(
+            "arn:aws:iam::123456789012:user/kubelet",
+            USER_KEY,
+            USER_SECRET,
+        )
+        .node_role(NODE_ROLE)
+        .start()
+        .await
 }
 
-impl World {
-    fn pod_token(&self, namespace: &str, name: &str, audience: &str) -> String {
-        let audiences = [audience.to_owned()];
-        self.sandbox.issue_token(namespace, name, &audiences, HOUR)
-    }
-
-    /// Endpoint overrides for the stand-ins (what the CredentialProviderConfig's env would set).
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL_STS", self.aws.sts_url()),
-            ("AWS_ENDPOINT_URL_ECR_PUBLIC", self.aws.ecr_public_url()),
-        ]
-    }
+/// Endpoint overrides for the stand-ins (what the CredentialProviderConfig's env would set).
+fn stand_in_env(w: &AwsWorld) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL_STS", w.aws.sts_url()),
+        ("AWS_ENDPOINT_URL_ECR_PUBLIC", w.aws.ecr_public_url()),
+    ]
 }
 
 /// A request as the kubelet writes it.
@@ -109,28 +73,23 @@ fn role(arn: &str) -> Value {
 /// Runs the provider with `stdin`, these variables and arguments, in an isolated environment.
 fn provide(
     home: &Path,
-    env: &[(&str, String)],
+    env: &[(&str, &str)],
     args: &[&str],
     stdin: &str,
 ) -> std::io::Result<Output> {
     let mut command = support::isolated(support::BIN, home);
     command
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .envs(env.iter().copied())
         .arg("kubelet-credential-provider")
         .args(args);
     run_with_stdin(command, stdin)
 }
 
-fn run_with_stdin(mut command: std::process::Command, stdin: &str) -> std::io::Result<Output> {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    if let Some(mut pipe) = child.stdin.take() {
-        pipe.write_all(stdin.as_bytes())?;
-    }
-    child.wait_with_output()
+/// A pod's request for `image` with a `team-a/app` token carrying the role annotation, answered
+/// with the stand-ins' endpoints.
+fn provide_for_app(w: &AwsWorld, image: &str, token: &str) -> std::io::Result<Output> {
+    let stdin = request(image, Some(token), role(APP_ROLE));
+    provide(w.home(), &env_refs(&stand_in_env(w)), &[], &stdin)
 }
 
 /// Seconds of a Go duration as kubecred prints it (`11h59m58s`, `0s`).
@@ -171,10 +130,9 @@ fn auth_entry(response: &Value, host: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_token_logs_in_to_ecr_public() -> TestResult {
     let w = world().await?;
-    let token = w.pod_token("team-a", "app", "sts.amazonaws.com");
-    let stdin = request(PUBLIC_IMAGE, Some(&token), role(APP_ROLE));
-    let output = provide(w.home.path(), &w.env(), &[], &stdin)?;
-    assert!(output.status.success(), "{}", stderr(&output));
+    let token = w.pod_token("team-a", "app", STS_AUDIENCE);
+    let output = provide_for_app(&w, PUBLIC_IMAGE, &token)?;
+    assert_success(&output);
     let response = json(&output)?;
     let entry = auth_entry(&response, "public.ecr.aws");
     assert_eq!(entry["username"], "AWS");
@@ -197,16 +155,17 @@ async fn pod_token_logs_in_to_private_ecr_in_the_hosts_region() -> TestResult {
         return Ok(());
     };
     let w = world().await?;
-    let token = w.pod_token("team-a", "app", "sts.amazonaws.com");
+    let token = w.pod_token("team-a", "app", STS_AUDIENCE);
     let image = format!("{PRIVATE_HOST}/team-a/app@sha256:0123");
     let stdin = request(&image, Some(&token), role(APP_ROLE));
+    let sts = w.aws.sts_url();
     let env = [
-        ("AWS_ENDPOINT_URL_STS", w.aws.sts_url()),
-        ("AWS_ENDPOINT_URL_ECR", moto.endpoint.clone()),
+        ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+        ("AWS_ENDPOINT_URL_ECR", moto.endpoint.as_str()),
     ];
     // No AWS_REGION: STS and ECR can only get eu-west-1 from the registry host.
-    let output = provide(w.home.path(), &env, &[], &stdin)?;
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = provide(w.home(), &env, &[], &stdin)?;
+    assert_success(&output);
     let response = json(&output)?;
     let entry = auth_entry(&response, PRIVATE_HOST);
     assert_eq!(entry["username"], "AWS");
@@ -220,15 +179,12 @@ async fn pod_token_logs_in_to_private_ecr_in_the_hosts_region() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_without_the_role_annotation_is_refused_before_sts() -> TestResult {
     let w = world().await?;
-    let token = w.pod_token("team-a", "app", "sts.amazonaws.com");
+    let token = w.pod_token("team-a", "app", STS_AUDIENCE);
+    let env = stand_in_env(&w);
     for annotations in [json!({}), json!({ ROLE_ANNOTATION: "" })] {
         let stdin = request(PUBLIC_IMAGE, Some(&token), annotations);
-        let output = provide(w.home.path(), &w.env(), &[], &stdin)?;
-        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-        let message = stderr(&output);
-        for part in [ROLE_ANNOTATION, "team-a/app", PUBLIC_IMAGE] {
-            assert!(message.contains(part), "{message}");
-        }
+        let output = provide(w.home(), &env_refs(&env), &[], &stdin)?;
+        assert_exit(&output, 1, &[ROLE_ANNOTATION, "team-a/app", PUBLIC_IMAGE]);
         assert!(output.stdout.is_empty());
     }
     assert_eq!(w.aws.calls("AssumeRoleWithWebIdentity"), 0);
@@ -245,19 +201,15 @@ async fn tokens_sts_refuses_fail_with_the_reason() -> TestResult {
             "InvalidIdentityToken",
         ),
         (
-            w.pod_token("team-a", "intruder", "sts.amazonaws.com"),
+            w.pod_token("team-a", "intruder", STS_AUDIENCE),
             "team-a/intruder",
             "AccessDenied",
         ),
     ];
     for (token, account, code) in cases {
-        let stdin = request(PUBLIC_IMAGE, Some(&token), role(APP_ROLE));
-        let output = provide(w.home.path(), &w.env(), &[], &stdin)?;
-        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let output = provide_for_app(&w, PUBLIC_IMAGE, &token)?;
+        assert_exit(&output, 1, &[account, code, PUBLIC_IMAGE]);
         let message = stderr(&output);
-        for part in [account, code, PUBLIC_IMAGE] {
-            assert!(message.contains(part), "{message}");
-        }
         assert!(!message.contains(&token), "{message}");
         assert!(output.stdout.is_empty());
     }
@@ -268,14 +220,12 @@ async fn tokens_sts_refuses_fail_with_the_reason() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_token_the_node_identity_logs_in() -> TestResult {
     let w = world().await?;
-    let mut command = support::isolated(support::BIN, w.home.path());
+    let mut command = w.on_the_node();
     command
-        .env_remove("AWS_EC2_METADATA_DISABLED")
-        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", w.aws.imds_url())
         .env("AWS_ENDPOINT_URL_ECR_PUBLIC", w.aws.ecr_public_url())
         .args(["kubelet-credential-provider", "--identity", "node"]);
     let output = run_with_stdin(command, &request(PUBLIC_IMAGE, None, Value::Null))?;
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_success(&output);
     let response = json(&output)?;
     let entry = auth_entry(&response, "public.ecr.aws");
     let password = entry["password"].as_str().unwrap_or_default();
@@ -287,14 +237,17 @@ async fn without_a_token_the_node_identity_logs_in() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_token_the_plugin_environment_can_log_in() -> TestResult {
     let w = world().await?;
-    let mut env = w.env();
-    env.extend([
-        ("AWS_ACCESS_KEY_ID", USER_KEY.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", USER_SECRET.to_owned()),
-    ]);
+    let endpoints = stand_in_env(&w);
+    let env = env_plus(
+        &env_refs(&endpoints),
+        &[
+            ("AWS_ACCESS_KEY_ID", USER_KEY),
+            ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+        ],
+    );
     let stdin = request(PUBLIC_IMAGE, None, Value::Null);
-    let output = provide(w.home.path(), &env, &["--identity", "controller"], &stdin)?;
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = provide(w.home(), &env, &["--identity", "controller"], &stdin)?;
+    assert_success(&output);
     let entry = auth_entry(&json(&output)?, "public.ecr.aws");
     let password = entry["password"].as_str().unwrap_or_default();
     assert!(w.aws.ecr_public_password_valid(password));
@@ -312,12 +265,7 @@ fn without_a_token_or_node_the_error_names_the_identity() -> TestResult {
         &[],
         &request(PUBLIC_IMAGE, None, Value::Null),
     )?;
-    assert_eq!(output.status.code(), Some(1));
-    let message = stderr(&output);
-    assert!(
-        message.contains("node identity") && message.contains(PUBLIC_IMAGE),
-        "{message}"
-    );
+    assert_exit(&output, 1, &["node identity", PUBLIC_IMAGE]);
     Ok(())
 }
 
@@ -340,13 +288,8 @@ fn bad_requests_are_refused_with_the_field_named() -> TestResult {
     ];
     for (stdin, expected) in cases {
         let output = provide(home.path(), &[], &[], stdin)?;
-        assert_eq!(output.status.code(), Some(1), "{stdin}");
-        assert!(
-            stderr(&output).contains(expected),
-            "{stdin}: {}",
-            stderr(&output)
-        );
-        assert!(output.stdout.is_empty());
+        assert_exit_for(stdin, &output, 1, &[expected]);
+        assert!(output.stdout.is_empty(), "{stdin}");
     }
     Ok(())
 }
@@ -360,19 +303,14 @@ fn registries_kubecred_does_not_know_are_refused() -> TestResult {
         &[],
         &request("ghcr.io/team/app:1", None, Value::Null),
     )?;
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("registry ghcr.io"),
-        "{}",
-        stderr(&output)
-    );
+    assert_exit(&output, 1, &["registry ghcr.io"]);
     let forced = provide(
         home.path(),
         &[],
         &["--provider", "nope"],
         &request(PUBLIC_IMAGE, None, Value::Null),
     )?;
-    assert_eq!(forced.status.code(), Some(2), "{}", stderr(&forced));
+    assert_exit(&forced, 2, &[]);
     Ok(())
 }
 
@@ -542,12 +480,7 @@ fn the_aws_examples_match_ecr_images_and_run_kubecred() -> TestResult {
         let mut command = support::isolated(support::BIN, home.path());
         command.args(&args);
         let output = run_with_stdin(command, "{}")?;
-        assert_eq!(output.status.code(), Some(1), "{name}: {}", stderr(&output));
-        assert!(
-            stderr(&output).contains("no apiVersion"),
-            "{name}: {}",
-            stderr(&output)
-        );
+        assert_exit_for(name, &output, 1, &["no apiVersion"]);
     }
     Ok(())
 }

@@ -1,11 +1,18 @@
 //! Running the `kubecred` binary (and the AWS CLI) as a child process with a controlled
 //! environment: nothing of this machine's but PATH, and no route to a real instance metadata
-//! service.
+//! service; and the worlds those children talk to (the sandbox's Kubernetes API and AWS
+//! stand-ins).
 
 #![allow(dead_code)] // each test file uses part of it
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, AwsUser, PodIdentity, Trust};
+use kubecred_sandbox::{Sandbox, SandboxConfig};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_kubecred");
@@ -29,6 +36,75 @@ pub fn kubecred(home: &Path, env: &[(&str, &str)], args: &[&str]) -> std::io::Re
         .envs(env.iter().copied())
         .args(args)
         .output()
+}
+
+/// Runs `command` with `input` on stdin, collecting stdout and stderr.
+pub fn run_with_stdin(mut command: Command, input: &str) -> std::io::Result<Output> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdin pipe"))?
+        .write_all(input.as_bytes())?;
+    child.wait_with_output()
+}
+
+/// Borrowed `(name, value)` pairs of an environment whose values are owned.
+pub fn env_refs<'a>(env: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// `env` and then `extra`.
+pub fn env_plus<'a>(
+    env: &[(&'a str, &'a str)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    [env, extra].concat()
+}
+
+/// Asserts the run exited with `code` and its stderr contains each of `parts`.
+#[track_caller]
+pub fn assert_exit(output: &Output, code: i32, parts: &[&str]) {
+    assert_exit_for("kubecred", output, code, parts);
+}
+
+/// [`assert_exit`] for one of several runs, named `what` in the failure message.
+#[track_caller]
+pub fn assert_exit_for(what: &str, output: &Output, code: i32, parts: &[&str]) {
+    let message = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "{what}: {message}");
+    for part in parts {
+        assert!(message.contains(part), "{what}: no {part:?} in: {message}");
+    }
+}
+
+/// Asserts the run succeeded (with its stderr as the message when not).
+#[track_caller]
+pub fn assert_success(output: &Output) {
+    assert!(output.status.success(), "{}", stderr(output));
+}
+
+/// Asserts the run succeeded and returns its standard output as JSON.
+#[track_caller]
+pub fn success_json(output: &Output) -> Result<serde_json::Value, String> {
+    assert_success(output);
+    json(output)
+}
+
+/// A `bin` directory in `home` holding `name`, a symlink to the binary under test (the way git
+/// and docker find helpers), and a PATH with that directory first.
+pub fn helper_on_path(home: &Path, name: &str) -> Result<(PathBuf, OsString), BoxError> {
+    let bin = home.join("bin");
+    std::fs::create_dir(&bin)?;
+    std::os::unix::fs::symlink(BIN, bin.join(name))?;
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::iter::once(bin.clone()).chain(std::env::split_paths(&inherited));
+    let path = std::env::join_paths(dirs)?;
+    Ok((bin, path))
 }
 
 /// Standard output, trimmed.
@@ -147,4 +223,163 @@ fn ca_of(kubeconfig: &Path) -> Result<String, BoxError> {
     Ok(String::from_utf8(
         base64::engine::general_purpose::STANDARD.decode(data)?,
     )?)
+}
+
+/// The account of every stand-in world.
+pub const ACCOUNT: &str = "123456789012";
+
+/// What the AWS stand-ins know: roles (trusting a sandbox ServiceAccount, a principal, or no
+/// one), users with keys, the node role and the Pod Identity association. Started with the
+/// sandbox's Kubernetes API as the trusted issuer ([`AwsWorldBuilder::start`]) or alone
+/// ([`AwsWorldBuilder::start_aws`]). Made by [`aws_world`].
+pub struct AwsWorldBuilder {
+    /// Role ARN and the `namespace:name` of the ServiceAccount whose sandbox tokens (audience
+    /// `sts.amazonaws.com`) it trusts.
+    web_identity_roles: Vec<(String, String)>,
+    config: AwsConfig,
+}
+
+/// Stand-ins for account [`ACCOUNT`] with no roles and no users yet.
+pub fn aws_world() -> AwsWorldBuilder {
+    AwsWorldBuilder {
+        web_identity_roles: Vec::new(),
+        config: AwsConfig {
+            account_id: ACCOUNT.into(),
+            ..AwsConfig::default()
+        },
+    }
+}
+
+impl AwsWorldBuilder {
+    /// A role trusting the sandbox's tokens of ServiceAccount `namespace:name` for audience
+    /// `sts.amazonaws.com`.
+    pub fn web_identity_role(mut self, arn: &str, service_account: &str) -> AwsWorldBuilder {
+        self.web_identity_roles
+            .push((arn.into(), service_account.into()));
+        self
+    }
+
+    /// A role that `principal` may assume.
+    pub fn role_for(mut self, arn: &str, principal: &str) -> AwsWorldBuilder {
+        self.config.roles.push(AwsRole {
+            arn: arn.into(),
+            trust: vec![Trust::Principal {
+                arn: principal.into(),
+                external_id: None,
+            }],
+        });
+        self
+    }
+
+    /// A role trusting no one (for the node and Pod Identity, which need no trust).
+    pub fn role(mut self, arn: &str) -> AwsWorldBuilder {
+        self.config.roles.push(AwsRole {
+            arn: arn.into(),
+            trust: vec![],
+        });
+        self
+    }
+
+    /// An IAM user with these keys.
+    pub fn user(
+        mut self,
+        arn: &str,
+        access_key_id: &str,
+        secret_access_key: &str,
+    ) -> AwsWorldBuilder {
+        self.config.users.push(AwsUser {
+            arn: arn.into(),
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+        });
+        self
+    }
+
+    /// The instance profile's role, served by IMDS.
+    pub fn node_role(mut self, arn: &str) -> AwsWorldBuilder {
+        self.config.node_role = Some(arn.into());
+        self
+    }
+
+    /// The EKS Pod Identity association: `token` gets `role_arn`.
+    pub fn pod_identity(mut self, token: &str, role_arn: &str) -> AwsWorldBuilder {
+        self.config.pod_identity = Some(PodIdentity {
+            token: token.into(),
+            role_arn: role_arn.into(),
+        });
+        self
+    }
+
+    /// The stand-ins alone (no web identity roles: there is no issuer to trust).
+    pub async fn start_aws(self) -> Result<AwsStandIns, BoxError> {
+        if !self.web_identity_roles.is_empty() {
+            return Err("web identity roles need the sandbox: use start()".into());
+        }
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        Ok(AwsStandIns::start(self.config).await?)
+    }
+
+    /// The sandbox, the stand-ins trusting its issuer, and an empty home directory.
+    pub async fn start(mut self) -> Result<AwsWorld, BoxError> {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+        let trusted = self
+            .web_identity_roles
+            .iter()
+            .map(|(arn, service_account)| AwsRole {
+                arn: arn.clone(),
+                trust: vec![Trust::WebIdentity {
+                    issuer: sandbox.issuer(),
+                    audience: STS_AUDIENCE.into(),
+                    subject: Some(format!("system:serviceaccount:{service_account}")),
+                }],
+            });
+        self.config.roles = trusted.chain(self.config.roles).collect();
+        self.config.oidc_providers.push(sandbox.verifier().await?);
+        let aws = AwsStandIns::start(self.config).await?;
+        Ok(AwsWorld {
+            sandbox,
+            aws,
+            home: tempfile::tempdir()?,
+        })
+    }
+}
+
+/// The audience STS requires of web identity tokens.
+pub const STS_AUDIENCE: &str = "sts.amazonaws.com";
+
+/// The sandbox's Kubernetes API, the AWS stand-ins trusting it, and a home directory for the
+/// `kubecred` children.
+pub struct AwsWorld {
+    pub sandbox: Sandbox,
+    pub aws: AwsStandIns,
+    pub home: tempfile::TempDir,
+}
+
+impl AwsWorld {
+    /// The children's home directory.
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// A ServiceAccount token from the sandbox's issuer, valid for an hour.
+    pub fn pod_token(&self, namespace: &str, name: &str, audience: &str) -> String {
+        let audiences = [audience.to_owned()];
+        self.sandbox
+            .issue_token(namespace, name, &audiences, Duration::from_secs(3600))
+    }
+
+    /// `kubecred ARGS` in the home directory with these extra variables.
+    pub fn kubecred(&self, env: &[(&str, &str)], args: &[&str]) -> std::io::Result<Output> {
+        kubecred(self.home(), env, args)
+    }
+
+    /// `kubecred` as on a node: the instance metadata service is the IMDS stand-in.
+    pub fn on_the_node(&self) -> Command {
+        let mut command = isolated(BIN, self.home());
+        command
+            .env_remove("AWS_EC2_METADATA_DISABLED")
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.aws.imds_url());
+        command
+    }
 }

@@ -88,7 +88,8 @@ pub struct IdentityArgs {
     /// STS endpoint override (AWS: regional, FIPS or VPC endpoints of amazonaws.com).
     #[arg(long, value_name = "URL")]
     pub sts_endpoint: Option<String>,
-    /// Proxy for the calls this request makes (not supported yet: refused; HTTPS_PROXY works).
+    /// Proxy (http:// or https://, user:password@ allowed) for every cloud call of this request;
+    /// without it HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply.
     #[arg(long, value_name = "URL")]
     pub proxy: Option<Url>,
     /// Assume this role after the base identity (AWS role chaining; repeatable, in order).

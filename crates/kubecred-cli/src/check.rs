@@ -26,7 +26,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             .aws_keys(&request)
             .await
             .context("getting credentials")?;
-        let result = checks::s3_bucket(bucket, &region, &keys, &env)
+        let result = checks::s3_bucket(bucket, &region, &keys, &env, request.proxy.as_ref())
             .await
             .with_context(|| format!("checking s3://{bucket}"))?;
         println!("s3://{bucket}: ok ({result:?})");
@@ -44,7 +44,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             .aws_keys(&request)
             .await
             .context("getting credentials")?;
-        let result = checks::kms_key(key, &keys, &env)
+        let result = checks::kms_key(key, &keys, &env, request.proxy.as_ref())
             .await
             .with_context(|| format!("checking kms://{key}"))?;
         println!("kms://{key}: ok ({result:?})");

@@ -41,6 +41,7 @@ mod kubeconfig;
 mod manifest;
 mod objects;
 mod protobuf;
+pub mod proxy;
 mod random;
 mod routes;
 mod sandbox;

@@ -106,11 +106,14 @@ async fn eks(
     let (arn, sts_endpoint, keys) = eks_identity(engine, cluster, request).await?;
     let access = crate::aws::eks::cluster_access(
         &arn,
-        cluster.address.as_deref(),
-        cluster.ca_data.as_deref(),
+        crate::aws::eks::Known {
+            address: cluster.address.as_deref(),
+            ca_data: cluster.ca_data.as_deref(),
+        },
         &keys,
         engine.aws_env(),
         sts_endpoint.as_deref(),
+        request.proxy.as_ref(),
         engine.now(),
     )
     .await?;

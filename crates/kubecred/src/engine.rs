@@ -116,15 +116,6 @@ impl Engine {
     }
 
     async fn resolve_and_fetch(&self, request: &Request) -> Result<Credential> {
-        if let Some(proxy) = &request.proxy {
-            // Refused rather than ignored: a caller that names a proxy must not have its calls go
-            // around it.
-            return Err(Error::invalid(format!(
-                "a per-request proxy ({}) is not supported yet; the cloud SDKs honour HTTPS_PROXY and NO_PROXY, \
-                 and the Kubernetes client its kubeconfig's proxy-url",
-                proxy.host_str().unwrap_or("?")
-            )));
-        }
         let resolved = self
             .policy
             .resolve(

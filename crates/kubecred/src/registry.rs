@@ -73,7 +73,7 @@ pub async fn login_with_presented_token(
                     )));
                 }
             };
-            crate::aws::ecr::login(&registry, &keys, engine.aws_env())
+            crate::aws::ecr::login(&registry, &keys, engine.aws_env(), request.proxy.as_ref())
                 .await
                 .map_err(|e| {
                     e.at("get an ECR authorization token")
@@ -97,7 +97,7 @@ async fn ecr_login(
         ..request.clone()
     };
     let keys = engine.aws_keys(&request).await?;
-    crate::aws::ecr::login(registry, &keys, engine.aws_env())
+    crate::aws::ecr::login(registry, &keys, engine.aws_env(), request.proxy.as_ref())
         .await
         .map_err(|e| e.at("get an ECR authorization token"))
 }

@@ -20,7 +20,7 @@ use crate::{Identity, Provider, Purpose};
 /// };
 /// assert_eq!(request.provider, Provider::Generic);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     /// Who issues the credential.
     pub provider: Provider,
@@ -38,7 +38,10 @@ pub struct Request {
     pub region: Option<String>,
     /// STS endpoint override (AWS).
     pub sts_endpoint: Option<String>,
-    /// Proxy for every call this request makes.
+    /// Proxy for every cloud call this request makes (AWS: STS, ECR, EKS, S3/KMS checks; the
+    /// instance metadata service excepted). Without one, `HTTPS_PROXY`, `HTTP_PROXY` and
+    /// `NO_PROXY` apply. Calls to the Kubernetes API follow the kubeconfig (`proxy-url`), and
+    /// the generic provider makes no cloud call. A password in the URL is redacted in `Debug`.
     pub proxy: Option<Url>,
     /// CA bundle (PEM) of a remote cluster.
     pub ca_data: Option<String>,
@@ -67,6 +70,51 @@ impl Request {
             cluster_address: None,
         }
     }
+}
+
+/// Every field, the proxy's password redacted (proxy URLs may carry credentials).
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field cannot be left out.
+        let Request {
+            provider,
+            identity,
+            namespace,
+            purpose,
+            audiences,
+            scopes,
+            region,
+            sts_endpoint,
+            proxy,
+            ca_data,
+            assume_roles,
+            cluster_address,
+        } = self;
+        f.debug_struct("Request")
+            .field("provider", provider)
+            .field("identity", identity)
+            .field("namespace", namespace)
+            .field("purpose", purpose)
+            .field("audiences", audiences)
+            .field("scopes", scopes)
+            .field("region", region)
+            .field("sts_endpoint", sts_endpoint)
+            .field("proxy", &proxy.as_ref().map(redacted_url))
+            .field("ca_data", ca_data)
+            .field("assume_roles", assume_roles)
+            .field("cluster_address", cluster_address)
+            .finish()
+    }
+}
+
+/// `url` with its password (if any) replaced, for messages, logs and `Debug`.
+pub(crate) fn redacted_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        // Fails only for URLs that cannot carry a password, which have none to hide.
+        let _ = shown.set_password(Some("redacted"));
+    }
+    shown.to_string()
 }
 
 /// One hop of a role chain: `sts:AssumeRole` into this role.

@@ -55,7 +55,7 @@ async fn ecr_private_login_reports_the_api_expiry() -> TestResult {
     let registry = EcrRegistry::Private {
         region: "us-east-1".into(),
     };
-    let credentials = ecr::login(&registry, &any_keys(), &moto.env()).await?;
+    let credentials = ecr::login(&registry, &any_keys(), &moto.env(), None).await?;
     assert_eq!(credentials.username, "AWS");
     assert!(!credentials.password.expose().is_empty());
     // moto's tokens "expire" on 2015-01-01: reported as given, not replaced by a guess.
@@ -77,14 +77,17 @@ async fn ecr_login_signatures_and_permissions_are_verified() -> TestResult {
         region: "us-east-1".into(),
     };
     let env = moto.env();
-    assert_eq!(ecr::login(&registry, &allowed, &env).await?.username, "AWS");
+    assert_eq!(
+        ecr::login(&registry, &allowed, &env, None).await?.username,
+        "AWS"
+    );
     assert_denied(
-        ecr::login(&registry, &denied, &env).await,
+        ecr::login(&registry, &denied, &env, None).await,
         "AccessDenied",
         &denied,
     );
     assert_denied(
-        ecr::login(&registry, &wrong_secret(&allowed), &env).await,
+        ecr::login(&registry, &wrong_secret(&allowed), &env, None).await,
         "SignatureDoesNotMatch",
         &allowed,
     );
@@ -137,10 +140,10 @@ async fn eks_describes_the_cluster_when_address_or_ca_is_missing() -> TestResult
     let now = SystemClock.now();
     let access = eks::cluster_access(
         &arn("prod"),
-        None,
-        None,
+        eks::Known::default(),
         &any_keys(),
         &moto.env(),
+        None,
         None,
         now,
     )
@@ -154,10 +157,13 @@ async fn eks_describes_the_cluster_when_address_or_ca_is_missing() -> TestResult
     // A given address wins, the CA still comes from the cluster.
     let given = eks::cluster_access(
         &arn("prod"),
-        Some("https://given:443"),
-        None,
+        eks::Known {
+            address: Some("https://given:443"),
+            ca_data: None,
+        },
         &any_keys(),
         &moto.env(),
+        None,
         None,
         now,
     )
@@ -167,10 +173,10 @@ async fn eks_describes_the_cluster_when_address_or_ca_is_missing() -> TestResult
     // A cluster that does not exist is "not found", named in the message.
     let missing = eks::cluster_access(
         &arn("absent"),
-        None,
-        None,
+        eks::Known::default(),
         &any_keys(),
         &moto.env(),
+        None,
         None,
         now,
     )
@@ -193,10 +199,13 @@ async fn eks_uses_the_given_address_and_ca_without_describing() -> TestResult {
     let now = SystemClock.now();
     let access = eks::cluster_access(
         &arn("absent"),
-        Some("https://api.example:6443"),
-        Some(ca),
+        eks::Known {
+            address: Some("https://api.example:6443"),
+            ca_data: Some(ca),
+        },
         &any_keys(),
         &moto.env(),
+        None,
         None,
         now,
     )
@@ -216,10 +225,13 @@ async fn eks_token_is_a_get_caller_identity_request_sts_answers() -> TestResult 
     let ca = b"ca".as_slice();
     let access = eks::cluster_access(
         &arn("prod"),
-        Some("https://x"),
-        Some(ca),
+        eks::Known {
+            address: Some("https://x"),
+            ca_data: Some(ca),
+        },
         &any_keys(),
         &moto.env(),
+        None,
         None,
         SystemClock.now(),
     )
@@ -255,9 +267,9 @@ async fn s3_check_lists_the_bucket_and_reports_missing_ones() -> TestResult {
     };
     moto.bucket("artifacts").await?;
     moto.object("artifacts", "a.txt").await?;
-    let check = checks::s3_bucket("artifacts", "us-east-1", &any_keys(), &moto.env()).await?;
+    let check = checks::s3_bucket("artifacts", "us-east-1", &any_keys(), &moto.env(), None).await?;
     assert_eq!((check.bucket.as_str(), check.key_count), ("artifacts", 1));
-    let missing = checks::s3_bucket("absent", "us-east-1", &any_keys(), &moto.env()).await;
+    let missing = checks::s3_bucket("absent", "us-east-1", &any_keys(), &moto.env(), None).await;
     assert!(
         missing.as_ref().err().is_some_and(Error::is_not_found),
         "{missing:?}"
@@ -279,19 +291,26 @@ async fn s3_check_signatures_and_permissions_are_verified() -> TestResult {
     moto.verify_signatures().await?;
     let env = moto.env();
     assert_eq!(
-        checks::s3_bucket("artifacts", "us-east-1", &allowed, &env)
+        checks::s3_bucket("artifacts", "us-east-1", &allowed, &env, None)
             .await?
             .key_count,
         0
     );
-    let refused = checks::s3_bucket("artifacts", "us-east-1", &denied, &env).await;
+    let refused = checks::s3_bucket("artifacts", "us-east-1", &denied, &env, None).await;
     assert!(
         message(refused.as_ref().map(drop).map_err(Clone::clone))
             .contains("S3 bucket 'artifacts' (s3:ListBucket)")
     );
     assert_denied(refused, "AccessDenied", &denied);
     assert_denied(
-        checks::s3_bucket("artifacts", "us-east-1", &wrong_secret(&allowed), &env).await,
+        checks::s3_bucket(
+            "artifacts",
+            "us-east-1",
+            &wrong_secret(&allowed),
+            &env,
+            None,
+        )
+        .await,
         "SignatureDoesNotMatch",
         &allowed,
     );
@@ -304,13 +323,13 @@ async fn kms_check_describes_the_key_and_reports_missing_ones() -> TestResult {
         return Ok(());
     };
     let key = moto.kms_key().await?;
-    let check = checks::kms_key(&key, &any_keys(), &moto.env()).await?;
+    let check = checks::kms_key(&key, &any_keys(), &moto.env(), None).await?;
     assert_eq!(
         (check.arn.as_str(), check.key_state.as_str(), check.enabled),
         (key.as_str(), "Enabled", true)
     );
     let absent = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000";
-    let missing = checks::kms_key(absent, &any_keys(), &moto.env()).await;
+    let missing = checks::kms_key(absent, &any_keys(), &moto.env(), None).await;
     assert!(
         missing.as_ref().err().is_some_and(Error::is_not_found),
         "{missing:?}"
@@ -329,14 +348,14 @@ async fn kms_check_signatures_and_permissions_are_verified() -> TestResult {
     let denied = moto.user("other", "kms:Encrypt", "*").await?;
     moto.verify_signatures().await?;
     let env = moto.env();
-    assert!(checks::kms_key(&key, &allowed, &env).await?.enabled);
-    let refused = checks::kms_key(&key, &denied, &env).await;
+    assert!(checks::kms_key(&key, &allowed, &env, None).await?.enabled);
+    let refused = checks::kms_key(&key, &denied, &env, None).await;
     assert!(
         message(refused.as_ref().map(drop).map_err(Clone::clone)).contains("(kms:DescribeKey)")
     );
     assert_denied(refused, "AccessDenied", &denied);
     assert_denied(
-        checks::kms_key(&key, &wrong_secret(&allowed), &env).await,
+        checks::kms_key(&key, &wrong_secret(&allowed), &env, None).await,
         "SignatureDoesNotMatch",
         &allowed,
     );

@@ -11,6 +11,7 @@ use kubecred::{
     Request,
 };
 use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, AwsUser, Trust};
+use kubecred_sandbox::proxy::ForwardProxy;
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -378,6 +379,103 @@ async fn an_expired_eks_token_is_refused() -> TestResult {
     assert!(
         refused.to_string().to_lowercase().contains("expired"),
         "{refused}"
+    );
+    Ok(())
+}
+
+/// `proxy`'s URL with a user and a password that needs percent-encoding (`p@ss+word`).
+fn with_credentials(
+    proxy: &ForwardProxy,
+    password: &str,
+) -> Result<url::Url, Box<dyn std::error::Error>> {
+    let mut url = url::Url::parse(&proxy.url())?;
+    url.set_username("team-a").map_err(|()| "no user")?;
+    url.set_password(Some(password))
+        .map_err(|()| "no password")?;
+    Ok(url)
+}
+
+#[tokio::test]
+async fn a_request_proxy_carries_every_aws_call_of_the_request() -> TestResult {
+    let w = world().await?;
+    let proxy = ForwardProxy::start_with_basic_auth("team-a", "p@ss+word").await?;
+    let request = Request {
+        proxy: Some(with_credentials(&proxy, "p%40ss%2Bword")?),
+        ..object("chained")
+    };
+    // Object level (AssumeRoleWithWebIdentity, then a two-hop chain), then ECR Public.
+    let login = registry::login(&w.engine, "public.ecr.aws", &request).await?;
+    assert!(w.aws.ecr_public_password_valid(login.password.expose()));
+
+    let relayed = proxy.relayed();
+    let through = |origin: &str| {
+        relayed
+            .iter()
+            .filter(|r| r.method == "POST" && r.target.starts_with(origin) && r.refused.is_none())
+            .count()
+    };
+    assert_eq!(through(&w.aws.sts_url()), 3, "{relayed:?}");
+    assert_eq!(through(&w.aws.ecr_public_url()), 1, "{relayed:?}");
+    // Cloud calls only: the Kubernetes API (ServiceAccount, TokenRequest) follows its kubeconfig.
+    assert_eq!(relayed.len(), 4, "{relayed:?}");
+    assert_eq!(w.sandbox.token_requests(), 1);
+    assert_eq!(
+        (
+            w.aws.calls("AssumeRoleWithWebIdentity"),
+            w.aws.calls("AssumeRole")
+        ),
+        (1, 2)
+    );
+    let shown = format!("{request:?}");
+    assert!(
+        shown.contains("team-a:redacted@") && !shown.contains("p%40ss"),
+        "{shown}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_proxy_that_refuses_or_is_down_fails_the_request_without_showing_its_password()
+-> TestResult {
+    let w = world().await?;
+    let proxy = ForwardProxy::start_with_basic_auth("team-a", "right").await?;
+    let refused = Request {
+        proxy: Some(with_credentials(&proxy, "wrong-pass")?),
+        ..object("app")
+    };
+    let result = w.engine.token(&refused).await;
+    let text = message(result);
+    assert!(
+        !text.contains("wrong-pass") && text.contains("proxy refused") && text.contains("407"),
+        "{text}"
+    );
+    assert_eq!(proxy.relayed().first().and_then(|r| r.refused), Some(407));
+    assert_eq!(w.aws.calls("AssumeRoleWithWebIdentity"), 0);
+
+    let down = url::Url::parse(&proxy.url())?;
+    drop(proxy);
+    let unreachable = Request {
+        proxy: Some(down),
+        ..object("app")
+    };
+    let result = w.engine.token(&unreachable).await;
+    assert!(
+        result
+            .as_ref()
+            .err()
+            .is_some_and(kubecred::Error::is_transient),
+        "{result:?}"
+    );
+    assert_eq!(w.aws.calls("AssumeRoleWithWebIdentity"), 0);
+
+    let socks = Request {
+        proxy: Some(url::Url::parse("socks5://127.0.0.1:1")?),
+        ..object("app")
+    };
+    let text = message(w.engine.token(&socks).await);
+    assert!(
+        text.contains("socks5://127.0.0.1:1") && text.contains("http://"),
+        "{text}"
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The Kubernetes layer against the sandbox: Secrets and ConfigMaps of the object's namespace,
 //! and the generic provider's remote-cluster audience.
 
-use kubecred::{Engine, Identity, Kubernetes, PolicyConfig, Provider, Request};
+use kubecred::{Credential, Engine, Identity, Kubernetes, PolicyConfig, Provider, Request};
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -135,8 +135,9 @@ async fn the_generic_provider_has_no_secret_level() -> TestResult {
 }
 
 #[tokio::test]
-async fn a_per_request_proxy_is_refused_not_ignored() -> TestResult {
+async fn a_request_proxy_carries_cloud_calls_only() -> TestResult {
     let (_sandbox, kubernetes, _dir) = start().await?;
+    let proxy = kubecred_sandbox::proxy::ForwardProxy::start().await?;
     let policy = PolicyConfig {
         object_level_workload_identity: true,
         ..PolicyConfig::default()
@@ -146,18 +147,12 @@ async fn a_per_request_proxy_is_refused_not_ignored() -> TestResult {
     let request = Request {
         identity: Identity::service_account("app"),
         namespace: Some("team-a".into()),
-        proxy: Some(url::Url::parse("http://proxy.example:3128")?),
+        proxy: Some(url::Url::parse(&proxy.url())?),
         ..Request::new(Provider::Generic)
     };
-    let message = engine
-        .token(&request)
-        .await
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    assert!(
-        message.contains("per-request proxy") && message.contains("HTTPS_PROXY"),
-        "{message}"
-    );
+    // The generic provider's token comes from the Kubernetes API, which follows the kubeconfig.
+    let credential = engine.token(&request).await?;
+    assert!(matches!(credential, Credential::KubernetesToken(_)));
+    assert_eq!(proxy.relayed(), Vec::new());
     Ok(())
 }

@@ -22,16 +22,23 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sts::config::Region;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
+use super::http::HttpClient;
 use super::sdk::cloud_keys;
 use crate::credential::CloudKeys;
 use crate::error::{Error, Result};
 
 /// The keys of the default chain, in `region`, with an optional STS endpoint for the chain's
 /// own STS calls (web identity, assume-role profiles).
-pub(crate) async fn default_chain(region: &str, sts_endpoint: Option<&str>) -> Result<CloudKeys> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(
-        RegionProviderChain::first_try(Region::new(region.to_owned())),
-    );
+pub(crate) async fn default_chain(
+    http: &HttpClient,
+    region: &str,
+    sts_endpoint: Option<&str>,
+) -> Result<CloudKeys> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http.clone())
+        .region(RegionProviderChain::first_try(Region::new(
+            region.to_owned(),
+        )));
     if let Some(endpoint) = sts_endpoint {
         loader = loader.endpoint_url(endpoint);
     }

@@ -7,6 +7,7 @@
 //! - `aws.kubecred.io/assume-role-arn` (comma-separated for several hops) and
 //!   `aws.kubecred.io/external-id` (for the last hop): roles to chain into afterwards.
 
+use super::http::{self, HttpClient};
 use super::parse::{self, ANNOTATION_ROLE_ARN};
 use super::sdk::AwsEnv;
 use super::session::session_name;
@@ -87,12 +88,18 @@ pub(crate) async fn object_level(
     let role = role_arn(account)?;
     let session = session_name(&account.name, &account.namespace, region);
     let endpoint = sts_endpoint(env, request)?;
-    let client = sts::client(region, endpoint.as_deref(), None);
+    let http = http::client(request.proxy.as_ref())?;
+    let client = sts::client(&http, region, endpoint.as_deref(), None);
     let keys = sts::assume_role_with_web_identity(&client, &role, &session, &token.token)
         .await
         .map_err(|e| e.at("exchange the Kubernetes token with STS"))?;
     let hops = [annotation_hops(account)?, request.assume_roles.clone()].concat();
-    chain(keys, &hops, region, endpoint.as_deref(), &session)
+    let target = StsTarget {
+        http: &http,
+        region,
+        endpoint: endpoint.as_deref(),
+    };
+    chain(keys, &hops, &target, &session)
         .await
         .map(Credential::CloudKeys)
 }
@@ -105,18 +112,18 @@ pub(crate) async fn controller_level(env: &AwsEnv, request: &Request) -> Result<
         .or_else(|| env.region())
         .ok_or_else(|| Error::not_configured(CONTROLLER_REGION_MISSING))?;
     let endpoint = sts_endpoint(env, request)?;
-    let keys = controller::default_chain(&region, endpoint.as_deref())
+    let http = http::client(request.proxy.as_ref())?;
+    let keys = controller::default_chain(&http, &region, endpoint.as_deref())
         .await
         .map_err(|e| e.at("load the default credential chain"))?;
-    chain(
-        keys,
-        &request.assume_roles,
-        &region,
-        endpoint.as_deref(),
-        "kubecred-controller",
-    )
-    .await
-    .map(Credential::CloudKeys)
+    let target = StsTarget {
+        http: &http,
+        region: &region,
+        endpoint: endpoint.as_deref(),
+    };
+    chain(keys, &request.assume_roles, &target, "kubecred-controller")
+        .await
+        .map(Credential::CloudKeys)
 }
 
 /// Node level: the instance's role (IMDSv2), then the request's chain.
@@ -128,7 +135,13 @@ pub(crate) async fn node_level(env: &AwsEnv, request: &Request) -> Result<Creden
     match request.region.clone().or_else(|| env.region()) {
         Some(region) => {
             let endpoint = sts_endpoint(env, request)?;
-            chain(keys, hops, &region, endpoint.as_deref(), "kubecred-node")
+            let http = http::client(request.proxy.as_ref())?;
+            let target = StsTarget {
+                http: &http,
+                region: &region,
+                endpoint: endpoint.as_deref(),
+            };
+            chain(keys, hops, &target, "kubecred-node")
                 .await
                 .map(Credential::CloudKeys)
         }
@@ -154,15 +167,15 @@ pub(crate) async fn secret_level(
         .or_else(|| env.region())
         .ok_or_else(|| Error::invalid("assuming roles needs a region (--region or AWS_REGION)"))?;
     let endpoint = sts_endpoint(env, request)?;
-    chain(
-        keys,
-        &request.assume_roles,
-        &region,
-        endpoint.as_deref(),
-        "kubecred-secret",
-    )
-    .await
-    .map(Credential::CloudKeys)
+    let http = http::client(request.proxy.as_ref())?;
+    let target = StsTarget {
+        http: &http,
+        region: &region,
+        endpoint: endpoint.as_deref(),
+    };
+    chain(keys, &request.assume_roles, &target, "kubecred-secret")
+        .await
+        .map(Credential::CloudKeys)
 }
 
 /// The keys a Secret's data holds (`accesskey`/`secretkey`/`sessiontoken` or `sops.aws-kms`).
@@ -180,17 +193,23 @@ fn sts_endpoint(env: &AwsEnv, request: &Request) -> Result<Option<String>> {
     }
 }
 
+/// Where a role chain's STS calls go.
+struct StsTarget<'a> {
+    http: &'a HttpClient,
+    region: &'a str,
+    endpoint: Option<&'a str>,
+}
+
 /// Assumes each role in turn, each hop signed with the previous hop's keys.
 async fn chain(
     mut keys: CloudKeys,
     hops: &[AssumeRole],
-    region: &str,
-    endpoint: Option<&str>,
+    target: &StsTarget<'_>,
     session: &str,
 ) -> Result<CloudKeys> {
     for (i, hop) in hops.iter().enumerate() {
         parse::role_arn(&hop.role_arn, "role to assume")?;
-        let client = sts::client(region, endpoint, Some(&keys));
+        let client = sts::client(target.http, target.region, target.endpoint, Some(&keys));
         keys = sts::assume_role(&client, hop, session).await.map_err(|e| {
             e.at(if i == 0 {
                 "assume the first chained role"

@@ -18,6 +18,9 @@ use aws_smithy_types::DateTime;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use url::Url;
+
+use super::http::{self, HttpClient};
 use super::parse::EcrRegistry;
 use super::sdk::{AwsEnv, sdk_credentials};
 use super::sdk_error::sdk_error;
@@ -26,26 +29,33 @@ use crate::{CloudKeys, Provider, RegistryCredentials, Secret};
 
 const STEP: &str = "get ECR authorization token";
 
-/// Logs in to an ECR registry (private or public) with resolved keys.
+/// Logs in to an ECR registry (private or public) with resolved keys, through `proxy` if given
+/// (else the proxy environment variables, see [`super::http`]).
 pub async fn login(
     registry: &EcrRegistry,
     keys: &CloudKeys,
     env: &AwsEnv,
+    proxy: Option<&Url>,
 ) -> Result<RegistryCredentials> {
-    let result = match registry {
-        EcrRegistry::Private { region } => private_token(region, keys, env).await,
-        EcrRegistry::Public => public_token(keys, env).await,
+    let result = match http::client(proxy) {
+        Ok(http) => match registry {
+            EcrRegistry::Private { region } => private_token(&http, region, keys, env).await,
+            EcrRegistry::Public => public_token(&http, keys, env).await,
+        },
+        Err(error) => Err(error),
     };
     result.map_err(|e| e.at(STEP).for_provider(Provider::Aws))
 }
 
 async fn private_token(
+    http: &HttpClient,
     region: &str,
     keys: &CloudKeys,
     env: &AwsEnv,
 ) -> Result<RegistryCredentials> {
     let mut builder = aws_sdk_ecr::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(http.clone())
         .region(Region::new(region.to_owned()))
         .credentials_provider(sdk_credentials(keys));
     builder.set_endpoint_url(env.endpoint_url("ECR"));
@@ -59,9 +69,14 @@ async fn private_token(
     decode(data.map(|d| (d.authorization_token(), d.expires_at())))
 }
 
-async fn public_token(keys: &CloudKeys, env: &AwsEnv) -> Result<RegistryCredentials> {
+async fn public_token(
+    http: &HttpClient,
+    keys: &CloudKeys,
+    env: &AwsEnv,
+) -> Result<RegistryCredentials> {
     let mut builder = aws_sdk_ecrpublic::Config::builder()
         .behavior_version(aws_sdk_ecrpublic::config::BehaviorVersion::latest())
+        .http_client(http.clone())
         .region(aws_sdk_ecrpublic::config::Region::new(
             super::parse::ECR_PUBLIC_REGION,
         ))

@@ -16,6 +16,7 @@ use aws_sdk_eks::config::{BehaviorVersion, Region};
 use aws_sigv4::http_request::{SignatureLocation, SigningSettings};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use url::Url;
 
 use super::parse::EksClusterArn;
 use super::sdk::{AwsEnv, sdk_credentials};
@@ -45,19 +46,29 @@ pub struct ClusterAccess {
     pub expires_at: SystemTime,
 }
 
-/// Builds access to an EKS cluster. `DescribeCluster` runs only when `address` or `ca_data` is
-/// missing (or empty); a given address is used verbatim. `sts_endpoint` must already be
-/// validated ([`super::parse::sts_endpoint`]).
+/// What the caller already knows of a cluster (e.g. from the remote-cluster ConfigMap).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Known<'a> {
+    /// The API server's address, used verbatim.
+    pub address: Option<&'a str>,
+    /// The CA bundle (PEM).
+    pub ca_data: Option<&'a [u8]>,
+}
+
+/// Builds access to an EKS cluster. `DescribeCluster` runs only when the known address or CA
+/// is missing (or empty). `sts_endpoint` must already be validated
+/// ([`super::parse::sts_endpoint`]); `proxy` carries `DescribeCluster` (see [`super::http`]).
 pub async fn cluster_access(
     arn: &EksClusterArn,
-    address: Option<&str>,
-    ca_data: Option<&[u8]>,
+    known: Known<'_>,
     keys: &CloudKeys,
     env: &AwsEnv,
     sts_endpoint: Option<&str>,
+    proxy: Option<&Url>,
     now: SystemTime,
 ) -> Result<ClusterAccess> {
-    let (server, ca_data) = server_and_ca(arn, address, ca_data, keys, env).await?;
+    let (server, ca_data) =
+        server_and_ca(arn, known.address, known.ca_data, keys, env, proxy).await?;
     let token = sts_url(&arn.region, sts_endpoint, env)
         .and_then(|sts_url| presigned_token(&arn.name, &arn.region, keys, &sts_url, now))
         .map_err(|e| {
@@ -79,13 +90,14 @@ async fn server_and_ca(
     ca_data: Option<&[u8]>,
     keys: &CloudKeys,
     env: &AwsEnv,
+    proxy: Option<&Url>,
 ) -> Result<(String, Option<Vec<u8>>)> {
     let address = address.filter(|a| !a.is_empty()).map(str::to_owned);
     let ca_data = ca_data.filter(|c| !c.is_empty()).map(<[u8]>::to_vec);
     match (address, ca_data) {
         (Some(address), Some(ca)) => Ok((address, Some(ca))),
         (address, ca_data) => {
-            let described = describe(arn, keys, env).await?;
+            let described = describe(arn, keys, env, proxy).await?;
             Ok((
                 address.unwrap_or(described.endpoint),
                 ca_data.or(described.ca_data),
@@ -100,10 +112,18 @@ struct Described {
     ca_data: Option<Vec<u8>>,
 }
 
-async fn describe(arn: &EksClusterArn, keys: &CloudKeys, env: &AwsEnv) -> Result<Described> {
+async fn describe(
+    arn: &EksClusterArn,
+    keys: &CloudKeys,
+    env: &AwsEnv,
+    proxy: Option<&Url>,
+) -> Result<Described> {
     let action = format!("describe EKS cluster '{}' in {}", arn.name, arn.region);
+    let http = super::http::client(proxy)
+        .map_err(|e| e.at("describe EKS cluster").for_provider(Provider::Aws))?;
     let mut builder = aws_sdk_eks::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(http)
         .region(Region::new(arn.region.clone()))
         .credentials_provider(sdk_credentials(keys));
     builder.set_endpoint_url(env.endpoint_url("EKS"));

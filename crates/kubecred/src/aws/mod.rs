@@ -10,6 +10,7 @@ mod controller;
 pub mod credentials;
 pub mod ecr;
 pub mod eks;
+pub(crate) mod http;
 pub mod parse;
 pub mod sdk;
 mod sdk_error;

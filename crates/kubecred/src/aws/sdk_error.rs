@@ -65,7 +65,12 @@ impl Refusal {
         if !code.is_empty() {
             text.push_str(&format!("{code}: "));
         }
-        text.push_str(self.message.as_deref().unwrap_or("no message"));
+        let fallback = match self.status {
+            // Only a proxy answers 407: its user or password (the proxy URL's user info) is off.
+            407 => "the proxy refused the request: check the user and password of the proxy URL",
+            _ => "no message",
+        };
+        text.push_str(self.message.as_deref().unwrap_or(fallback));
         text.push_str(&format!(" (HTTP {})", self.status));
         match classify(self.status, code) {
             Class::Transient => Error::transient(text),
@@ -87,7 +92,7 @@ enum Class {
 fn classify(status: u16, code: &str) -> Class {
     if THROTTLING_CODES.contains(&code) || status >= 500 || status == 408 || status == 429 {
         Class::Transient
-    } else if DENIED_CODES.contains(&code) || status == 401 || status == 403 {
+    } else if DENIED_CODES.contains(&code) || matches!(status, 401 | 403 | 407) {
         Class::Denied
     } else if NOT_FOUND_CODES.contains(&code) || status == 404 {
         Class::NotFound
@@ -172,6 +177,7 @@ mod tests {
         assert_eq!(classify(400, "NotFoundException"), Class::NotFound);
         assert_eq!(classify(400, "ValidationException"), Class::Upstream);
         assert!(refused(404, "NoSuchBucket").is_not_found());
+        assert_eq!(classify(407, ""), Class::Denied);
     }
 
     #[test]

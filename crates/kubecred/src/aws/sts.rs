@@ -7,6 +7,7 @@
 use aws_config::BehaviorVersion;
 use aws_sdk_sts::config::Region;
 
+use super::http::HttpClient;
 use super::sdk::{sdk_credentials, sts_keys};
 use super::sdk_error::sdk_error;
 use crate::credential::CloudKeys;
@@ -18,12 +19,14 @@ const CHAINED_SESSION_SECONDS: i32 = 3600;
 
 /// An STS client for a region; `keys` sign the calls that need signing (`AssumeRole`).
 pub(crate) fn client(
+    http: &HttpClient,
     region: &str,
     endpoint: Option<&str>,
     keys: Option<&CloudKeys>,
 ) -> aws_sdk_sts::Client {
     let mut config = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(http.clone())
         .region(Region::new(region.to_owned()));
     if let Some(endpoint) = endpoint {
         config = config.endpoint_url(endpoint);

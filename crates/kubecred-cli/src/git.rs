@@ -329,4 +329,26 @@ mod tests {
         };
         assert!(render(&broken).is_err());
     }
+
+    proptest::proptest! {
+        /// Any description parses or is refused by line number; a password line is never
+        /// echoed.
+        #[test]
+        fn descriptions_never_echo_a_password(
+            lines in proptest::collection::vec("[ -~]{0,40}", 0..6),
+            password in "[A-Za-z0-9]{16,32}",
+        ) {
+            let mut text = lines.join("\n");
+            text.push_str(&format!("\npassword={password}\n"));
+            match Description::parse(&text) {
+                Ok(_) => {}
+                Err(error) => {
+                    let message = format!("{error:#}");
+                    proptest::prop_assert!(!message.contains(&password), "{}", message);
+                }
+            }
+            let read = read_description(text.as_bytes());
+            proptest::prop_assert!(read.is_ok());
+        }
+    }
 }

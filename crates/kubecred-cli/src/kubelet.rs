@@ -447,4 +447,40 @@ mod tests {
         assert!(error.contains(ANNOTATION_ROLE_ARN), "{error}");
         assert!(require_annotations(Provider::Generic, &account).is_ok());
     }
+
+    proptest::proptest! {
+        /// Any text is a request or an error; an error never shows the token, whatever else is
+        /// wrong with the request around it.
+        #[test]
+        fn errors_never_show_the_token(
+            token in "[A-Za-z0-9._~+/=-]{12,64}",
+            api_version in proptest::sample::select(vec![json!(API_VERSION), json!("v1"), json!(7), Value::Null]),
+            kind in proptest::sample::select(vec![json!("CredentialProviderRequest"), json!("Other"), json!([])]),
+            image in proptest::sample::select(vec![json!("public.ecr.aws/a/b:1"), json!(""), json!({}), Value::Null]),
+            annotations in proptest::sample::select(vec![json!({"eks.amazonaws.com/role-arn": "arn"}), json!({"k": 1}), json!("x"), Value::Null]),
+        ) {
+            let request = json!({
+                "apiVersion": api_version,
+                "kind": kind,
+                "image": image,
+                "serviceAccountToken": token,
+                "serviceAccountAnnotations": annotations,
+            });
+            match parse_request(&request.to_string()) {
+                Ok(parsed) => proptest::prop_assert!(parsed.pod.is_some_and(|pod| pod.token.expose() == token)),
+                Err(error) => {
+                    let message = format!("{error:#}");
+                    proptest::prop_assert!(!message.contains(&token), "{}", message);
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = parse_request(&text);
+            if let Ok(host) = image_registry(&text) {
+                proptest::prop_assert!(text.contains(host) || host == "docker.io" || host == "index.docker.io");
+            }
+        }
+    }
 }

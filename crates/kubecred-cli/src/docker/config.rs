@@ -91,12 +91,18 @@ impl Config {
 
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let shown = path.display();
         let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the kubecred config file {shown}"))?;
+            .with_context(|| format!("reading the kubecred config file {}", path.display()))?;
+        Config::parse(&text, path)
+    }
+
+    /// Checks the text of the file at `path` (relative kubeconfig paths are resolved against
+    /// its directory).
+    fn parse(text: &str, path: &Path) -> anyhow::Result<Config> {
+        let shown = path.display();
         let file: File = match text.trim().is_empty() {
             true => File::default(),
-            false => serde_saphyr::from_str(&text)
+            false => serde_saphyr::from_str(text)
                 .map_err(|e| anyhow!("config file {shown}: {}", yaml_error(&e)))?,
         };
         let base = path.parent().unwrap_or(Path::new("."));
@@ -366,5 +372,18 @@ mod tests {
         assert!(check_reference("secret", "b/k", Some("a")).is_err());
         assert!(check_reference("secret", "a/", None).is_err());
         assert!(check_reference("secret", "a/b/c", None).is_err());
+    }
+
+    proptest::proptest! {
+        /// Whatever the file holds, loading it answers (a config or an error naming the file),
+        /// without panicking.
+        #[test]
+        fn any_text_loads_or_is_refused_by_name(text in "(registries:\n  [ -~]{0,30}: [ -~\n]{0,60})|[ -~\n]{0,120}") {
+            let path = Path::new("/etc/kubecred/config.yaml");
+            if let Err(error) = Config::parse(&text, path) {
+                let message = format!("{error:#}");
+                proptest::prop_assert!(message.contains("config file /etc/kubecred/config.yaml"), "{}", message);
+            }
+        }
     }
 }

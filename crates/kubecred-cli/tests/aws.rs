@@ -3,14 +3,12 @@
 //! sandbox, and an AWS CLI profile whose `credential_process` is kubecred, listing a moto bucket.
 
 use std::path::Path;
-
-#[path = "../../kubecred/tests/support/moto.rs"]
-#[allow(dead_code)] // shared with the library's tests; this file uses part of it
-mod moto;
+use std::process::Output;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 mod support;
+use support::moto::Moto;
 use support::{BIN, SandboxProcess, assert_exit, isolated, kubecred, stderr, stdout, success_json};
 
 const ENV_KEYS: [(&str, &str); 4] = [
@@ -130,6 +128,17 @@ fn controller_level_without_region_or_credentials_is_explained() -> TestResult {
     Ok(())
 }
 
+/// `kubecred token --provider aws --namespace NAMESPACE ARGS` with these variables.
+fn aws_token(
+    home: &Path,
+    env: &[(&str, &str)],
+    namespace: &str,
+    args: &[&str],
+) -> std::io::Result<Output> {
+    let base = ["token", "--provider", "aws", "--namespace", namespace];
+    kubecred(home, env, &[&base[..], args].concat())
+}
+
 fn secret_manifest(
     name: &str,
     access_key: &str,
@@ -155,21 +164,10 @@ fn secret_level_keys_with_and_without_session_token() -> TestResult {
         + &secret_manifest("temporary", "ASIATEMP", "temp-secret", Some("temp-token"));
     let sandbox = SandboxProcess::start(home.path(), &manifests, 0)?;
     let kubeconfig = sandbox.kubeconfig.to_str().unwrap_or_default().to_owned();
+    let env = [("KUBECONFIG", kubeconfig.as_str())];
     let token = |secret: &str, extra: &[&str]| {
-        let base = [
-            "token",
-            "--provider",
-            "aws",
-            "-n",
-            "team-a",
-            "--secret",
-            secret,
-        ];
-        kubecred(
-            home.path(),
-            &[("KUBECONFIG", &kubeconfig)],
-            &[&base[..], extra].concat(),
-        )
+        let args = [&["--secret", secret][..], extra].concat();
+        aws_token(home.path(), &env, "team-a", &args)
     };
     for (secret, key, token_value) in [
         ("static", "AKIASTATIC", serde_json::Value::Null),
@@ -187,7 +185,7 @@ fn secret_level_keys_with_and_without_session_token() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_credential_process_lists_a_moto_bucket() -> TestResult {
-    let Some(moto) = moto::Moto::start().await? else {
+    let Some(moto) = Moto::start().await? else {
         return Ok(());
     };
     let keys = moto.user("lister", "s3:ListBucket", "*").await?;
@@ -210,15 +208,11 @@ async fn aws_cli_credential_process_lists_a_moto_bucket() -> TestResult {
             sandbox.kubeconfig.display()
         ),
     )?;
-    let direct = kubecred(
+    let direct = aws_token(
         home.path(),
         &[],
+        "team-a",
         &[
-            "token",
-            "--provider",
-            "aws",
-            "-n",
-            "team-a",
             "--secret",
             "moto-keys",
             "--kubeconfig",
@@ -291,18 +285,13 @@ fn object_level_through_the_sandbox_sts_as_its_banner_says() -> TestResult {
     ];
     // A ServiceAccount's token exchanged at the sandbox's STS.
     let token = |namespace: &str, extra: &[&str]| {
-        let base = [
-            "token",
-            "--provider",
-            "aws",
-            "-n",
+        let service_account = ["--service-account", "app", "--region", "us-east-1"];
+        aws_token(
+            home.path(),
+            &env,
             namespace,
-            "--service-account",
-            "app",
-            "--region",
-            "us-east-1",
-        ];
-        kubecred(home.path(), &env, &[&base[..], extra].concat())
+            &[&service_account[..], extra].concat(),
+        )
     };
     let value = success_json(&token("team-a", &["--output", "json"])?)?;
     assert!(

@@ -6,13 +6,10 @@
 use std::path::Path;
 
 mod support;
+use support::moto::Moto;
 use support::{
     AwsWorld, STS_AUDIENCE, assert_exit, assert_success, aws_world, env_refs, json, kubecred,
 };
-
-#[path = "../../kubecred/tests/support/moto.rs"]
-#[allow(dead_code)] // shared with the library's tests; this file uses part of it
-mod moto;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -161,7 +158,7 @@ async fn ecr_public_login_and_eks_credentials() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecr_private_login_and_resource_checks_against_moto() -> TestResult {
-    let Some(moto) = moto::Moto::start().await? else {
+    let Some(moto) = Moto::start().await? else {
         return Ok(());
     };
     moto.bucket("kubecred-check").await?;

@@ -55,18 +55,30 @@ fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
         .build()
 }
 
-const TOKEN_ARGS: [&str; 10] = [
-    "token",
-    "--provider",
-    "generic",
-    "--namespace",
-    "team-a",
-    "--service-account",
-    "app",
-    "--audience",
-    AUDIENCE,
-    "--output",
-];
+/// `token --provider PROVIDER ARGS`.
+fn token<'a>(provider: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    [&["token", "--provider", provider][..], args].concat()
+}
+
+/// `token --provider generic ARGS`.
+fn generic<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    token("generic", args)
+}
+
+/// [`generic`] for team-a/app's token with the audience [`AUDIENCE`], printed as `output`.
+fn app_token<'a>(output: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let app = [
+        "--namespace",
+        "team-a",
+        "--service-account",
+        "app",
+        "--audience",
+        AUDIENCE,
+        "--output",
+        output,
+    ];
+    generic(&[&app[..], extra].concat())
+}
 
 #[test]
 fn sandbox_is_ready_fast_and_token_prints_a_verifiable_jwt() -> TestResult {
@@ -77,7 +89,7 @@ fn sandbox_is_ready_fast_and_token_prints_a_verifiable_jwt() -> TestResult {
         sandbox.process.startup
     );
 
-    let output = sandbox.kubecred(&[&TOKEN_ARGS[..], &["json"]].concat())?;
+    let output = sandbox.kubecred(&app_token("json", &[]))?;
     let json = success_json(&output)?;
     assert_eq!(json["kind"], "KubernetesToken");
     let token = json["token"].as_str().ok_or("no token")?;
@@ -95,7 +107,7 @@ fn sandbox_is_ready_fast_and_token_prints_a_verifiable_jwt() -> TestResult {
 #[test]
 fn text_output_is_the_token_alone() -> TestResult {
     let sandbox = RunningSandbox::start(&examples())?;
-    let output = sandbox.kubecred(&[&TOKEN_ARGS[..], &["text"]].concat())?;
+    let output = sandbox.kubecred(&app_token("text", &[]))?;
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     assert_eq!(text.split('.').count(), 3, "{text}");
@@ -106,17 +118,10 @@ fn text_output_is_the_token_alone() -> TestResult {
 #[test]
 fn the_feature_gate_off_exits_1_naming_the_gate() -> TestResult {
     let sandbox = RunningSandbox::start(&examples())?;
-    let output = sandbox.kubecred(
-        &[
-            &TOKEN_ARGS[..],
-            &[
-                "json",
-                "--feature-gates",
-                "ObjectLevelWorkloadIdentity=false",
-            ],
-        ]
-        .concat(),
-    )?;
+    let output = sandbox.kubecred(&app_token(
+        "json",
+        &["--feature-gates", "ObjectLevelWorkloadIdentity=false"],
+    ))?;
     assert_exit(
         &output,
         1,
@@ -129,15 +134,12 @@ fn the_feature_gate_off_exits_1_naming_the_gate() -> TestResult {
 #[test]
 fn a_service_account_of_another_namespace_is_refused() -> TestResult {
     let sandbox = RunningSandbox::start(&examples())?;
-    let output = sandbox.kubecred(&[
-        "token",
-        "--provider",
-        "generic",
+    let output = sandbox.kubecred(&generic(&[
         "--namespace",
         "team-a",
         "--service-account",
         "team-b/app",
-    ])?;
+    ]))?;
     assert_exit(
         &output,
         2,
@@ -145,15 +147,12 @@ fn a_service_account_of_another_namespace_is_refused() -> TestResult {
     );
 
     // NS/NAME alone sets the namespace.
-    let output = sandbox.kubecred(&[
-        "token",
-        "--provider",
-        "generic",
+    let output = sandbox.kubecred(&generic(&[
         "--service-account",
         "team-b/app",
         "--output",
         "json",
-    ])?;
+    ]))?;
     assert!(output.status.success(), "{}", stderr(&output));
     Ok(())
 }
@@ -162,10 +161,7 @@ fn a_service_account_of_another_namespace_is_refused() -> TestResult {
 fn the_default_service_account_locks_objects_down_to_their_namespace() -> TestResult {
     let sandbox = RunningSandbox::start(&examples())?;
     let lockdown = |namespace: &str| {
-        sandbox.kubecred(&[
-            "token",
-            "--provider",
-            "generic",
+        sandbox.kubecred(&generic(&[
             "--namespace",
             namespace,
             "--audience",
@@ -174,7 +170,7 @@ fn the_default_service_account_locks_objects_down_to_their_namespace() -> TestRe
             "tenant-default",
             "--output",
             "json",
-        ])
+        ]))
     };
     let json = success_json(&lockdown("team-a")?)?;
     let verifier = sandbox.verifier()?;
@@ -198,33 +194,15 @@ fn usage_errors_exit_2() -> TestResult {
             "valid providers are aws, azure, gcp, generic",
         ),
         (
-            vec![
-                "token",
-                "--provider",
-                "generic",
-                "--feature-gates",
-                "Bogus=true",
-            ],
+            generic(&["--feature-gates", "Bogus=true"]),
             "unknown feature gate 'Bogus'",
         ),
         (
-            vec![
-                "token",
-                "--provider",
-                "generic",
-                "--feature-gates",
-                "ObjectLevelWorkloadIdentity=maybe",
-            ],
+            generic(&["--feature-gates", "ObjectLevelWorkloadIdentity=maybe"]),
             "not true or false",
         ),
         (
-            vec![
-                "token",
-                "--provider",
-                "generic",
-                "--service-account",
-                "a/b/c",
-            ],
+            generic(&["--service-account", "a/b/c"]),
             "expected NAME or NAMESPACE/NAME",
         ),
         (vec!["token"], "--provider"),
@@ -240,59 +218,29 @@ fn credential_errors_exit_1_with_a_clear_message() -> TestResult {
     let sandbox = RunningSandbox::start(&examples())?;
     for (args, expected) in [
         (
-            vec![
-                "token",
-                "--provider",
-                "generic",
-                "-n",
-                "team-a",
-                "--service-account",
-                "ghost",
-            ],
+            generic(&["-n", "team-a", "--service-account", "ghost"]),
             "service account team-a/ghost: read service account",
         ),
         (
-            vec![
-                "token",
-                "--provider",
-                "azure",
-                "-n",
-                "team-a",
-                "--service-account",
-                "app",
-            ],
+            token("azure", &["-n", "team-a", "--service-account", "app"]),
             "not implemented yet",
         ),
         (
-            vec![
-                "token",
-                "--provider",
-                "aws",
-                "-n",
-                "team-a",
-                "--service-account",
-                "app",
-            ],
+            token("aws", &["-n", "team-a", "--service-account", "app"]),
             "an AWS region is required for authenticating with a service account",
         ),
         (
-            vec![
-                "token",
-                "--provider",
-                "generic",
+            generic(&[
                 "--default-service-account",
                 "x",
                 "-n",
                 "team-a",
                 "--feature-gates",
                 "ObjectLevelWorkloadIdentity=false",
-            ],
+            ]),
             "cannot set default service accounts",
         ),
-        (
-            vec!["token", "--provider", "generic"],
-            "cannot read the pod's ServiceAccount token",
-        ),
+        (generic(&[]), "cannot read the pod's ServiceAccount token"),
     ] {
         let output = sandbox.kubecred(&args)?;
         assert_exit_for(&format!("{args:?}"), &output, 1, &[expected]);
@@ -308,15 +256,7 @@ fn without_any_kubeconfig_the_error_says_so() -> TestResult {
     let output = kubecred(
         dir.path(),
         &[],
-        &[
-            "token",
-            "--provider",
-            "generic",
-            "-n",
-            "team-a",
-            "--service-account",
-            "app",
-        ],
+        &generic(&["-n", "team-a", "--service-account", "app"]),
     )?;
     assert_exit(&output, 1, &["no Kubernetes access configured"]);
     Ok(())

@@ -12,14 +12,11 @@ use std::process::Output;
 use kubecred_sandbox::aws::AwsStandIns;
 
 mod support;
+use support::moto::Moto;
 use support::{
     BIN, SandboxProcess, assert_success, aws_world, env_plus, helper_on_path, isolated,
     run_with_stdin, stderr, stdout,
 };
-
-#[path = "../../kubecred/tests/support/moto.rs"]
-#[allow(dead_code)] // shared with the library's tests; this file uses part of it
-mod moto;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -51,6 +48,15 @@ impl Helper {
     /// `$HOME/.cache/kubecred`, the default cache directory.
     fn cache_dir(&self) -> PathBuf {
         self.home().join(".cache").join("kubecred")
+    }
+
+    /// Writes `$HOME/.config/kubecred/config.yaml`: its path.
+    fn write_config(&self, yaml: &str) -> Result<PathBuf, BoxError> {
+        let dir = self.home().join(".config").join("kubecred");
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("config.yaml");
+        std::fs::write(&file, yaml)?;
+        Ok(file)
     }
 
     /// The cache's entry files.
@@ -119,7 +125,7 @@ fn user_env(endpoint: &str) -> [(&str, &str); 3] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecr_get_returns_the_password_moto_issued() -> TestResult {
-    let Some(moto) = moto::Moto::start().await? else {
+    let Some(moto) = Moto::start().await? else {
         return Ok(());
     };
     let helper = Helper::new()?;
@@ -360,17 +366,14 @@ fn unknown_hosts_and_the_other_verbs_follow_the_protocol() -> TestResult {
 #[test]
 fn config_errors_name_the_file_and_the_key() -> TestResult {
     let helper = Helper::new()?;
-    let config = helper.home().join(".config").join("kubecred");
-    std::fs::create_dir_all(&config)?;
-    std::fs::write(
-        config.join("config.yaml"),
+    let config = helper.write_config(
         "registries:\n  public.ecr.aws:\n    assumeRoles: [arn:aws:iam::1:role/x]\n",
     )?;
     let output = helper.run(&[], "get", "public.ecr.aws")?;
     assert_eq!(output.status.code(), Some(1));
     let message = stdout(&output);
     assert!(
-        message.contains(&config.join("config.yaml").to_string_lossy().into_owned())
+        message.contains(&config.to_string_lossy().into_owned())
             && message.contains("assumeRoles")
             && message.contains("line 3"),
         "{message}"
@@ -389,15 +392,11 @@ async fn config_maps_a_host_to_a_secret_read_through_a_kubeconfig() -> TestResul
         ),
         0,
     )?;
-    let config = helper.home().join(".config").join("kubecred");
-    std::fs::create_dir_all(&config)?;
-    std::fs::write(
-        config.join("config.yaml"),
-        format!(
-            "registries:\n  \"*.example.test\": {{assumeRole: arn:aws:iam::1:role/unused}}\n  public.ecr.aws:\n    secret: team-a/keys\n    kubeconfig: {}\n",
-            sandbox.kubeconfig.display()
-        ),
-    )?;
+    let yaml = format!(
+        "registries:\n  \"*.example.test\": {{assumeRole: arn:aws:iam::1:role/unused}}\n  public.ecr.aws:\n    secret: team-a/keys\n    kubeconfig: {}\n",
+        sandbox.kubeconfig.display()
+    );
+    let config = helper.write_config(&yaml)?;
     // No AWS keys in the environment: only the Secret's keys can log in.
     let endpoint = aws.ecr_public_url();
     let env = [("AWS_ENDPOINT_URL_ECR_PUBLIC", endpoint.as_str())];
@@ -406,7 +405,7 @@ async fn config_maps_a_host_to_a_secret_read_through_a_kubeconfig() -> TestResul
     assert_eq!(username, "AWS");
     assert!(aws.ecr_public_password_valid(&secret));
 
-    std::fs::remove_file(config.join("config.yaml"))?;
+    std::fs::remove_file(config)?;
     let without = helper.run(
         &[env[0], ("KUBECRED_NO_CACHE", "1")],
         "get",

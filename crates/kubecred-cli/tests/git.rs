@@ -19,7 +19,8 @@ use support::{
     stdout,
 };
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type TestResult = Result<(), BoxError>;
 
 const HOST: &str = "git-codecommit.us-east-1.amazonaws.com";
 const USER_ARN: &str = "arn:aws:iam::123456789012:user/git-user";
@@ -39,7 +40,7 @@ struct World {
     path: std::ffi::OsString,
 }
 
-async fn world() -> Result<World, Box<dyn std::error::Error + Send + Sync>> {
+async fn world() -> Result<World, BoxError> {
     let aws = aws_world()
         .role_for(ROLE_ARN, USER_ARN)
         .user(USER_ARN, USER_KEY, USER_SECRET)
@@ -157,15 +158,11 @@ fn helper(
     run_with_stdin(command, input)
 }
 
-/// `kubecred git-credential OPERATION` with `input` on stdin, no AWS settings.
-fn kubecred_helper(home: &Path, operation: &str, input: &str) -> std::io::Result<Output> {
-    helper(
-        Path::new(BIN),
-        home,
-        &[],
-        &["git-credential", operation],
-        input,
-    )
+/// `kubecred git-credential OPERATION` with `input` on stdin, no AWS settings, in a fresh home.
+fn git_credential(operation: &str, input: &str) -> Result<Output, BoxError> {
+    let home = tempfile::tempdir()?;
+    let args = ["git-credential", operation];
+    Ok(helper(Path::new(BIN), home.path(), &[], &args, input)?)
 }
 
 /// Asserts the helper's `operation` answered nothing, successfully.
@@ -181,9 +178,7 @@ fn assert_silent_success(operation: &str, output: &Output) {
 
 #[test]
 fn hosts_kubecred_does_not_serve_get_an_empty_answer() -> TestResult {
-    let home = tempfile::tempdir()?;
-    let output = kubecred_helper(
-        home.path(),
+    let output = git_credential(
         "get",
         "protocol=https\nhost=github.com\npath=org/repo\nwwwauth[]=Basic realm=\"GitHub\"\n\n",
     )?;
@@ -193,28 +188,20 @@ fn hosts_kubecred_does_not_serve_get_an_empty_answer() -> TestResult {
 
 #[test]
 fn codecommit_over_http_or_without_a_path_is_an_error() -> TestResult {
-    let home = tempfile::tempdir()?;
-    let http = kubecred_helper(
-        home.path(),
+    let http = git_credential(
         "get",
         &format!("protocol=http\nhost={HOST}\npath=v1/repos/demo\n\n"),
     )?;
     assert_exit(&http, 1, &["requires HTTPS"]);
     assert_eq!(stdout(&http), "");
-    let no_path = kubecred_helper(
-        home.path(),
-        "get",
-        &format!("protocol=https\nhost={HOST}\n\n"),
-    )?;
+    let no_path = git_credential("get", &format!("protocol=https\nhost={HOST}\n\n"))?;
     assert_exit(&no_path, 1, &["credential.useHttpPath true"]);
     Ok(())
 }
 
 #[test]
 fn azure_devops_is_recognised_but_not_implemented_yet() -> TestResult {
-    let home = tempfile::tempdir()?;
-    let output = kubecred_helper(
-        home.path(),
+    let output = git_credential(
         "get",
         "protocol=https\nhost=dev.azure.com\npath=org/project/_git/repo\n\n",
     )?;
@@ -224,8 +211,7 @@ fn azure_devops_is_recognised_but_not_implemented_yet() -> TestResult {
 
 #[test]
 fn malformed_input_is_a_clear_error() -> TestResult {
-    let home = tempfile::tempdir()?;
-    let output = kubecred_helper(home.path(), "get", "protocol=https\npassword hunter2\n\n")?;
+    let output = git_credential("get", "protocol=https\npassword hunter2\n\n")?;
     assert_exit(&output, 1, &["line 2"]);
     assert!(!stderr(&output).contains("hunter2"));
     Ok(())
@@ -233,11 +219,10 @@ fn malformed_input_is_a_clear_error() -> TestResult {
 
 #[test]
 fn store_erase_and_unknown_operations_do_nothing() -> TestResult {
-    let home = tempfile::tempdir()?;
     let input =
         format!("protocol=https\nhost={HOST}\npath=v1/repos/demo\nusername=AKIA%\npassword=x\n\n");
     for operation in ["store", "erase", "future-operation"] {
-        let output = kubecred_helper(home.path(), operation, &input)?;
+        let output = git_credential(operation, &input)?;
         assert_silent_success(operation, &output);
     }
     Ok(())

@@ -11,14 +11,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 mod support;
+use support::moto::Moto;
 use support::{
     BoxError, SandboxProcess, assert_exit, assert_success, aws_world, isolated, json, kubecred,
     stderr, stdout,
 };
-
-#[path = "../../kubecred/tests/support/moto.rs"]
-#[allow(dead_code)] // shared with the library's tests; this file uses part of it
-mod moto;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -197,7 +194,7 @@ fn a_remote_cluster_config_map_becomes_a_working_kubeconfig() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_eks_kubeconfig_has_the_described_endpoint_and_a_verifiable_exec_token() -> TestResult {
-    let Some(moto) = moto::Moto::start().await? else {
+    let Some(moto) = Moto::start().await? else {
         return Ok(());
     };
     let aws = aws_world()

@@ -10,14 +10,11 @@ use std::process::Output;
 use serde_json::{Value, json};
 
 mod support;
+use support::moto::Moto;
 use support::{
     AwsWorld, STS_AUDIENCE, assert_exit, assert_exit_for, assert_success, aws_world, env_plus,
     env_refs, json, run_with_stdin, stderr,
 };
-
-#[path = "../../kubecred/tests/support/moto.rs"]
-#[allow(dead_code)] // shared with the library's tests; this file uses part of it
-mod moto;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -151,7 +148,7 @@ async fn pod_token_logs_in_to_ecr_public() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_token_logs_in_to_private_ecr_in_the_hosts_region() -> TestResult {
-    let Some(moto) = moto::Moto::start().await? else {
+    let Some(moto) = Moto::start().await? else {
         return Ok(());
     };
     let w = world().await?;

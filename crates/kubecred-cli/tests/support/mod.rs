@@ -14,6 +14,10 @@ use std::time::Duration;
 use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, AwsUser, PodIdentity, Trust};
 use kubecred_sandbox::{Sandbox, SandboxConfig};
 
+/// moto, the AWS emulator: shared with the library's tests.
+#[path = "../../../kubecred/tests/support/moto.rs"]
+pub mod moto;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_kubecred");
 

@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::process::Output;
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
 mod support;
 use support::moto::Moto;
-use support::{BIN, SandboxProcess, assert_exit, isolated, kubecred, stderr, stdout, success_json};
+use support::{
+    BIN, SandboxProcess, TestResult, assert_exit, isolated, kubecred, stderr, stdout, success_json,
+};
 
 const ENV_KEYS: [(&str, &str); 4] = [
     ("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE"),

@@ -8,10 +8,9 @@ use std::path::Path;
 mod support;
 use support::moto::Moto;
 use support::{
-    AwsWorld, STS_AUDIENCE, assert_exit, assert_success, aws_world, env_refs, json, kubecred,
+    AwsWorld, BoxError, STS_AUDIENCE, TestResult, assert_exit, assert_success, aws_world, env_refs,
+    json, kubecred,
 };
-
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 const IRSA_ROLE: &str = "arn:aws:iam::123456789012:role/flux-controller";
 const NODE_ROLE: &str = "arn:aws:iam::123456789012:role/eks-node";
@@ -23,7 +22,7 @@ const POD_TOKEN: &str = "pod-identity-token-example";
 const TOKEN_JSON: [&str; 5] = ["token", "--provider", "aws", "--output", "json"];
 
 /// IRSA for `flux-system/source-controller`, a node role, a Pod Identity role and a user.
-async fn world() -> Result<AwsWorld, Box<dyn std::error::Error + Send + Sync>> {
+async fn world() -> Result<AwsWorld, BoxError> {
     aws_world()
         .web_identity_role(IRSA_ROLE, "flux-system:source-controller")
         .role(NODE_ROLE)

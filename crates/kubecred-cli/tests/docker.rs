@@ -14,12 +14,9 @@ use kubecred_sandbox::aws::AwsStandIns;
 mod support;
 use support::moto::Moto;
 use support::{
-    BIN, SandboxProcess, assert_success, aws_world, env_plus, helper_on_path, isolated,
-    run_with_stdin, stderr, stdout,
+    BIN, BoxError, SandboxProcess, TestResult, assert_success, aws_world, env_plus, helper_on_path,
+    isolated, run_with_stdin, stderr, stdout,
 };
-
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const NOT_FOUND: &str = "credentials not found in native keychain";
 const ECR_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -114,6 +111,11 @@ async fn ecr_public() -> Result<AwsStandIns, BoxError> {
         .await
 }
 
+/// [`ecr_public`] and a [`Helper`].
+async fn ecr_public_and_helper() -> Result<(AwsStandIns, Helper), BoxError> {
+    Ok((ecr_public().await?, Helper::new()?))
+}
+
 /// The user's keys and the ECR Public stand-in at `endpoint`.
 fn user_env(endpoint: &str) -> [(&str, &str); 3] {
     [
@@ -149,8 +151,7 @@ async fn ecr_get_returns_the_password_moto_issued() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecr_public_get_is_served_from_the_disk_cache() -> TestResult {
-    let aws = ecr_public().await?;
-    let helper = Helper::new()?;
+    let (aws, helper) = ecr_public_and_helper().await?;
     let endpoint = aws.ecr_public_url();
     let env = user_env(&endpoint);
     let (url, username, secret) = helper.get_public(&env)?;
@@ -229,8 +230,7 @@ fn tamper(what: &str, path: &Path) -> std::io::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_cache_files_are_ignored_with_a_warning_and_replaced() -> TestResult {
-    let aws = ecr_public().await?;
-    let helper = Helper::new()?;
+    let (aws, helper) = ecr_public_and_helper().await?;
     let endpoint = aws.ecr_public_url();
     let env = user_env(&endpoint);
     helper.get_public(&env)?;
@@ -267,8 +267,7 @@ async fn untrusted_cache_files_are_ignored_with_a_warning_and_replaced() -> Test
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_aws_profile_is_another_cache_entry() -> TestResult {
-    let aws = ecr_public().await?;
-    let helper = Helper::new()?;
+    let (aws, helper) = ecr_public_and_helper().await?;
     let credentials = helper.home().join(".aws").join("credentials");
     std::fs::create_dir_all(credentials.parent().ok_or("no parent")?)?;
     let profile = format!(
@@ -290,8 +289,7 @@ async fn an_edited_aws_profile_is_another_cache_entry() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_cache_reads_and_writes_nothing() -> TestResult {
-    let aws = ecr_public().await?;
-    let helper = Helper::new()?;
+    let (aws, helper) = ecr_public_and_helper().await?;
     let endpoint = aws.ecr_public_url();
     let env = user_env(&endpoint);
     let flag = helper.run_subcommand(&env, &["--no-cache", "get"], "public.ecr.aws")?;
@@ -383,8 +381,7 @@ fn config_errors_name_the_file_and_the_key() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_maps_a_host_to_a_secret_read_through_a_kubeconfig() -> TestResult {
-    let aws = ecr_public().await?;
-    let helper = Helper::new()?;
+    let (aws, helper) = ecr_public_and_helper().await?;
     let sandbox = SandboxProcess::start(
         helper.home(),
         &format!(
@@ -434,8 +431,7 @@ async fn the_docker_cli_asks_the_helper() -> TestResult {
         eprintln!("SKIPPED: docker (the CLI) is not on PATH");
         return Ok(());
     }
-    let aws = ecr_public().await?;
-    let helper = Helper::new()?;
+    let (aws, helper) = ecr_public_and_helper().await?;
     let docker_config = helper.home().join("docker-config");
     std::fs::create_dir(&docker_config)?;
     std::fs::write(

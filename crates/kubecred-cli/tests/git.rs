@@ -15,12 +15,9 @@ use kubecred_sandbox::aws::{AwsStandIns, CodeCommitStandIn};
 
 mod support;
 use support::{
-    BIN, assert_exit, assert_success, aws_world, helper_on_path, isolated, run_with_stdin, stderr,
-    stdout,
+    BIN, BoxError, TestResult, assert_exit, assert_success, aws_world, helper_on_path, isolated,
+    run_with_stdin, stderr, stdout,
 };
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type TestResult = Result<(), BoxError>;
 
 const HOST: &str = "git-codecommit.us-east-1.amazonaws.com";
 const USER_ARN: &str = "arn:aws:iam::123456789012:user/git-user";

@@ -13,11 +13,9 @@ use base64::engine::general_purpose::STANDARD;
 mod support;
 use support::moto::Moto;
 use support::{
-    BoxError, SandboxProcess, assert_exit, assert_success, aws_world, isolated, json, kubecred,
-    stderr, stdout,
+    BoxError, SandboxProcess, TestResult, assert_exit, assert_success, aws_world, isolated, json,
+    kubecred, stderr, stdout,
 };
-
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -135,7 +133,7 @@ fn kubectl_reaches_the_sandbox_through_the_exec_plugin() -> TestResult {
     // kubectl runs the plugin per connection: the second call is served from the disk cache
     // (the same token; a fresh mint would differ), `--no-cache` mints anew.
     let source = sandbox.kubeconfig.display().to_string();
-    let credentials = |extra: &[&str]| -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let credentials = |extra: &[&str]| -> Result<String, BoxError> {
         let base = [
             "cluster",
             "credentials",

@@ -12,11 +12,9 @@ use serde_json::{Value, json};
 mod support;
 use support::moto::Moto;
 use support::{
-    AwsWorld, STS_AUDIENCE, assert_exit, assert_exit_for, assert_success, aws_world, env_plus,
-    env_refs, json, run_with_stdin, stderr,
+    AwsWorld, BoxError, STS_AUDIENCE, TestResult, assert_exit, assert_exit_for, assert_success,
+    aws_world, env_plus, env_refs, json, run_with_stdin, stderr,
 };
-
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 const APP_ROLE: &str = "arn:aws:iam::123456789012:role/team-a-pull";
 const NODE_ROLE: &str = "arn:aws:iam::123456789012:role/eks-node";
@@ -27,7 +25,7 @@ const USER_KEY: &str = "AKIAKUBELETEXAMPLE01";
 const USER_SECRET: &str = "kubelet-user-secret-example";
 
 /// The sandbox's issuer, trusted by one role for `team-a/app` with audience `sts.amazonaws.com`.
-async fn world() -> Result<AwsWorld, Box<dyn std::error::Error + Send + Sync>> {
+async fn world() -> Result<AwsWorld, BoxError> {
     aws_world()
         .web_identity_role(APP_ROLE, "team-a:app")
         .role(NODE_ROLE)
@@ -80,6 +78,14 @@ fn provide(
         .arg("kubelet-credential-provider")
         .args(args);
     run_with_stdin(command, stdin)
+}
+
+/// The provider with `args` and nothing in the environment, asked for `image` without a token,
+/// in a fresh home.
+fn provide_without_token(args: &[&str], image: &str) -> Result<Output, BoxError> {
+    let home = tempfile::tempdir()?;
+    let stdin = request(image, None, Value::Null);
+    Ok(provide(home.path(), &[], args, &stdin)?)
 }
 
 /// A pod's request for `image` with a `team-a/app` token carrying the role annotation, answered
@@ -254,14 +260,8 @@ async fn without_a_token_the_plugin_environment_can_log_in() -> TestResult {
 
 #[test]
 fn without_a_token_or_node_the_error_names_the_identity() -> TestResult {
-    let home = tempfile::tempdir()?;
     // IMDS is disabled in the isolated environment: the node identity cannot be read.
-    let output = provide(
-        home.path(),
-        &[],
-        &[],
-        &request(PUBLIC_IMAGE, None, Value::Null),
-    )?;
+    let output = provide_without_token(&[], PUBLIC_IMAGE)?;
     assert_exit(&output, 1, &["node identity", PUBLIC_IMAGE]);
     Ok(())
 }
@@ -293,27 +293,16 @@ fn bad_requests_are_refused_with_the_field_named() -> TestResult {
 
 #[test]
 fn registries_kubecred_does_not_know_are_refused() -> TestResult {
-    let home = tempfile::tempdir()?;
-    let output = provide(
-        home.path(),
-        &[],
-        &[],
-        &request("ghcr.io/team/app:1", None, Value::Null),
-    )?;
+    let output = provide_without_token(&[], "ghcr.io/team/app:1")?;
     assert_exit(&output, 1, &["registry ghcr.io"]);
-    let forced = provide(
-        home.path(),
-        &[],
-        &["--provider", "nope"],
-        &request(PUBLIC_IMAGE, None, Value::Null),
-    )?;
+    let forced = provide_without_token(&["--provider", "nope"], PUBLIC_IMAGE)?;
     assert_exit(&forced, 2, &[]);
     Ok(())
 }
 
 // --- the example CredentialProviderConfig files ---
 
-fn examples() -> Result<Vec<(PathBuf, Value)>, Box<dyn std::error::Error + Send + Sync>> {
+fn examples() -> Result<Vec<(PathBuf, Value)>, BoxError> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kubelet");
     let mut files = Vec::new();
     for entry in std::fs::read_dir(&dir)? {

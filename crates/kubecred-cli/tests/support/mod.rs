@@ -150,6 +150,9 @@ pub struct SandboxProcess {
 /// A boxed error for test helpers.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What a test returns.
+pub type TestResult = Result<(), BoxError>;
+
 impl SandboxProcess {
     /// Starts the sandbox with these manifests in `dir`, on `port` (0: any).
     pub fn start(dir: &Path, manifests: &str, port: u16) -> Result<SandboxProcess, BoxError> {

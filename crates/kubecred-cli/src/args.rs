@@ -259,6 +259,9 @@ pub enum KubeletIdentity {
 pub struct GitCredentialArgs {
     /// get, store or erase (store and erase do nothing; other operations are ignored).
     pub operation: String,
+    /// Neither read nor write the on-disk cache (also KUBECRED_NO_CACHE=1).
+    #[arg(long, env = "KUBECRED_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_cache: bool,
     #[command(flatten)]
     pub identity: IdentityArgs,
 }

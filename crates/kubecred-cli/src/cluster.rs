@@ -17,22 +17,7 @@ const CACHE_KIND: &str = "cluster";
 
 /// Every input: the command line (it names provider, cluster and identity) and the environment.
 fn cache_key() -> CacheKey {
-    let argv: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--no-cache")
-        .collect();
-    let mut parts = vec![
-        ("format".to_owned(), "cluster-credentials/1".to_owned()),
-        ("argv".to_owned(), serde_json::Value::from(argv).to_string()),
-    ];
-    parts.extend(disk_cache::environment_key_parts());
-    CacheKey::from_parts(&[serde_json::Value::from(
-        parts
-            .into_iter()
-            .map(|(k, v)| json!([k, v]))
-            .collect::<Vec<_>>(),
-    )
-    .to_string()])
+    disk_cache::key("cluster-credentials/1", [disk_cache::argv_key_part()])
 }
 use crate::args::{ClusterCredentialsArgs, ExecApiVersion};
 use crate::token::{prepare, rfc3339};

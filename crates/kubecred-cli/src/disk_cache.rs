@@ -312,6 +312,29 @@ const SECRET_VARIABLES: &[&str] = &[
 /// Prefixes of the variables that change a credential (cloud SDK settings, endpoints).
 const KEYED_PREFIXES: &[&str] = &["AWS_", "KUBECONFIG"];
 
+/// The key of an entry: the front door's format tag, its own inputs and the environment's
+/// ([`environment_key_parts`]), as one JSON array of `[name, value]` pairs, so that every value
+/// stays unambiguous whatever separators it holds.
+pub fn key(format: &str, parts: impl IntoIterator<Item = (String, String)>) -> CacheKey {
+    let pairs: Vec<serde_json::Value> = [("format".to_owned(), format.to_owned())]
+        .into_iter()
+        .chain(parts)
+        .chain(environment_key_parts())
+        .map(|(name, value)| serde_json::json!([name, value]))
+        .collect();
+    CacheKey::from_parts(&[serde_json::Value::from(pairs).to_string()])
+}
+
+/// The command line after the program name, without `--no-cache`: for front doors whose
+/// arguments name everything that decides the credential (provider, cluster, identity flags).
+pub fn argv_key_part() -> (String, String) {
+    let argv: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--no-cache")
+        .collect();
+    ("argv".to_owned(), serde_json::Value::from(argv).to_string())
+}
+
 /// What, beyond a command's own arguments, changes the credential it gets: the environment the
 /// SDKs read (secret values left out: they never leave memory) and the AWS profile files' state.
 pub fn environment_key_parts() -> Vec<(String, String)> {

@@ -300,26 +300,15 @@ fn read_server_url(input: impl Read) -> anyhow::Result<String> {
 /// environment the SDKs read (secret values excluded: they never leave memory) and the state of
 /// the AWS profile files.
 fn cache_key(host: &str, provider: Provider, options: &RegistryOptions) -> CacheKey {
-    let mut parts: Vec<(String, String)> = vec![
-        ("format".into(), "docker-credential/1".into()),
-        ("host".into(), host.into()),
-        ("provider".into(), provider.to_string()),
+    let parts = [
+        ("host".to_owned(), host.to_owned()),
+        ("provider".to_owned(), provider.to_string()),
     ];
-    parts.extend(
-        options
-            .key_parts()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value)),
-    );
-    parts.extend(disk_cache::environment_key_parts());
-    // JSON keeps every value unambiguous, whatever separators it contains.
-    CacheKey::from_parts(&[serde_json::Value::from(
-        parts
-            .into_iter()
-            .map(|(name, value)| json!([name, value]))
-            .collect::<Vec<_>>(),
-    )
-    .to_string()])
+    let options = options
+        .key_parts()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value));
+    disk_cache::key("docker-credential/1", parts.into_iter().chain(options))
 }
 
 #[cfg(test)]

@@ -17,25 +17,30 @@
 //!   never stored. Other operations are ignored, as the protocol asks of helpers.
 //!
 //! The identity comes from the helper's own flags (`credential.helper = "kubecred --assume-role
-//! ARN"`) and the environment, as for `kubecred token --provider aws`. Secrets go to git's pipe
-//! only: never to logs or error messages.
+//! ARN"`) and the environment, as for `kubecred token --provider aws`. Answers are kept in the
+//! disk cache ([`crate::disk_cache`], keyed by URL, flags and environment) until 80% of their
+//! life, unless `--no-cache` or `KUBECRED_NO_CACHE=1`. Secrets go to git's pipe and the 0600
+//! cache file only: never to logs or error messages.
 
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
-use kubecred::Provider;
 use kubecred::aws::{codecommit, parse};
+use kubecred::{Provider, Secret};
 use url::Url;
 
-use crate::args::{GitCredentialArgs, IdentityArgs};
+use crate::args::GitCredentialArgs;
+use crate::disk_cache::{self, DiskCache, Entry};
 use crate::token::prepare;
 
 /// The program git runs for `credential.helper = kubecred`.
 pub const PROGRAM: &str = "git-credential-kubecred";
 /// The subcommand the helper's arguments are handed to.
 const SUBCOMMAND: &str = "git-credential";
+/// The entries of this front door in the disk cache.
+const CACHE_KIND: &str = "git";
 /// A description is a few hundred bytes; refuse anything absurd instead of buffering it.
 const MAX_INPUT_BYTES: usize = 64 * 1024;
 
@@ -54,7 +59,7 @@ pub async fn run(args: GitCredentialArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let description = Description::parse(&input?)?;
-    let Some(answer) = get(&args.identity, &description).await? else {
+    let Some(answer) = get(&args, &description).await? else {
         return Ok(());
     };
     let mut stdout = std::io::stdout().lock();
@@ -141,7 +146,10 @@ fn read_description(input: impl BufRead) -> anyhow::Result<String> {
 }
 
 /// The answer to `get`, or `None` for hosts kubecred does not serve.
-async fn get(identity: &IdentityArgs, description: &Description) -> anyhow::Result<Option<String>> {
+async fn get(
+    args: &GitCredentialArgs,
+    description: &Description,
+) -> anyhow::Result<Option<String>> {
     let Some(host) = description.host.as_deref() else {
         return Ok(None);
     };
@@ -149,9 +157,7 @@ async fn get(identity: &IdentityArgs, description: &Description) -> anyhow::Resu
     tracing::debug!(host, provider = ?provider, "git credential get");
     match provider {
         None => Ok(None),
-        Some(Provider::Aws) => codecommit_answer(identity, description, host)
-            .await
-            .map(Some),
+        Some(Provider::Aws) => codecommit_answer(args, description, host).await.map(Some),
         Some(Provider::Azure) => bail!(
             "git credentials for Azure DevOps ({host}) need the azure provider, which is not \
              implemented yet"
@@ -160,22 +166,52 @@ async fn get(identity: &IdentityArgs, description: &Description) -> anyhow::Resu
     }
 }
 
-/// CodeCommit's git credentials for the description, as protocol lines.
+/// CodeCommit's git credentials for the description, as protocol lines: from the disk cache
+/// while fresh (they are valid 15 minutes, served for 12), else signed with freshly fetched keys.
 async fn codecommit_answer(
-    identity: &IdentityArgs,
+    args: &GitCredentialArgs,
     description: &Description,
     host: &str,
 ) -> anyhow::Result<String> {
     let url = codecommit_url(description, host)?;
+    let cache = match args.no_cache {
+        true => None,
+        false => DiskCache::open_default(CACHE_KIND),
+    };
+    // The helper's flags name the identity; the URL, the repository.
+    let key = || {
+        let url = ("url".to_owned(), url.to_string());
+        disk_cache::key("git-credential/1", [url, disk_cache::argv_key_part()])
+    };
+    let cache = cache.map(|cache| (cache, key()));
+    let now = SystemTime::now();
+    if let Some(hit) = cache.as_ref().and_then(|(cache, key)| cache.get(key, now)) {
+        tracing::debug!(host, "served from the disk cache");
+        return render(&hit.username, &hit.secret, hit.expires_at);
+    }
     let region = parse::codecommit_region(url.as_str())?;
-    let (engine, mut request) = prepare(identity, Provider::Aws).await?;
+    let (engine, mut request) = prepare(&args.identity, Provider::Aws).await?;
     request.region = Some(region);
     let keys = engine
         .aws_keys(&request)
         .await
         .with_context(|| format!("getting AWS keys for {host}"))?;
-    let credentials = codecommit::git_credentials(url.as_str(), &keys, SystemTime::now())?;
-    render(&credentials)
+    let credentials = codecommit::git_credentials(url.as_str(), &keys, now)?;
+    let answer = render(
+        &credentials.username,
+        &credentials.password,
+        credentials.expires_at,
+    )?;
+    if let Some((cache, key)) = &cache {
+        let entry = Entry {
+            label: url.to_string(),
+            username: credentials.username,
+            secret: credentials.password,
+            expires_at: credentials.expires_at,
+        };
+        cache.put(key, &entry, now);
+    }
+    Ok(answer)
 }
 
 /// `https://<host>/<path>`; CodeCommit needs HTTPS and signs the repository path.
@@ -204,22 +240,20 @@ fn codecommit_url(description: &Description, host: &str) -> anyhow::Result<Url> 
 }
 
 /// The protocol lines of an answer: username, password, expiry (Unix seconds), blank line.
-fn render(credentials: &codecommit::GitCredentials) -> anyhow::Result<String> {
-    let expiry = credentials
-        .expires_at
+fn render(username: &str, password: &Secret, expires_at: SystemTime) -> anyhow::Result<String> {
+    let expiry = expires_at
         .duration_since(UNIX_EPOCH)
         .context("the credentials expire before 1970")?
         .as_secs();
-    let password = credentials.password.expose();
-    if [credentials.username.as_str(), password]
+    let password = password.expose();
+    if [username, password]
         .iter()
         .any(|value| value.contains(['\n', '\0']))
     {
         bail!("the credentials contain a line break or NUL byte and cannot be passed to git");
     }
     Ok(format!(
-        "username={}\npassword={password}\npassword_expiry_utc={expiry}\n\n",
-        credentials.username
+        "username={username}\npassword={password}\npassword_expiry_utc={expiry}\n\n"
     ))
 }
 
@@ -314,20 +348,14 @@ mod tests {
 
     #[test]
     fn answers_carry_the_expiry_in_unix_seconds() {
-        let credentials = codecommit::GitCredentials {
-            username: "AKID%token".into(),
-            password: kubecred::Secret::new("20240102T030405Zabc"),
-            expires_at: UNIX_EPOCH + std::time::Duration::from_secs(1_704_165_545),
-        };
+        let password = Secret::new("20240102T030405Zabc");
+        let expires_at = UNIX_EPOCH + std::time::Duration::from_secs(1_704_165_545);
         assert_eq!(
-            render(&credentials).map_err(|e| e.to_string()),
+            render("AKID%token", &password, expires_at).map_err(|e| e.to_string()),
             Ok("username=AKID%token\npassword=20240102T030405Zabc\npassword_expiry_utc=1704165545\n\n".into())
         );
-        let broken = codecommit::GitCredentials {
-            username: "AKID%tok\nen".into(),
-            ..credentials
-        };
-        assert!(render(&broken).is_err());
+        assert!(render("AKID%tok\nen", &password, expires_at).is_err());
+        assert!(render("AKID", &Secret::new("a\0b"), expires_at).is_err());
     }
 
     proptest::proptest! {

@@ -123,6 +123,25 @@ async fn git_ls_remote_with_a_session_from_sts() -> TestResult {
         callers[0].starts_with("arn:aws:sts::123456789012:assumed-role/git-reader/"),
         "{callers:?}"
     );
+
+    // The next git command is answered from the disk cache (a 0600 file): no STS call.
+    let again = w.ls_remote(&env)?;
+    assert_success(&again);
+    assert_eq!(w.aws.calls("AssumeRole"), 1);
+    assert_eq!(w.codecommit.authenticated(), 2);
+    let cache = w.home.path().join(".cache").join("kubecred");
+    let files: Vec<PathBuf> = std::fs::read_dir(&cache)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&files[0])?.permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    // Without the cache, the role is assumed again.
+    let uncached = [env[0], env[1], env[2], ("KUBECRED_NO_CACHE", "1")];
+    assert_success(&w.ls_remote(&uncached)?);
+    assert_eq!(w.aws.calls("AssumeRole"), 2);
+    assert_eq!(w.codecommit.refused(), 0);
     Ok(())
 }
 

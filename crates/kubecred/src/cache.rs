@@ -17,16 +17,18 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use lru::LruCache;
+use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 use crate::CacheKey;
+use crate::cache_metrics::{InvolvedObject, MetricsOptions, Recorder};
 use crate::clock::{SharedClock, SystemClock};
 use crate::credential::Credential;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The default maximum time a credential is served from the cache.
 pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(3600);
@@ -150,6 +152,8 @@ struct Shared<T> {
     config: CacheConfig,
     clock: SharedClock,
     counters: Counters,
+    /// The Prometheus metrics, once registered.
+    recorder: OnceLock<Recorder>,
 }
 
 struct State<T> {
@@ -197,6 +201,7 @@ impl<T: Expiring> TokenCache<T> {
                 config,
                 clock,
                 counters: Counters::default(),
+                recorder: OnceLock::new(),
             }),
         }
     }
@@ -208,9 +213,65 @@ impl<T: Expiring> TokenCache<T> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        self.get_or_fetch_for(key, None, exchange).await
+    }
+
+    /// [`TokenCache::get_or_fetch`] for `object`: its hit or miss is counted in
+    /// `cache_events_total` once the metrics are registered.
+    pub async fn get_or_fetch_for<F, Fut>(
+        &self,
+        key: &CacheKey,
+        object: Option<&InvolvedObject>,
+        exchange: F,
+    ) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let (outcome, hit) = self.fetch(key, exchange).await;
+        if let Some(recorder) = self.shared.recorder.get() {
+            recorder.request(outcome.is_ok());
+            if let Some(object) = object {
+                recorder.event(hit, object);
+            }
+        }
+        outcome
+    }
+
+    /// Registers the cache's Prometheus metrics (see [`crate::cache_metrics`]) in `registry`;
+    /// once per cache.
+    pub fn register_metrics(
+        &self,
+        registry: &mut Registry,
+        options: &MetricsOptions,
+    ) -> Result<()> {
+        if self.shared.recorder.get().is_some() {
+            return Err(Error::invalid("the cache's metrics are already registered"));
+        }
+        let recorder = Recorder::register(registry, options);
+        recorder.items(self.shared.lock().entries.len());
+        self.shared
+            .recorder
+            .set(recorder)
+            .map_err(|_| Error::invalid("the cache's metrics are already registered"))
+    }
+
+    /// Drops the cache-event series of `object`, e.g. when it is deleted.
+    pub fn forget_object(&self, object: &InvolvedObject) {
+        if let Some(recorder) = self.shared.recorder.get() {
+            recorder.forget(object);
+        }
+    }
+
+    /// The value and whether it came from a fresh entry.
+    async fn fetch<F, Fut>(&self, key: &CacheKey, exchange: F) -> (Result<T>, bool)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
         let leader = loop {
             match self.claim(key) {
-                Claim::Hit(value) => return Ok(value),
+                Claim::Hit(value) => return (Ok(value), true),
                 Claim::Lead(sender) => break sender,
                 Claim::Wait(mut receiver) => {
                     let shared = receiver
@@ -219,7 +280,7 @@ impl<T: Expiring> TokenCache<T> {
                         .ok()
                         .and_then(|o| o.clone());
                     if let Some(outcome) = shared {
-                        return outcome;
+                        return (outcome, false);
                     }
                     // The leader was cancelled before it finished: claim again.
                 }
@@ -236,7 +297,7 @@ impl<T: Expiring> TokenCache<T> {
         let outcome = self.settle(key, exchange().await);
         drop(guard);
         leader.send_replace(Some(outcome.clone()));
-        outcome
+        (outcome, false)
     }
 
     fn claim(&self, key: &CacheKey) -> Claim<T> {
@@ -279,6 +340,7 @@ impl<T: Expiring> TokenCache<T> {
                     }
                     _ => {
                         state.entries.pop(key);
+                        self.shared.count_items(&state);
                         Err(error)
                     }
                 }
@@ -287,13 +349,13 @@ impl<T: Expiring> TokenCache<T> {
     }
 
     fn insert(&self, state: &mut State<T>, key: &CacheKey, value: T, now: SystemTime) {
-        let Some(expires_at) = value.expires_at() else {
+        let refresh_at = value.expires_at().and_then(|expires_at| {
+            refresh_point(now, expires_at, self.shared.config.max_duration)
+                .map(|refresh_at| (refresh_at, expires_at))
+        });
+        let Some((refresh_at, expires_at)) = refresh_at else {
             state.entries.pop(key);
-            return;
-        };
-        let Some(refresh_at) = refresh_point(now, expires_at, self.shared.config.max_duration)
-        else {
-            state.entries.pop(key);
+            self.shared.count_items(state);
             return;
         };
         let entry = Entry {
@@ -308,7 +370,11 @@ impl<T: Expiring> TokenCache<T> {
                 .counters
                 .evictions
                 .fetch_add(1, Ordering::Relaxed);
+            if let Some(recorder) = self.shared.recorder.get() {
+                recorder.eviction();
+            }
         }
+        self.shared.count_items(state);
     }
 
     /// A snapshot of the counters.
@@ -326,6 +392,13 @@ impl<T: Expiring> TokenCache<T> {
 }
 
 impl<T> Shared<T> {
+    /// Sets `cached_items` from the cache's size (called under the lock, after each change).
+    fn count_items(&self, state: &State<T>) {
+        if let Some(recorder) = self.recorder.get() {
+            recorder.items(state.entries.len());
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // No code panics while holding the lock; recover the state anyway rather than spread a panic.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)

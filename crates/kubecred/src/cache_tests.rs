@@ -361,3 +361,89 @@ fn metrics_render_for_prometheus() {
     );
     assert!(text.contains("kubecred_cached_items 1\n"), "{text}");
 }
+
+fn object(name: &str) -> InvolvedObject {
+    InvolvedObject {
+        kind: "OCIRepository".into(),
+        name: name.into(),
+        namespace: "team-a".into(),
+        operation: "reconcile".into(),
+    }
+}
+
+fn encoded(registry: &Registry) -> String {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, registry) {
+        Ok(()) => text,
+        Err(error) => format!("encoding failed: {error}"),
+    }
+}
+
+#[tokio::test]
+async fn prometheus_metrics_have_the_reference_names_labels_and_counts() {
+    let (cache, clock) = setup(1, Duration::from_secs(3600));
+    let calls = AtomicUsize::new(0);
+    let mut registry = Registry::with_prefix("gotk");
+    let options = MetricsOptions {
+        namespace_label: "exported_namespace".into(),
+    };
+    assert!(cache.register_metrics(&mut registry, &options).is_ok());
+    assert!(cache.register_metrics(&mut registry, &options).is_err());
+
+    let app = object("app");
+    let mint = || async { minting(&calls, &clock, Duration::from_secs(600)) };
+    // miss, hit, then a failure (miss) for another key, then a third key evicts the first.
+    assert!(
+        cache
+            .get_or_fetch_for(&key("a"), Some(&app), mint)
+            .await
+            .is_ok()
+    );
+    assert!(
+        cache
+            .get_or_fetch_for(&key("a"), Some(&app), mint)
+            .await
+            .is_ok()
+    );
+    let failing = || async { Err::<Tok, _>(Error::denied("no")) };
+    assert!(
+        cache
+            .get_or_fetch_for(&key("b"), Some(&app), failing)
+            .await
+            .is_err()
+    );
+    assert!(cache.get_or_fetch(&key("c"), mint).await.is_ok());
+
+    let text = encoded(&registry);
+    let labels = |event: &str| {
+        format!(
+            "gotk_cache_events_total{{event_type=\"{event}\",kind=\"OCIRepository\",name=\"app\",exported_namespace=\"team-a\",operation=\"reconcile\"}}"
+        )
+    };
+    for line in [
+        "# HELP gotk_cache_events Total number of cache retrieval events for a Gitops Toolkit resource reconciliation.",
+        "# TYPE gotk_cache_events counter",
+        &format!("{} 1", labels("cache_hit")),
+        &format!("{} 2", labels("cache_miss")),
+        "# HELP gotk_cached_items Total number of items in the cache.",
+        "gotk_cached_items 1",
+        "gotk_cache_requests_total{status=\"success\"} 3",
+        "gotk_cache_requests_total{status=\"failure\"} 1",
+        "# HELP gotk_cache_evictions Total number of cache evictions.",
+        "gotk_cache_evictions_total 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in\n{text}"
+        );
+    }
+
+    // A deleted object's series go; the others stay.
+    cache.forget_object(&app);
+    let text = encoded(&registry);
+    assert!(!text.contains("name=\"app\""), "{text}");
+    assert!(
+        text.contains("gotk_cache_requests_total{status=\"success\"} 3"),
+        "{text}"
+    );
+}

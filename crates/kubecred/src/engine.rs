@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::aws::sdk::AwsEnv;
 use crate::cache_key::{KeyedIdentity, KeyedServiceAccount, access_token_key};
+use crate::cache_metrics::InvolvedObject;
 use crate::clock::{SharedClock, SystemClock};
 use crate::credential::{Credential, KubernetesToken};
 use crate::error::{Error, Result};
@@ -109,13 +110,35 @@ impl Engine {
 
     /// The credential for `request`.
     pub async fn token(&self, request: &Request) -> Result<Credential> {
+        self.token_observed(request, None).await
+    }
+
+    /// The credential for `request`, fetched for `object`: a cache with registered metrics
+    /// counts the call's hit or miss under the object's labels (`cache_events_total`).
+    pub async fn token_for(
+        &self,
+        request: &Request,
+        object: &InvolvedObject,
+    ) -> Result<Credential> {
+        self.token_observed(request, Some(object)).await
+    }
+
+    async fn token_observed(
+        &self,
+        request: &Request,
+        object: Option<&InvolvedObject>,
+    ) -> Result<Credential> {
         tracing::debug!(provider = %request.provider, identity = ?request.identity, namespace = ?request.namespace, "credential requested");
-        self.resolve_and_fetch(request)
+        self.resolve_and_fetch(request, object)
             .await
             .map_err(|e| e.for_provider(request.provider))
     }
 
-    async fn resolve_and_fetch(&self, request: &Request) -> Result<Credential> {
+    async fn resolve_and_fetch(
+        &self,
+        request: &Request,
+        object: Option<&InvolvedObject>,
+    ) -> Result<Credential> {
         let resolved = self
             .policy
             .resolve(
@@ -130,19 +153,19 @@ impl Engine {
                 name,
                 defaulted,
             } => self
-                .service_account_token(request, &namespace, &name, defaulted)
+                .service_account_token(request, object, &namespace, &name, defaulted)
                 .await
                 .map_err(|e| e.for_identity(format!("service account {namespace}/{name}"))),
             Resolved::Controller => self
-                .controller_token(request)
+                .controller_token(request, object)
                 .await
                 .map_err(|e| e.for_identity("controller")),
             Resolved::Node => self
-                .node_token(request)
+                .node_token(request, object)
                 .await
                 .map_err(|e| e.for_identity("node")),
             Resolved::Secret { namespace, name } => self
-                .secret_token(request, &namespace, &name)
+                .secret_token(request, object, &namespace, &name)
                 .await
                 .map_err(|e| e.for_identity(format!("secret {namespace}/{name}"))),
         }
@@ -151,6 +174,7 @@ impl Engine {
     async fn service_account_token(
         &self,
         request: &Request,
+        object: Option<&InvolvedObject>,
         namespace: &str,
         name: &str,
         defaulted: bool,
@@ -177,7 +201,7 @@ impl Engine {
             name,
         };
         let key = access_token_key(request, &audiences, KeyedIdentity::ServiceAccount(keyed));
-        self.cached(&key, || async {
+        self.cached(&key, object, || async {
             let token = kubernetes
                 .create_token(namespace, name, &audiences, None)
                 .await
@@ -235,20 +259,24 @@ impl Engine {
         }
     }
 
-    async fn controller_token(&self, request: &Request) -> Result<Credential> {
+    async fn controller_token(
+        &self,
+        request: &Request,
+        object: Option<&InvolvedObject>,
+    ) -> Result<Credential> {
         match request.provider {
             Provider::Generic => {
                 let kubernetes = self.kubernetes()?;
                 let audiences = generic::audiences(request);
                 let key = access_token_key(request, &audiences, KeyedIdentity::Controller);
-                self.cached(&key, || {
+                self.cached(&key, object, || {
                     generic::controller_token(kubernetes, &self.token_file, &audiences)
                 })
                 .await
             }
             Provider::Aws => {
                 let key = access_token_key(request, &[], KeyedIdentity::Controller);
-                self.cached(&key, || {
+                self.cached(&key, object, || {
                     aws::credentials::controller_level(&self.aws_env, request)
                 })
                 .await
@@ -257,11 +285,15 @@ impl Engine {
         }
     }
 
-    async fn node_token(&self, request: &Request) -> Result<Credential> {
+    async fn node_token(
+        &self,
+        request: &Request,
+        object: Option<&InvolvedObject>,
+    ) -> Result<Credential> {
         match request.provider {
             Provider::Aws => {
                 let key = access_token_key(request, &[], KeyedIdentity::Node);
-                self.cached(&key, || {
+                self.cached(&key, object, || {
                     aws::credentials::node_level(&self.aws_env, request)
                 })
                 .await
@@ -273,6 +305,7 @@ impl Engine {
     async fn secret_token(
         &self,
         request: &Request,
+        object: Option<&InvolvedObject>,
         namespace: &str,
         name: &str,
     ) -> Result<Credential> {
@@ -297,20 +330,25 @@ impl Engine {
                 data_digest: &digest,
             },
         );
-        self.cached(&key, || async {
+        self.cached(&key, object, || async {
             let keys = aws::credentials::secret_keys(&data)?;
             aws::credentials::secret_level(&self.aws_env, request, keys).await
         })
         .await
     }
 
-    async fn cached<F, Fut>(&self, key: &CacheKey, exchange: F) -> Result<Credential>
+    async fn cached<F, Fut>(
+        &self,
+        key: &CacheKey,
+        object: Option<&InvolvedObject>,
+        exchange: F,
+    ) -> Result<Credential>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Credential>>,
     {
         match &self.cache {
-            Some(cache) => cache.get_or_fetch(key, exchange).await,
+            Some(cache) => cache.get_or_fetch_for(key, object, exchange).await,
             None => exchange().await,
         }
     }

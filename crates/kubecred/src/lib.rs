@@ -28,6 +28,7 @@
 pub mod aws;
 pub mod cache;
 pub mod cache_key;
+pub mod cache_metrics;
 pub mod clock;
 pub mod cluster;
 mod credential;
@@ -46,6 +47,7 @@ mod secret;
 
 pub use cache::{CacheConfig, CacheMetrics, TokenCache};
 pub use cache_key::CacheKey;
+pub use cache_metrics::{InvolvedObject, MetricsOptions};
 pub use credential::{AccessToken, CloudKeys, Credential, KubernetesToken, RegistryCredentials};
 pub use engine::Engine;
 pub use error::{Error, Result};

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use kubecred::{
-    Credential, Engine, Identity, Kubernetes, PolicyConfig, Provider, Request, TokenCache,
+    Credential, Engine, Identity, InvolvedObject, Kubernetes, MetricsOptions, PolicyConfig,
+    Provider, Request, TokenCache,
 };
 use kubecred_sandbox::{Grant, Manifests, Sandbox, SandboxConfig, User};
 
@@ -117,6 +118,44 @@ async fn the_cache_saves_token_requests_and_keys_on_audience() -> TestResult {
     assert_ne!(token(&first), token(&tenant_b));
     assert_eq!(f.sandbox.token_requests(), 3);
     assert_eq!((cache.metrics().hits, cache.metrics().exchanges), (1, 3));
+    Ok(())
+}
+
+#[tokio::test]
+async fn cache_events_are_counted_per_involved_object() -> TestResult {
+    let f = example().await?;
+    let cache = TokenCache::new(Default::default());
+    let mut registry = kubecred::cache_metrics::Registry::default();
+    cache.register_metrics(&mut registry, &MetricsOptions::default())?;
+    let engine = Engine::new(gate_on().build()?)
+        .with_kubernetes(f.kubernetes.clone())
+        .with_cache(cache.clone());
+    let object = InvolvedObject {
+        kind: "Bucket".into(),
+        name: "assets".into(),
+        namespace: "team-a".into(),
+        operation: "reconcile".into(),
+    };
+    let request = object_request("team-a", "app", AUDIENCE);
+    engine.token_for(&request, &object).await?;
+    engine.token_for(&request, &object).await?;
+    engine.token(&request).await?;
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry)?;
+    let series = |event: &str| {
+        format!(
+            "cache_events_total{{event_type=\"{event}\",kind=\"Bucket\",name=\"assets\",namespace=\"team-a\",operation=\"reconcile\"}} 1"
+        )
+    };
+    for line in [
+        series("cache_miss"),
+        series("cache_hit"),
+        "cache_requests_total{status=\"success\"} 3".to_owned(),
+        "cached_items 1".to_owned(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+    assert_eq!(f.sandbox.token_requests(), 1);
     Ok(())
 }
 

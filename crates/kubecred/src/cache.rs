@@ -240,6 +240,20 @@ impl<T: Expiring> TokenCache<T> {
 
     /// Registers the cache's Prometheus metrics (see [`crate::cache_metrics`]) in `registry`;
     /// once per cache.
+    ///
+    /// ```
+    /// use kubecred::cache_metrics::Registry;
+    /// use kubecred::{MetricsOptions, TokenCache};
+    ///
+    /// let cache: TokenCache = TokenCache::new(Default::default());
+    /// let mut registry = Registry::with_prefix("gotk");
+    /// cache.register_metrics(&mut registry, &MetricsOptions::default())?;
+    /// let mut text = String::new();
+    /// prometheus_client::encoding::text::encode(&mut text, &registry)?;
+    /// assert!(text.contains("gotk_cached_items 0"));
+    /// assert!(cache.register_metrics(&mut registry, &MetricsOptions::default()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register_metrics(
         &self,
         registry: &mut Registry,

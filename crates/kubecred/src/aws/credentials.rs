@@ -87,18 +87,12 @@ pub(crate) async fn object_level(
         .ok_or_else(|| Error::invalid(OBJECT_REGION_MISSING))?;
     let role = role_arn(account)?;
     let session = session_name(&account.name, &account.namespace, region);
-    let endpoint = sts_endpoint(env, request)?;
-    let http = http::client(request.proxy.as_ref())?;
-    let client = sts::client(&http, region, endpoint.as_deref(), None);
-    let keys = sts::assume_role_with_web_identity(&client, &role, &session, &token.token)
-        .await
-        .map_err(|e| e.at("exchange the Kubernetes token with STS"))?;
+    let target = StsTarget::new(env, request, region)?;
+    let keys =
+        sts::assume_role_with_web_identity(&target.client(None), &role, &session, &token.token)
+            .await
+            .map_err(|e| e.at("exchange the Kubernetes token with STS"))?;
     let hops = [annotation_hops(account)?, request.assume_roles.clone()].concat();
-    let target = StsTarget {
-        http: &http,
-        region,
-        endpoint: endpoint.as_deref(),
-    };
     chain(keys, &hops, &target, &session)
         .await
         .map(Credential::CloudKeys)
@@ -111,16 +105,10 @@ pub(crate) async fn controller_level(env: &AwsEnv, request: &Request) -> Result<
         .clone()
         .or_else(|| env.region())
         .ok_or_else(|| Error::not_configured(CONTROLLER_REGION_MISSING))?;
-    let endpoint = sts_endpoint(env, request)?;
-    let http = http::client(request.proxy.as_ref())?;
-    let keys = controller::default_chain(&http, &region, endpoint.as_deref())
+    let target = StsTarget::new(env, request, &region)?;
+    let keys = controller::default_chain(&target.http, &region, target.endpoint.as_deref())
         .await
         .map_err(|e| e.at("load the default credential chain"))?;
-    let target = StsTarget {
-        http: &http,
-        region: &region,
-        endpoint: endpoint.as_deref(),
-    };
     chain(keys, &request.assume_roles, &target, "kubecred-controller")
         .await
         .map(Credential::CloudKeys)
@@ -134,13 +122,7 @@ pub(crate) async fn node_level(env: &AwsEnv, request: &Request) -> Result<Creden
     let hops = &request.assume_roles;
     match request.region.clone().or_else(|| env.region()) {
         Some(region) => {
-            let endpoint = sts_endpoint(env, request)?;
-            let http = http::client(request.proxy.as_ref())?;
-            let target = StsTarget {
-                http: &http,
-                region: &region,
-                endpoint: endpoint.as_deref(),
-            };
+            let target = StsTarget::new(env, request, &region)?;
             chain(keys, hops, &target, "kubecred-node")
                 .await
                 .map(Credential::CloudKeys)
@@ -166,13 +148,7 @@ pub(crate) async fn secret_level(
         .clone()
         .or_else(|| env.region())
         .ok_or_else(|| Error::invalid("assuming roles needs a region (--region or AWS_REGION)"))?;
-    let endpoint = sts_endpoint(env, request)?;
-    let http = http::client(request.proxy.as_ref())?;
-    let target = StsTarget {
-        http: &http,
-        region: &region,
-        endpoint: endpoint.as_deref(),
-    };
+    let target = StsTarget::new(env, request, &region)?;
     chain(keys, &request.assume_roles, &target, "kubecred-secret")
         .await
         .map(Credential::CloudKeys)
@@ -193,30 +169,47 @@ fn sts_endpoint(env: &AwsEnv, request: &Request) -> Result<Option<String>> {
     }
 }
 
-/// Where a role chain's STS calls go.
-struct StsTarget<'a> {
-    http: &'a HttpClient,
-    region: &'a str,
-    endpoint: Option<&'a str>,
+/// Where a request's STS calls go: the region, the endpoint (see [`sts_endpoint`]) and the HTTP
+/// client with the request's proxy.
+struct StsTarget {
+    http: HttpClient,
+    region: String,
+    endpoint: Option<String>,
+}
+
+impl StsTarget {
+    fn new(env: &AwsEnv, request: &Request, region: &str) -> Result<StsTarget> {
+        Ok(StsTarget {
+            http: http::client(request.proxy.as_ref())?,
+            region: region.to_owned(),
+            endpoint: sts_endpoint(env, request)?,
+        })
+    }
+
+    /// A client signing with `keys` (none for `AssumeRoleWithWebIdentity`).
+    fn client(&self, keys: Option<&CloudKeys>) -> aws_sdk_sts::Client {
+        sts::client(&self.http, &self.region, self.endpoint.as_deref(), keys)
+    }
 }
 
 /// Assumes each role in turn, each hop signed with the previous hop's keys.
 async fn chain(
     mut keys: CloudKeys,
     hops: &[AssumeRole],
-    target: &StsTarget<'_>,
+    target: &StsTarget,
     session: &str,
 ) -> Result<CloudKeys> {
     for (i, hop) in hops.iter().enumerate() {
         parse::role_arn(&hop.role_arn, "role to assume")?;
-        let client = sts::client(target.http, target.region, target.endpoint, Some(&keys));
-        keys = sts::assume_role(&client, hop, session).await.map_err(|e| {
-            e.at(if i == 0 {
-                "assume the first chained role"
-            } else {
-                "assume a chained role"
-            })
-        })?;
+        keys = sts::assume_role(&target.client(Some(&keys)), hop, session)
+            .await
+            .map_err(|e| {
+                e.at(if i == 0 {
+                    "assume the first chained role"
+                } else {
+                    "assume a chained role"
+                })
+            })?;
     }
     Ok(keys)
 }

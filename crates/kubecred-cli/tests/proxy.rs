@@ -1,12 +1,15 @@
 //! Proxies through the CLI: `--proxy` carries every AWS call of the command; without it the
-//! proxy variables (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`) apply. The sandbox's forward proxy
-//! records what it relays; the AWS stand-ins count what reached them.
+//! proxy variables (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`) apply, to the cloud calls and, as
+//! for kubectl, to the Kubernetes API (with the kubeconfig's `proxy-url` first). The sandbox's
+//! forward proxy records what it relays; the AWS stand-ins count what reached them.
 
 use kubecred_sandbox::aws::AwsStandIns;
 use kubecred_sandbox::proxy::ForwardProxy;
 
 mod support;
-use support::{TestResult, assert_exit, assert_success, aws_world, kubecred, success_json};
+use support::{
+    SandboxProcess, TestResult, assert_exit, assert_success, aws_world, kubecred, success_json,
+};
 
 const USER_ARN: &str = "arn:aws:iam::123456789012:user/ci";
 const USER_KEY: &str = "AKIACIUSEREXAMPLE01";
@@ -103,5 +106,46 @@ async fn the_proxy_flag_carries_aws_calls_with_its_credentials() -> TestResult {
 
     let socks = assume_role(&aws, home.path(), &[], &["--proxy", "socks5://127.0.0.1:1"])?;
     assert_exit(&socks, 1, &["socks5://127.0.0.1:1", "http://"]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_api_calls_follow_https_proxy_and_no_proxy_as_kubectl_does() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/sandbox.yaml");
+    let sandbox = SandboxProcess::start(home.path(), &std::fs::read_to_string(examples)?, 0)?;
+    let proxy = ForwardProxy::start().await?;
+    let kubeconfig = sandbox.kubeconfig.to_string_lossy().into_owned();
+    let url = proxy.url();
+    let token = [
+        "token",
+        "--provider",
+        "generic",
+        "--namespace",
+        "team-a",
+        "--service-account",
+        "app",
+        "--audience",
+        "https://example.test",
+    ];
+    let env = [
+        ("KUBECONFIG", kubeconfig.as_str()),
+        ("HTTPS_PROXY", url.as_str()),
+    ];
+    assert_success(&kubecred(home.path(), &env, &token)?);
+    // The API server is HTTPS: the proxy sees a CONNECT to it, never the token.
+    let authority = sandbox.url.trim_start_matches("https://");
+    let relayed = proxy.relayed();
+    assert!(
+        relayed
+            .iter()
+            .all(|r| r.method == "CONNECT" && r.target == authority && r.refused.is_none()),
+        "{relayed:?}"
+    );
+    assert!(!relayed.is_empty());
+
+    let direct = [env[0], env[1], ("NO_PROXY", "127.0.0.1")];
+    assert_success(&kubecred(home.path(), &direct, &token)?);
+    assert_eq!(proxy.relayed().len(), relayed.len());
     Ok(())
 }

@@ -40,8 +40,9 @@ pub struct Request {
     pub sts_endpoint: Option<String>,
     /// Proxy for every cloud call this request makes (AWS: STS, ECR, EKS, S3/KMS checks; the
     /// instance metadata service excepted). Without one, `HTTPS_PROXY`, `HTTP_PROXY` and
-    /// `NO_PROXY` apply. Calls to the Kubernetes API follow the kubeconfig (`proxy-url`), and
-    /// the generic provider makes no cloud call. A password in the URL is redacted in `Debug`.
+    /// `NO_PROXY` apply. Calls to the Kubernetes API follow the kubeconfig (`proxy-url`, else
+    /// `HTTPS_PROXY` and `NO_PROXY`), and the generic provider makes no cloud call. A password in
+    /// the URL is redacted in `Debug`.
     pub proxy: Option<Url>,
     /// CA bundle (PEM) of a remote cluster.
     pub ca_data: Option<String>,

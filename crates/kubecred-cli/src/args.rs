@@ -279,9 +279,9 @@ pub struct DockerCredentialArgs {
     /// Neither read nor write the on-disk cache (also KUBECRED_NO_CACHE=1).
     #[arg(long, env = "KUBECRED_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_cache: bool,
-    /// The server URL of a `get`, when the warm path already read it from stdin.
+    /// A `get`'s lookup, when the warm path already made it (and found no fresh entry).
     #[arg(skip)]
-    pub server_url: Option<String>,
+    pub looked_up: Option<Box<crate::docker::Lookup>>,
 }
 
 /// How `token` prints the credential.

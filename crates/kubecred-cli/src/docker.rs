@@ -71,7 +71,7 @@ pub fn argv(args: Vec<OsString>) -> Vec<OsString> {
 /// Runs one verb; protocol errors are written to stdout before being returned.
 pub async fn run(args: DockerCredentialArgs) -> anyhow::Result<()> {
     let result = match args.verb.as_str() {
-        "get" => get(args.no_cache, args.server_url).await,
+        "get" => get(args.no_cache, args.looked_up).await,
         "store" | "erase" => refuse(&args.verb),
         "list" => list(args.no_cache),
         "version" => Ok(format!(
@@ -126,18 +126,20 @@ fn list(no_cache: bool) -> anyhow::Result<String> {
     Ok(serde_json::Value::Object(listed).to_string())
 }
 
-/// `get`: the registry credentials for the server URL on stdin (or already read from it, by
-/// [`answer_warm_get`]).
-async fn get(no_cache: bool, server_url: Option<String>) -> anyhow::Result<String> {
-    let server_url = match server_url {
-        Some(url) => url,
-        None => read_server_url(std::io::stdin().lock())?,
-    };
-    let lookup = Lookup::new(server_url, no_cache)?;
+/// `get`: the registry credentials for the server URL on stdin, or for the lookup
+/// [`answer_warm_get`] already made (and found no fresh entry for).
+async fn get(no_cache: bool, looked_up: Option<Box<Lookup>>) -> anyhow::Result<String> {
     let now = SystemTime::now();
-    if let Some(answer) = lookup.cached(now) {
-        return Ok(answer);
-    }
+    let lookup = match looked_up {
+        Some(lookup) => *lookup,
+        None => {
+            let lookup = Lookup::new(read_server_url(std::io::stdin().lock())?, no_cache)?;
+            if let Some(answer) = lookup.cached(now) {
+                return Ok(answer);
+            }
+            lookup
+        }
+    };
     let entry = login(
         &lookup.server_url,
         &lookup.host,
@@ -153,7 +155,8 @@ async fn get(no_cache: bool, server_url: Option<String>) -> anyhow::Result<Strin
 
 /// Everything `get` knows before any network call: the host, its options and provider, and the
 /// disk cache with the entry's key.
-struct Lookup {
+#[derive(Debug)]
+pub struct Lookup {
     server_url: String,
     host: String,
     provider: Provider,
@@ -199,8 +202,8 @@ impl Lookup {
 pub enum WarmGet {
     /// Answered (from the cache, or with the protocol's error): exit with this status.
     Done(ExitCode),
-    /// Not in the cache: the full path takes over with the server URL already read from stdin.
-    Fetch(String),
+    /// Not in the cache: the full path logs in, with what was looked up (stdin is read).
+    Fetch(Box<Lookup>),
 }
 
 /// Whether `args` (after the argv[0] rewrite) are exactly a plain `docker-credential get`, with
@@ -220,7 +223,7 @@ pub fn is_plain_get(args: &[OsString]) -> bool {
 pub fn answer_warm_get() -> WarmGet {
     let answered = read_server_url(std::io::stdin().lock()).and_then(|server_url| {
         let lookup = Lookup::new(server_url, false)?;
-        Ok(lookup.cached(SystemTime::now()).ok_or(lookup.server_url))
+        Ok(lookup.cached(SystemTime::now()).ok_or(lookup))
     });
     match answered {
         Ok(Ok(answer)) => match print_answer(&answer) {
@@ -230,7 +233,7 @@ pub fn answer_warm_get() -> WarmGet {
                 WarmGet::Done(ExitCode::from(1))
             }
         },
-        Ok(Err(server_url)) => WarmGet::Fetch(server_url),
+        Ok(Err(lookup)) => WarmGet::Fetch(Box::new(lookup)),
         Err(error) => {
             println!("{error:#}");
             WarmGet::Done(ExitCode::from(1))

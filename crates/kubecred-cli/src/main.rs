@@ -36,17 +36,17 @@ impl std::error::Error for UsageError {}
 fn main() -> ExitCode {
     let args = docker::argv(git::argv(std::env::args_os()));
     // docker runs the helper for every pull: a cached answer goes out before the parser, the
-    // logger and the runtime are set up (a miss carries the server URL on to the full path).
-    let mut server_url = None;
+    // logger and the runtime are set up (a miss carries its lookup on to the full path).
+    let mut looked_up = None;
     if docker::is_plain_get(&args) {
         match docker::answer_warm_get() {
             docker::WarmGet::Done(status) => return status,
-            docker::WarmGet::Fetch(url) => server_url = Some(url),
+            docker::WarmGet::Fetch(lookup) => looked_up = Some(lookup),
         }
     }
     let mut cli = Cli::parse_from(args);
     if let Command::DockerCredential(docker_args) = &mut cli.command {
-        docker_args.server_url = server_url;
+        docker_args.looked_up = looked_up;
     }
     init_logging(cli.verbose);
     // One rustls crypto backend for every client (kube, reqwest): aws-lc-rs.

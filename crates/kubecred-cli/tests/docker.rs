@@ -304,6 +304,24 @@ async fn no_cache_reads_and_writes_nothing() -> TestResult {
     helper.get_public(&env_plus(&env, &[("XDG_CACHE_HOME", xdg_text.as_str())]))?;
     assert_eq!(std::fs::read_dir(xdg.join("kubecred"))?.count(), 1);
     assert!(!helper.cache_dir().exists());
+
+    // An unusable cache directory: one warning (the miss carries its lookup to the login), and
+    // the credentials all the same.
+    let blocked = helper.home().join("a-file");
+    std::fs::write(&blocked, "")?;
+    let blocked_text = blocked.to_string_lossy().into_owned();
+    let output = helper.run(
+        &env_plus(&env, &[("XDG_CACHE_HOME", blocked_text.as_str())]),
+        "get",
+        "public.ecr.aws",
+    )?;
+    answer(&output)?;
+    assert_eq!(
+        stderr(&output).matches("not using the cache").count(),
+        1,
+        "{}",
+        stderr(&output)
+    );
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-/// `args`, rewritten to `kubecred SUBCOMMAND ARGS...` when argv[0]'s file name is `program`;
+/// `args`, rewritten to `kubecred SUBCOMMAND ARGS...` when `argv[0]`'s file name is `program`;
 /// unchanged otherwise.
 pub fn rewrite(mut args: Vec<OsString>, program: &str, subcommand: &str) -> Vec<OsString> {
     let invoked_as = args

@@ -206,7 +206,7 @@ pub enum WarmGet {
     Fetch(Box<Lookup>),
 }
 
-/// Whether `args` (after the argv[0] rewrite) are exactly a plain `docker-credential get`, with
+/// Whether `args` (after the `argv[0]` rewrite) are exactly a plain `docker-credential get`, with
 /// no option, no log setting and no cache setting: the call docker makes on every pull.
 pub fn is_plain_get(args: &[OsString]) -> bool {
     args.len() == 3

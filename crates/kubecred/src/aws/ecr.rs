@@ -30,7 +30,7 @@ use crate::{CloudKeys, Provider, RegistryCredentials, Secret};
 const STEP: &str = "get ECR authorization token";
 
 /// Logs in to an ECR registry (private or public) with resolved keys, through `proxy` if given
-/// (else the proxy environment variables, see [`super::http`]).
+/// (else the proxy environment variables, as [`crate::Request::proxy`] describes).
 pub async fn login(
     registry: &EcrRegistry,
     keys: &CloudKeys,

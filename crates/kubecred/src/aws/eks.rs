@@ -57,7 +57,7 @@ pub struct Known<'a> {
 
 /// Builds access to an EKS cluster. `DescribeCluster` runs only when the known address or CA
 /// is missing (or empty). `sts_endpoint` must already be validated
-/// ([`super::parse::sts_endpoint`]); `proxy` carries `DescribeCluster` (see [`super::http`]).
+/// ([`super::parse::sts_endpoint`]); `proxy` carries `DescribeCluster` (see [`crate::Request::proxy`]).
 pub async fn cluster_access(
     arn: &EksClusterArn,
     known: Known<'_>,

@@ -149,3 +149,46 @@ async fn kubernetes_api_calls_follow_https_proxy_and_no_proxy_as_kubectl_does() 
     assert_eq!(proxy.relayed().len(), relayed.len());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_aws_calls_tunnel_through_the_proxy_and_verify_tls() -> TestResult {
+    let aws = stand_ins().await?;
+    let sts = aws.start_sts_https().await?;
+    let proxy = ForwardProxy::start().await?;
+    let home = tempfile::tempdir()?;
+    let ca = home.path().join("sts-ca.pem");
+    std::fs::write(&ca, sts.ca_pem())?;
+    let ca = ca.to_string_lossy().into_owned();
+    let (sts_url, proxy_url) = (sts.url(), proxy.url());
+    let https = [
+        ("AWS_ENDPOINT_URL_STS", sts_url.as_str()),
+        ("SSL_CERT_FILE", ca.as_str()),
+    ];
+
+    // Direct: the SDK's client trusts the stand-in's CA through the native root store.
+    assert_success(&assume_role(&aws, home.path(), &https, &[])?);
+    // Through the proxy: a CONNECT tunnel to the endpoint, TLS inside it.
+    let tunnelled = [https[0], https[1], ("HTTPS_PROXY", proxy_url.as_str())];
+    assert_success(&assume_role(&aws, home.path(), &tunnelled, &[])?);
+    let relayed = proxy.relayed();
+    let authority = sts_url.trim_start_matches("https://");
+    assert!(
+        relayed.len() == 1 && relayed[0].method == "CONNECT" && relayed[0].target == authority,
+        "{relayed:?}"
+    );
+    assert_eq!(aws.calls("AssumeRole"), 2);
+
+    // A CA the client does not trust: refused, whatever the proxy.
+    let untrusted = home.path().join("other-ca.pem");
+    std::fs::write(&untrusted, aws.start_sts_https().await?.ca_pem())?;
+    let untrusted = untrusted.to_string_lossy().into_owned();
+    let refused = assume_role(
+        &aws,
+        home.path(),
+        &[https[0], ("SSL_CERT_FILE", untrusted.as_str())],
+        &[],
+    )?;
+    assert_exit(&refused, 1, &["AssumeRole", "invalid peer certificate"]);
+    assert_eq!(aws.calls("AssumeRole"), 2);
+    Ok(())
+}

@@ -28,6 +28,7 @@ mod ecr_public;
 mod eks;
 mod error;
 mod http;
+mod https;
 mod ids;
 mod imds;
 mod pod_identity;
@@ -42,6 +43,7 @@ pub use config::{
     roles_for_annotated_service_accounts,
 };
 pub use error::{AwsError, AwsStartError};
+pub use https::HttpsStandIn;
 
 use state::AwsState;
 
@@ -169,6 +171,12 @@ impl AwsStandIns {
         repository: &str,
     ) -> Result<CodeCommitStandIn, AwsStartError> {
         codecommit::start(Arc::clone(&self.state), host, repository).await
+    }
+
+    /// Serves STS (the same state: roles, users, call counts) over HTTPS as well, at
+    /// `https://localhost:PORT` with a certificate from a CA of its own.
+    pub async fn start_sts_https(&self) -> Result<HttpsStandIn, AwsStartError> {
+        https::serve(sts::router(Arc::clone(&self.state))).await
     }
 
     /// Stops accepting connections, lets open requests finish (up to 5 s)

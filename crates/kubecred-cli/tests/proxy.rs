@@ -104,6 +104,18 @@ async fn the_proxy_flag_carries_aws_calls_with_its_credentials() -> TestResult {
     assert!(!support::stderr(&refused).contains("wrong-secret"));
     assert_eq!(aws.calls("AssumeRole"), 1);
 
+    // A proxy that is down: a failure that names neither the password nor anything secret.
+    let down = ForwardProxy::start().await?;
+    let down_url = down.url().replacen("http://", "http://ci:down-secret@", 1);
+    drop(down);
+    let unreachable = assume_role(&aws, home.path(), &[], &["--proxy", &down_url])?;
+    assert_exit(&unreachable, 1, &["AssumeRole"]);
+    assert!(
+        !support::stderr(&unreachable).contains("down-secret"),
+        "{}",
+        support::stderr(&unreachable)
+    );
+
     let socks = assume_role(&aws, home.path(), &[], &["--proxy", "socks5://127.0.0.1:1"])?;
     assert_exit(&socks, 1, &["socks5://127.0.0.1:1", "http://"]);
     Ok(())

@@ -20,7 +20,6 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sts::config::Region;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use super::http::HttpClient;
 use super::sdk::cloud_keys;
@@ -58,7 +57,7 @@ pub(crate) async fn instance_metadata() -> Result<CloudKeys> {
 }
 
 fn chain_error(error: CredentialsError) -> Error {
-    let detail = DisplayErrorContext(&error).to_string();
+    let detail = super::sdk_error::messages(&error);
     match error {
         CredentialsError::CredentialsNotLoaded(_) => Error::not_configured(format!(
             "no AWS credentials found in the environment (env keys, profile, web identity token file, \

@@ -8,7 +8,6 @@
 
 use aws_sdk_ecr::config::http::HttpResponse;
 use aws_sdk_ecr::error::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::Error;
@@ -109,6 +108,22 @@ pub(crate) fn xml_element(body: &str, tag: &str) -> Option<String> {
     Some(body[start..start + length].trim().to_owned()).filter(|text| !text.is_empty())
 }
 
+/// The messages of `error` and its sources, joined with `": "`, each once (a source whose text
+/// the previous message already holds is skipped). Unlike the SDK's `DisplayErrorContext`, no
+/// `Debug` dump of the error is appended: messages stay one readable line.
+pub(crate) fn messages(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = current.to_string();
+        if !text.is_empty() && !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    parts.join(": ")
+}
+
 /// Converts an SDK error; `action` names the call and its object (e.g. `describe EKS cluster 'x'`).
 pub(crate) fn sdk_error<E>(error: SdkError<E, HttpResponse>, action: &str) -> Error
 where
@@ -117,13 +132,11 @@ where
     match &error {
         SdkError::TimeoutError(_) => Error::transient(format!("{action}: timed out")),
         SdkError::DispatchFailure(failure) if failure.is_user() => {
-            Error::invalid(format!("{action}: {}", DisplayErrorContext(&error)))
+            Error::invalid(format!("{action}: {}", messages(&error)))
         }
-        SdkError::DispatchFailure(_) => {
-            Error::transient(format!("{action}: {}", DisplayErrorContext(&error)))
-        }
+        SdkError::DispatchFailure(_) => Error::transient(format!("{action}: {}", messages(&error))),
         SdkError::ConstructionFailure(_) => {
-            Error::invalid(format!("{action}: {}", DisplayErrorContext(&error)))
+            Error::invalid(format!("{action}: {}", messages(&error)))
         }
         _ => refusal(&error).into_error(action),
     }
@@ -150,6 +163,36 @@ fn refusal<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> Refusa
 
 #[cfg(test)]
 mod tests {
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn messages_join_the_chain_once_without_debug() {
+        let chain = Layer(
+            "dispatch failure",
+            Some(Box::new(Layer(
+                "TLS handshake failed: invalid peer certificate",
+                Some(Box::new(Layer("invalid peer certificate", None))),
+            ))),
+        );
+        assert_eq!(
+            messages(&chain),
+            "dispatch failure: TLS handshake failed: invalid peer certificate"
+        );
+    }
+
     use super::*;
 
     fn refused(status: u16, code: &str) -> Error {

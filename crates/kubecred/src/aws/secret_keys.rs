@@ -1,8 +1,11 @@
 //! Secret level: long-lived or temporary keys from a Secret of the object's namespace.
 //!
-//! Secret data keys (TriggerMesh, Flux): `accesskey`, `secretkey`, optional `sessiontoken`; or
-//! the SOPS form, key `sops.aws-kms`, holding YAML with `aws_access_key_id`,
-//! `aws_secret_access_key` and optional `aws_session_token`.
+//! Secret data keys (Flux): `accesskey`, `secretkey`, optional `sessiontoken`; or the variable
+//! names the AWS SDKs read and TriggerMesh's examples store (`AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`, as `kubectl create secret generic
+//! --from-env-file` makes them); or the SOPS form, key `sops.aws-kms`, holding YAML with
+//! `aws_access_key_id`, `aws_secret_access_key` and optional `aws_session_token`. The first form
+//! present wins, in that order.
 
 use std::collections::BTreeMap;
 
@@ -12,10 +15,28 @@ use crate::Secret;
 use crate::credential::CloudKeys;
 use crate::error::{Error, Result};
 
-const ACCESS_KEY: &str = "accesskey";
-const SECRET_KEY: &str = "secretkey";
-const SESSION_TOKEN: &str = "sessiontoken";
 const SOPS_KEY: &str = "sops.aws-kms";
+
+/// The data keys of one form: access key ID, secret access key, session token.
+struct Form {
+    access_key: &'static str,
+    secret_key: &'static str,
+    session_token: &'static str,
+}
+
+/// Flux's form first, then the SDK variable names.
+const FORMS: [Form; 2] = [
+    Form {
+        access_key: "accesskey",
+        secret_key: "secretkey",
+        session_token: "sessiontoken",
+    },
+    Form {
+        access_key: "AWS_ACCESS_KEY_ID",
+        secret_key: "AWS_SECRET_ACCESS_KEY",
+        session_token: "AWS_SESSION_TOKEN",
+    },
+];
 
 #[derive(Deserialize)]
 struct SopsKeys {
@@ -34,23 +55,35 @@ pub(crate) fn keys(data: &BTreeMap<String, Secret>) -> Result<CloudKeys> {
             .map(|v| v.expose().trim())
             .filter(|v| !v.is_empty())
     };
-    match (field(ACCESS_KEY), field(SECRET_KEY)) {
+    // The first form with either of its keys present; Flux's when none is.
+    let form = FORMS
+        .iter()
+        .find(|form| field(form.access_key).is_some() || field(form.secret_key).is_some())
+        .unwrap_or(&FORMS[0]);
+    match (field(form.access_key), field(form.secret_key)) {
         (Some(access_key), Some(secret_key)) => Ok(CloudKeys {
             access_key_id: access_key.to_owned(),
             secret_access_key: Secret::new(secret_key),
-            session_token: field(SESSION_TOKEN).map(Secret::new),
+            session_token: field(form.session_token).map(Secret::new),
             expires_at: None,
         }),
         (access_key, _) => {
             let missing = if access_key.is_none() {
-                ACCESS_KEY
+                form.access_key
             } else {
-                SECRET_KEY
+                form.secret_key
             };
             let present: Vec<&str> = data.keys().map(String::as_str).collect();
+            let [flux, sdk] = &FORMS;
             Err(Error::invalid(format!(
-                "the secret has no '{missing}' key (AWS keys need '{ACCESS_KEY}' and '{SECRET_KEY}', optionally \
-                 '{SESSION_TOKEN}', or '{SOPS_KEY}'; found keys: {})",
+                "the secret has no '{missing}' key (AWS keys need '{}' and '{}', optionally '{}'; \
+                 or '{}' and '{}', optionally '{}'; or '{SOPS_KEY}'; found keys: {})",
+                flux.access_key,
+                flux.secret_key,
+                flux.session_token,
+                sdk.access_key,
+                sdk.secret_key,
+                sdk.session_token,
                 present.join(", ")
             )))
         }
@@ -106,6 +139,38 @@ mod tests {
                 .as_deref(),
             Some("T")
         );
+        Ok(())
+    }
+
+    #[test]
+    fn sdk_variable_names_as_triggermesh_stores_them() -> Result<()> {
+        let keys = keys(&data(&[
+            ("AWS_ACCESS_KEY_ID", "ASIA"),
+            ("AWS_SECRET_ACCESS_KEY", "S"),
+            ("AWS_SESSION_TOKEN", "T"),
+        ]))?;
+        assert_eq!(
+            (
+                keys.access_key_id.as_str(),
+                keys.secret_access_key.expose(),
+                keys.session_token.as_ref().map(Secret::expose)
+            ),
+            ("ASIA", "S", Some("T"))
+        );
+        // Flux's form wins when both are there.
+        let both = super::keys(&data(&[
+            ("accesskey", "FLUX"),
+            ("secretkey", "F"),
+            ("AWS_ACCESS_KEY_ID", "SDK"),
+            ("AWS_SECRET_ACCESS_KEY", "S"),
+        ]))?;
+        assert_eq!(both.access_key_id, "FLUX");
+        // A half-present form names its own missing key.
+        let half = super::keys(&data(&[("AWS_ACCESS_KEY_ID", "SDK")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(half.contains("no 'AWS_SECRET_ACCESS_KEY' key"), "{half}");
         Ok(())
     }
 

@@ -12,7 +12,6 @@
 //! - verified credentials → 200 with the advertisement of an empty repository (counted as
 //!   authenticated), or 404 for another repository.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
 
@@ -20,15 +19,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::codecommit_auth::{self, Presented};
 use super::error::AwsStartError;
-use super::server;
+use super::https::{self, HttpsStandIn};
 use super::state::{AwsState, lock};
 use crate::clock::unix_now;
-use crate::tls::TlsListener;
 
 /// The smart-HTTP service served.
 const UPLOAD_PACK: &str = "git-upload-pack";
@@ -43,17 +39,14 @@ const AGENT: &str = "kubecred-sandbox";
 /// [`CodeCommitStandIn::shutdown`] also waits for it.
 pub struct CodeCommitStandIn {
     shared: Arc<Shared>,
-    address: SocketAddr,
-    ca_pem: String,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<std::io::Result<()>>,
+    server: HttpsStandIn,
 }
 
 impl std::fmt::Debug for CodeCommitStandIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CodeCommitStandIn")
             .field("host", &self.shared.host)
-            .field("address", &self.address)
+            .field("port", &self.server.port())
             .field("repository", &self.shared.repository)
             .finish_non_exhaustive()
     }
@@ -90,13 +83,6 @@ pub(crate) async fn start(
             None,
         )
     })?;
-    let tls = crate::certs::generate_for(&[host]).map_err(|e| {
-        AwsStartError::new(
-            format!("cannot set up the CodeCommit stand-in's TLS: {e}"),
-            None,
-        )
-    })?;
-    let (listener, address) = server::bind().await?;
     let shared = Arc::new(Shared {
         state,
         host: host.to_owned(),
@@ -107,34 +93,20 @@ pub(crate) async fn start(
     let app = Router::new()
         .fallback(handle)
         .with_state(Arc::clone(&shared));
-    let listener = TlsListener::new(listener, address, tls.server);
-    let (stop, mut stopped) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stopped| *stopped).await;
-            })
-            .await
-    });
-    tracing::info!(%address, host, "CodeCommit stand-in listening");
-    Ok(CodeCommitStandIn {
-        shared,
-        address,
-        ca_pem: tls.ca_pem,
-        stop,
-        task,
-    })
+    let server = https::serve(app, &[host]).await?;
+    tracing::info!(port = server.port(), host, "CodeCommit stand-in listening");
+    Ok(CodeCommitStandIn { shared, server })
 }
 
 impl CodeCommitStandIn {
     /// The CA (PEM) that signed the server's certificate for the CodeCommit host.
     pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
+        self.server.ca_pem()
     }
 
     /// The port on 127.0.0.1.
     pub fn port(&self) -> u16 {
-        self.address.port()
+        self.server.port()
     }
 
     /// The CodeCommit host name the certificate is for.
@@ -170,8 +142,7 @@ impl CodeCommitStandIn {
 
     /// Stops accepting connections and waits for the server (up to 5 s).
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        server::join(self.task).await;
+        self.server.shutdown().await;
     }
 }
 

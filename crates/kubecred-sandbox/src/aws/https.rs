@@ -32,7 +32,12 @@ impl std::fmt::Debug for HttpsStandIn {
 impl HttpsStandIn {
     /// `https://localhost:PORT`.
     pub fn url(&self) -> String {
-        format!("https://localhost:{}", self.address.port())
+        format!("https://localhost:{}", self.port())
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.address.port()
     }
 
     /// The CA (PEM) that signed the server's certificate.
@@ -47,9 +52,9 @@ impl HttpsStandIn {
     }
 }
 
-/// Serves `app` over HTTPS on a loopback port of its own.
-pub(crate) async fn serve(app: Router) -> Result<HttpsStandIn, AwsStartError> {
-    let tls = crate::certs::generate_for(&["localhost", "127.0.0.1"])
+/// Serves `app` over HTTPS on a loopback port of its own, with a certificate for `names`.
+pub(crate) async fn serve(app: Router, names: &[&str]) -> Result<HttpsStandIn, AwsStartError> {
+    let tls = crate::certs::generate_for(names)
         .map_err(|e| AwsStartError::new(format!("cannot set up the stand-in's TLS: {e}"), None))?;
     let (listener, address) = server::bind().await?;
     let listener = TlsListener::new(listener, address, tls.server);
@@ -61,7 +66,7 @@ pub(crate) async fn serve(app: Router) -> Result<HttpsStandIn, AwsStartError> {
             })
             .await
     });
-    tracing::info!(%address, "HTTPS stand-in listening");
+    tracing::info!(%address, ?names, "HTTPS stand-in listening");
     Ok(HttpsStandIn {
         address,
         ca_pem: tls.ca_pem,

@@ -176,7 +176,11 @@ impl AwsStandIns {
     /// Serves STS (the same state: roles, users, call counts) over HTTPS as well, at
     /// `https://localhost:PORT` with a certificate from a CA of its own.
     pub async fn start_sts_https(&self) -> Result<HttpsStandIn, AwsStartError> {
-        https::serve(sts::router(Arc::clone(&self.state))).await
+        https::serve(
+            sts::router(Arc::clone(&self.state)),
+            &["localhost", "127.0.0.1"],
+        )
+        .await
     }
 
     /// Stops accepting connections, lets open requests finish (up to 5 s)

@@ -188,6 +188,11 @@ fn exec_args(
     if let Some(path) = &identity.kubeconfig {
         flag("kubeconfig", &path.display().to_string());
     }
+    // The exec plugin's cloud calls go through the same proxy (the file is written 0600: a
+    // password in the URL stays as private as the kubeconfig's other credentials).
+    if let Some(proxy) = &identity.proxy {
+        flag("proxy", proxy.as_str());
+    }
     for role in &identity.assume_roles {
         flag("assume-role", role);
     }
@@ -273,6 +278,47 @@ mod tests {
             default_name(&ClusterRef::default(), "https://remote.example:6443"),
             "remote.example"
         );
+    }
+
+    #[test]
+    fn exec_args_reproduce_the_identity_and_the_proxy() -> Result<(), clap::Error> {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            identity: IdentityArgs,
+        }
+        let flags = <Flags as clap::Parser>::try_parse_from([
+            "kubecred",
+            "--region",
+            "us-east-1",
+            "--assume-role",
+            "arn:aws:iam::1:role/a",
+            "--proxy",
+            "http://team-a:p%40ss@proxy.example:3128",
+        ])?;
+        let eks = ClusterRef {
+            cluster: Some("arn:aws:eks:us-east-1:1:cluster/prod".into()),
+            ..ClusterRef::default()
+        };
+        let args = exec_args(Provider::Aws, &eks, "https://s", &flags.identity, None);
+        let pairs: Vec<(&str, &str)> = args[4..]
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [name, value] => Some((name.as_str(), value.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("--cluster", "arn:aws:eks:us-east-1:1:cluster/prod"),
+                ("--address", "https://s"),
+                ("--region", "us-east-1"),
+                ("--proxy", "http://team-a:p%40ss@proxy.example:3128/"),
+                ("--assume-role", "arn:aws:iam::1:role/a"),
+            ]
+        );
+        Ok(())
     }
 
     #[test]

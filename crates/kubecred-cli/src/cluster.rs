@@ -39,9 +39,7 @@ pub async fn credentials(args: ClusterCredentialsArgs) -> anyhow::Result<()> {
         address: args.address.clone(),
         ca_data,
     };
-    let cache = (!args.no_cache)
-        .then(|| DiskCache::open_default(CACHE_KIND))
-        .flatten();
+    let cache = DiskCache::open_default(CACHE_KIND, args.no_cache);
     // Keyed only when there is a cache: the key reads the environment and stats profile files.
     let cache = cache.map(|cache| (cache, cache_key()));
     let now = SystemTime::now();

@@ -85,9 +85,12 @@ impl DiskCache {
             .map(|base| base.join("kubecred"))
     }
 
-    /// Opens (creating or fixing) the default directory; `None`, after a warning, when the cache
-    /// cannot be used.
-    pub fn open_default(kind: &'static str) -> Option<DiskCache> {
+    /// Opens (creating or fixing) the default directory; `None` with `no_cache` (the front
+    /// doors' `--no-cache`), and, after a warning, when the cache cannot be used.
+    pub fn open_default(kind: &'static str, no_cache: bool) -> Option<DiskCache> {
+        if no_cache {
+            return None;
+        }
         let dir = DiskCache::default_dir()?;
         DiskCache::open(&dir, kind)
             .map_err(|e| warn(&format!("not using the cache: {e:#}")))

@@ -113,12 +113,9 @@ fn refuse(verb: &str) -> anyhow::Result<String> {
 
 /// `list`: the fresh cached entries, `{ServerURL: Username}`.
 fn list(no_cache: bool) -> anyhow::Result<String> {
-    let entries = match no_cache {
-        true => Vec::new(),
-        false => DiskCache::open_default(CACHE_KIND)
-            .map(|cache| cache.entries(SystemTime::now()))
-            .unwrap_or_default(),
-    };
+    let entries = DiskCache::open_default(CACHE_KIND, no_cache)
+        .map(|cache| cache.entries(SystemTime::now()))
+        .unwrap_or_default();
     let listed: serde_json::Map<String, serde_json::Value> = entries
         .into_iter()
         .map(|entry| (entry.label, entry.username.into()))
@@ -174,10 +171,7 @@ impl Lookup {
             tracing::debug!(host, "not a registry kubecred serves");
             bail!(NOT_FOUND);
         };
-        let cache = match no_cache {
-            true => None,
-            false => DiskCache::open_default(CACHE_KIND),
-        };
+        let cache = DiskCache::open_default(CACHE_KIND, no_cache);
         // Keyed only when there is a cache: the key reads the environment and stats profile files.
         let cache = cache.map(|cache| (cache, cache_key(&host, provider, &options)));
         Ok(Lookup {

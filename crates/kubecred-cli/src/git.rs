@@ -174,10 +174,7 @@ async fn codecommit_answer(
     host: &str,
 ) -> anyhow::Result<String> {
     let url = codecommit_url(description, host)?;
-    let cache = match args.no_cache {
-        true => None,
-        false => DiskCache::open_default(CACHE_KIND),
-    };
+    let cache = DiskCache::open_default(CACHE_KIND, args.no_cache);
     // The helper's flags name the identity; the URL, the repository.
     let key = || {
         let url = ("url".to_owned(), url.to_string());

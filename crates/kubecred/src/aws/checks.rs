@@ -263,6 +263,7 @@ fn client(action: &str, proxy: Option<&Url>) -> Result<reqwest::Client> {
         .timeout(TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT);
     if let Some(url) = proxy {
+        super::http::check_proxy(url)?;
         let proxy = reqwest::Proxy::all(url.as_str()).map_err(|_| {
             Error::invalid(format!(
                 "{action}: proxy {} is not usable",

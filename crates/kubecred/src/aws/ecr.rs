@@ -37,13 +37,14 @@ pub async fn login(
     env: &AwsEnv,
     proxy: Option<&Url>,
 ) -> Result<RegistryCredentials> {
-    let result = match http::client(proxy) {
-        Ok(http) => match registry {
+    let result = async {
+        let http = http::client(proxy)?;
+        match registry {
             EcrRegistry::Private { region } => private_token(&http, region, keys, env).await,
             EcrRegistry::Public => public_token(&http, keys, env).await,
-        },
-        Err(error) => Err(error),
-    };
+        }
+    }
+    .await;
     result.map_err(|e| e.at(STEP).for_provider(Provider::Aws))
 }
 

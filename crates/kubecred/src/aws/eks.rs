@@ -67,8 +67,7 @@ pub async fn cluster_access(
     proxy: Option<&Url>,
     now: SystemTime,
 ) -> Result<ClusterAccess> {
-    let (server, ca_data) =
-        server_and_ca(arn, known.address, known.ca_data, keys, env, proxy).await?;
+    let (server, ca_data) = server_and_ca(arn, known, keys, env, proxy).await?;
     let token = sts_url(&arn.region, sts_endpoint, env)
         .and_then(|sts_url| presigned_token(&arn.name, &arn.region, keys, &sts_url, now))
         .map_err(|e| {
@@ -86,14 +85,13 @@ pub async fn cluster_access(
 /// The given address and CA; `DescribeCluster` fills in what is missing or empty.
 async fn server_and_ca(
     arn: &EksClusterArn,
-    address: Option<&str>,
-    ca_data: Option<&[u8]>,
+    known: Known<'_>,
     keys: &CloudKeys,
     env: &AwsEnv,
     proxy: Option<&Url>,
 ) -> Result<(String, Option<Vec<u8>>)> {
-    let address = address.filter(|a| !a.is_empty()).map(str::to_owned);
-    let ca_data = ca_data.filter(|c| !c.is_empty()).map(<[u8]>::to_vec);
+    let address = known.address.filter(|a| !a.is_empty()).map(str::to_owned);
+    let ca_data = known.ca_data.filter(|c| !c.is_empty()).map(<[u8]>::to_vec);
     match (address, ca_data) {
         (Some(address), Some(ca)) => Ok((address, Some(ca))),
         (address, ca_data) => {

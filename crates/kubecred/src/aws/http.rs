@@ -45,15 +45,22 @@ pub(crate) fn client(proxy: Option<&Url>) -> Result<HttpClient> {
 /// The proxy for every call. User info in the URL stays percent-encoded: the HTTP stack decodes
 /// it into the `Proxy-Authorization` header.
 fn fixed_proxy(url: &Url) -> Result<ProxyConfig> {
-    let shown = redacted_url(url);
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Error::invalid(format!(
-            "proxy {shown}: expected an http:// or https:// URL with a host"
-        )));
-    }
+    check_proxy(url)?;
     ProxyConfig::all(url.as_str())
         .map(|config| config.no_proxy(INSTANCE_METADATA))
-        .map_err(|e| Error::invalid(format!("proxy {shown}: {e}")))
+        .map_err(|e| Error::invalid(format!("proxy {}: {e}", redacted_url(url))))
+}
+
+/// A request's proxy must be an `http://` or `https://` URL with a host, whichever HTTP stack
+/// carries the call (the SDK pool here, reqwest for the S3/KMS checks).
+pub(crate) fn check_proxy(url: &Url) -> Result<()> {
+    if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "proxy {}: expected an http:// or https:// URL with a host",
+        redacted_url(url)
+    )))
 }
 
 #[cfg(test)]

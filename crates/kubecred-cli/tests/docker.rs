@@ -441,12 +441,11 @@ async fn config_maps_a_host_to_a_secret_read_through_a_kubeconfig() -> TestResul
 /// fails; the registry is never contacted (a closed loopback port is its proxy).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_docker_cli_asks_the_helper() -> TestResult {
-    if std::process::Command::new("docker")
+    if let Err(e) = std::process::Command::new("docker")
         .arg("--version")
         .output()
-        .is_err()
     {
-        eprintln!("SKIPPED: docker (the CLI) is not on PATH");
+        kubecred_sandbox::peers::missing("docker (the CLI)", "install docker.io", &e);
         return Ok(());
     }
     let (aws, helper) = ecr_public_and_helper().await?;

@@ -81,14 +81,13 @@ fn assert_kubectl_reaches_the_sandbox(home: &Path, kubeconfig: &Path) -> TestRes
 }
 
 fn have_kubectl() -> bool {
-    let found = Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok();
-    if !found {
-        eprintln!("SKIPPED: kubectl is not on PATH");
+    match Command::new("kubectl").args(["version", "--client"]).output() {
+        Ok(_) => true,
+        Err(e) => {
+            kubecred_sandbox::peers::missing("kubectl", "install kubectl", &e);
+            false
+        }
     }
-    found
 }
 
 #[test]

@@ -40,6 +40,7 @@ mod clock;
 mod kubeconfig;
 mod manifest;
 mod objects;
+pub mod peers;
 mod protobuf;
 pub mod proxy;
 mod random;

@@ -42,7 +42,7 @@ fn kubectl_installed() -> bool {
     {
         Ok(_) => true,
         Err(e) => {
-            eprintln!("SKIPPED: kubectl is not on PATH ({e}); install kubectl to run this test");
+            kubecred_sandbox::peers::missing("kubectl", "install kubectl", &e);
             false
         }
     }

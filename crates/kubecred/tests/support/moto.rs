@@ -45,7 +45,8 @@ impl Moto {
         let child = match spawned {
             Ok(child) => child,
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                eprintln!("SKIPPED: moto_server is not on PATH (pip install 'moto[server]')");
+                let hint = "pip install 'moto[server]'";
+                kubecred_sandbox::peers::missing("moto_server", hint, &e);
                 return Ok(None);
             }
             Err(e) => return Err(e.into()),

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs every test peer the suite drives, then runs
+# it. `.ci/run` calls this same script. Peers:
+#   - cargo-nextest (the test runner)
+#   - moto[server] (ECR/EKS/S3/KMS emulator) and the AWS CLI (botocore conformance), from PyPI
+#   - kubectl (sandbox conformance, exec plugin) and the docker CLI (credential-helper protocol),
+#     from Debian when missing
+# With `CI` set, a test whose peer is missing fails instead of printing "SKIPPED"
+# (kubecred_sandbox::peers). Extra arguments go to nextest (e.g. a filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have() { command -v "$1" >/dev/null 2>&1; }
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+echo "== test peers"
+have cargo-nextest || cargo install cargo-nextest --locked
+{ python3 -c 'import moto.server' 2>/dev/null && have moto_server; } || python3 -m pip install --quiet 'moto[server]'
+have aws || python3 -m pip install --quiet awscli
+have kubectl || apt_install kubernetes-client
+have docker || apt_install docker.io
+# No test may reach a real instance metadata service; tests that need one point at the sandbox's.
+export AWS_EC2_METADATA_DISABLED=true
+
+echo "== tests"
+cargo nextest run --workspace --locked --no-fail-fast "$@"
+cargo test --workspace --doc --locked

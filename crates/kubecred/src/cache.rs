@@ -75,7 +75,8 @@ pub fn refresh_point(
     (!fresh_for.is_zero()).then(|| now + fresh_for)
 }
 
-/// A point-in-time copy of the cache's counters, ready for Prometheus.
+/// A point-in-time copy of the cache's counters (for tests and logs; for a controller's
+/// `/metrics`, register the cache with [`TokenCache::register_metrics`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheMetrics {
     /// Calls answered from a fresh entry.
@@ -90,55 +91,6 @@ pub struct CacheMetrics {
     pub evictions: u64,
     /// Entries held now.
     pub entries: u64,
-}
-
-impl CacheMetrics {
-    /// The counters in the Prometheus text exposition format, names prefixed by `prefix`.
-    pub fn to_prometheus(&self, prefix: &str) -> String {
-        let rows = [
-            (
-                "cache_hits_total",
-                "counter",
-                "Credential requests answered from the cache.",
-                self.hits,
-            ),
-            (
-                "cache_misses_total",
-                "counter",
-                "Credential requests not answered from the cache.",
-                self.misses,
-            ),
-            (
-                "cache_exchanges_total",
-                "counter",
-                "Credential exchanges run by the cache.",
-                self.exchanges,
-            ),
-            (
-                "cache_errors_total",
-                "counter",
-                "Credential exchanges that failed.",
-                self.errors,
-            ),
-            (
-                "cache_evictions_total",
-                "counter",
-                "Cache entries evicted to make room.",
-                self.evictions,
-            ),
-            (
-                "cached_items",
-                "gauge",
-                "Entries in the cache.",
-                self.entries,
-            ),
-        ];
-        rows.iter()
-            .map(|(name, kind, help, value)| {
-                format!("# HELP {prefix}{name} {help}\n# TYPE {prefix}{name} {kind}\n{prefix}{name} {value}\n")
-            })
-            .collect()
-    }
 }
 
 /// A keyed, bounded, single-flight cache of expiring credentials. Clones share the cache.

@@ -344,24 +344,6 @@ async fn a_cancelled_leader_hands_over_to_a_waiter() {
     assert_eq!(result.ok().and_then(Result::ok).map(|t| t.id), Some(1));
 }
 
-#[test]
-fn metrics_render_for_prometheus() {
-    let metrics = CacheMetrics {
-        hits: 3,
-        misses: 1,
-        exchanges: 1,
-        errors: 0,
-        evictions: 0,
-        entries: 1,
-    };
-    let text = metrics.to_prometheus("kubecred_");
-    assert!(
-        text.contains("# TYPE kubecred_cache_hits_total counter\nkubecred_cache_hits_total 3\n"),
-        "{text}"
-    );
-    assert!(text.contains("kubecred_cached_items 1\n"), "{text}");
-}
-
 fn object(name: &str) -> InvolvedObject {
     InvolvedObject {
         kind: "OCIRepository".into(),

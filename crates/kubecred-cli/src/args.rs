@@ -22,22 +22,18 @@ pub struct Cli {
 pub enum Command {
     /// Print a credential for a provider and identity.
     Token(Box<TokenArgs>),
-    /// Registry credentials (ECR, ECR Public).
-    #[command(subcommand)]
+    #[command(subcommand, about = crate::help::registry())]
     Registry(RegistryCommand),
-    /// Remote cluster credentials (EKS; generic).
-    #[command(subcommand)]
+    #[command(subcommand, about = crate::help::cluster())]
     Cluster(ClusterCommand),
-    /// Check that the credentials reach a resource: s3://BUCKET or kms://KEY-ARN.
+    #[command(about = crate::help::check())]
     Check(Box<CheckArgs>),
     /// Kubelet image credential provider: a CredentialProviderRequest on stdin, the
     /// CredentialProviderResponse on stdout (credentialprovider.kubelet.k8s.io/v1).
     KubeletCredentialProvider(KubeletArgs),
-    /// Git credential helper (git's protocol on stdin/stdout): AWS CodeCommit. Also runs as
-    /// `git-credential-kubecred`, for `git config credential.helper kubecred`.
+    #[command(about = crate::help::git())]
     GitCredential(Box<GitCredentialArgs>),
-    /// Docker credential helper (docker's protocol on stdin/stdout): ECR, ECR Public. Also runs
-    /// as `docker-credential-kubecred`, for `"credHelpers": {"HOST": "kubecred"}`.
+    #[command(about = crate::help::docker())]
     DockerCredential(DockerCredentialArgs),
     /// Run the local sandbox: a Kubernetes API subset with an OIDC issuer, on loopback.
     Sandbox(SandboxArgs),
@@ -51,8 +47,7 @@ pub enum Command {
     after_help = "Exit status: 0 success, 1 credential or configuration error, 2 usage error."
 )]
 pub struct TokenArgs {
-    /// Who issues the credential: aws, azure, gcp or generic.
-    #[arg(long)]
+    #[arg(long, help = crate::help::token_provider())]
     pub provider: String,
     #[command(flatten)]
     pub identity: IdentityArgs,
@@ -61,8 +56,9 @@ pub struct TokenArgs {
     pub output: Output,
 }
 
-/// Whose identity is used and how: shared by every command that fetches credentials.
-#[derive(Debug, Args)]
+/// Whose identity is used and how: shared by every command that fetches credentials, and
+/// turned into a library request in one place (`request::prepare`).
+#[derive(Debug, Default, Args)]
 pub struct IdentityArgs {
     /// Impersonate this ServiceAccount (NAME, or NS/NAME with NS equal to --namespace).
     #[arg(long, value_name = "[NS/]NAME", conflicts_with_all = ["secret", "node"])]
@@ -134,8 +130,7 @@ pub enum RegistryCommand {
 pub struct RegistryLoginArgs {
     /// The registry host (or an image reference).
     pub host: String,
-    /// The provider (default: the one the host belongs to).
-    #[arg(long)]
+    #[arg(long, help = crate::help::registry_provider())]
     pub provider: Option<String>,
     #[command(flatten)]
     pub identity: IdentityArgs,
@@ -153,8 +148,8 @@ pub enum ClusterCommand {
 /// `kubecred cluster kubeconfig`.
 #[derive(Debug, Args)]
 pub struct ClusterKubeconfigArgs {
-    /// aws or generic (default: the ConfigMap's, with --from-configmap).
-    #[arg(long)]
+    /// The provider (default: the ConfigMap's, with --from-configmap).
+    #[arg(long, long_help = crate::help::cluster_provider())]
     pub provider: Option<String>,
     /// The cloud's cluster resource (EKS: the cluster ARN).
     #[arg(long)]
@@ -185,8 +180,7 @@ pub struct ClusterKubeconfigArgs {
 /// `kubecred cluster credentials`.
 #[derive(Debug, Args)]
 pub struct ClusterCredentialsArgs {
-    /// aws or generic.
-    #[arg(long)]
+    #[arg(long, help = crate::help::cluster_provider())]
     pub provider: String,
     /// The cloud's cluster resource (EKS: the cluster ARN).
     #[arg(long)]
@@ -279,9 +273,6 @@ pub struct DockerCredentialArgs {
     /// Neither read nor write the on-disk cache (also KUBECRED_NO_CACHE=1).
     #[arg(long, env = "KUBECRED_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_cache: bool,
-    /// A `get`'s lookup, when the warm path already made it (and found no fresh entry).
-    #[arg(skip)]
-    pub looked_up: Option<Box<crate::docker::Lookup>>,
 }
 
 /// How `token` prints the credential.
@@ -298,9 +289,10 @@ pub enum Output {
 }
 
 /// Which default ServiceAccount applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum PurposeArg {
     /// --default-service-account.
+    #[default]
     General,
     /// --default-kubeconfig-service-account.
     Kubeconfig,

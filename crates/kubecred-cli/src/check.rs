@@ -1,58 +1,25 @@
-//! `kubecred check s3://BUCKET | kms://KEY-ARN`: do the resolved credentials reach the resource?
+//! `kubecred check TARGET`: do the resolved credentials reach the resource? The target names its
+//! cloud (`s3://BUCKET`, `kms://KEY-ARN`, ...); the library runs the check.
 
 use anyhow::Context;
-use kubecred::Provider;
-use kubecred::aws::checks;
-use kubecred::aws::sdk::AwsEnv;
 
 use crate::UsageError;
 use crate::args::CheckArgs;
-use crate::token::prepare;
+use crate::request::prepare;
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
-    let (engine, mut request) = prepare(&args.identity, Provider::Aws).await?;
-    let env = AwsEnv::default();
-    if let Some(bucket) = args.target.strip_prefix("s3://") {
-        let bucket = bucket.trim_end_matches('/');
-        let region = request
-            .region
-            .clone()
-            .or_else(|| env.region())
-            .ok_or_else(|| {
-                UsageError("checking an S3 bucket needs its region: --region or AWS_REGION".into())
-            })?;
-        request.region = Some(region.clone());
-        let keys = engine
-            .aws_keys(&request)
-            .await
-            .context("getting credentials")?;
-        let result = checks::s3_bucket(bucket, &region, &keys, &env, request.proxy.as_ref())
-            .await
-            .with_context(|| format!("checking s3://{bucket}"))?;
-        println!("s3://{bucket}: ok ({result:?})");
-        return Ok(());
-    }
-    if let Some(key) = args.target.strip_prefix("kms://") {
-        if request.region.is_none() {
-            request.region = key
-                .split(':')
-                .nth(3)
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned);
-        }
-        let keys = engine
-            .aws_keys(&request)
-            .await
-            .context("getting credentials")?;
-        let result = checks::kms_key(key, &keys, &env, request.proxy.as_ref())
-            .await
-            .with_context(|| format!("checking kms://{key}"))?;
-        println!("kms://{key}: ok ({result:?})");
-        return Ok(());
-    }
-    Err(UsageError(format!(
-        "'{}': expected s3://BUCKET or kms://KEY-ARN",
-        args.target
-    ))
-    .into())
+    let Some(provider) = kubecred::check::provider_for_target(&args.target) else {
+        return Err(UsageError(format!(
+            "'{}': expected {}",
+            args.target,
+            crate::help::check_targets()
+        ))
+        .into());
+    };
+    let (engine, request) = prepare(&args.identity, provider).await?;
+    let report = kubecred::check::run(&engine, &args.target, &request)
+        .await
+        .with_context(|| format!("checking {}", args.target))?;
+    println!("{report}");
+    Ok(())
 }

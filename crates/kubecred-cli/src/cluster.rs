@@ -20,7 +20,8 @@ fn cache_key() -> CacheKey {
     disk_cache::key("cluster-credentials/1", [disk_cache::argv_key_part()])
 }
 use crate::args::{ClusterCredentialsArgs, ExecApiVersion};
-use crate::token::{prepare, rfc3339};
+use crate::request::prepare;
+use crate::token::rfc3339;
 
 pub async fn credentials(args: ClusterCredentialsArgs) -> anyhow::Result<()> {
     let provider: Provider = args

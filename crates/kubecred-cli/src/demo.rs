@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use kubecred::Credential;
-use kubecred::aws::sdk::AwsEnv;
+use kubecred::Env;
 use kubecred::cluster::{self, ClusterRef};
 use kubecred::{Engine, Identity, Kubernetes, PolicyConfig, Provider, Request, TokenCache};
 use kubecred_sandbox::aws::AwsStandIns;
@@ -139,10 +139,10 @@ async fn aws_steps(
     kubernetes: Kubernetes,
     policy: kubecred::Policy,
 ) -> anyhow::Result<()> {
-    let env = AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL_STS", &aws.sts_url())]);
+    let env = Env::from_pairs(&[("AWS_ENDPOINT_URL_STS", &aws.sts_url())]);
     let engine = Engine::new(policy)
         .with_kubernetes(kubernetes)
-        .with_aws_env(env);
+        .with_env(env);
     let request = Request {
         identity: Identity::service_account("app"),
         namespace: Some("team-a".into()),

@@ -35,7 +35,7 @@ use serde_json::json;
 
 use crate::args::DockerCredentialArgs;
 use crate::disk_cache::{self, DiskCache, Entry};
-use crate::token::prepare;
+use crate::request::prepare;
 use config::{Config, RegistryOptions};
 
 /// The program docker runs for `credHelpers` / `credsStore` value `kubecred`.
@@ -69,9 +69,9 @@ pub fn argv(args: Vec<OsString>) -> Vec<OsString> {
 }
 
 /// Runs one verb; protocol errors are written to stdout before being returned.
-pub async fn run(args: DockerCredentialArgs) -> anyhow::Result<()> {
+pub async fn run(args: DockerCredentialArgs, looked_up: Option<Box<Lookup>>) -> anyhow::Result<()> {
     let result = match args.verb.as_str() {
-        "get" => get(args.no_cache, args.looked_up).await,
+        "get" => get(args.no_cache, looked_up).await,
         "store" | "erase" => refuse(&args.verb),
         "list" => list(args.no_cache),
         "version" => Ok(format!(
@@ -250,7 +250,7 @@ async fn login(
     provider: Provider,
     options: &RegistryOptions,
 ) -> anyhow::Result<Entry> {
-    let identity = options.identity_args()?;
+    let identity = options.identity_args();
     let (engine, request) = prepare(&identity, provider).await?;
     let credentials = registry::login(&engine, host, &request)
         .await

@@ -27,13 +27,12 @@ use std::io::{BufRead, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
-use kubecred::aws::{codecommit, parse};
 use kubecred::{Provider, Secret};
 use url::Url;
 
 use crate::args::GitCredentialArgs;
 use crate::disk_cache::{self, DiskCache, Entry};
-use crate::token::prepare;
+use crate::request::prepare;
 
 /// The program git runs for `credential.helper = kubecred`.
 pub const PROGRAM: &str = "git-credential-kubecred";
@@ -157,23 +156,20 @@ async fn get(
     tracing::debug!(host, provider = ?provider, "git credential get");
     match provider {
         None => Ok(None),
-        Some(Provider::Aws) => codecommit_answer(args, description, host).await.map(Some),
-        Some(Provider::Azure) => bail!(
-            "git credentials for Azure DevOps ({host}) need the azure provider, which is not \
-             implemented yet"
-        ),
-        Some(other) => bail!("git credentials for {host} ({other}) are not implemented yet"),
+        Some(provider) => answer(args, description, host, provider).await.map(Some),
     }
 }
 
-/// CodeCommit's git credentials for the description, as protocol lines: from the disk cache
-/// while fresh (they are valid 15 minutes, served for 12), else signed with freshly fetched keys.
-async fn codecommit_answer(
+/// The provider's git credentials for the description, as protocol lines: from the disk cache
+/// while fresh (served until 80% of their life: CodeCommit's, valid 15 minutes, for 12), else
+/// fetched with the helper's identity.
+async fn answer(
     args: &GitCredentialArgs,
     description: &Description,
     host: &str,
+    provider: Provider,
 ) -> anyhow::Result<String> {
-    let url = codecommit_url(description, host)?;
+    let url = https_url(description, host)?;
     let cache = DiskCache::open_default(CACHE_KIND, args.no_cache);
     // The helper's flags name the identity; the URL, the repository.
     let key = || {
@@ -186,23 +182,16 @@ async fn codecommit_answer(
         tracing::debug!(host, "served from the disk cache");
         return render(&hit.username, &hit.secret, hit.expires_at);
     }
-    let region = parse::codecommit_region(url.as_str())?;
-    let (engine, mut request) = prepare(&args.identity, Provider::Aws).await?;
-    request.region = Some(region);
-    let keys = engine
-        .aws_keys(&request)
+    let (engine, request) = prepare(&args.identity, provider).await?;
+    let credentials = kubecred::git::credentials(&engine, &url, &request)
         .await
-        .with_context(|| format!("getting AWS keys for {host}"))?;
-    let credentials = codecommit::git_credentials(url.as_str(), &keys, now)?;
-    let answer = render(
-        &credentials.username,
-        &credentials.password,
-        credentials.expires_at,
-    )?;
+        .with_context(|| format!("getting git credentials for {host}"))?;
+    let username = credentials.username.expose().to_owned();
+    let answer = render(&username, &credentials.password, credentials.expires_at)?;
     if let Some((cache, key)) = &cache {
         let entry = Entry {
             label: url.to_string(),
-            username: credentials.username,
+            username,
             secret: credentials.password,
             expires_at: credentials.expires_at,
         };
@@ -212,7 +201,7 @@ async fn codecommit_answer(
 }
 
 /// `https://<host>/<path>`; CodeCommit needs HTTPS and signs the repository path.
-fn codecommit_url(description: &Description, host: &str) -> anyhow::Result<Url> {
+fn https_url(description: &Description, host: &str) -> anyhow::Result<Url> {
     let protocol = description.protocol.as_deref().unwrap_or_default();
     if !protocol.eq_ignore_ascii_case("https") {
         bail!(
@@ -330,7 +319,7 @@ mod tests {
                 host: None,
                 path: path.map(Into::into),
             };
-            codecommit_url(&description, "git-codecommit.us-east-1.amazonaws.com:8443")
+            https_url(&description, "git-codecommit.us-east-1.amazonaws.com:8443")
                 .map(String::from)
                 .map_err(|e| e.to_string())
         };

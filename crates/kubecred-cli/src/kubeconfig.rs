@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::UsageError;
 use crate::args::{ClusterKubeconfigArgs, IdentityArgs};
-use crate::token::{connect, prepare};
+use crate::request::{connect, prepare};
 
 pub async fn write(mut args: ClusterKubeconfigArgs) -> anyhow::Result<()> {
     let from_map = match &args.from_configmap {

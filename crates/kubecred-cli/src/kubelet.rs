@@ -21,7 +21,6 @@ use std::io::Read;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, anyhow, bail};
-use kubecred::aws::parse::ANNOTATION_ROLE_ARN;
 use kubecred::cache::refresh_point;
 use kubecred::{
     Engine, Identity, KubernetesToken, PolicyConfig, Provider, RegistryCredentials, Request,
@@ -198,16 +197,8 @@ async fn pod_login(
     result.with_context(|| format!("image {image}"))
 }
 
-/// The annotations a provider cannot exchange a pod's token without.
-fn required_annotations(provider: Provider) -> &'static [&'static str] {
-    match provider {
-        Provider::Aws => &[ANNOTATION_ROLE_ARN],
-        _ => &[],
-    }
-}
-
 fn require_annotations(provider: Provider, account: &ServiceAccountInfo) -> anyhow::Result<()> {
-    let missing: Vec<&str> = required_annotations(provider)
+    let missing: Vec<&str> = kubecred::cloud::required_annotations(provider)
         .iter()
         .copied()
         .filter(|key| {
@@ -444,7 +435,7 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(error.contains(ANNOTATION_ROLE_ARN), "{error}");
+        assert!(error.contains("eks.amazonaws.com/role-arn"), "{error}");
         assert!(require_annotations(Provider::Generic, &account).is_ok());
     }
 

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The `kubecred` command. Thin: parse arguments, call the library, print the answer.
 
 mod args;
@@ -8,9 +9,11 @@ mod demo;
 mod disk_cache;
 mod docker;
 mod git;
+mod help;
 mod kubeconfig;
 mod kubelet;
 mod registry;
+mod request;
 mod sandbox;
 mod token;
 
@@ -44,10 +47,7 @@ fn main() -> ExitCode {
             docker::WarmGet::Fetch(lookup) => looked_up = Some(lookup),
         }
     }
-    let mut cli = Cli::parse_from(args);
-    if let Command::DockerCredential(docker_args) = &mut cli.command {
-        docker_args.looked_up = looked_up;
-    }
+    let cli = Cli::parse_from(args);
     init_logging(cli.verbose);
     // One rustls crypto backend for every client (kube, reqwest): aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(run(cli, looked_up));
     // Don't wait on stray blocking work (e.g. a DNS lookup) at exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, looked_up: Option<Box<docker::Lookup>>) -> anyhow::Result<()> {
     match cli.command {
         Command::Token(args) => token::run(*args).await,
         Command::Registry(args::RegistryCommand::Login(args)) => registry::login(*args).await,
@@ -83,7 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(*args).await,
         Command::KubeletCredentialProvider(args) => kubelet::run(args).await,
         Command::GitCredential(args) => git::run(*args).await,
-        Command::DockerCredential(args) => docker::run(args).await,
+        Command::DockerCredential(args) => docker::run(args, looked_up).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,
     }

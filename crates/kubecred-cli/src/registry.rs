@@ -6,7 +6,8 @@ use serde_json::json;
 
 use crate::UsageError;
 use crate::args::RegistryLoginArgs;
-use crate::token::{prepare, rfc3339};
+use crate::request::prepare;
+use crate::token::rfc3339;
 
 pub async fn login(args: RegistryLoginArgs) -> anyhow::Result<()> {
     let provider = provider(&args)?;

@@ -81,7 +81,10 @@ fn assert_kubectl_reaches_the_sandbox(home: &Path, kubeconfig: &Path) -> TestRes
 }
 
 fn have_kubectl() -> bool {
-    match Command::new("kubectl").args(["version", "--client"]).output() {
+    match Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+    {
         Ok(_) => true,
         Err(e) => {
             kubecred_sandbox::peers::missing("kubectl", "install kubectl", &e);

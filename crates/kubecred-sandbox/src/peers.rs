@@ -29,7 +29,10 @@ mod tests {
             .err()
             .and_then(|p| p.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        assert!(message.contains("moto_server") && message.contains("CI"), "{message}");
+        assert!(
+            message.contains("moto_server") && message.contains("CI"),
+            "{message}"
+        );
     }
 
     #[test]

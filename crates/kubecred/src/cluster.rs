@@ -3,9 +3,9 @@
 
 use std::time::SystemTime;
 
-use crate::aws::parse;
+use crate::cloud::{self, Operation};
 use crate::error::{Error, Result};
-use crate::{Credential, Engine, Provider, Request, Secret};
+use crate::{Engine, Provider, Request, Secret};
 
 /// What a client needs to reach a remote cluster.
 #[derive(Clone, Debug)]
@@ -31,125 +31,40 @@ pub struct ClusterRef {
     pub ca_data: Option<Vec<u8>>,
 }
 
-/// Credentials for a remote cluster with the identity `request` names.
+/// Credentials for a remote cluster: server, CA and token, by the request's provider.
 pub async fn credentials(
     engine: &Engine,
     cluster: &ClusterRef,
     request: &Request,
 ) -> Result<ClusterCredentials> {
-    match request.provider {
-        Provider::Aws => eks(engine, cluster, request)
-            .await
-            .map_err(|e| e.for_provider(Provider::Aws)),
-        Provider::Generic => generic(engine, cluster, request).await,
-        other => Err(Error::invalid(format!(
-            "cluster credentials for provider '{other}' are not implemented yet"
-        ))
-        .for_provider(other)),
-    }
+    serves(request)?;
+    cloud::cluster_credentials(engine, cluster, request)
+        .await
+        .map_err(|e| e.for_provider(request.provider))
 }
 
-/// Only the bearer token for a remote cluster (what an exec credential plugin prints): for EKS
-/// the presigned token needs the cluster's name and region, never its endpoint or CA.
+/// Only the bearer token for a remote cluster (kubectl's exec plugin): where the cloud can
+/// mint it without looking the cluster up (EKS), nothing else is asked.
 pub async fn token(
     engine: &Engine,
     cluster: &ClusterRef,
     request: &Request,
 ) -> Result<(Secret, SystemTime)> {
-    match request.provider {
-        Provider::Aws => eks_token(engine, cluster, request)
-            .await
-            .map_err(|e| e.for_provider(Provider::Aws)),
-        _ => credentials(engine, cluster, request)
-            .await
-            .map(|c| (c.token, c.expires_at)),
+    serves(request)?;
+    cloud::cluster_token(engine, cluster, request)
+        .await
+        .map_err(|e| e.for_provider(request.provider))
+}
+
+fn serves(request: &Request) -> Result<()> {
+    match cloud::capabilities(request.provider) {
+        None => Err(cloud::absent(request.provider)),
+        Some(caps) if caps.supports(Operation::ClusterCredentials) => Ok(()),
+        Some(_) => Err(cloud::unsupported(
+            request.provider,
+            Operation::ClusterCredentials,
+        )),
     }
-}
-
-async fn eks_token(
-    engine: &Engine,
-    cluster: &ClusterRef,
-    request: &Request,
-) -> Result<(Secret, SystemTime)> {
-    let (arn, sts_endpoint, keys) = eks_identity(engine, cluster, request).await?;
-    let now = engine.now();
-    let sts_url = crate::aws::eks::sts_url(&arn.region, sts_endpoint.as_deref(), engine.aws_env())?;
-    let token = crate::aws::eks::presigned_token(&arn.name, &arn.region, &keys, &sts_url, now)?;
-    Ok((token, now + crate::aws::eks::TOKEN_LIFETIME))
-}
-
-/// The cluster's ARN, the validated STS endpoint, and the identity's keys in the cluster's region.
-async fn eks_identity(
-    engine: &Engine,
-    cluster: &ClusterRef,
-    request: &Request,
-) -> Result<(parse::EksClusterArn, Option<String>, crate::CloudKeys)> {
-    let arn = parse::eks_cluster_arn(cluster.cluster.as_deref().unwrap_or_default())?;
-    let sts_endpoint = request
-        .sts_endpoint
-        .as_deref()
-        .map(parse::sts_endpoint)
-        .transpose()?;
-    let request = Request {
-        region: Some(arn.region.clone()),
-        ..request.clone()
-    };
-    let keys = engine.aws_keys(&request).await?;
-    Ok((arn, sts_endpoint, keys))
-}
-
-async fn eks(
-    engine: &Engine,
-    cluster: &ClusterRef,
-    request: &Request,
-) -> Result<ClusterCredentials> {
-    let (arn, sts_endpoint, keys) = eks_identity(engine, cluster, request).await?;
-    let access = crate::aws::eks::cluster_access(
-        &arn,
-        crate::aws::eks::Known {
-            address: cluster.address.as_deref(),
-            ca_data: cluster.ca_data.as_deref(),
-        },
-        &keys,
-        engine.aws_env(),
-        sts_endpoint.as_deref(),
-        request.proxy.as_ref(),
-        engine.now(),
-    )
-    .await?;
-    Ok(ClusterCredentials {
-        server: access.server,
-        ca_data: access.ca_data,
-        token: access.token,
-        expires_at: access.expires_at,
-    })
-}
-
-async fn generic(
-    engine: &Engine,
-    cluster: &ClusterRef,
-    request: &Request,
-) -> Result<ClusterCredentials> {
-    let address = cluster.address.clone().ok_or_else(|| {
-        Error::invalid("cluster address is required for the generic provider")
-            .for_provider(Provider::Generic)
-    })?;
-    let request = Request {
-        cluster_address: Some(address.clone()),
-        ..request.clone()
-    };
-    let credential = engine.token(&request).await?;
-    let Credential::KubernetesToken(token) = credential else {
-        return Err(Error::upstream(
-            "the generic provider did not yield a Kubernetes token",
-        ));
-    };
-    Ok(ClusterCredentials {
-        server: address,
-        ca_data: cluster.ca_data.clone(),
-        token: token.token,
-        expires_at: token.expires_at,
-    })
 }
 
 /// A remote cluster described by a kubeconfig ConfigMap (`.spec.kubeConfig.configMapRef`):

@@ -29,13 +29,15 @@ pub struct CloudKeys {
     pub expires_at: Option<SystemTime>,
 }
 
-/// A bearer access token.
+/// A bearer access token (Azure, GCP), with the scopes it was granted for when the cloud says.
 #[derive(Clone, Debug)]
 pub struct AccessToken {
     /// The token.
     pub token: Secret,
     /// When it expires.
     pub expires_at: SystemTime,
+    /// The OAuth scopes it carries (empty: not reported).
+    pub scopes: Vec<String>,
 }
 
 /// A Kubernetes ServiceAccount token (a JWT signed by the cluster's issuer).
@@ -104,6 +106,37 @@ impl Credential {
         }
     }
 
+    /// The AWS keys, or an error naming the kind the identity yielded instead.
+    pub fn into_aws_keys(self) -> crate::Result<CloudKeys> {
+        match self {
+            Credential::CloudKeys(keys) => Ok(keys),
+            other => Err(other.not_a("AWS keys")),
+        }
+    }
+
+    /// The bearer access token, or an error naming the kind the identity yielded instead.
+    pub fn into_access_token(self) -> crate::Result<AccessToken> {
+        match self {
+            Credential::AccessToken(token) => Ok(token),
+            other => Err(other.not_a("an access token")),
+        }
+    }
+
+    /// The Kubernetes token, or an error naming the kind the identity yielded instead.
+    pub fn into_kubernetes_token(self) -> crate::Result<KubernetesToken> {
+        match self {
+            Credential::KubernetesToken(token) => Ok(token),
+            other => Err(other.not_a("a Kubernetes token")),
+        }
+    }
+
+    fn not_a(&self, expected: &str) -> crate::Error {
+        crate::Error::upstream(format!(
+            "expected {expected}, the identity yielded a {}",
+            self.kind()
+        ))
+    }
+
     /// The bearer token, for the kinds that are one.
     pub fn bearer_token(&self) -> Option<&Secret> {
         match self {
@@ -133,6 +166,7 @@ mod tests {
             Credential::AccessToken(AccessToken {
                 token: Secret::new("ya29.a0AfH6SM"),
                 expires_at: at,
+                scopes: vec!["https://www.googleapis.com/auth/cloud-platform".into()],
             }),
             Credential::KubernetesToken(KubernetesToken {
                 token: Secret::new("eyJhbGciOiJSUzI1NiJ9"),

@@ -9,17 +9,17 @@
 //! The cache sits around steps 2 and 3, keyed by every input (see [`crate::cache_key`]).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use crate::aws::sdk::AwsEnv;
+use crate::account::ServiceAccountInfo;
 use crate::cache_key::{KeyedIdentity, KeyedServiceAccount, access_token_key};
 use crate::cache_metrics::InvolvedObject;
-use crate::clock::{SharedClock, SystemClock};
-use crate::credential::{Credential, KubernetesToken};
+use crate::clock::SharedClock;
+use crate::cloud::{self, Operation};
+use crate::credential::{AccessToken, CloudKeys, Credential, KubernetesToken};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::identity::{Resolved, lockdown_not_found};
-use crate::kubernetes::ServiceAccountInfo;
-use crate::{CacheKey, Identity, Kubernetes, Policy, Provider, Request, TokenCache, aws, generic};
+use crate::{CacheKey, Identity, Kubernetes, Policy, Request, TokenCache};
 
 /// Turns requests into credentials.
 ///
@@ -46,9 +46,7 @@ pub struct Engine {
     policy: Policy,
     kubernetes: Option<Kubernetes>,
     cache: Option<TokenCache>,
-    token_file: PathBuf,
-    aws_env: AwsEnv,
-    clock: SharedClock,
+    env: Env,
 }
 
 impl Engine {
@@ -58,9 +56,7 @@ impl Engine {
             policy,
             kubernetes: None,
             cache: None,
-            token_file: PathBuf::from(generic::SERVICE_ACCOUNT_TOKEN_FILE),
-            aws_env: AwsEnv::default(),
-            clock: Arc::new(SystemClock),
+            env: Env::default(),
         }
     }
 
@@ -76,22 +72,22 @@ impl Engine {
         self
     }
 
-    /// Reads the pod's own ServiceAccount token from `path` instead of the standard mount.
-    pub fn with_service_account_token_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.token_file = path.into();
+    /// Reads variables, files and the time from `env` instead of the process's (every cloud
+    /// reads the same one).
+    pub fn with_env(mut self, env: Env) -> Self {
+        self.env = env;
         self
     }
 
-    /// Reads AWS settings (region, endpoint overrides) from this environment instead of the
-    /// process's.
-    pub fn with_aws_env(mut self, env: AwsEnv) -> Self {
-        self.aws_env = env;
+    /// Reads the pod's own ServiceAccount token from `path` instead of the standard mount.
+    pub fn with_service_account_token_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.env = self.env.with_service_account_token_file(path);
         self
     }
 
     /// Reads the time from `clock` (signing times, expiries it computes).
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
-        self.clock = clock;
+        self.env = self.env.with_clock(clock);
         self
     }
 
@@ -100,12 +96,8 @@ impl Engine {
         &self.policy
     }
 
-    pub(crate) fn aws_env(&self) -> &AwsEnv {
-        &self.aws_env
-    }
-
-    pub(crate) fn now(&self) -> std::time::SystemTime {
-        self.clock.now()
+    pub(crate) fn env(&self) -> &Env {
+        &self.env
     }
 
     /// The credential for `request`.
@@ -179,6 +171,7 @@ impl Engine {
         name: &str,
         defaulted: bool,
     ) -> Result<Credential> {
+        require(request, Operation::ObjectLevel)?;
         let kubernetes = self.kubernetes()?;
         let account = kubernetes
             .service_account(namespace, name)
@@ -191,10 +184,10 @@ impl Engine {
                 }
             })?;
         let audiences = match request.audiences.is_empty() {
-            true => provider_audiences(request)?,
+            true => cloud::audiences(request)?,
             false => request.audiences.clone(),
         };
-        let provider_identity = provider_identity(request.provider, &account)?;
+        let provider_identity = cloud::identity(request.provider, &account)?;
         let keyed = KeyedServiceAccount {
             provider_identity: &provider_identity,
             namespace,
@@ -206,21 +199,33 @@ impl Engine {
                 .create_token(namespace, name, &audiences, None)
                 .await
                 .map_err(|e| e.at("create Kubernetes token"))?;
-            self.exchange(request, &account, token).await
+            cloud::object_level(self, request, &account, token).await
         })
         .await
     }
 
     /// The AWS keys for `request` (an `aws` request; any other credential is an error).
-    pub async fn aws_keys(&self, request: &Request) -> Result<crate::CloudKeys> {
-        match self.token(request).await? {
-            Credential::CloudKeys(keys) => Ok(keys),
-            other => Err(Error::upstream(format!(
-                "expected AWS keys, the identity yielded a {}",
-                other.kind()
-            ))
-            .for_provider(request.provider)),
-        }
+    pub async fn aws_keys(&self, request: &Request) -> Result<CloudKeys> {
+        self.token(request)
+            .await?
+            .into_aws_keys()
+            .map_err(|e| e.for_provider(request.provider))
+    }
+
+    /// The bearer access token for `request` (Azure, GCP).
+    pub async fn access_token(&self, request: &Request) -> Result<AccessToken> {
+        self.token(request)
+            .await?
+            .into_access_token()
+            .map_err(|e| e.for_provider(request.provider))
+    }
+
+    /// The Kubernetes token for `request` (the generic provider).
+    pub async fn kubernetes_token(&self, request: &Request) -> Result<KubernetesToken> {
+        self.token(request)
+            .await?
+            .into_kubernetes_token()
+            .map_err(|e| e.for_provider(request.provider))
     }
 
     /// Exchanges a Kubernetes token someone presented (the kubelet's pod ServiceAccount token,
@@ -233,30 +238,17 @@ impl Engine {
         account: &ServiceAccountInfo,
         token: KubernetesToken,
     ) -> Result<Credential> {
-        provider_identity(request.provider, account)?;
-        self.exchange(request, account, token).await.map_err(|e| {
-            e.for_identity(format!(
-                "service account {}/{}",
-                account.namespace, account.name
-            ))
-            .for_provider(request.provider)
-        })
-    }
-
-    /// Exchanges a ServiceAccount's Kubernetes token for the provider's credential.
-    async fn exchange(
-        &self,
-        request: &Request,
-        account: &ServiceAccountInfo,
-        token: KubernetesToken,
-    ) -> Result<Credential> {
-        match request.provider {
-            Provider::Generic => Ok(generic::service_account_credential(token)),
-            Provider::Aws => {
-                aws::credentials::object_level(&self.aws_env, request, account, &token).await
-            }
-            other => Err(not_in_this_build(other, "object-level workload identity")),
-        }
+        require(request, Operation::ObjectLevel)?;
+        cloud::identity(request.provider, account)?;
+        cloud::object_level(self, request, account, token)
+            .await
+            .map_err(|e| {
+                e.for_identity(format!(
+                    "service account {}/{}",
+                    account.namespace, account.name
+                ))
+                .for_provider(request.provider)
+            })
     }
 
     async fn controller_token(
@@ -264,25 +256,11 @@ impl Engine {
         request: &Request,
         object: Option<&InvolvedObject>,
     ) -> Result<Credential> {
-        match request.provider {
-            Provider::Generic => {
-                let kubernetes = self.kubernetes()?;
-                let audiences = generic::audiences(request);
-                let key = access_token_key(request, &audiences, KeyedIdentity::Controller);
-                self.cached(&key, object, || {
-                    generic::controller_token(kubernetes, &self.token_file, &audiences)
-                })
-                .await
-            }
-            Provider::Aws => {
-                let key = access_token_key(request, &[], KeyedIdentity::Controller);
-                self.cached(&key, object, || {
-                    aws::credentials::controller_level(&self.aws_env, request)
-                })
-                .await
-            }
-            other => Err(not_in_this_build(other, "controller-level credentials")),
-        }
+        require(request, Operation::ControllerLevel)?;
+        let audiences = cloud::controller_audiences(request)?;
+        let key = access_token_key(request, &audiences, KeyedIdentity::Controller);
+        self.cached(&key, object, || cloud::controller_level(self, request))
+            .await
     }
 
     async fn node_token(
@@ -290,16 +268,10 @@ impl Engine {
         request: &Request,
         object: Option<&InvolvedObject>,
     ) -> Result<Credential> {
-        match request.provider {
-            Provider::Aws => {
-                let key = access_token_key(request, &[], KeyedIdentity::Node);
-                self.cached(&key, object, || {
-                    aws::credentials::node_level(&self.aws_env, request)
-                })
-                .await
-            }
-            other => Err(not_in_this_build(other, "node-level credentials")),
-        }
+        require(request, Operation::NodeLevel)?;
+        let key = access_token_key(request, &[], KeyedIdentity::Node);
+        self.cached(&key, object, || cloud::node_level(self, request))
+            .await
     }
 
     async fn secret_token(
@@ -309,12 +281,7 @@ impl Engine {
         namespace: &str,
         name: &str,
     ) -> Result<Credential> {
-        if request.provider != Provider::Aws {
-            return Err(not_in_this_build(
-                request.provider,
-                "secret-based credentials",
-            ));
-        }
+        require(request, Operation::SecretLevel)?;
         let data = self
             .kubernetes()?
             .secret_data(namespace, name)
@@ -330,11 +297,8 @@ impl Engine {
                 data_digest: &digest,
             },
         );
-        self.cached(&key, object, || async {
-            let keys = aws::credentials::secret_keys(&data)?;
-            aws::credentials::secret_level(&self.aws_env, request, keys).await
-        })
-        .await
+        self.cached(&key, object, || cloud::secret_level(self, request, &data))
+            .await
     }
 
     async fn cached<F, Fut>(
@@ -353,7 +317,7 @@ impl Engine {
         }
     }
 
-    fn kubernetes(&self) -> Result<&Kubernetes> {
+    pub(crate) fn kubernetes(&self) -> Result<&Kubernetes> {
         self.kubernetes.as_ref().ok_or_else(|| {
             Error::not_configured(
                 "no Kubernetes access configured (set KUBECONFIG or run in a pod)",
@@ -383,32 +347,11 @@ fn describe(request: &Request) -> String {
     }
 }
 
-/// The audiences of the Kubernetes token a provider's exchange expects, when the request names none.
-fn provider_audiences(request: &Request) -> Result<Vec<String>> {
-    match request.provider {
-        Provider::Generic => Ok(generic::audiences(request)),
-        Provider::Aws => Ok(vec![aws::AUDIENCE.to_owned()]),
-        other => Err(not_in_this_build(other, "object-level workload identity")),
-    }
-}
-
-/// The cloud identity a ServiceAccount maps to (validates its annotations).
-fn provider_identity(provider: Provider, account: &ServiceAccountInfo) -> Result<String> {
-    match provider {
-        Provider::Generic => Ok(generic::identity(&account.namespace, &account.name)),
-        Provider::Aws => aws::credentials::identity(account),
-        other => Err(not_in_this_build(other, "object-level workload identity")),
-    }
-}
-
-/// An honest refusal: the generic provider has no such level; the other clouds come next.
-fn not_in_this_build(provider: Provider, what: &str) -> Error {
-    match provider {
-        Provider::Generic => Error::invalid(format!(
-            "the generic provider has no {what}: it issues Kubernetes tokens for the controller's or a named ServiceAccount"
-        )),
-        cloud => Error::invalid(format!(
-            "{what} for provider '{cloud}' are not implemented yet; this build supports the 'generic' and 'aws' providers"
-        )),
+/// Refuses `operation` when the request's provider lacks it (one explained message).
+fn require(request: &Request, operation: Operation) -> Result<()> {
+    match cloud::capabilities(request.provider) {
+        None => Err(cloud::absent(request.provider)),
+        Some(caps) if caps.supports(operation) => Ok(()),
+        Some(_) => Err(cloud::unsupported(request.provider, operation)),
     }
 }

@@ -9,14 +9,149 @@
 //! The audience defaults to the API server's default; for remote clusters callers pass the
 //! cluster address.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::SystemTime;
 
-use crate::credential::{Credential, KubernetesToken};
+use url::Url;
+
+use crate::account::ServiceAccountInfo;
+use crate::cloud::{self, Capabilities, Cloud, Operation, Presented};
+use crate::cluster::{ClusterCredentials, ClusterRef};
+use crate::credential::{Credential, KubernetesToken, RegistryCredentials};
 use crate::error::{Error, Result};
-use crate::{Kubernetes, Request, jwt};
+use crate::git::GitCredentials;
+use crate::{Engine, Kubernetes, Provider, Request, Secret, jwt};
 
 /// Where Kubernetes mounts a pod's ServiceAccount token.
-pub const SERVICE_ACCOUNT_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+pub const SERVICE_ACCOUNT_TOKEN_FILE: &str = crate::env::SERVICE_ACCOUNT_TOKEN_FILE;
+
+/// The generic provider's side of the cloud seam.
+pub(crate) struct Generic;
+
+fn lacks(operation: Operation) -> Error {
+    cloud::unsupported(Provider::Generic, operation)
+}
+
+impl Cloud for Generic {
+    const CAPABILITIES: Capabilities = Capabilities {
+        levels: &[Operation::ObjectLevel, Operation::ControllerLevel],
+        registries: None,
+        clusters: Some("any cluster that trusts this cluster's issuer"),
+        git: None,
+        checks: None,
+    };
+    const ANNOTATIONS: &'static [&'static str] = &[];
+    const REQUIRED_ANNOTATIONS: &'static [&'static str] = &[];
+
+    fn audiences(request: &Request) -> Vec<String> {
+        audiences(request)
+    }
+
+    fn controller_audiences(request: &Request) -> Vec<String> {
+        audiences(request)
+    }
+
+    fn identity(account: &ServiceAccountInfo) -> Result<String> {
+        Ok(identity(&account.namespace, &account.name))
+    }
+
+    async fn object_level(
+        _: &Engine,
+        _: &Request,
+        _: &ServiceAccountInfo,
+        token: KubernetesToken,
+    ) -> Result<Credential> {
+        Ok(Credential::KubernetesToken(token))
+    }
+
+    async fn controller_level(engine: &Engine, request: &Request) -> Result<Credential> {
+        let token_file = engine.env().service_account_token_file();
+        controller_token(engine.kubernetes()?, token_file, &audiences(request)).await
+    }
+
+    async fn node_level(_: &Engine, _: &Request) -> Result<Credential> {
+        Err(lacks(Operation::NodeLevel))
+    }
+
+    async fn secret_level(
+        _: &Engine,
+        _: &Request,
+        _: &BTreeMap<String, Secret>,
+    ) -> Result<Credential> {
+        Err(lacks(Operation::SecretLevel))
+    }
+
+    fn owns_registry(_: &str) -> bool {
+        false
+    }
+
+    async fn registry_login(
+        _: &Engine,
+        _: &str,
+        _: &Request,
+        _: Option<Presented<'_>>,
+    ) -> Result<RegistryCredentials> {
+        Err(lacks(Operation::RegistryLogin))
+    }
+
+    async fn cluster_credentials(
+        engine: &Engine,
+        cluster: &ClusterRef,
+        request: &Request,
+    ) -> Result<ClusterCredentials> {
+        cluster_credentials(engine, cluster, request).await
+    }
+
+    async fn cluster_token(
+        engine: &Engine,
+        cluster: &ClusterRef,
+        request: &Request,
+    ) -> Result<(Secret, SystemTime)> {
+        let credentials = cluster_credentials(engine, cluster, request).await?;
+        Ok((credentials.token, credentials.expires_at))
+    }
+
+    fn owns_git_host(_: &str) -> bool {
+        false
+    }
+
+    async fn git_credentials(_: &Engine, _: &Url, _: &Request) -> Result<GitCredentials> {
+        Err(lacks(Operation::GitCredentials))
+    }
+
+    fn owns_check(_: &str) -> bool {
+        false
+    }
+
+    async fn check(_: &Engine, _: &str, _: &Request) -> Result<String> {
+        Err(lacks(Operation::AccessCheck))
+    }
+}
+
+/// A remote cluster that trusts this cluster's issuer: its address (the token's default
+/// audience, as given), its CA, and the resolved identity's Kubernetes token.
+async fn cluster_credentials(
+    engine: &Engine,
+    cluster: &ClusterRef,
+    request: &Request,
+) -> Result<ClusterCredentials> {
+    let address = cluster.address.clone().ok_or_else(|| {
+        Error::invalid("cluster address is required for the generic provider")
+            .for_provider(Provider::Generic)
+    })?;
+    let request = Request {
+        cluster_address: Some(address.clone()),
+        ..request.clone()
+    };
+    let token = engine.kubernetes_token(&request).await?;
+    Ok(ClusterCredentials {
+        server: address,
+        ca_data: cluster.ca_data.clone(),
+        token: token.token,
+        expires_at: token.expires_at,
+    })
+}
 
 /// The audiences of a generic token: the request's, else the remote cluster's address as given.
 pub(crate) fn audiences(request: &Request) -> Vec<String> {
@@ -61,11 +196,6 @@ pub(crate) async fn controller_token(
                 .for_identity(format!("controller service account {namespace}/{name}"))
         })?;
     Ok(Credential::KubernetesToken(token))
-}
-
-/// The credential for a ServiceAccount's token: the token itself.
-pub(crate) fn service_account_credential(token: KubernetesToken) -> Credential {
-    Credential::KubernetesToken(token)
 }
 
 #[cfg(test)]

@@ -1,23 +1,57 @@
-//! Git hosting: which provider issues git credentials for a host.
+//! Git hosting: which provider issues git credentials for a host, and the credentials. This
+//! module is cloud-neutral: each cloud says which hosts it owns ([`crate::cloud`]).
 //!
 //! | host | provider | credentials |
 //! |---|---|---|
 //! | `git-codecommit[-fips].<region>.amazonaws.com[.cn]` | aws | SigV4-signed username/password ([`crate::aws::codecommit`]) |
 //! | `dev.azure.com`, `*.visualstudio.com` | azure | an Entra token (with the Azure provider) |
 
-use crate::Provider;
-use crate::aws::parse;
+use std::time::SystemTime;
+
+use url::Url;
+
+use crate::cloud::{self, Operation};
+use crate::error::Result;
+use crate::{Engine, Provider, Request, Secret};
+
+/// Git credentials for an HTTPS repository URL.
+#[derive(Clone)]
+pub struct GitCredentials {
+    /// The username (AWS CodeCommit: `<access key id>%<session token>`).
+    pub username: Secret,
+    /// The password.
+    pub password: Secret,
+    /// When the password stops working.
+    pub expires_at: SystemTime,
+}
+
+/// The username may carry a session token: both halves are redacted.
+impl std::fmt::Debug for GitCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitCredentials")
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
 
 /// The provider that issues git credentials for `host` (`name` or `name:port`), if any.
 pub fn provider_for_host(host: &str) -> Option<Provider> {
     let name = host_name(host)?.to_ascii_lowercase();
-    if parse::codecommit_region(&format!("https://{name}/")).is_ok() {
-        return Some(Provider::Aws);
+    cloud::owner(|provider| cloud::claims_git_host(provider, &name))
+}
+
+/// Git credentials for the HTTPS repository `url`, by the request's provider.
+pub async fn credentials(engine: &Engine, url: &Url, request: &Request) -> Result<GitCredentials> {
+    let provider = request.provider;
+    let supported = cloud::capabilities(provider).ok_or_else(|| cloud::absent(provider))?;
+    if !supported.supports(Operation::GitCredentials) {
+        return Err(cloud::unsupported(provider, Operation::GitCredentials));
     }
-    if name == "dev.azure.com" || name.ends_with(".visualstudio.com") {
-        return Some(Provider::Azure);
-    }
-    None
+    cloud::git_credentials(engine, url, request)
+        .await
+        .map_err(|e| e.for_provider(provider))
 }
 
 /// The name part of `name[:port]`, when it is a plain DNS name (anything else is not ours).

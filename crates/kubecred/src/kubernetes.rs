@@ -27,6 +27,7 @@ use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::Secret;
+use crate::account::ServiceAccountInfo;
 use crate::credential::KubernetesToken;
 use crate::error::{Error, Result};
 use crate::retry::{self, Backoff};
@@ -35,17 +36,6 @@ use crate::retry::{self, Backoff};
 #[derive(Clone)]
 pub struct Kubernetes {
     client: kube::Client,
-}
-
-/// A ServiceAccount as the exchanges need it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceAccountInfo {
-    /// Its namespace.
-    pub namespace: String,
-    /// Its name.
-    pub name: String,
-    /// Its annotations (cloud identities: role ARN, client id, GCP service account, ...).
-    pub annotations: BTreeMap<String, String>,
 }
 
 impl Kubernetes {

@@ -25,14 +25,19 @@
 //! # Ok(()) }
 //! ```
 
+mod account;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod cache;
 pub mod cache_key;
 pub mod cache_metrics;
+pub mod check;
 pub mod clock;
+pub mod cloud;
 pub mod cluster;
 mod credential;
 mod engine;
+mod env;
 mod error;
 pub mod generic;
 pub mod git;
@@ -45,18 +50,20 @@ mod request;
 mod retry;
 mod secret;
 
+pub use account::ServiceAccountInfo;
 pub use cache::{CacheConfig, CacheMetrics, TokenCache};
 pub use cache_key::CacheKey;
 pub use cache_metrics::{InvolvedObject, MetricsOptions};
 pub use credential::{AccessToken, CloudKeys, Credential, KubernetesToken, RegistryCredentials};
 pub use engine::Engine;
+pub use env::Env;
 pub use error::{Error, Result};
 pub use identity::{
     FEATURE_GATE_OBJECT_LEVEL_WORKLOAD_IDENTITY, FLAG_DEFAULT_DECRYPTION_SERVICE_ACCOUNT,
     FLAG_DEFAULT_KUBECONFIG_SERVICE_ACCOUNT, FLAG_DEFAULT_SERVICE_ACCOUNT, Identity, Policy,
     PolicyConfig, Purpose,
 };
-pub use kubernetes::{Kubernetes, ServiceAccountInfo};
+pub use kubernetes::Kubernetes;
 pub use provider::Provider;
 pub use request::{AssumeRole, Request};
 pub use secret::Secret;

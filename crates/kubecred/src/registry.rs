@@ -1,23 +1,23 @@
 //! Registry login: a registry host names its cloud and where to authenticate; the resolved
-//! identity's credential is exchanged for a registry username and password.
+//! identity's credential is exchanged for a registry username and password. This module is
+//! cloud-neutral: each cloud says which hosts it owns and logs in to them ([`crate::cloud`]).
 //!
 //! | host | provider | login |
 //! |---|---|---|
 //! | `<account>.dkr.ecr[-fips].<region>.<partition suffix>`, `<account>.dkr-ecr.<region>.on.aws` | aws | ECR `GetAuthorizationToken` in the host's region |
 //! | `public.ecr.aws` | aws | ECR Public `GetAuthorizationToken` in us-east-1 |
 
-use crate::aws::parse::{self, EcrRegistry};
-use crate::error::{Error, Result};
-use crate::{
-    Credential, Engine, KubernetesToken, Provider, RegistryCredentials, Request, ServiceAccountInfo,
-};
+use crate::cloud::{self, Operation, Presented};
+use crate::error::Result;
+use crate::{Engine, KubernetesToken, Provider, RegistryCredentials, Request, ServiceAccountInfo};
 
-/// The provider a registry host belongs to, if kubecred knows it.
+/// The provider that serves registry `host` in this build, if any (exact host patterns).
 pub fn provider_for_host(host: &str) -> Option<Provider> {
-    parse::ecr_registry(host).ok().map(|_| Provider::Aws)
+    let host = registry_host(host);
+    cloud::owner(|provider| cloud::owns_registry(provider, host))
 }
 
-/// The registry part of an image reference or registry URL (`https://` and paths dropped).
+/// The registry host of an image reference or a server URL (`https://host/v2/` → `host`).
 pub fn registry_host(reference: &str) -> &str {
     let rest = reference
         .strip_prefix("https://")
@@ -26,26 +26,18 @@ pub fn registry_host(reference: &str) -> &str {
     rest.split('/').next().unwrap_or(rest)
 }
 
-/// Logs in to `host` with the identity `request` names. The provider's own options win over the
-/// request's (an ECR host decides the region), as in the reference.
+/// Logs in to registry `host` (a host, server URL or image reference) with the request's
+/// identity.
 pub async fn login(engine: &Engine, host: &str, request: &Request) -> Result<RegistryCredentials> {
     let host = registry_host(host);
-    match request.provider {
-        Provider::Aws => {
-            let registry = parse::ecr_registry(host)?;
-            ecr_login(engine, &registry, request)
-                .await
-                .map_err(|e| e.for_provider(Provider::Aws))
-        }
-        other => Err(Error::invalid(format!(
-            "registry login for provider '{other}' is not implemented yet"
-        ))
-        .for_provider(other)),
-    }
+    serves(host, request)?;
+    cloud::registry_login(engine, host, request, None)
+        .await
+        .map_err(|e| e.for_provider(request.provider))
 }
 
-/// Logs in to `host` with a Kubernetes token someone presented (the kubelet's pod ServiceAccount
-/// token) and the annotations of its ServiceAccount, without any Kubernetes access.
+/// Logs in to registry `host` with a Kubernetes token someone presented (the kubelet's pod
+/// ServiceAccount token), exchanged with the ServiceAccount's annotations; nothing is cached.
 pub async fn login_with_presented_token(
     engine: &Engine,
     host: &str,
@@ -54,58 +46,34 @@ pub async fn login_with_presented_token(
     token: KubernetesToken,
 ) -> Result<RegistryCredentials> {
     let host = registry_host(host);
-    match request.provider {
-        Provider::Aws => {
-            let registry = parse::ecr_registry(host)?;
-            let request = Request {
-                region: Some(registry.region().to_owned()),
-                ..request.clone()
-            };
-            let keys = match engine
-                .exchange_presented_token(&request, account, token)
-                .await?
-            {
-                Credential::CloudKeys(keys) => keys,
-                other => {
-                    return Err(Error::upstream(format!(
-                        "expected AWS keys, got a {}",
-                        other.kind()
-                    )));
-                }
-            };
-            crate::aws::ecr::login(&registry, &keys, engine.aws_env(), request.proxy.as_ref())
-                .await
-                .map_err(|e| {
-                    e.at("get an ECR authorization token")
-                        .for_provider(Provider::Aws)
-                })
-        }
-        other => Err(Error::invalid(format!(
-            "registry login for provider '{other}' is not implemented yet"
-        ))
-        .for_provider(other)),
-    }
+    serves(host, request)?;
+    let presented = Presented { account, token };
+    cloud::registry_login(engine, host, request, Some(presented))
+        .await
+        .map_err(|e| e.for_provider(request.provider))
 }
 
-async fn ecr_login(
-    engine: &Engine,
-    registry: &EcrRegistry,
-    request: &Request,
-) -> Result<RegistryCredentials> {
-    let request = Request {
-        region: Some(registry.region().to_owned()),
-        ..request.clone()
-    };
-    let keys = engine.aws_keys(&request).await?;
-    crate::aws::ecr::login(registry, &keys, engine.aws_env(), request.proxy.as_ref())
-        .await
-        .map_err(|e| e.at("get an ECR authorization token"))
+/// Refuses a provider without registry login, naming the provider that serves `host`. A
+/// provider with registry login checks the host itself (its message names its patterns).
+fn serves(host: &str, request: &Request) -> Result<()> {
+    let provider = request.provider;
+    match cloud::capabilities(provider) {
+        None => Err(cloud::absent(provider)),
+        Some(caps) if caps.supports(Operation::RegistryLogin) => Ok(()),
+        Some(_) => Err(cloud::served_by_other(
+            provider,
+            Operation::RegistryLogin,
+            host,
+            provider_for_host(host),
+        )),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[cfg(feature = "aws")]
     #[test]
     fn hosts_name_their_provider() {
         assert_eq!(

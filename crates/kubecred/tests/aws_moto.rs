@@ -6,6 +6,7 @@
 //! EKS requests (its REST-JSON signature check fails even for botocore) nor presigned query
 //! URLs, so the EKS tests run with verification off; `eks.rs` unit tests compare the presigned
 //! token's signature with botocore's instead.
+#![cfg(feature = "aws")]
 
 #[path = "support/moto.rs"]
 mod moto;

@@ -1,8 +1,9 @@
 //! AWS end to end through the sandbox: ServiceAccount tokens from the Kubernetes stand-in are
 //! exchanged at an STS stand-in that verifies them against the issuer's JWKS and the roles'
 //! trust policies, and role chains are assumed with SigV4 calls it verifies.
+#![cfg(feature = "aws")]
 
-use kubecred::aws::sdk::AwsEnv;
+use kubecred::Env;
 use kubecred::clock::{Clock, ManualClock, SystemClock};
 use kubecred::cluster::{self, ClusterRef};
 use kubecred::registry;
@@ -130,13 +131,13 @@ async fn world() -> Result<World, Box<dyn std::error::Error>> {
         ..PolicyConfig::default()
     }
     .build()?;
-    let env = AwsEnv::from_pairs(&[
+    let env = Env::from_pairs(&[
         ("AWS_ENDPOINT_URL_STS", &aws.sts_url()),
         ("AWS_ENDPOINT_URL_ECR_PUBLIC", &aws.ecr_public_url()),
     ]);
     let engine = Engine::new(policy)
         .with_kubernetes(Kubernetes::from_kubeconfig(&kubeconfig, None).await?)
-        .with_aws_env(env);
+        .with_env(env);
     Ok(World {
         sandbox,
         aws,

@@ -128,7 +128,7 @@ async fn the_generic_provider_has_no_secret_level() -> TestResult {
         .unwrap_or_default();
     assert!(
         message.contains("secret team-a/aws-keys")
-            && message.contains("generic provider has no secret-based credentials"),
+            && message.contains("generic provider has no secret level"),
         "{message}"
     );
     Ok(())

@@ -24,7 +24,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use clap::Parser;
 use serde::Deserialize;
 
 use crate::args::IdentityArgs;
@@ -158,28 +157,20 @@ impl RegistryOptions {
         Ok(())
     }
 
-    /// The identity flags these options stand for, parsed as `kubecred` would parse them.
-    pub fn identity_args(&self) -> anyhow::Result<IdentityArgs> {
-        let mut flags = vec!["kubecred".to_owned()];
-        let mut flag = |name: &str, value: Option<&str>| {
-            if let Some(value) = value {
-                flags.push(format!("--{name}={value}"));
-            }
-        };
-        flag("region", self.region.as_deref());
-        flag("service-account", self.service_account.as_deref());
-        flag("secret", self.secret.as_deref());
-        flag("namespace", self.namespace.as_deref());
-        flag("context", self.context.as_deref());
-        flag("external-id", self.external_id.as_deref());
-        let kubeconfig = self.kubeconfig.as_ref().map(|p| p.to_string_lossy());
-        flag("kubeconfig", kubeconfig.as_deref());
-        for role in &self.assume_role {
-            flag("assume-role", Some(role));
+    /// The identity flags these options stand for (the request is then built from them as
+    /// from the command line's, in `request::prepare`).
+    pub fn identity_args(&self) -> IdentityArgs {
+        IdentityArgs {
+            region: self.region.clone(),
+            service_account: self.service_account.clone(),
+            secret: self.secret.clone(),
+            namespace: self.namespace.clone(),
+            context: self.context.clone(),
+            external_id: self.external_id.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            assume_roles: self.assume_role.clone(),
+            ..IdentityArgs::default()
         }
-        IdentityFlags::try_parse_from(flags)
-            .map(|parsed| parsed.identity)
-            .map_err(|e| anyhow!("invalid identity options: {}", e.kind()))
     }
 
     /// Every option, in a fixed order, for the cache key.
@@ -203,13 +194,6 @@ impl RegistryOptions {
             ("context", text(&self.context)),
         ]
     }
-}
-
-/// The identity flags alone, to parse the options exactly as the command line is parsed.
-#[derive(Debug, Parser)]
-struct IdentityFlags {
-    #[command(flatten)]
-    identity: IdentityArgs,
 }
 
 /// One line: the problem and where, without a snippet of the file.
@@ -322,7 +306,7 @@ mod tests {
             "registries:\n  public.ecr.aws:\n    secret: team-a/keys\n    assumeRole: arn:aws:iam::1:role/a\n    externalId: x\n    kubeconfig: kc.yaml\n",
         )?;
         let options = config.for_host("public.ecr.aws").ok_or("no entry")?;
-        let args = options.identity_args().map_err(|e| e.to_string())?;
+        let args = options.identity_args();
         assert_eq!(args.secret.as_deref(), Some("team-a/keys"));
         assert_eq!(args.assume_roles, ["arn:aws:iam::1:role/a"]);
         assert_eq!(args.external_id.as_deref(), Some("x"));

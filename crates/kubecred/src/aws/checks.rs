@@ -26,10 +26,9 @@ use aws_sigv4::http_request::{
 };
 use url::Url;
 
-use super::sdk::AwsEnv;
+use super::sdk::{AwsEnv, AwsVars};
 use super::sdk_error::{Refusal, xml_element};
 use super::signing::{self, Scope, Unsigned};
-use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::{CloudKeys, Provider};
 
@@ -93,7 +92,7 @@ async fn list_one(
         Scope {
             region,
             service: "s3",
-            time: SystemClock.now(),
+            time: env.now(),
         },
         request,
         settings,
@@ -180,7 +179,7 @@ async fn describe_key(
     let scope = Scope {
         region,
         service: "kms",
-        time: SystemClock.now(),
+        time: env.now(),
     };
     let answer = send(
         keys,

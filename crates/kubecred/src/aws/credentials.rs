@@ -9,12 +9,12 @@
 
 use super::http::{self, HttpClient};
 use super::parse::{self, ANNOTATION_ROLE_ARN};
-use super::sdk::AwsEnv;
+use super::sdk::{AwsEnv, AwsVars};
 use super::session::session_name;
 use super::{controller, sts};
+use crate::account::ServiceAccountInfo;
 use crate::credential::{CloudKeys, Credential, KubernetesToken};
 use crate::error::{Error, Result};
-use crate::kubernetes::ServiceAccountInfo;
 use crate::{AssumeRole, Request};
 
 /// Roles to chain into after the ServiceAccount's role (comma-separated ARNs).

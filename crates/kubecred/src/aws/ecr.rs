@@ -22,7 +22,7 @@ use url::Url;
 
 use super::http::{self, HttpClient};
 use super::parse::EcrRegistry;
-use super::sdk::{AwsEnv, sdk_credentials};
+use super::sdk::{AwsEnv, AwsVars, sdk_credentials};
 use super::sdk_error::sdk_error;
 use crate::error::{Error, Result};
 use crate::{CloudKeys, Provider, RegistryCredentials, Secret};

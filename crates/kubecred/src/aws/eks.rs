@@ -19,7 +19,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use url::Url;
 
 use super::parse::EksClusterArn;
-use super::sdk::{AwsEnv, sdk_credentials};
+use super::sdk::{AwsEnv, AwsVars, sdk_credentials};
 use super::sdk_error::sdk_error;
 use super::signing::{self, Scope, Unsigned};
 use crate::error::{Error, Result};

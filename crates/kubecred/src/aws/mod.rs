@@ -2,9 +2,12 @@
 //!
 //! - `parse`: role ARNs, STS endpoints, ECR hosts, EKS cluster ARNs, CodeCommit URLs.
 //! - `sdk`: the injected environment and SDK credential conversions.
-//! - `ecr`, `eks`, `checks`, `codecommit`: what the resolved credentials are used for.
+//! - `ecr`, `eks`, `checks`, `codecommit`: what the resolved credentials are used for;
+//!   `cloud` (the seam's operations) and `cluster` compose them with the identity levels.
 
 pub mod checks;
+mod cloud;
+mod cluster;
 pub mod codecommit;
 mod controller;
 pub mod credentials;
@@ -18,6 +21,8 @@ mod secret_keys;
 mod session;
 mod signing;
 mod sts;
+
+pub(crate) use cloud::Aws;
 
 /// The audience of Kubernetes tokens exchanged with STS.
 pub const AUDIENCE: &str = "sts.amazonaws.com";

@@ -11,47 +11,38 @@
 use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
-use aws_types::os_shim_internal::Env;
 
 use crate::Secret;
 use crate::credential::CloudKeys;
 
-/// The environment the AWS code reads (the process environment unless a test injects one).
-#[derive(Clone, Debug)]
-pub struct AwsEnv(Env);
+/// The environment the AWS code reads: the engine's one [`crate::Env`].
+pub type AwsEnv = crate::Env;
 
-impl Default for AwsEnv {
-    fn default() -> Self {
-        AwsEnv(Env::real())
-    }
+/// The AWS variables of the environment, named as the AWS SDKs name them.
+pub trait AwsVars {
+    /// The controller's region: `AWS_REGION`, then `AWS_DEFAULT_REGION`.
+    fn region(&self) -> Option<String>;
+    /// The operator's endpoint override for a service (`STS`, `ECR`, `ECR_PUBLIC`, `EKS`, `S3`,
+    /// `KMS`): `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`, unless
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is `true`.
+    fn endpoint_url(&self, service: &str) -> Option<String>;
 }
 
-impl AwsEnv {
-    /// An environment holding exactly these variables.
-    pub fn from_pairs(vars: &[(&str, &str)]) -> Self {
-        AwsEnv(Env::from_slice(vars))
+impl AwsVars for crate::Env {
+    fn region(&self) -> Option<String> {
+        self.var("AWS_REGION")
+            .or_else(|| self.var("AWS_DEFAULT_REGION"))
     }
 
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).ok().filter(|value| !value.is_empty())
-    }
-
-    /// The controller's region: `AWS_REGION`, then `AWS_DEFAULT_REGION`.
-    pub fn region(&self) -> Option<String> {
-        self.get("AWS_REGION")
-            .or_else(|| self.get("AWS_DEFAULT_REGION"))
-    }
-
-    /// The operator's endpoint override for a service (`STS`, `ECR`, `ECR_PUBLIC`, `EKS`, `S3`, `KMS`).
-    pub fn endpoint_url(&self, service: &str) -> Option<String> {
+    fn endpoint_url(&self, service: &str) -> Option<String> {
         if self
-            .get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
         {
             return None;
         }
-        self.get(&format!("AWS_ENDPOINT_URL_{service}"))
-            .or_else(|| self.get("AWS_ENDPOINT_URL"))
+        self.var(&format!("AWS_ENDPOINT_URL_{service}"))
+            .or_else(|| self.var("AWS_ENDPOINT_URL"))
     }
 }
 

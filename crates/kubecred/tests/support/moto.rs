@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use kubecred::aws::sdk::AwsEnv;
+use kubecred::Env;
 use kubecred::{CloudKeys, Secret};
 
 /// A boxed error for tests.
@@ -77,8 +77,8 @@ impl Moto {
     }
 
     /// The AWS environment pointing every service at this moto.
-    pub fn env(&self) -> AwsEnv {
-        AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL", &self.endpoint)])
+    pub fn env(&self) -> Env {
+        Env::from_pairs(&[("AWS_ENDPOINT_URL", &self.endpoint)])
     }
 
     /// From now on moto verifies every request's SigV4 signature and evaluates IAM policies.

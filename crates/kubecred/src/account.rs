@@ -1,0 +1,15 @@
+//! [`ServiceAccountInfo`]: a ServiceAccount as the cloud exchanges see it. Neutral ground: the
+//! Kubernetes layer fills it, the cloud modules read it, neither imports the other.
+
+use std::collections::BTreeMap;
+
+/// A ServiceAccount as the exchanges need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceAccountInfo {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Its annotations (cloud identities: role ARN, client id, GCP service account, ...).
+    pub annotations: BTreeMap<String, String>,
+}

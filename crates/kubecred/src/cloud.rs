@@ -1,0 +1,452 @@
+//! The seam between the cloud-neutral front of the library ([`crate::Engine`], [`crate::registry`],
+//! [`crate::cluster`], [`crate::git`], [`crate::check`]) and each cloud module.
+//!
+//! Every cloud (`aws/`, `generic.rs`, and `gcp/`, `azure/` to come) implements [`Cloud`]: the
+//! same operations, each a plain async function. [`dispatch!`] is the one `match` on
+//! [`Provider`]; it has no wildcard arm, so adding a provider makes the compiler list every
+//! place that must learn it, and a provider compiled out (its cargo feature off) answers one
+//! explained error. Operations a cloud lacks answer [`unsupported`], one shared message.
+//!
+//! Adding a cloud: its module implementing [`Cloud`], its line in [`dispatch!`], its cargo
+//! feature, its CLI flags (if any beyond the shared ones), its sandbox stand-ins, the docs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::SystemTime;
+
+use url::Url;
+
+use crate::account::ServiceAccountInfo;
+use crate::cluster::{ClusterCredentials, ClusterRef};
+use crate::credential::{Credential, KubernetesToken, RegistryCredentials};
+use crate::error::{Error, Result};
+use crate::git::GitCredentials;
+use crate::{Engine, Provider, Request, Secret};
+
+/// What a cloud's credentials can be asked for, beyond a plain token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// Object level: a named ServiceAccount's Kubernetes token exchanged for the cloud's.
+    ObjectLevel,
+    /// Controller level: the process's own environment.
+    ControllerLevel,
+    /// Node level: the node's metadata service.
+    NodeLevel,
+    /// Secret level: keys or certificates in a Secret.
+    SecretLevel,
+    /// Registry login (`registry login`, docker and kubelet front doors).
+    RegistryLogin,
+    /// Remote-cluster credentials (`cluster credentials`, kubectl's exec plugin).
+    ClusterCredentials,
+    /// Git credentials (git's credential helper).
+    GitCredentials,
+    /// Access checks (`kubecred check`).
+    AccessCheck,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::ObjectLevel => "object level (ServiceAccount impersonation)",
+            Operation::ControllerLevel => "controller level",
+            Operation::NodeLevel => "node level",
+            Operation::SecretLevel => "secret level",
+            Operation::RegistryLogin => "registry login",
+            Operation::ClusterCredentials => "remote-cluster credentials",
+            Operation::GitCredentials => "git credentials",
+            Operation::AccessCheck => "access checks",
+        })
+    }
+}
+
+/// What a provider supports, in words for help texts and errors (`None`: not supported).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The identity levels it serves.
+    pub levels: &'static [Operation],
+    /// The registries it logs in to (e.g. "ECR, ECR Public").
+    pub registries: Option<&'static str>,
+    /// The remote clusters it reaches (e.g. "EKS").
+    pub clusters: Option<&'static str>,
+    /// The git hosts it answers for (e.g. "AWS CodeCommit").
+    pub git: Option<&'static str>,
+    /// The access checks it runs (e.g. "s3://BUCKET, kms://KEY-ARN").
+    pub checks: Option<&'static str>,
+}
+
+impl Capabilities {
+    /// Whether `operation` is supported.
+    pub fn supports(&self, operation: Operation) -> bool {
+        match operation {
+            Operation::RegistryLogin => self.registries.is_some(),
+            Operation::ClusterCredentials => self.clusters.is_some(),
+            Operation::GitCredentials => self.git.is_some(),
+            Operation::AccessCheck => self.checks.is_some(),
+            level => self.levels.contains(&level),
+        }
+    }
+}
+
+/// A Kubernetes token someone presented (the kubelet's pod ServiceAccount token, KEP-4412), with
+/// the ServiceAccount it belongs to.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))] // read by the clouds with registry login
+pub(crate) struct Presented<'a> {
+    pub(crate) account: &'a ServiceAccountInfo,
+    pub(crate) token: KubernetesToken,
+}
+
+/// The operations every cloud module implements (see the module docs).
+pub(crate) trait Cloud {
+    /// What the provider supports.
+    const CAPABILITIES: Capabilities;
+    /// The ServiceAccount annotation keys it reads.
+    const ANNOTATIONS: &'static [&'static str];
+    /// The annotation keys without which object level cannot work (a subset of the above).
+    const REQUIRED_ANNOTATIONS: &'static [&'static str];
+
+    /// The audiences of the Kubernetes token object level mints, when the request names none.
+    fn audiences(request: &Request) -> Vec<String>;
+    /// The audiences controller level mints a Kubernetes token for (none if it mints none).
+    fn controller_audiences(request: &Request) -> Vec<String>;
+    /// The cloud identity a ServiceAccount maps to (validates its annotations); part of the
+    /// cache key.
+    fn identity(account: &ServiceAccountInfo) -> Result<String>;
+
+    /// Object level: exchanges the ServiceAccount's Kubernetes token.
+    async fn object_level(
+        engine: &Engine,
+        request: &Request,
+        account: &ServiceAccountInfo,
+        token: KubernetesToken,
+    ) -> Result<Credential>;
+    /// Controller level.
+    async fn controller_level(engine: &Engine, request: &Request) -> Result<Credential>;
+    /// Node level.
+    async fn node_level(engine: &Engine, request: &Request) -> Result<Credential>;
+    /// Secret level, from the Secret's data.
+    async fn secret_level(
+        engine: &Engine,
+        request: &Request,
+        data: &BTreeMap<String, Secret>,
+    ) -> Result<Credential>;
+
+    /// Whether this cloud serves the registry `host` (exact, anchored match).
+    fn owns_registry(host: &str) -> bool;
+    /// Registry login at `host`, with the request's identity or a presented token.
+    async fn registry_login(
+        engine: &Engine,
+        host: &str,
+        request: &Request,
+        presented: Option<Presented<'_>>,
+    ) -> Result<RegistryCredentials>;
+
+    /// Remote-cluster credentials: server, CA and token.
+    async fn cluster_credentials(
+        engine: &Engine,
+        cluster: &ClusterRef,
+        request: &Request,
+    ) -> Result<ClusterCredentials>;
+    /// A remote cluster's token alone (no server or CA lookup where the cloud can skip it).
+    async fn cluster_token(
+        engine: &Engine,
+        cluster: &ClusterRef,
+        request: &Request,
+    ) -> Result<(Secret, SystemTime)>;
+
+    /// Whether this cloud serves the git host `host` (a host name, lowercase, no port).
+    fn owns_git_host(host: &str) -> bool;
+    /// Git credentials for an HTTPS repository URL.
+    async fn git_credentials(
+        engine: &Engine,
+        url: &Url,
+        request: &Request,
+    ) -> Result<GitCredentials>;
+
+    /// Whether this cloud runs the access check `target` (e.g. `s3://bucket`).
+    fn owns_check(target: &str) -> bool;
+    /// Checks that the credentials reach `target`; a one-line summary of what was seen.
+    async fn check(engine: &Engine, target: &str, request: &Request) -> Result<String>;
+}
+
+/// Runs `$call` with `$cloud` bound to the provider's [`Cloud`] type, or, for a provider not
+/// in this build, `$fallback` with `$absent` bound to the provider (see [`absent`]).
+macro_rules! dispatch {
+    ($provider:expr, $cloud:ident => $call:expr, $absent:ident => $fallback:expr) => {{
+        let provider: $crate::Provider = $provider;
+        match provider {
+            #[cfg(feature = "aws")]
+            $crate::Provider::Aws => {
+                type $cloud = $crate::aws::Aws;
+                $call
+            }
+            #[cfg(not(feature = "aws"))]
+            $crate::Provider::Aws => {
+                let $absent = provider;
+                $fallback
+            }
+            $crate::Provider::Azure | $crate::Provider::Gcp => {
+                let $absent = provider;
+                $fallback
+            }
+            $crate::Provider::Generic => {
+                type $cloud = $crate::generic::Generic;
+                $call
+            }
+        }
+    }};
+}
+
+/// Why `provider` cannot serve anything in this build: compiled out, or not implemented yet.
+pub(crate) fn absent(provider: Provider) -> Error {
+    let feature = provider.name();
+    let compiled = match provider {
+        Provider::Aws => cfg!(feature = "aws"),
+        Provider::Azure => cfg!(feature = "azure"),
+        Provider::Gcp => cfg!(feature = "gcp"),
+        Provider::Generic => true,
+    };
+    match compiled {
+        false => Error::invalid(format!(
+            "provider '{provider}' is not in this build: kubecred was compiled without the \
+             cargo feature '{feature}' (rebuild with --features {feature})"
+        )),
+        true => Error::invalid(format!(
+            "provider '{provider}' is not implemented yet; this build supports {}",
+            served()
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+    .for_provider(provider)
+}
+
+/// The one explained refusal of an operation a provider lacks.
+pub(crate) fn unsupported(provider: Provider, operation: Operation) -> Error {
+    Error::invalid(format!("the {provider} provider has no {operation}")).for_provider(provider)
+}
+
+/// Refuses a request for `what` (a registry or git host, a check target) that another provider
+/// serves, naming it; or that no provider of this build serves.
+pub(crate) fn served_by_other(
+    provider: Provider,
+    operation: Operation,
+    what: &str,
+    owner: Option<Provider>,
+) -> Error {
+    let message = match owner {
+        Some(owner) => format!("{operation} for {what} is done by provider '{owner}'"),
+        None => format!("no provider of this build does {operation} for {what}"),
+    };
+    Error::invalid(message).for_provider(provider)
+}
+
+/// The providers this build serves.
+pub fn served() -> Vec<Provider> {
+    Provider::ALL
+        .into_iter()
+        .filter(|&p| capabilities(p).is_some())
+        .collect()
+}
+
+/// What `provider` supports in this build (`None`: compiled out or not implemented yet).
+pub fn capabilities(provider: Provider) -> Option<Capabilities> {
+    dispatch!(provider, C => Some(C::CAPABILITIES), _absent => None)
+}
+
+/// The ServiceAccount annotation keys `provider` reads (empty when absent from this build).
+pub fn annotations(provider: Provider) -> &'static [&'static str] {
+    dispatch!(provider, C => C::ANNOTATIONS, _absent => &[])
+}
+
+/// The ServiceAccount annotation keys without which `provider`'s object level cannot work.
+pub fn required_annotations(provider: Provider) -> &'static [&'static str] {
+    dispatch!(provider, C => C::REQUIRED_ANNOTATIONS, _absent => &[])
+}
+
+/// The first provider of this build that satisfies `owns`.
+pub(crate) fn owner(owns: impl Fn(Provider) -> bool) -> Option<Provider> {
+    Provider::ALL.into_iter().find(|&p| owns(p))
+}
+
+/// Whether `provider` serves registry `host`.
+pub(crate) fn owns_registry(provider: Provider, host: &str) -> bool {
+    dispatch!(provider, C => C::owns_registry(host), _absent => false)
+}
+
+/// Whether `provider` serves git host `host`.
+pub(crate) fn owns_git_host(provider: Provider, host: &str) -> bool {
+    dispatch!(provider, C => C::owns_git_host(host), _absent => false)
+}
+
+/// Whether `provider` runs the check `target`.
+pub(crate) fn owns_check(provider: Provider, target: &str) -> bool {
+    dispatch!(provider, C => C::owns_check(target), _absent => false)
+}
+
+/// Whether `provider` serves git host `host`, counting the hosts of providers still to come (so
+/// their users get an explained refusal rather than silence).
+pub(crate) fn claims_git_host(provider: Provider, host: &str) -> bool {
+    owns_git_host(provider, host) || planned::owns_git_host(provider, host)
+}
+
+/// Hosts of providers that are not implemented yet: moves into their modules when they land.
+mod planned {
+    use crate::Provider;
+
+    /// Azure DevOps git hosts.
+    pub(super) fn owns_git_host(provider: Provider, host: &str) -> bool {
+        provider == Provider::Azure
+            && (host == "dev.azure.com"
+                || host
+                    .strip_suffix(".visualstudio.com")
+                    .is_some_and(|org| !org.is_empty() && !org.contains('.')))
+    }
+}
+
+/// Object level for `request.provider`.
+pub(crate) async fn object_level(
+    engine: &Engine,
+    request: &Request,
+    account: &ServiceAccountInfo,
+    token: KubernetesToken,
+) -> Result<Credential> {
+    dispatch!(request.provider, C => C::object_level(engine, request, account, token).await, p => Err(absent(p)))
+}
+
+/// Controller level for `request.provider`.
+pub(crate) async fn controller_level(engine: &Engine, request: &Request) -> Result<Credential> {
+    dispatch!(request.provider, C => C::controller_level(engine, request).await, p => Err(absent(p)))
+}
+
+/// Node level for `request.provider`.
+pub(crate) async fn node_level(engine: &Engine, request: &Request) -> Result<Credential> {
+    dispatch!(request.provider, C => C::node_level(engine, request).await, p => Err(absent(p)))
+}
+
+/// Secret level for `request.provider`.
+pub(crate) async fn secret_level(
+    engine: &Engine,
+    request: &Request,
+    data: &BTreeMap<String, Secret>,
+) -> Result<Credential> {
+    dispatch!(request.provider, C => C::secret_level(engine, request, data).await, p => Err(absent(p)))
+}
+
+/// The default object-level audiences of `request.provider`.
+pub(crate) fn audiences(request: &Request) -> Result<Vec<String>> {
+    dispatch!(request.provider, C => Ok(C::audiences(request)), p => Err(absent(p)))
+}
+
+/// The audiences controller level of `request.provider` mints a Kubernetes token for.
+pub(crate) fn controller_audiences(request: &Request) -> Result<Vec<String>> {
+    dispatch!(request.provider, C => Ok(C::controller_audiences(request)), p => Err(absent(p)))
+}
+
+/// The cloud identity a ServiceAccount maps to under `provider`.
+pub(crate) fn identity(provider: Provider, account: &ServiceAccountInfo) -> Result<String> {
+    dispatch!(provider, C => C::identity(account), p => Err(absent(p)))
+}
+
+/// Registry login at `host` by `request.provider`.
+pub(crate) async fn registry_login(
+    engine: &Engine,
+    host: &str,
+    request: &Request,
+    presented: Option<Presented<'_>>,
+) -> Result<RegistryCredentials> {
+    dispatch!(request.provider, C => C::registry_login(engine, host, request, presented).await, p => Err(absent(p)))
+}
+
+/// Remote-cluster credentials by `request.provider`.
+pub(crate) async fn cluster_credentials(
+    engine: &Engine,
+    cluster: &ClusterRef,
+    request: &Request,
+) -> Result<ClusterCredentials> {
+    dispatch!(request.provider, C => C::cluster_credentials(engine, cluster, request).await, p => Err(absent(p)))
+}
+
+/// A remote cluster's token by `request.provider`.
+pub(crate) async fn cluster_token(
+    engine: &Engine,
+    cluster: &ClusterRef,
+    request: &Request,
+) -> Result<(Secret, SystemTime)> {
+    dispatch!(request.provider, C => C::cluster_token(engine, cluster, request).await, p => Err(absent(p)))
+}
+
+/// Git credentials by `request.provider`.
+pub(crate) async fn git_credentials(
+    engine: &Engine,
+    url: &Url,
+    request: &Request,
+) -> Result<GitCredentials> {
+    dispatch!(request.provider, C => C::git_credentials(engine, url, request).await, p => Err(absent(p)))
+}
+
+/// An access check by `request.provider`.
+pub(crate) async fn check(engine: &Engine, target: &str, request: &Request) -> Result<String> {
+    dispatch!(request.provider, C => C::check(engine, target, request).await, p => Err(absent(p)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_is_served_or_explained() {
+        for provider in Provider::ALL {
+            match capabilities(provider) {
+                Some(caps) => assert!(!caps.levels.is_empty(), "{provider}"),
+                None => {
+                    let message = absent(provider).to_string();
+                    assert!(message.contains(provider.name()), "{message}");
+                }
+            }
+        }
+        assert!(served().contains(&Provider::Generic));
+    }
+
+    #[test]
+    fn unsupported_operations_share_one_message() {
+        assert_eq!(
+            unsupported(Provider::Generic, Operation::NodeLevel).to_string(),
+            "generic: the generic provider has no node level"
+        );
+        let other = served_by_other(
+            Provider::Generic,
+            Operation::RegistryLogin,
+            "public.ecr.aws",
+            Some(Provider::Aws),
+        );
+        assert!(
+            other
+                .to_string()
+                .ends_with("registry login for public.ecr.aws is done by provider 'aws'"),
+            "{other}"
+        );
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn hosts_find_their_owner() {
+        let registry = |host: &str| owner(|p| owns_registry(p, host));
+        assert_eq!(registry("public.ecr.aws"), Some(Provider::Aws));
+        assert_eq!(registry("ghcr.io"), None);
+        let git = |host: &str| owner(|p| owns_git_host(p, host));
+        assert_eq!(
+            git("git-codecommit.us-east-1.amazonaws.com"),
+            Some(Provider::Aws)
+        );
+        assert_eq!(git("github.com"), None);
+    }
+
+    #[cfg(not(feature = "aws"))]
+    #[test]
+    fn a_build_without_aws_names_the_feature() {
+        let message = absent(Provider::Aws).to_string();
+        assert!(message.contains("cargo feature 'aws'"), "{message}");
+    }
+}

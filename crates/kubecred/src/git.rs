@@ -5,38 +5,39 @@
 //! | `git-codecommit[-fips].<region>.amazonaws.com[.cn]` | aws | SigV4-signed username/password ([`crate::aws::codecommit`]) |
 //! | `dev.azure.com`, `*.visualstudio.com` | azure | an Entra token (with the Azure provider) |
 
-use crate::Provider;
-use crate::aws::parse;
+use std::sync::LazyLock;
 
-/// The provider that issues git credentials for `host` (`name` or `name:port`), if any.
+use regex::Regex;
+
+use crate::Provider;
+use crate::aws::hosts;
+
+/// Azure DevOps: `dev.azure.com`, or an organisation's own `<org>.visualstudio.com` (one label).
+const AZURE_DEVOPS_HOST: &str =
+    r"^(?:dev\.azure\.com|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.visualstudio\.com)$";
+
+static AZURE_DEVOPS_HOST_RE: LazyLock<Regex> = LazyLock::new(|| {
+    // A constant covered by tests.
+    Regex::new(AZURE_DEVOPS_HOST).unwrap_or_else(|e| panic!("invalid built-in pattern: {e}"))
+});
+
+/// The provider that issues git credentials for `host` (`name` or `name:port`, as git sends
+/// it), if any. Matched exactly after lowercasing, with no port but 443
+/// ([`hosts::dns_name`]): anything else is not a host kubecred serves.
 pub fn provider_for_host(host: &str) -> Option<Provider> {
-    let name = host_name(host)?.to_ascii_lowercase();
-    if parse::codecommit_region(&format!("https://{name}/")).is_ok() {
+    let name = hosts::dns_name(host)?;
+    if hosts::codecommit_host_region(&name).is_some() {
         return Some(Provider::Aws);
     }
-    if name == "dev.azure.com" || name.ends_with(".visualstudio.com") {
-        return Some(Provider::Azure);
-    }
-    None
-}
-
-/// The name part of `name[:port]`, when it is a plain DNS name (anything else is not ours).
-fn host_name(host: &str) -> Option<&str> {
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
-        Some(_) => return None,
-        None => host,
-    };
-    let plain = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
-    plain.then_some(name)
+    AZURE_DEVOPS_HOST_RE
+        .is_match(&name)
+        .then_some(Provider::Azure)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lookalike::{self, Pattern};
 
     #[test]
     fn hosts_map_to_providers() {
@@ -46,9 +47,14 @@ mod tests {
                 Some(Provider::Aws),
             ),
             (
-                "git-codecommit.us-east-1.amazonaws.com:8443",
+                "git-codecommit.us-east-1.amazonaws.com:443",
                 Some(Provider::Aws),
             ),
+            ("git-codecommit.us-east-1.amazonaws.com:8443", None),
+            ("git-codecommit.us-east-1.amazonaws.comnc.cc", None),
+            ("git-codecommit.us-east-1.evil.amazonaws.com", None),
+            ("a.contoso.visualstudio.com", None),
+            ("contoso.visualstudio.com.evil.example", None),
             (
                 "GIT-CODECOMMIT-FIPS.us-west-2.amazonaws.com",
                 Some(Provider::Aws),
@@ -68,6 +74,56 @@ mod tests {
             ("", None),
         ] {
             assert_eq!(provider_for_host(host), provider, "{host}");
+        }
+    }
+
+    fn provider_name(host: &str) -> Option<String> {
+        provider_for_host(host).map(|p| p.to_string())
+    }
+
+    const CODECOMMIT: Pattern = Pattern {
+        name: "CodeCommit git hosts",
+        valid: &[
+            "git-codecommit.us-east-1.amazonaws.com",
+            "git-codecommit-fips.us-gov-west-1.amazonaws.com",
+            "git-codecommit.cn-northwest-1.amazonaws.com.cn",
+        ],
+        accept: provider_name,
+        url: false,
+        extensions: &["cn"],
+        open_first_label: false,
+    };
+    const AZURE_DEVOPS: Pattern = Pattern {
+        name: "Azure DevOps",
+        valid: &["dev.azure.com"],
+        accept: provider_name,
+        url: false,
+        extensions: &[],
+        open_first_label: false,
+    };
+    const VISUAL_STUDIO: Pattern = Pattern {
+        name: "Azure DevOps organisations",
+        valid: &["contoso.visualstudio.com", "a-1.visualstudio.com"],
+        accept: provider_name,
+        url: false,
+        extensions: &[],
+        open_first_label: true,
+    };
+
+    #[test]
+    fn git_hosts_refuse_every_trick() {
+        for pattern in [&CODECOMMIT, &AZURE_DEVOPS, &VISUAL_STUDIO] {
+            lookalike::assert_tricks_refused(pattern);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_label_added_to_a_git_host_matches(index in 0usize..64, label in lookalike::LABEL) {
+            for pattern in [&CODECOMMIT, &AZURE_DEVOPS, &VISUAL_STUDIO] {
+                lookalike::extra_label_refused(pattern, index, &label)
+                    .map_err(proptest::test_runner::TestCaseError::fail)?;
+            }
         }
     }
 }

@@ -39,6 +39,8 @@ pub mod git;
 mod identity;
 mod jwt;
 mod kubernetes;
+#[cfg(test)]
+mod lookalike;
 mod provider;
 pub mod registry;
 mod request;

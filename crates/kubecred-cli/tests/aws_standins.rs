@@ -79,12 +79,18 @@ async fn controller_level_refuses_a_request_sts_endpoint() -> TestResult {
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ENDPOINT_URL_STS", w.aws.sts_url()),
     ];
-    let args = [&TOKEN_JSON[..], &["--sts-endpoint", "https://sts.us-east-1.amazonaws.com"]].concat();
+    let args = [
+        &TOKEN_JSON[..],
+        &["--sts-endpoint", "https://sts.us-east-1.amazonaws.com"],
+    ]
+    .concat();
     let output = w.kubecred(&env_refs(&env), &args)?;
     assert_exit(
         &output,
         1,
-        &["the STS endpoint 'https://sts.us-east-1.amazonaws.com' cannot be used at controller level"],
+        &[
+            "the STS endpoint 'https://sts.us-east-1.amazonaws.com' cannot be used at controller level",
+        ],
     );
     assert_eq!(w.aws.calls("AssumeRoleWithWebIdentity"), 0);
     Ok(())

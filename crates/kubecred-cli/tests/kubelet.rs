@@ -303,7 +303,11 @@ fn registries_kubecred_does_not_know_are_refused() -> TestResult {
         "123456789012.dkr.ecr.us-east-1.amazonaws.com:8443",
     ] {
         let output = provide_without_token(&[], &format!("{host}/team/app:1"))?;
-        assert_exit(&output, 1, &[&format!("registry {host} is not one kubecred knows")]);
+        assert_exit(
+            &output,
+            1,
+            &[&format!("registry {host} is not one kubecred knows")],
+        );
     }
     let forced = provide_without_token(&["--provider", "nope"], PUBLIC_IMAGE)?;
     assert_exit(&forced, 2, &[]);

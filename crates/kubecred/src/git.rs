@@ -3,7 +3,7 @@
 //! | host | provider | credentials |
 //! |---|---|---|
 //! | `git-codecommit[-fips].<region>.amazonaws.com[.cn]` | aws | SigV4-signed username/password ([`crate::aws::codecommit`]) |
-//! | `dev.azure.com`, `*.visualstudio.com` | azure | an Entra token (with the Azure provider) |
+//! | `dev.azure.com`, `<org>.visualstudio.com` | azure | an Entra token (with the Azure provider) |
 
 use std::sync::LazyLock;
 
@@ -22,16 +22,28 @@ static AZURE_DEVOPS_HOST_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The provider that issues git credentials for `host` (`name` or `name:port`, as git sends
-/// it), if any. Matched exactly after lowercasing, with no port but 443
-/// ([`hosts::dns_name`]): anything else is not a host kubecred serves.
+/// it), if any. The name is matched exactly after lowercasing ([`hosts::dns_name`]); any port is
+/// kept (it does not change whose server the name is); anything else is not a host kubecred
+/// serves.
 pub fn provider_for_host(host: &str) -> Option<Provider> {
-    let name = hosts::dns_name(host)?;
+    let name = hosts::dns_name(without_port(host)?)?;
     if hosts::codecommit_host_region(&name).is_some() {
         return Some(Provider::Aws);
     }
     AZURE_DEVOPS_HOST_RE
         .is_match(&name)
         .then_some(Provider::Azure)
+}
+
+/// `name` of `name[:port]`, when the port is a port number.
+fn without_port(host: &str) -> Option<&str> {
+    match host.rsplit_once(':') {
+        Some((name, port)) => {
+            let number = port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok();
+            number.then_some(name)
+        }
+        None => Some(host),
+    }
 }
 
 #[cfg(test)]
@@ -50,7 +62,13 @@ mod tests {
                 "git-codecommit.us-east-1.amazonaws.com:443",
                 Some(Provider::Aws),
             ),
-            ("git-codecommit.us-east-1.amazonaws.com:8443", None),
+            (
+                "git-codecommit.us-east-1.amazonaws.com:8443",
+                Some(Provider::Aws),
+            ),
+            ("git-codecommit.us-east-1.amazonaws.com:+443", None),
+            ("git-codecommit.us-east-1.amazonaws.com:99999", None),
+            ("git-codecommit.us-east-1.amazonaws.com:1:2", None),
             ("git-codecommit.us-east-1.amazonaws.comnc.cc", None),
             ("git-codecommit.us-east-1.evil.amazonaws.com", None),
             ("a.contoso.visualstudio.com", None),
@@ -90,6 +108,7 @@ mod tests {
         ],
         accept: provider_name,
         url: false,
+        any_port: true,
         extensions: &["cn"],
         open_first_label: false,
     };
@@ -98,6 +117,7 @@ mod tests {
         valid: &["dev.azure.com"],
         accept: provider_name,
         url: false,
+        any_port: true,
         extensions: &[],
         open_first_label: false,
     };
@@ -106,6 +126,7 @@ mod tests {
         valid: &["contoso.visualstudio.com", "a-1.visualstudio.com"],
         accept: provider_name,
         url: false,
+        any_port: true,
         extensions: &[],
         open_first_label: true,
     };

@@ -14,8 +14,11 @@ pub(crate) struct Pattern {
     /// endpoint) when it accepts it. A pattern over URLs wraps the host as `https://{host}`.
     pub accept: fn(&str) -> Option<String>,
     /// The pattern reads URLs: the tricks that only add a URL's empty parts (`host/`, `host:`,
-    /// `host\`) name the same endpoint.
+    /// `host\`, `host:0443`) name the same endpoint.
     pub url: bool,
+    /// Any port is accepted on a valid host (the name decides whose server it is): port tricks
+    /// name the same host.
+    pub any_port: bool,
     /// Labels that, appended to a valid host, name another real host of the same owner
     /// (`cn` after `amazonaws.com`).
     pub extensions: &'static [&'static str],
@@ -24,16 +27,10 @@ pub(crate) struct Pattern {
     pub open_first_label: bool,
 }
 
-/// What a trick must give.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Expect {
-    /// Not matched.
-    Refused,
-    /// The same answer as the valid host (case, the HTTPS port).
-    Same,
-    /// The same answer for URL patterns, refused for host patterns.
-    SameAsUrl,
-}
+/// What a trick must give: `true` for the same answer as the valid host, `false` for refused.
+type Same = bool;
+const REFUSED: Same = false;
+const SAME: Same = true;
 
 /// Homoglyphs of ASCII letters: Cyrillic a, c, e, o, p, the Kelvin sign for k.
 const HOMOGLYPHS: [(char, char); 6] = [
@@ -45,53 +42,86 @@ const HOMOGLYPHS: [(char, char); 6] = [
     ('k', '\u{212a}'),
 ];
 
-/// The tricks applied to valid host `h`, with what each must give and its name. With an open
-/// first label, the tricks that only change that label are left out.
-fn tricks(h: &str, open_first_label: bool) -> Vec<(String, Expect, &'static str)> {
-    use Expect::{Refused, Same, SameAsUrl};
+/// The tricks applied to valid host `h` of `pattern`, with what each must give and its name.
+/// With an open first label, the tricks that only change that label are left out.
+fn tricks(h: &str, pattern: &Pattern) -> Vec<(String, Same, &'static str)> {
+    let (url, any_port) = (pattern.url, pattern.any_port);
     let mut table = vec![
-        (format!("{h}nc.cc"), Refused, "character-class run after the suffix"),
-        (format!("{h}c"), Refused, "a character glued after"),
-        (format!("{h}.cc"), Refused, "a label after"),
-        (format!("{h}.evil.example"), Refused, "a domain after"),
-        (format!("evil.{h}"), Refused, "a label before"),
-        (format!("{h}."), Refused, "trailing dot"),
-        (format!("{h}.."), Refused, "two trailing dots"),
-        (format!(".{h}"), Refused, "leading dot"),
-        (format!("a@{h}"), Refused, "userinfo"),
-        (format!("a:b@{h}"), Refused, "userinfo with a password"),
-        (format!("{h}@evil.example"), Refused, "the host as userinfo"),
-        (format!("{h}:8443"), Refused, "another port"),
-        (format!("{h}:80"), Refused, "the HTTP port"),
-        (format!("{h}:0443"), SameAsUrl, "a padded HTTPS port"),
-        (format!("{h}:443"), Same, "the HTTPS port"),
-        (format!("{h}:"), SameAsUrl, "an empty port"),
-        (format!("{h}/"), SameAsUrl, "an empty path"),
-        (format!("{h}\\"), SameAsUrl, "a backslash path"),
-        (format!("{h}/x"), Refused, "a path"),
-        (format!("{h}?x"), Refused, "a query"),
-        (format!("{h}#x"), Refused, "a fragment"),
-        (format!("evil.example/{h}"), Refused, "the host as a path"),
-        (format!("evil.example\\{h}"), Refused, "the host after a backslash"),
-        (format!("evil.example%2F{h}"), Refused, "an escaped slash before"),
-        (format!("{h}%2F.evil.example"), Refused, "an escaped slash after"),
-        (format!("{h}%2e"), Refused, "an escaped dot"),
-        (format!(" {h}"), Refused, "leading space"),
-        (format!("{h}\n"), Refused, "trailing newline"),
-        (format!("{h}\0"), Refused, "NUL"),
-        (h.to_ascii_uppercase(), Same, "uppercase"),
-        (mixed_case(h), Same, "mixed case"),
-        (h.replacen('.', "\u{3002}", 1), Refused, "ideographic full stop"),
-        (h.replacen('.', "\u{ff0e}", 1), Refused, "fullwidth full stop"),
-        (fullwidth_first(h), Refused, "a fullwidth letter"),
+        (
+            format!("{h}nc.cc"),
+            REFUSED,
+            "character-class run after the suffix",
+        ),
+        (format!("{h}c"), REFUSED, "a character glued after"),
+        (format!("{h}.cc"), REFUSED, "a label after"),
+        (format!("{h}.evil.example"), REFUSED, "a domain after"),
+        (format!("evil.{h}"), REFUSED, "a label before"),
+        (format!("{h}."), REFUSED, "trailing dot"),
+        (format!("{h}.."), REFUSED, "two trailing dots"),
+        (format!(".{h}"), REFUSED, "leading dot"),
+        (format!("a@{h}"), REFUSED, "userinfo"),
+        (format!("a:b@{h}"), REFUSED, "userinfo with a password"),
+        (format!("{h}@evil.example"), REFUSED, "the host as userinfo"),
+        (format!("{h}:8443"), any_port, "another port"),
+        (format!("{h}:80"), any_port, "the HTTP port"),
+        (format!("{h}:0443"), url || any_port, "a padded HTTPS port"),
+        (format!("{h}:443"), SAME, "the HTTPS port"),
+        (format!("{h}:"), url, "an empty port"),
+        (format!("{h}/"), url, "an empty path"),
+        (format!("{h}\\"), url, "a backslash path"),
+        (format!("{h}/x"), REFUSED, "a path"),
+        (format!("{h}?x"), REFUSED, "a query"),
+        (format!("{h}#x"), REFUSED, "a fragment"),
+        (format!("evil.example/{h}"), REFUSED, "the host as a path"),
+        (
+            format!("evil.example\\{h}"),
+            REFUSED,
+            "the host after a backslash",
+        ),
+        (
+            format!("evil.example%2F{h}"),
+            REFUSED,
+            "an escaped slash before",
+        ),
+        (
+            format!("{h}%2F.evil.example"),
+            REFUSED,
+            "an escaped slash after",
+        ),
+        (format!("{h}%2e"), REFUSED, "an escaped dot"),
+        (format!(" {h}"), REFUSED, "leading space"),
+        (format!("{h}\n"), REFUSED, "trailing newline"),
+        (format!("{h}\0"), REFUSED, "NUL"),
+        (h.to_ascii_uppercase(), SAME, "uppercase"),
+        (mixed_case(h), SAME, "mixed case"),
+        (
+            h.replacen('.', "\u{3002}", 1),
+            REFUSED,
+            "ideographic full stop",
+        ),
+        (
+            h.replacen('.', "\u{ff0e}", 1),
+            REFUSED,
+            "fullwidth full stop",
+        ),
+        (fullwidth_first(h), REFUSED, "a fullwidth letter"),
     ];
-    table.extend(HOMOGLYPHS.iter().filter(|(ascii, _)| h.contains(*ascii)).map(
-        |(ascii, glyph)| (h.replacen(*ascii, &glyph.to_string(), 1), Refused, "homoglyph"),
-    ));
-    if let Some((first, rest)) = h.split_once('.').filter(|_| !open_first_label) {
-        table.push((format!("1{h}"), Refused, "a character glued before"));
-        table.push((format!("xn--{h}"), Refused, "punycode prefix"));
-        table.push((format!("xn--{first}-9ja.{rest}"), Refused, "punycode label"));
+    table.extend(
+        HOMOGLYPHS
+            .iter()
+            .filter(|(ascii, _)| h.contains(*ascii))
+            .map(|(ascii, glyph)| {
+                (
+                    h.replacen(*ascii, &glyph.to_string(), 1),
+                    REFUSED,
+                    "homoglyph",
+                )
+            }),
+    );
+    if let Some((first, rest)) = h.split_once('.').filter(|_| !pattern.open_first_label) {
+        table.push((format!("1{h}"), REFUSED, "a character glued before"));
+        table.push((format!("xn--{h}"), REFUSED, "punycode prefix"));
+        table.push((format!("xn--{first}-9ja.{rest}"), REFUSED, "punycode label"));
     }
     table
 }
@@ -135,14 +165,13 @@ pub(crate) fn assert_tricks_refused(pattern: &Pattern) {
             failures.push(format!("valid host '{valid}' is refused"));
             continue;
         };
-        for (host, expect, trick) in tricks(valid, pattern.open_first_label) {
-            let expected = match (expect, pattern.url) {
-                (Expect::Refused, _) | (Expect::SameAsUrl, false) => None,
-                (Expect::Same, _) | (Expect::SameAsUrl, true) => Some(answer.clone()),
-            };
+        for (host, same, trick) in tricks(valid, pattern) {
+            let expected = same.then(|| answer.clone());
             let got = (pattern.accept)(&host);
             if got != expected {
-                failures.push(format!("{trick}: {host:?} gave {got:?}, expected {expected:?}"));
+                failures.push(format!(
+                    "{trick}: {host:?} gave {got:?}, expected {expected:?}"
+                ));
             }
         }
     }
@@ -151,7 +180,12 @@ pub(crate) fn assert_tricks_refused(pattern: &Pattern) {
             failures.push(format!("foreign host {host:?} accepted as {got}"));
         }
     }
-    assert!(failures.is_empty(), "{}:\n{}", pattern.name, failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{}:\n{}",
+        pattern.name,
+        failures.join("\n")
+    );
 }
 
 /// The property: `label` added before or after valid host number `index` of `pattern` (as a

@@ -129,6 +129,7 @@ mod tests {
         ],
         accept: |host| provider_for_host(host).map(|p| p.to_string()),
         url: false,
+        any_port: false,
         extensions: &["cn"],
         open_first_label: false,
     };
@@ -157,7 +158,11 @@ mod tests {
             (format!("{real}/team/app@sha256:abcd"), Some(Provider::Aws)),
             (format!("https://{real}:443/v2/"), Some(Provider::Aws)),
         ] {
-            assert_eq!(provider_for_host(registry_host(&input)), provider, "{input}");
+            assert_eq!(
+                provider_for_host(registry_host(&input)),
+                provider,
+                "{input}"
+            );
         }
     }
 

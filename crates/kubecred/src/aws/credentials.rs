@@ -133,6 +133,7 @@ fn refuse_sts_endpoint_at_controller_level(request: &Request) -> Result<()> {
 
 /// Node level: the instance's role (IMDSv2), then the request's chain.
 pub(crate) async fn node_level(env: &AwsEnv, request: &Request) -> Result<Credential> {
+    sts_endpoint(env, request)?; // checked even when no STS call follows
     let keys = controller::instance_metadata()
         .await
         .map_err(|e| e.at("read the instance metadata service"))?;
@@ -157,6 +158,7 @@ pub(crate) async fn secret_level(
     request: &Request,
     keys: CloudKeys,
 ) -> Result<Credential> {
+    sts_endpoint(env, request)?; // checked even when no STS call follows
     if request.assume_roles.is_empty() {
         return Ok(Credential::CloudKeys(keys));
     }
@@ -344,5 +346,28 @@ mod tests {
             ),
             "{error}"
         );
+    }
+
+    /// Secret and node level check the endpoint first, even when no STS call would follow.
+    #[tokio::test]
+    async fn other_levels_check_the_endpoint_before_anything() {
+        let env = AwsEnv::from_pairs(&[]);
+        let request = Request {
+            sts_endpoint: Some("https://a@x.sts.amazonaws.com".into()),
+            ..Request::new(crate::Provider::Aws)
+        };
+        let keys = CloudKeys {
+            access_key_id: "AKIAEXAMPLE".into(),
+            secret_access_key: crate::Secret::new("secret"),
+            session_token: None,
+            expires_at: None,
+        };
+        for result in [
+            node_level(&env, &request).await,
+            secret_level(&env, &request, keys).await,
+        ] {
+            let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.contains("it has user info"), "{error}");
+        }
     }
 }

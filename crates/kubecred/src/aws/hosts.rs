@@ -7,7 +7,9 @@
 //! - case: hosts are case-insensitive, so ASCII letters are lowercased before matching;
 //! - only ASCII letters, digits, `.` and `-`: userinfo (`a@host`), paths, `%`-escapes, other
 //!   characters and international names (Unicode or `xn--` punycode) never match;
-//! - port: none or `:443` (HTTPS's own); any other port is not the service's;
+//! - port: registry hosts take none or `:443` (HTTPS's own); CodeCommit git hosts and URLs keep
+//!   any port, as git sends it (the name decides whose server it is; the CodeCommit stand-in
+//!   listens on a port of its own); an STS endpoint takes none but 443;
 //! - a trailing dot (`host.`) does not match.
 
 use std::sync::LazyLock;
@@ -187,14 +189,15 @@ fn url_parts_are_bare(url: &Url) -> std::result::Result<(), &'static str> {
     problem.map_or(Ok(()), Err)
 }
 
-/// The region of a CodeCommit git host (see [`dns_name`] for case and ports), if it is one.
+/// The region of a CodeCommit git host name (no port; see [`dns_name`] for case), if it is one.
 pub fn codecommit_host_region(host: &str) -> Option<String> {
     let name = dns_name(host)?;
     let captures = CODECOMMIT_HOST_RE.captures(&name)?;
     Some(captures["region"].to_owned())
 }
 
-/// The region of an AWS CodeCommit HTTPS git URL (user info, which names no host, is allowed).
+/// The region of an AWS CodeCommit HTTPS git URL (user info and a port, which do not change
+/// whose server it is, are allowed).
 pub fn codecommit_region(url: &str) -> Result<String> {
     let parsed = Url::parse(url).map_err(|e| {
         Error::invalid(format!(
@@ -212,10 +215,7 @@ pub fn codecommit_region(url: &str) -> Result<String> {
     let shown = parsed
         .port()
         .map_or_else(|| host.to_owned(), |port| format!("{host}:{port}"));
-    let region = parsed
-        .domain()
-        .filter(|_| parsed.port().is_none())
-        .and_then(codecommit_host_region);
+    let region = parsed.domain().and_then(codecommit_host_region);
     region.ok_or_else(|| {
         Error::invalid(format!(
             "invalid AWS CodeCommit Git URL: {shown}. expected https://git-codecommit[-fips].<region>.amazonaws.com[.cn]/..."

@@ -24,6 +24,7 @@ const ECR: Pattern = Pattern {
     valid: ECR_HOSTS,
     accept: |host| ecr_registry(host).ok().map(|r| format!("{r:?}")),
     url: false,
+    any_port: false,
     extensions: &["cn"],
     open_first_label: false,
 };
@@ -43,6 +44,7 @@ const STS: Pattern = Pattern {
     valid: STS_HOSTS,
     accept: |host| sts_endpoint(&format!("https://{host}")).ok(),
     url: true,
+    any_port: false,
     extensions: &[],
     open_first_label: false,
 };
@@ -56,6 +58,7 @@ const CODECOMMIT: Pattern = Pattern {
     ],
     accept: codecommit_host_region,
     url: false,
+    any_port: false,
     extensions: &["cn"],
     open_first_label: false,
 };
@@ -220,7 +223,7 @@ fn codecommit_urls() {
             "cn-north-1",
         ),
         (
-            "https://user@git-codecommit.us-east-1.amazonaws.com:443/v1/repos/r",
+            "https://user@git-codecommit.us-east-1.amazonaws.com:8443/v1/repos/r",
             "us-east-1",
         ),
     ] {
@@ -238,7 +241,6 @@ fn codecommit_urls() {
     );
     for invalid in [
         "https://git-codecommit.us-east-1.evil.amazonaws.com/v1/repos/r",
-        "https://git-codecommit.us-east-1.amazonaws.com:8443/v1/repos/r",
         "https://git-codecommit.us-east-1.amazonaws.comnc.cc/v1/repos/r",
         "https://git-codecommit..amazonaws.com/v1/repos/r",
     ] {
@@ -255,7 +257,13 @@ fn codecommit_hosts_refuse_every_trick() {
 #[test]
 fn dns_names() {
     assert_eq!(dns_name("Example.COM:443").as_deref(), Some("example.com"));
-    for refused in ["example.com:8443", "a@example.com", "example.com/x", "", ":443"] {
+    for refused in [
+        "example.com:8443",
+        "a@example.com",
+        "example.com/x",
+        "",
+        ":443",
+    ] {
         assert_eq!(dns_name(refused), None, "{refused}");
     }
 }

@@ -6,8 +6,8 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
 use crate::error::{Error, Result};
+use regex::Regex;
 
 pub use super::hosts::{
     ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, EcrRegistry, codecommit_region, ecr_registry, sts_endpoint,

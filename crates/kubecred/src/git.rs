@@ -146,5 +146,10 @@ mod tests {
                     .map_err(proptest::test_runner::TestCaseError::fail)?;
             }
         }
+
+        #[test]
+        fn provider_for_host_never_panics(input in "\\PC{0,300}") {
+            let _ = provider_for_host(&input);
+        }
     }
 }

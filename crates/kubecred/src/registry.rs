@@ -166,6 +166,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn no_label_added_to_a_registry_host_matches(
+            index in 0usize..64,
+            label in crate::lookalike::LABEL,
+        ) {
+            crate::lookalike::extra_label_refused(&REGISTRY, index, &label)
+                .map_err(proptest::test_runner::TestCaseError::fail)?;
+        }
+
+        #[test]
+        fn host_matching_never_panics(input in "\\PC{0,300}") {
+            let _ = provider_for_host(registry_host(&input));
+        }
+    }
+
     #[test]
     fn registry_hosts_come_from_references_and_urls() {
         assert_eq!(

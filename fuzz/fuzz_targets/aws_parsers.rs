@@ -10,6 +10,8 @@ fuzz_target!(|input: &str| {
     let _ = parse::eks_cluster_arn(input);
     let _ = parse::ecr_registry(input);
     let _ = parse::codecommit_region(input);
+    let _ = kubecred::aws::hosts::dns_name(input);
+    let _ = kubecred::aws::hosts::codecommit_host_region(input);
     let _ = input.parse::<kubecred::Provider>();
     let _ = kubecred::registry::registry_host(input);
     let _ = kubecred::git::provider_for_host(input);

@@ -11,7 +11,7 @@
 //!   AWS CodeCommit (`git-codecommit[-fips].<region>.amazonaws.com[.cn]`, HTTPS only): git
 //!   credentials signed locally (SigV4) with the identity's AWS keys, region from the host, over
 //!   the repository path (so git must send it: `credential.useHttpPath`). Azure DevOps
-//!   (`dev.azure.com`, `*.visualstudio.com`) is recognised and refused as not implemented yet.
+//!   (`dev.azure.com`, `<org>.visualstudio.com`) is recognised and refused as not implemented yet.
 //!   Any other host gets an empty answer, so git asks its next helper.
 //! - `store` and `erase` read the description and do nothing: the credentials are short-lived and
 //!   never stored. Other operations are ignored, as the protocol asks of helpers.

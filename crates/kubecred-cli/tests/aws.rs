@@ -316,3 +316,93 @@ fn object_level_through_the_sandbox_sts_as_its_banner_says() -> TestResult {
     );
     Ok(())
 }
+
+/// Counts the connections a loopback listener receives (each closed at once), until dropped.
+struct Listener {
+    port: u16,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Listener {
+    fn start() -> std::io::Result<Listener> {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (count, stopped) = (connections.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok(_) => {
+                        count.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        });
+        Ok(Listener {
+            port,
+            connections,
+            stop,
+        })
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The STS endpoint check used to match `(.+\.)?sts...amazonaws.com` against the whole URL, so a
+/// path or user info carried the suffix while the host was any listener: the ServiceAccount's
+/// token went there. Now only the host is matched, and nothing is sent.
+#[test]
+fn sts_endpoints_with_the_suffix_outside_the_host_are_refused_before_any_call() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let manifests = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sandbox.yaml"),
+    )?;
+    let sandbox = SandboxProcess::start(home.path(), &manifests, 0)?;
+    let kubeconfig = sandbox.kubeconfig.to_string_lossy().into_owned();
+    let listener = Listener::start()?;
+    let port = listener.port;
+    for (endpoint, why) in [
+        (
+            format!("https://127.0.0.1:{port}/x.sts.amazonaws.com"),
+            "it names a port other than 443",
+        ),
+        (
+            format!("https://kubecred@127.0.0.1:{port}/x.sts.amazonaws.com"),
+            "it has user info",
+        ),
+    ] {
+        let output = aws_token(
+            home.path(),
+            &[("KUBECONFIG", kubeconfig.as_str())],
+            "team-a",
+            &[
+                "--service-account",
+                "app",
+                "--region",
+                "us-east-1",
+                "--sts-endpoint",
+                &endpoint,
+            ],
+        )?;
+        assert_exit(
+            &output,
+            1,
+            &[&format!("invalid STS endpoint: '{endpoint}': {why}")],
+        );
+    }
+    assert_eq!(listener.connections(), 0, "nothing may reach the listener");
+    Ok(())
+}

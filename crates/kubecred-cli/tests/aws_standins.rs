@@ -64,6 +64,38 @@ async fn controller_level_web_identity_token_file() -> TestResult {
     Ok(())
 }
 
+/// A request's STS endpoint at controller level used to be handed to aws-config, which never
+/// gives it to the chain's own STS client: the web identity exchange went elsewhere, silently.
+/// It is refused now, before any call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_level_refuses_a_request_sts_endpoint() -> TestResult {
+    let w = world().await?;
+    let token_file = w.home().join("token");
+    let token = w.pod_token("flux-system", "source-controller", STS_AUDIENCE);
+    std::fs::write(&token_file, token)?;
+    let env = [
+        ("AWS_ROLE_ARN", IRSA_ROLE.to_owned()),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", path_str(&token_file)),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ENDPOINT_URL_STS", w.aws.sts_url()),
+    ];
+    let args = [
+        &TOKEN_JSON[..],
+        &["--sts-endpoint", "https://sts.us-east-1.amazonaws.com"],
+    ]
+    .concat();
+    let output = w.kubecred(&env_refs(&env), &args)?;
+    assert_exit(
+        &output,
+        1,
+        &[
+            "the STS endpoint 'https://sts.us-east-1.amazonaws.com' cannot be used at controller level",
+        ],
+    );
+    assert_eq!(w.aws.calls("AssumeRoleWithWebIdentity"), 0);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_level_eks_pod_identity() -> TestResult {
     let w = world().await?;

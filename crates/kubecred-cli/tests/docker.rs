@@ -379,6 +379,37 @@ fn unknown_hosts_and_the_other_verbs_follow_the_protocol() -> TestResult {
     Ok(())
 }
 
+/// An ECR look-alike (a domain anyone can register; `amazonaws.com[.cn]*` used to match it) gets
+/// the protocol's not-found answer, whatever the shape docker hands it in, on the warm path and
+/// the full one alike: no AWS credentials are fetched for it.
+#[test]
+fn ecr_look_alikes_are_not_found() -> TestResult {
+    let helper = Helper::new()?;
+    let lookalike = format!("{ECR_HOST}nc.cc");
+    let inputs = [
+        lookalike.clone(),
+        format!("https://{lookalike}"),
+        format!("https://{lookalike}/v2/"),
+        format!("{ECR_HOST}.evil.example"),
+        format!("https://a@{ECR_HOST}"),
+        format!("https://{ECR_HOST}@{lookalike}"),
+        format!("{ECR_HOST}:8443"),
+        format!("{ECR_HOST}."),
+    ];
+    for env in [&[][..], &[("KUBECRED_LOG", "warn")][..]] {
+        for server_url in &inputs {
+            let output = helper.run(env, "get", server_url)?;
+            assert_eq!(
+                (output.status.code(), stdout(&output), stderr(&output)),
+                (Some(1), NOT_FOUND.to_owned(), String::new()),
+                "{server_url} {env:?}"
+            );
+        }
+    }
+    assert_eq!(helper.cache_files(), Vec::<PathBuf>::new());
+    Ok(())
+}
+
 #[test]
 fn config_errors_name_the_file_and_the_key() -> TestResult {
     let helper = Helper::new()?;

@@ -202,6 +202,31 @@ fn hosts_kubecred_does_not_serve_get_an_empty_answer() -> TestResult {
     Ok(())
 }
 
+/// CodeCommit look-alikes, user info in the host, or an extra label inside `amazonaws.com` are
+/// not CodeCommit: git gets the empty answer and asks its next helper.
+#[test]
+fn codecommit_look_alikes_get_an_empty_answer() -> TestResult {
+    for host in [
+        format!("{HOST}nc.cc"),
+        format!("{HOST}.evil.example"),
+        format!("{HOST}:"),
+        format!("a@{HOST}"),
+        "git-codecommit.us-east-1.evil.amazonaws.com".to_owned(),
+    ] {
+        let output = git_credential(
+            "get",
+            &format!("protocol=https\nhost={host}\npath=v1/repos/demo\n\n"),
+        )?;
+        assert_silent_success(&host, &output);
+        if host.contains('@') || host.ends_with(':') {
+            continue; // in a URL, `a@` is user info and an empty port is none: the host is HOST
+        }
+        let url = git_credential("get", &format!("url=https://{host}/v1/repos/demo\n\n"))?;
+        assert_silent_success(&host, &url);
+    }
+    Ok(())
+}
+
 #[test]
 fn codecommit_over_http_or_without_a_path_is_an_error() -> TestResult {
     let http = git_credential(

@@ -295,6 +295,20 @@ fn bad_requests_are_refused_with_the_field_named() -> TestResult {
 fn registries_kubecred_does_not_know_are_refused() -> TestResult {
     let output = provide_without_token(&[], "ghcr.io/team/app:1")?;
     assert_exit(&output, 1, &["registry ghcr.io"]);
+    // ECR look-alikes (anyone can register them) are no registry kubecred knows either.
+    for host in [
+        "123456789012.dkr.ecr.us-east-1.amazonaws.comnc.cc",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example",
+        "1234567890123.dkr.ecr.us-east-1.amazonaws.com",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com:8443",
+    ] {
+        let output = provide_without_token(&[], &format!("{host}/team/app:1"))?;
+        assert_exit(
+            &output,
+            1,
+            &[&format!("registry {host} is not one kubecred knows")],
+        );
+    }
     let forced = provide_without_token(&["--provider", "nope"], PUBLIC_IMAGE)?;
     assert_exit(&forced, 2, &[]);
     Ok(())

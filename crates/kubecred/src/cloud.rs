@@ -295,13 +295,20 @@ pub(crate) fn claims_git_host(provider: Provider, host: &str) -> bool {
 mod planned {
     use crate::Provider;
 
-    /// Azure DevOps git hosts.
+    /// Azure DevOps git hosts: `dev.azure.com`, or an organisation's `<org>.visualstudio.com`
+    /// (one DNS label), for a name already normalised by [`crate::hosts::dns_name`].
     pub(super) fn owns_git_host(provider: Provider, host: &str) -> bool {
+        let organisation = |org: &str| {
+            (1..=63).contains(&org.len())
+                && !org.starts_with('-')
+                && !org.ends_with('-')
+                && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
         provider == Provider::Azure
             && (host == "dev.azure.com"
                 || host
                     .strip_suffix(".visualstudio.com")
-                    .is_some_and(|org| !org.is_empty() && !org.contains('.')))
+                    .is_some_and(organisation))
     }
 }
 

@@ -41,9 +41,12 @@ mod env;
 mod error;
 pub mod generic;
 pub mod git;
+pub mod hosts;
 mod identity;
 mod jwt;
 mod kubernetes;
+#[cfg(test)]
+mod lookalike;
 mod provider;
 pub mod registry;
 mod request;

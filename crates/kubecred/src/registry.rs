@@ -11,13 +11,16 @@ use crate::cloud::{self, Operation, Presented};
 use crate::error::Result;
 use crate::{Engine, KubernetesToken, Provider, RegistryCredentials, Request, ServiceAccountInfo};
 
-/// The provider that serves registry `host` in this build, if any (exact host patterns).
+/// The provider of this build that serves registry `host`: matched exactly by each cloud, after
+/// lowercasing and dropping a `:443` port ([`crate::hosts::dns_name`]); anything with user info,
+/// a path or another port is no registry kubecred serves.
 pub fn provider_for_host(host: &str) -> Option<Provider> {
-    let host = registry_host(host);
     cloud::owner(|provider| cloud::owns_registry(provider, host))
 }
 
-/// The registry host of an image reference or a server URL (`https://host/v2/` → `host`).
+/// The registry part of an image reference or registry URL (`https://` and paths dropped).
+/// What is left is matched whole by [`provider_for_host`]: user info (`https://a@host`), a query
+/// or a fragment stays in it, so such a URL names no registry kubecred serves.
 pub fn registry_host(reference: &str) -> &str {
     let rest = reference
         .strip_prefix("https://")
@@ -82,6 +85,68 @@ mod tests {
         );
         assert_eq!(provider_for_host("public.ecr.aws"), Some(Provider::Aws));
         assert_eq!(provider_for_host("ghcr.io"), None);
+    }
+
+    const REGISTRY: crate::lookalike::Pattern = crate::lookalike::Pattern {
+        name: "registry hosts",
+        valid: &[
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "123456789012.dkr-ecr.us-west-2.on.aws",
+            "public.ecr.aws",
+        ],
+        accept: |host| provider_for_host(host).map(|p| p.to_string()),
+        url: false,
+        any_port: false,
+        extensions: &["cn"],
+        open_first_label: false,
+    };
+
+    #[test]
+    fn registry_hosts_refuse_every_trick() {
+        crate::lookalike::assert_tricks_refused(&REGISTRY);
+    }
+
+    /// What the docker helper (`https://host`, `host`), `registry login` and the kubelet (an
+    /// image, `host/repo:tag`) hand in: a look-alike stays one whatever the wrapping.
+    #[test]
+    fn look_alikes_are_refused_whatever_the_front_door_hands_in() {
+        let lookalike = "123456789012.dkr.ecr.us-east-1.amazonaws.comnc.cc";
+        let real = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        for (input, provider) in [
+            (format!("https://{lookalike}"), None),
+            (lookalike.to_owned(), None),
+            (format!("{lookalike}/team/app:1.0"), None),
+            (format!("https://{lookalike}/v2/"), None),
+            (format!("https://a@{real}"), None),
+            (format!("https://{real}@{lookalike}/"), None),
+            (format!("https://{lookalike}/{real}"), None),
+            (format!("{real}.evil.example/team/app"), None),
+            (format!("https://{real}"), Some(Provider::Aws)),
+            (format!("{real}/team/app@sha256:abcd"), Some(Provider::Aws)),
+            (format!("https://{real}:443/v2/"), Some(Provider::Aws)),
+        ] {
+            assert_eq!(
+                provider_for_host(registry_host(&input)),
+                provider,
+                "{input}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_label_added_to_a_registry_host_matches(
+            index in 0usize..64,
+            label in crate::lookalike::LABEL,
+        ) {
+            crate::lookalike::extra_label_refused(&REGISTRY, index, &label)
+                .map_err(proptest::test_runner::TestCaseError::fail)?;
+        }
+
+        #[test]
+        fn host_matching_never_panics(input in "\\PC{0,300}") {
+            let _ = provider_for_host(registry_host(&input));
+        }
     }
 
     #[test]

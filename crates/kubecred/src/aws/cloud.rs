@@ -121,7 +121,7 @@ impl Cloud for Aws {
     }
 
     fn owns_git_host(host: &str) -> bool {
-        parse::codecommit_region(&format!("https://{host}/")).is_ok()
+        super::hosts::codecommit_host_region(host).is_some()
     }
 
     async fn git_credentials(

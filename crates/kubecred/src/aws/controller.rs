@@ -26,22 +26,18 @@ use super::sdk::cloud_keys;
 use crate::credential::CloudKeys;
 use crate::error::{Error, Result};
 
-/// The keys of the default chain, in `region`, with an optional STS endpoint for the chain's
-/// own STS calls (web identity, assume-role profiles).
-pub(crate) async fn default_chain(
-    http: &HttpClient,
-    region: &str,
-    sts_endpoint: Option<&str>,
-) -> Result<CloudKeys> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+/// The keys of the default chain, in `region`. The chain's own STS calls (web identity,
+/// assume-role profiles) go where the environment says (`AWS_ENDPOINT_URL_STS`, profiles):
+/// aws-config builds their STS client from the environment only, so a request's STS endpoint
+/// cannot reach them (see [`super::credentials::controller_level`]).
+pub(crate) async fn default_chain(http: &HttpClient, region: &str) -> Result<CloudKeys> {
+    let config = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http.clone())
         .region(RegionProviderChain::first_try(Region::new(
             region.to_owned(),
-        )));
-    if let Some(endpoint) = sts_endpoint {
-        loader = loader.endpoint_url(endpoint);
-    }
-    let config = loader.load().await;
+        )))
+        .load()
+        .await;
     let provider = config
         .credentials_provider()
         .ok_or_else(|| Error::not_configured("no AWS credentials provider is configured"))?;

@@ -98,15 +98,19 @@ pub(crate) async fn object_level(
         .map(Credential::CloudKeys)
 }
 
-/// Controller level: the process's own AWS environment, then the request's chain.
+/// Controller level: the process's own AWS environment, then the request's chain. A request's
+/// STS endpoint is refused here: the chain's own STS calls (web identity, assume-role profiles)
+/// cannot be pointed at it (aws-config takes their endpoint from the environment only), and
+/// applying it to the role chain alone would be half of what it says.
 pub(crate) async fn controller_level(env: &AwsEnv, request: &Request) -> Result<Credential> {
+    refuse_sts_endpoint_at_controller_level(request)?;
     let region = request
         .region
         .clone()
         .or_else(|| env.region())
         .ok_or_else(|| Error::not_configured(CONTROLLER_REGION_MISSING))?;
     let target = StsTarget::new(env, request, &region)?;
-    let keys = controller::default_chain(&target.http, &region, target.endpoint.as_deref())
+    let keys = controller::default_chain(&target.http, &region)
         .await
         .map_err(|e| e.at("load the default credential chain"))?;
     chain(keys, &request.assume_roles, &target, "kubecred-controller")
@@ -114,8 +118,22 @@ pub(crate) async fn controller_level(env: &AwsEnv, request: &Request) -> Result<
         .map(Credential::CloudKeys)
 }
 
+fn refuse_sts_endpoint_at_controller_level(request: &Request) -> Result<()> {
+    match &request.sts_endpoint {
+        None => Ok(()),
+        Some(endpoint) => Err(Error::invalid(format!(
+            "the STS endpoint '{}' cannot be used at controller level: the controller's own \
+             credential chain (web identity, assume-role profiles) takes its STS endpoint from \
+             the operator's environment (AWS_ENDPOINT_URL_STS). use a service account, a Secret \
+             or the node's identity with an STS endpoint, or drop it",
+            endpoint.escape_default()
+        ))),
+    }
+}
+
 /// Node level: the instance's role (IMDSv2), then the request's chain.
 pub(crate) async fn node_level(env: &AwsEnv, request: &Request) -> Result<Credential> {
+    sts_endpoint(env, request)?; // checked even when no STS call follows
     let keys = controller::instance_metadata()
         .await
         .map_err(|e| e.at("read the instance metadata service"))?;
@@ -140,6 +158,7 @@ pub(crate) async fn secret_level(
     request: &Request,
     keys: CloudKeys,
 ) -> Result<Credential> {
+    sts_endpoint(env, request)?; // checked even when no STS call follows
     if request.assume_roles.is_empty() {
         return Ok(Credential::CloudKeys(keys));
     }
@@ -302,6 +321,53 @@ mod tests {
         );
         request.sts_endpoint = Some("http://127.0.0.1:4566".into());
         assert!(sts_endpoint(&env, &request).is_err());
+        request.sts_endpoint = Some("https://127.0.0.1:18701/x.sts.amazonaws.com".into());
+        assert!(sts_endpoint(&env, &request).is_err());
         Ok(())
+    }
+
+    /// The override used to be handed to `aws_config::ConfigLoader::endpoint_url`, which never
+    /// reaches the chain's STS client: it was silently ignored. Now it is refused before any call.
+    #[tokio::test]
+    async fn controller_level_refuses_a_request_sts_endpoint() {
+        let env = AwsEnv::from_pairs(&[("AWS_REGION", "us-east-1")]);
+        let request = Request {
+            sts_endpoint: Some("https://sts.us-east-1.amazonaws.com".into()),
+            ..Request::new(crate::Provider::Aws)
+        };
+        let error = controller_level(&env, &request)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.starts_with(
+                "the STS endpoint 'https://sts.us-east-1.amazonaws.com' cannot be used at controller level"
+            ),
+            "{error}"
+        );
+    }
+
+    /// Secret and node level check the endpoint first, even when no STS call would follow.
+    #[tokio::test]
+    async fn other_levels_check_the_endpoint_before_anything() {
+        let env = AwsEnv::from_pairs(&[]);
+        let request = Request {
+            sts_endpoint: Some("https://a@x.sts.amazonaws.com".into()),
+            ..Request::new(crate::Provider::Aws)
+        };
+        let keys = CloudKeys {
+            access_key_id: "AKIAEXAMPLE".into(),
+            secret_access_key: crate::Secret::new("secret"),
+            session_token: None,
+            expires_at: None,
+        };
+        for result in [
+            node_level(&env, &request).await,
+            secret_level(&env, &request, keys).await,
+        ] {
+            let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.contains("it has user info"), "{error}");
+        }
     }
 }

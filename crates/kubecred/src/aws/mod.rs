@@ -1,6 +1,7 @@
 //! AWS: every credential source, role chaining, and the services that take the credentials.
 //!
-//! - `parse`: role ARNs, STS endpoints, ECR hosts, EKS cluster ARNs, CodeCommit URLs.
+//! - `parse`: role ARNs and EKS cluster ARNs (and re-exports of `hosts`).
+//! - `hosts`: ECR registry hosts, CodeCommit git hosts and URLs, STS endpoints, matched exactly.
 //! - `sdk`: the injected environment and SDK credential conversions.
 //! - `ecr`, `eks`, `checks`, `codecommit`: what the resolved credentials are used for;
 //!   `cloud` (the seam's operations) and `cluster` compose them with the identity levels.
@@ -13,6 +14,7 @@ mod controller;
 pub mod credentials;
 pub mod ecr;
 pub mod eks;
+pub mod hosts;
 pub(crate) mod http;
 pub mod parse;
 pub mod sdk;

@@ -1,8 +1,10 @@
 //! The STS exchanges, as plain async functions: `AssumeRoleWithWebIdentity` (a Kubernetes
 //! token for a role) and `AssumeRole` (role chaining, optional external ID).
 //!
-//! Endpoint: a request's `sts_endpoint` (validated by the caller), else the operator's
-//! `AWS_ENDPOINT_URL_STS`, else the regional endpoint `sts.<region>.amazonaws.com`.
+//! Endpoint: a request's `sts_endpoint` (checked by the caller with
+//! [`super::hosts::sts_endpoint`], which returns the `https://<host>` to use; refused at
+//! controller level), else the operator's `AWS_ENDPOINT_URL_STS`, else the regional endpoint
+//! `sts.<region>.amazonaws.com`.
 
 use aws_config::BehaviorVersion;
 use aws_sdk_sts::config::Region;

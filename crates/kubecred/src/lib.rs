@@ -39,6 +39,7 @@ pub mod git;
 mod identity;
 mod jwt;
 mod kubernetes;
+mod names;
 mod provider;
 pub mod registry;
 mod request;

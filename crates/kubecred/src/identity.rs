@@ -111,8 +111,14 @@ impl PolicyConfig {
         .any(|name| name.as_deref().is_some_and(|n| !n.is_empty()));
         for (flag, name) in [
             (FLAG_DEFAULT_SERVICE_ACCOUNT, &self.default_service_account),
-            (FLAG_DEFAULT_KUBECONFIG_SERVICE_ACCOUNT, &self.default_kubeconfig_service_account),
-            (FLAG_DEFAULT_DECRYPTION_SERVICE_ACCOUNT, &self.default_decryption_service_account),
+            (
+                FLAG_DEFAULT_KUBECONFIG_SERVICE_ACCOUNT,
+                &self.default_kubeconfig_service_account,
+            ),
+            (
+                FLAG_DEFAULT_DECRYPTION_SERVICE_ACCOUNT,
+                &self.default_decryption_service_account,
+            ),
         ] {
             if let Some(name) = name.as_deref().filter(|n| !n.is_empty()) {
                 crate::names::object_name(flag, name)?;

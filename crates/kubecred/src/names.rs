@@ -113,7 +113,15 @@ mod tests {
 
     #[test]
     fn kubernetes_names_pass() -> Result<()> {
-        for good in ["a", "app", "0", "my-app", "app.v1", "a-1.b-2", &"a".repeat(253)] {
+        for good in [
+            "a",
+            "app",
+            "0",
+            "my-app",
+            "app.v1",
+            "a-1.b-2",
+            &"a".repeat(253),
+        ] {
             object_name("service account name", good)?;
         }
         for good in ["team-a", "default", "kube-system", &"n".repeat(63)] {
@@ -124,7 +132,15 @@ mod tests {
 
     #[test]
     fn namespaces_are_labels() {
-        for bad in ["", "team.a", "Team-a", "team/a", "-a", "a-", &"n".repeat(64)] {
+        for bad in [
+            "",
+            "team.a",
+            "Team-a",
+            "team/a",
+            "-a",
+            "a-",
+            &"n".repeat(64),
+        ] {
             let error = namespace(bad).err().map(|e| e.to_string());
             assert!(
                 error.as_ref().is_some_and(|e| e.contains("namespace")),

@@ -3,8 +3,11 @@
 
 use std::time::SystemTime;
 
+use url::Url;
+
 use crate::aws::parse;
 use crate::error::{Error, Result};
+use crate::identity::Resolved;
 use crate::{Credential, Engine, Provider, Request, Secret};
 
 /// What a client needs to reach a remote cluster.
@@ -25,10 +28,28 @@ pub struct ClusterCredentials {
 pub struct ClusterRef {
     /// The cloud's cluster resource (EKS: the cluster ARN).
     pub cluster: Option<String>,
-    /// The API server address; the cloud is not asked when both this and `ca_data` are given.
+    /// The API server address; the cloud is not asked when both this and `ca_data` are given
+    /// (and the address is the caller's, see [`AddressOrigin`]).
     pub address: Option<String>,
     /// The API server's CA bundle (PEM).
     pub ca_data: Option<Vec<u8>>,
+    /// Who chose `address`.
+    pub address_origin: AddressOrigin,
+}
+
+/// Who chose a cluster's address, and so whether a token minted with the caller's own identity
+/// (controller or node level) may be sent there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AddressOrigin {
+    /// The caller (its flags or configuration): used as given.
+    #[default]
+    Caller,
+    /// A tenant's object (a kubeconfig ConfigMap read from a namespace). With the caller's own
+    /// identity, a cloud provider's cluster is accepted only when the address is the one the
+    /// cloud reports for it (EKS: `DescribeCluster`), the generic provider's never; a
+    /// ServiceAccount or Secret of the tenant's namespace is the tenant's own identity and
+    /// needs no check. [`ConfigMapCluster::trust_address`] vouches for the address instead.
+    Tenant,
 }
 
 /// Credentials for a remote cluster with the identity `request` names.
@@ -37,11 +58,15 @@ pub async fn credentials(
     cluster: &ClusterRef,
     request: &Request,
 ) -> Result<ClusterCredentials> {
+    let unvetted = unvetted_address(engine, cluster, request);
     match request.provider {
-        Provider::Aws => eks(engine, cluster, request)
+        Provider::Aws => eks(engine, cluster, request, unvetted)
             .await
             .map_err(|e| e.for_provider(Provider::Aws)),
-        Provider::Generic => generic(engine, cluster, request).await,
+        Provider::Generic => match unvetted {
+            Some(address) => Err(untrusted_generic(address).for_provider(Provider::Generic)),
+            None => generic(engine, cluster, request).await,
+        },
         other => Err(Error::invalid(format!(
             "cluster credentials for provider '{other}' are not implemented yet"
         ))
@@ -98,16 +123,64 @@ async fn eks_identity(
     Ok((arn, sts_endpoint, keys))
 }
 
+/// A tenant-chosen address that a token of the caller's own identity would be sent to.
+fn unvetted_address<'a>(
+    engine: &Engine,
+    cluster: &'a ClusterRef,
+    request: &Request,
+) -> Option<&'a str> {
+    let resolved = engine.policy().resolve(
+        &request.identity,
+        request.namespace.as_deref(),
+        request.purpose,
+    );
+    let own = matches!(resolved, Ok(Resolved::Controller | Resolved::Node));
+    let address = cluster.address.as_deref().filter(|a| !a.is_empty());
+    address.filter(|_| own && cluster.address_origin == AddressOrigin::Tenant)
+}
+
+/// The same endpoint: equal as URLs (case of the host, default port, trailing `/`), else as text.
+fn same_endpoint(given: &str, reported: &str) -> bool {
+    match (Url::parse(given), Url::parse(reported)) {
+        (Ok(given), Ok(reported)) => given == reported,
+        _ => given == reported,
+    }
+}
+
+const TRUST_HINT: &str = "name a serviceAccountName in the ConfigMap (the tenant's own identity), \
+     or trust the address explicitly (kubecred cluster kubeconfig --trust-configmap-address; \
+     library: ConfigMapCluster::trust_address)";
+
+/// The refusal of a tenant's address that is not the cloud's record of the cluster.
+fn untrusted_eks(address: &str, cluster: &str, reported: &str) -> Error {
+    Error::refused(format!(
+        "the ConfigMap's address {address:?} is not the endpoint AWS reports for EKS cluster \
+         '{cluster}' ({reported:?}), and the token would carry the caller's own identity: use \
+         the reported address (or leave 'address' out), {TRUST_HINT}"
+    ))
+}
+
+/// The refusal of a tenant's address for the generic provider (no cloud record to check).
+fn untrusted_generic(address: &str) -> Error {
+    Error::refused(format!(
+        "the ConfigMap's address {address:?} would receive a token of the caller's own \
+         ServiceAccount, and the generic provider has no cloud record to check it against: \
+         {TRUST_HINT}"
+    ))
+}
+
 async fn eks(
     engine: &Engine,
     cluster: &ClusterRef,
     request: &Request,
+    unvetted: Option<&str>,
 ) -> Result<ClusterCredentials> {
     let (arn, sts_endpoint, keys) = eks_identity(engine, cluster, request).await?;
+    // An address to vet is left out, so that DescribeCluster reports the real one.
     let access = crate::aws::eks::cluster_access(
         &arn,
         crate::aws::eks::Known {
-            address: cluster.address.as_deref(),
+            address: cluster.address.as_deref().filter(|_| unvetted.is_none()),
             ca_data: cluster.ca_data.as_deref(),
         },
         &keys,
@@ -117,6 +190,9 @@ async fn eks(
         engine.now(),
     )
     .await?;
+    if let Some(address) = unvetted.filter(|a| !same_endpoint(a, &access.server)) {
+        return Err(untrusted_eks(address, &arn.name, &access.server));
+    }
     Ok(ClusterCredentials {
         server: access.server,
         ca_data: access.ca_data,
@@ -167,7 +243,16 @@ pub struct ConfigMapCluster {
     pub service_account_name: Option<String>,
 }
 
-/// Reads a kubeconfig ConfigMap's data.
+impl ConfigMapCluster {
+    /// Vouches for the ConfigMap's address: a token of the caller's own identity may be sent to
+    /// it even when the cloud does not report it for the cluster (see [`AddressOrigin::Tenant`]).
+    pub fn trust_address(mut self) -> Self {
+        self.cluster.address_origin = AddressOrigin::Caller;
+        self
+    }
+}
+
+/// Reads a kubeconfig ConfigMap's data. Its address is the tenant's ([`AddressOrigin::Tenant`]).
 pub fn from_config_map(
     data: &std::collections::BTreeMap<String, String>,
 ) -> Result<ConfigMapCluster> {
@@ -190,6 +275,7 @@ pub fn from_config_map(
             cluster: data.get("cluster").cloned(),
             address: data.get("address").cloned(),
             ca_data: data.get("ca.crt").map(|ca| ca.clone().into_bytes()),
+            address_origin: AddressOrigin::Tenant,
         },
         audiences,
         service_account_name: data.get("serviceAccountName").cloned(),
@@ -201,6 +287,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::Identity;
 
     #[test]
     fn config_maps_name_provider_cluster_and_identity() -> Result<()> {
@@ -223,6 +310,115 @@ mod tests {
         assert_eq!(parsed.cluster.ca_data.as_deref(), Some(&b"PEM"[..]));
         assert_eq!(parsed.audiences, Some(vec!["a".to_owned(), "b".to_owned()]));
         assert_eq!(parsed.service_account_name.as_deref(), Some("app"));
+        Ok(())
+    }
+
+    fn engine(default_kubeconfig_sa: Option<&str>) -> Result<Engine> {
+        let policy = crate::PolicyConfig {
+            object_level_workload_identity: true,
+            default_kubeconfig_service_account: default_kubeconfig_sa.map(str::to_owned),
+            ..Default::default()
+        };
+        Ok(Engine::new(policy.build()?))
+    }
+
+    fn tenant_cluster(address: &str) -> ClusterRef {
+        ClusterRef {
+            address: Some(address.into()),
+            address_origin: AddressOrigin::Tenant,
+            ..ClusterRef::default()
+        }
+    }
+
+    #[test]
+    fn only_a_tenant_address_for_the_callers_own_identity_is_vetted() -> Result<()> {
+        let (open, locked) = (engine(None)?, engine(Some("tenant-default"))?);
+        let request = |identity: Identity| Request {
+            identity,
+            namespace: Some("team-a".into()),
+            ..Request::new(Provider::Aws)
+        };
+        let tenant = tenant_cluster("https://evil.example");
+        let caller = ClusterRef {
+            address_origin: AddressOrigin::Caller,
+            ..tenant.clone()
+        };
+        let cases = [
+            (&open, &tenant, Identity::Controller, true),
+            (&open, &tenant, Identity::Node, true),
+            (&open, &tenant, Identity::service_account("app"), false),
+            (&open, &tenant, Identity::secret("keys"), false),
+            (&open, &caller, Identity::Controller, false),
+            // Lockdown: the object naming no ServiceAccount is forced onto the default one.
+            (&locked, &tenant, Identity::Controller, false),
+            (&locked, &tenant, Identity::Node, false),
+        ];
+        for (engine, cluster, identity, vetted) in cases {
+            let got = unvetted_address(engine, cluster, &request(identity.clone()));
+            assert_eq!(got.is_some(), vetted, "{identity:?} {cluster:?}");
+        }
+        let trusted = from_config_map(
+            &[("provider", "aws"), ("address", "https://evil.example")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )?;
+        assert_eq!(trusted.cluster.address_origin, AddressOrigin::Tenant);
+        assert_eq!(
+            trusted.trust_address().cluster.address_origin,
+            AddressOrigin::Caller
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn endpoints_compare_as_urls_and_exactly() {
+        let reported = "https://ABC123.gr7.us-east-1.eks.amazonaws.com";
+        for (given, same) in [
+            ("https://ABC123.gr7.us-east-1.eks.amazonaws.com", true),
+            ("https://abc123.gr7.us-east-1.eks.amazonaws.com/", true),
+            ("https://abc123.gr7.us-east-1.eks.amazonaws.com:443", true),
+            ("https://abc123.gr7.us-east-1.eks.amazonaws.com:8443", false),
+            ("http://abc123.gr7.us-east-1.eks.amazonaws.com", false),
+            (
+                "https://abc123.gr7.us-east-1.eks.amazonaws.com.evil.example",
+                false,
+            ),
+            (
+                "https://abc123.gr7.us-east-1.eks.amazonaws.com@evil.example",
+                false,
+            ),
+            (
+                "https://evil.example/abc123.gr7.us-east-1.eks.amazonaws.com",
+                false,
+            ),
+            ("https://abc123.gr7.us-east-1.eks.amazonaws.com/x", false),
+            ("https://abc123.gr7.us-east-1.eks.amazonaws.com?x", false),
+            ("abc123.gr7.us-east-1.eks.amazonaws.com", false),
+            ("", false),
+        ] {
+            assert_eq!(same_endpoint(given, reported), same, "{given}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_generic_tenant_address_is_refused_for_the_callers_own_identity() -> Result<()> {
+        let request = Request {
+            namespace: Some("team-a".into()),
+            ..Request::new(Provider::Generic)
+        };
+        let error = credentials(&engine(None)?, &tenant_cluster("https://evil"), &request)
+            .await
+            .err();
+        assert!(error.as_ref().is_some_and(Error::is_refused), "{error:?}");
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        for part in [
+            "\"https://evil\"",
+            "serviceAccountName",
+            "--trust-configmap-address",
+        ] {
+            assert!(message.contains(part), "{part}: {message}");
+        }
         Ok(())
     }
 

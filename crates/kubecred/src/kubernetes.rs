@@ -1,7 +1,8 @@
 //! The Kubernetes layer: turns "ServiceAccount ns/name" into a token and "Secret ns/name" into
 //! secret material. It knows nothing of clouds.
 //!
-//! Every read happens in the namespace of the object asking. The RBAC the caller needs:
+//! Every read happens in the namespace of the object asking; namespaces and names that are not
+//! Kubernetes names (DNS-1123) are refused before any call. The RBAC the caller needs:
 //!
 //! | verb | resource | for |
 //! |---|---|---|

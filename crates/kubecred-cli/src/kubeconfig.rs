@@ -372,6 +372,39 @@ mod tests {
     }
 
     #[test]
+    fn exec_args_carry_the_lockdown_so_the_plugin_resolves_the_same_identity()
+    -> Result<(), clap::Error> {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            identity: IdentityArgs,
+        }
+        let flags = <Flags as clap::Parser>::try_parse_from([
+            "kubecred",
+            "--default-kubeconfig-service-account",
+            "tenant-default",
+            "--purpose",
+            "kubeconfig",
+        ])?;
+        let args = exec_args(
+            Provider::Aws,
+            &ClusterRef::default(),
+            "https://s",
+            &flags.identity,
+            Some("team-a"),
+        );
+        let joined = args.join(" ");
+        for part in [
+            "--namespace team-a",
+            "--default-kubeconfig-service-account tenant-default",
+            "--purpose kubeconfig",
+        ] {
+            assert!(joined.contains(part), "{part}: {joined}");
+        }
+        Ok(())
+    }
+
+    #[test]
     fn the_document_has_an_exec_user_and_the_ca() {
         let doc = document(
             "c",

@@ -164,6 +164,11 @@ pub struct ClusterKubeconfigArgs {
     /// remote-cluster ConfigMap (NAME or NS/NAME with NS equal to --namespace).
     #[arg(long, value_name = "[NS/]NAME")]
     pub from_configmap: Option<String>,
+    /// Send a token of your own identity (no serviceAccountName in the ConfigMap) to the
+    /// ConfigMap's address even when the cloud does not report it for the cluster. The ConfigMap
+    /// is the tenant's: without this, its address must be the cloud's (EKS: DescribeCluster).
+    #[arg(long, requires = "from_configmap")]
+    pub trust_configmap_address: bool,
     /// Where to write the kubeconfig (default: standard output).
     #[arg(long = "kubeconfig-out", short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,

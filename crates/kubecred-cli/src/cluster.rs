@@ -39,6 +39,7 @@ pub async fn credentials(args: ClusterCredentialsArgs) -> anyhow::Result<()> {
         cluster: args.cluster.clone(),
         address: args.address.clone(),
         ca_data,
+        ..ClusterRef::default()
     };
     let cache = DiskCache::open_default(CACHE_KIND, args.no_cache);
     // Keyed only when there is a cache: the key reads the environment and stats profile files.

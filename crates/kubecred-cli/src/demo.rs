@@ -160,6 +160,7 @@ async fn aws_steps(
         cluster: Some("arn:aws:eks:us-east-1:123456789012:cluster/demo".into()),
         address: Some("https://demo.eks.example".into()),
         ca_data: Some(b"-----BEGIN CERTIFICATE-----".to_vec()),
+        ..ClusterRef::default()
     };
     let access = cluster::credentials(&engine, &cluster, &request).await?;
     let caller = aws.verify_eks_token(access.token.expose(), "demo")?;

@@ -9,17 +9,20 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use clap::ValueEnum;
 use kubecred::Provider;
-use kubecred::cluster::{self, ClusterRef, ConfigMapCluster};
+use kubecred::cluster::{self, AddressOrigin, ClusterRef, ConfigMapCluster};
 use serde_json::{Value, json};
 
 use crate::UsageError;
-use crate::args::{ClusterKubeconfigArgs, IdentityArgs};
+use crate::args::{ClusterKubeconfigArgs, IdentityArgs, PurposeArg};
 use crate::request::{connect, prepare};
 
 pub async fn write(mut args: ClusterKubeconfigArgs) -> anyhow::Result<()> {
     let from_map = match &args.from_configmap {
-        Some(reference) => Some(config_map(&args.identity, reference).await?),
+        Some(reference) => {
+            Some(config_map(&args.identity, reference, args.trust_configmap_address).await?)
+        }
         None => None,
     };
     let (provider, cluster) = target(&args, from_map.as_ref().map(|(_, map)| map))?;
@@ -69,10 +72,12 @@ pub async fn write(mut args: ClusterKubeconfigArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The ConfigMap named `[NS/]NAME`, read in the object's namespace.
+/// The ConfigMap named `[NS/]NAME`, read in the object's namespace; its address is the
+/// tenant's unless `trust_address`.
 async fn config_map(
     identity: &IdentityArgs,
     reference: &str,
+    trust_address: bool,
 ) -> anyhow::Result<(String, ConfigMapCluster)> {
     let kubernetes = connect(identity).await?;
     let (namespace, name) = match reference.split_once('/') {
@@ -99,7 +104,15 @@ async fn config_map(
         .config_map_data(&namespace, &name)
         .await
         .with_context(|| format!("reading ConfigMap {namespace}/{name}"))?;
-    Ok((namespace, cluster::from_config_map(&data)?))
+    let map = cluster::from_config_map(&data)?;
+    Ok((
+        namespace,
+        if trust_address {
+            map.trust_address()
+        } else {
+            map
+        },
+    ))
 }
 
 /// ConfigMap values override the flags for the same field, as in the reference.
@@ -133,12 +146,18 @@ fn target(
         cluster: args.cluster.clone(),
         address: args.address.clone(),
         ca_data,
+        address_origin: AddressOrigin::Caller,
     };
     match (map, flag_provider) {
         (Some(map), _) => Ok((
             map.provider,
             ClusterRef {
                 cluster: map.cluster.cluster.clone().or(flags.cluster),
+                // --address fills in for a ConfigMap without one: then it is the caller's.
+                address_origin: match map.cluster.address {
+                    Some(_) => map.cluster.address_origin,
+                    None => AddressOrigin::Caller,
+                },
                 address: map.cluster.address.clone().or(flags.address),
                 ca_data: map.cluster.ca_data.clone().or(flags.ca_data),
             },
@@ -170,8 +189,13 @@ fn exec_args(
     }
     flag("address", server);
     let (account, secret) = (&identity.service_account, &identity.secret);
-    if let (Some(ns), true) = (namespace, account.is_some() || secret.is_some()) {
+    let lockdown = lockdown_flags(identity);
+    let named = account.is_some() || secret.is_some() || !lockdown.is_empty();
+    if let (Some(ns), true) = (namespace, named) {
         flag("namespace", ns);
+    }
+    for (name, value) in lockdown {
+        flag(name, &value);
     }
     for (name, value) in [
         ("service-account", account),
@@ -203,6 +227,32 @@ fn exec_args(
         args.push("--node".into());
     }
     args
+}
+
+/// The policy flags (gates, lockdown defaults, purpose) the exec plugin needs to resolve the
+/// same identity: under lockdown, an object naming no ServiceAccount is forced onto the default
+/// one, never the caller's own identity.
+fn lockdown_flags(identity: &IdentityArgs) -> Vec<(&'static str, String)> {
+    let mut flags: Vec<(&'static str, String)> = [
+        ("feature-gates", &identity.feature_gates),
+        ("default-service-account", &identity.default_service_account),
+        (
+            "default-kubeconfig-service-account",
+            &identity.default_kubeconfig_service_account,
+        ),
+        (
+            "default-decryption-service-account",
+            &identity.default_decryption_service_account,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.clone().map(|value| (name, value)))
+    .collect();
+    if identity.purpose != PurposeArg::General {
+        let purpose = identity.purpose.to_possible_value();
+        flags.extend(purpose.map(|p| ("purpose", p.get_name().to_owned())));
+    }
+    flags
 }
 
 fn default_name(cluster: &ClusterRef, server: &str) -> String {
@@ -318,6 +368,39 @@ mod tests {
                 ("--assume-role", "arn:aws:iam::1:role/a"),
             ]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn exec_args_carry_the_lockdown_so_the_plugin_resolves_the_same_identity()
+    -> Result<(), clap::Error> {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            identity: IdentityArgs,
+        }
+        let flags = <Flags as clap::Parser>::try_parse_from([
+            "kubecred",
+            "--default-kubeconfig-service-account",
+            "tenant-default",
+            "--purpose",
+            "kubeconfig",
+        ])?;
+        let args = exec_args(
+            Provider::Aws,
+            &ClusterRef::default(),
+            "https://s",
+            &flags.identity,
+            Some("team-a"),
+        );
+        let joined = args.join(" ");
+        for part in [
+            "--namespace team-a",
+            "--default-kubeconfig-service-account tenant-default",
+            "--purpose kubeconfig",
+        ] {
+            assert!(joined.contains(part), "{part}: {joined}");
+        }
         Ok(())
     }
 

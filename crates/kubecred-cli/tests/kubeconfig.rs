@@ -192,6 +192,205 @@ fn a_remote_cluster_config_map_becomes_a_working_kubeconfig() -> TestResult {
     Ok(())
 }
 
+/// Creates EKS cluster `prod` in moto at `eks` with the AWS CLI: its ARN and the answer.
+fn create_eks_cluster(
+    home: &Path,
+    env: &[(&str, &str)],
+    eks: &str,
+) -> Result<(String, serde_json::Value), BoxError> {
+    let create = isolated("aws", home)
+        .envs(env.iter().copied())
+        .args([
+            "--endpoint-url",
+            eks,
+            "--region",
+            "us-east-1",
+            "eks",
+            "create-cluster",
+            "--name",
+            "prod",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/eks",
+            "--resources-vpc-config",
+            "subnetIds=subnet-1",
+            "--output",
+            "json",
+        ])
+        .output()?;
+    assert_success(&create);
+    let described = json(&create)?;
+    let arn = described["cluster"]["arn"]
+        .as_str()
+        .ok_or("no ARN")?
+        .to_owned();
+    Ok((arn, described))
+}
+
+/// A kubeconfig ConfigMap `team-a/NAME` for EKS cluster `arn` at `address`, naming
+/// `service_account` if any.
+fn eks_config_map(name: &str, arn: &str, address: &str, service_account: Option<&str>) -> String {
+    let account = service_account
+        .map(|sa| format!("  serviceAccountName: {sa}\n"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: team-a}}\ndata:\n  \
+         provider: aws\n  cluster: \"{arn}\"\n  address: \"{address}\"\n  ca.crt: PEM\n{account}---\n"
+    )
+}
+
+/// The access key ID an EKS token (`k8s-aws-v1.` + base64url presigned URL) was signed with.
+fn signing_key_id(token: &str) -> Result<String, BoxError> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let encoded = token
+        .strip_prefix("k8s-aws-v1.")
+        .ok_or("not an EKS token")?;
+    let url = String::from_utf8(URL_SAFE_NO_PAD.decode(encoded)?)?;
+    let credential = url
+        .split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))
+        .ok_or("no X-Amz-Credential")?;
+    Ok(credential
+        .split(['/', '%'])
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// Runs a kubeconfig's exec entry as kubectl would: the ExecCredential's token.
+fn exec_token(
+    home: &Path,
+    env: &[(&str, &str)],
+    config: &serde_json::Value,
+) -> Result<String, BoxError> {
+    let exec = &config["users"][0]["user"]["exec"];
+    let args: Vec<&str> = exec["args"]
+        .as_array()
+        .ok_or("no args")?
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let credential = isolated(exec["command"].as_str().unwrap_or_default(), home)
+        .envs(env.iter().copied())
+        .args(&args)
+        .output()?;
+    assert_success(&credential);
+    Ok(json(&credential)?["status"]["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// A ConfigMap is the tenant's: with no serviceAccountName, a token of the caller's own
+/// identity goes to its address only when EKS reports that address for the cluster, or when the
+/// caller says `--trust-configmap-address`. A serviceAccountName, or the lockdown's default
+/// ServiceAccount, is the tenant's own identity: its address is used as given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_maps_address_gets_the_callers_identity_only_if_eks_reports_it() -> TestResult {
+    let Some(moto) = Moto::start().await? else {
+        return Ok(());
+    };
+    let home = tempfile::tempdir()?;
+    let ops_keys = [
+        ("AWS_ACCESS_KEY_ID", "AKIAOPSEXAMPLE0001"),
+        ("AWS_SECRET_ACCESS_KEY", "ops-secret"),
+    ];
+    let (arn, described) = create_eks_cluster(home.path(), &ops_keys, &moto.endpoint)?;
+    let reported = described["cluster"]["endpoint"]
+        .as_str()
+        .ok_or("no endpoint")?;
+    let attacker = "https://attacker.example:6443";
+    let manifests = [
+        eks_config_map("tenant-address", &arn, attacker, None),
+        eks_config_map("reported-address", &arn, reported, None),
+        eks_config_map("tenant-address-sa", &arn, attacker, Some("app")),
+    ]
+    .concat();
+    let sandbox = start(home.path(), 0, &manifests)?;
+    let sts = sandbox.exported("AWS_ENDPOINT_URL_STS").ok_or("no STS")?;
+    let source = sandbox.kubeconfig.display().to_string();
+    let env = [
+        &ops_keys[..],
+        &[
+            ("AWS_ENDPOINT_URL_EKS", moto.endpoint.as_str()),
+            ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+        ],
+    ]
+    .concat();
+    let generate = |map: &str, extra: &[&str]| {
+        let base = [
+            "cluster",
+            "kubeconfig",
+            "--kubeconfig",
+            &source,
+            "--from-configmap",
+            map,
+        ];
+        kubecred(home.path(), &env, &[&base[..], extra].concat())
+    };
+    let server = |output: &Output| -> Result<String, BoxError> {
+        let config = json(output)?;
+        Ok(config["clusters"][0]["cluster"]["server"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    };
+
+    let refused = generate("team-a/tenant-address", &[])?;
+    assert_exit(
+        &refused,
+        1,
+        &[
+            attacker,
+            reported,
+            "serviceAccountName",
+            "--trust-configmap-address",
+        ],
+    );
+    assert_eq!(stdout(&refused), "", "no kubeconfig is written");
+
+    let trusted = generate("team-a/tenant-address", &["--trust-configmap-address"])?;
+    assert_success(&trusted);
+    assert_eq!(server(&trusted)?, attacker);
+
+    let matching = generate("team-a/reported-address", &[])?;
+    assert_success(&matching);
+    assert_eq!(server(&matching)?, reported);
+
+    let tenants_own = generate("team-a/tenant-address-sa", &[])?;
+    assert_success(&tenants_own);
+    assert_eq!(server(&tenants_own)?, attacker);
+
+    // Lockdown: the object naming no ServiceAccount is forced onto the default one, at
+    // generation and in the exec entry kubectl runs later; never the caller's own keys.
+    let lockdown = ["--default-kubeconfig-service-account", "app"];
+    let locked = generate("team-a/tenant-address", &lockdown)?;
+    assert_success(&locked);
+    let token = exec_token(home.path(), &env, &json(&locked)?)?;
+    let key_id = signing_key_id(&token)?;
+    assert!(key_id.starts_with("ASIA"), "signed with {key_id}");
+    let unannotated = ["--default-kubeconfig-service-account", "tenant-default"];
+    let default_without_role = generate("team-a/tenant-address", &unannotated)?;
+    assert_exit(
+        &default_without_role,
+        1,
+        &["team-a/tenant-default", "eks.amazonaws.com/role-arn"],
+    );
+
+    let without_configmap = kubecred(
+        home.path(),
+        &env,
+        &[
+            "cluster",
+            "kubeconfig",
+            "--provider",
+            "aws",
+            "--trust-configmap-address",
+        ],
+    )?;
+    assert_exit(&without_configmap, 2, &["--from-configmap"]);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_eks_kubeconfig_has_the_described_endpoint_and_a_verifiable_exec_token() -> TestResult {
     let Some(moto) = Moto::start().await? else {
@@ -213,31 +412,7 @@ async fn an_eks_kubeconfig_has_the_described_endpoint_and_a_verifiable_exec_toke
         ("AWS_ENDPOINT_URL_STS", sts.as_str()),
         ("AWS_ENDPOINT_URL_EKS", eks.as_str()),
     ];
-    let create = isolated("aws", home.path())
-        .envs(env)
-        .args([
-            "--endpoint-url",
-            &eks,
-            "--region",
-            "us-east-1",
-            "eks",
-            "create-cluster",
-            "--name",
-            "prod",
-            "--role-arn",
-            "arn:aws:iam::123456789012:role/eks",
-            "--resources-vpc-config",
-            "subnetIds=subnet-1",
-            "--output",
-            "json",
-        ])
-        .output()?;
-    assert_success(&create);
-    let described = json(&create)?;
-    let arn = described["cluster"]["arn"]
-        .as_str()
-        .ok_or("no ARN")?
-        .to_owned();
+    let (arn, described) = create_eks_cluster(home.path(), &env, &eks)?;
 
     let output = kubecred(
         home.path(),

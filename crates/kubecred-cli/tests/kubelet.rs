@@ -263,6 +263,16 @@ fn without_a_token_or_node_the_error_names_the_identity() -> TestResult {
     // IMDS is disabled in the isolated environment: the node identity cannot be read.
     let output = provide_without_token(&[], PUBLIC_IMAGE)?;
     assert_exit(&output, 1, &["node identity", PUBLIC_IMAGE]);
+    // It says what the node level tried: the metadata service, not the whole environment.
+    assert_exit(
+        &output,
+        1,
+        &[
+            "no AWS credentials found from the instance metadata service (IMDSv2; the node level tries nothing else)",
+        ],
+    );
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(!message.contains("env keys"), "{message}");
     Ok(())
 }
 

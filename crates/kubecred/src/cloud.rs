@@ -68,6 +68,9 @@ pub struct Capabilities {
     pub registries: Option<&'static str>,
     /// The remote clusters it reaches (e.g. "EKS").
     pub clusters: Option<&'static str>,
+    /// Whether it looks a cluster up in the cloud and reports its API server address (EKS
+    /// `DescribeCluster`): a tenant-chosen address is then checked against the record.
+    pub reports_cluster_address: bool,
     /// The git hosts it answers for (e.g. "AWS CodeCommit").
     pub git: Option<&'static str>,
     /// The access checks it runs (e.g. "s3://BUCKET, kms://KEY-ARN").

@@ -38,6 +38,7 @@ impl Cloud for Generic {
         levels: &[Operation::ObjectLevel, Operation::ControllerLevel],
         registries: None,
         clusters: Some("any cluster that trusts this cluster's issuer"),
+        reports_cluster_address: false,
         git: None,
         checks: None,
     };

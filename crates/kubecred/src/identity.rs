@@ -109,6 +109,21 @@ impl PolicyConfig {
         ]
         .into_iter()
         .any(|name| name.as_deref().is_some_and(|n| !n.is_empty()));
+        for (flag, name) in [
+            (FLAG_DEFAULT_SERVICE_ACCOUNT, &self.default_service_account),
+            (
+                FLAG_DEFAULT_KUBECONFIG_SERVICE_ACCOUNT,
+                &self.default_kubeconfig_service_account,
+            ),
+            (
+                FLAG_DEFAULT_DECRYPTION_SERVICE_ACCOUNT,
+                &self.default_decryption_service_account,
+            ),
+        ] {
+            if let Some(name) = name.as_deref().filter(|n| !n.is_empty()) {
+                crate::names::object_name(flag, name)?;
+            }
+        }
         if any_default && !self.object_level_workload_identity {
             return Err(Error::refused(format!(
                 "cannot set default service accounts when the feature gate \
@@ -172,22 +187,33 @@ impl Policy {
                 let (namespace, name) = named(name, "secret")?;
                 return Ok(Resolved::Secret { namespace, name });
             }
-            Identity::Controller | Identity::Node => match (namespace, self.default_for(purpose)) {
-                (Some(namespace), Some(default)) if !namespace.is_empty() => {
-                    Resolved::ServiceAccount {
-                        namespace: namespace.to_owned(),
-                        name: default.to_owned(),
-                        defaulted: true,
-                    }
-                }
-                _ if *identity == Identity::Node => Resolved::Node,
-                _ => Resolved::Controller,
+            Identity::Controller | Identity::Node => match self.default_for(purpose) {
+                Some(default) => Resolved::ServiceAccount {
+                    namespace: lockdown_namespace(namespace, default)?,
+                    name: default.to_owned(),
+                    defaulted: true,
+                },
+                None if *identity == Identity::Node => Resolved::Node,
+                None => Resolved::Controller,
             },
         };
         if matches!(resolved, Resolved::ServiceAccount { .. }) && !self.object_level_enabled() {
             return Err(gate_disabled());
         }
         Ok(resolved)
+    }
+}
+
+/// The object's namespace, which the lockdown needs: without one the request would fall back to
+/// the controller's own identity, which the lockdown exists to prevent.
+fn lockdown_namespace(namespace: Option<&str>, default: &str) -> Result<String> {
+    match namespace.filter(|ns| !ns.is_empty()) {
+        Some(namespace) => Ok(namespace.to_owned()),
+        None => Err(Error::refused(format!(
+            "the request names no namespace, but a default service account ('{default}') is \
+             configured: under multi-tenant workload identity lockdown every request must name \
+             the namespace of the object asking (the controller's own identity is never used)"
+        ))),
     }
 }
 
@@ -310,7 +336,6 @@ mod tests {
                 Some("team-a"),
                 sa("team-a", "lockdown-sa", true),
             ),
-            (&locked, Identity::Controller, None, Resolved::Controller),
             (
                 &locked,
                 Identity::service_account("app"),
@@ -353,6 +378,46 @@ mod tests {
         assert_eq!(resolve(Purpose::General), Some(sa("ns", "kube", true)));
         assert_eq!(resolve(Purpose::Kubeconfig), Some(sa("ns", "kube", true)));
         assert_eq!(resolve(Purpose::Decryption), Some(sa("ns", "sops", true)));
+    }
+
+    #[test]
+    fn under_lockdown_a_missing_or_empty_namespace_is_refused_not_the_controller() {
+        let locked = policy(true, Some("lockdown-sa"));
+        for identity in [Identity::Controller, Identity::Node] {
+            for namespace in [None, Some("")] {
+                let error = locked.resolve(&identity, namespace, Purpose::General).err();
+                assert!(
+                    error.as_ref().is_some_and(Error::is_refused),
+                    "{identity:?} in {namespace:?}: {error:?}"
+                );
+                let message = error.map(|e| e.to_string()).unwrap_or_default();
+                assert!(
+                    message.contains("names no namespace") && message.contains("lockdown-sa"),
+                    "{message}"
+                );
+            }
+        }
+        // Without a default for the purpose, the controller level stays as it was.
+        let decryption = locked.resolve(&Identity::Controller, None, Purpose::Decryption);
+        assert_eq!(decryption.ok(), Some(Resolved::Controller));
+    }
+
+    #[test]
+    fn default_service_account_names_are_kubernetes_names() {
+        let error = PolicyConfig {
+            object_level_workload_identity: true,
+            default_kubeconfig_service_account: Some("../kube-system/admin".into()),
+            ..Default::default()
+        }
+        .build()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            error.contains("default-kubeconfig-service-account")
+                && error.contains("../kube-system/admin"),
+            "{error}"
+        );
     }
 
     #[test]

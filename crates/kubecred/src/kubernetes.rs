@@ -1,7 +1,8 @@
 //! The Kubernetes layer: turns "ServiceAccount ns/name" into a token and "Secret ns/name" into
 //! secret material. It knows nothing of clouds.
 //!
-//! Every read happens in the namespace of the object asking. The RBAC the caller needs:
+//! Every read happens in the namespace of the object asking; namespaces and names that are not
+//! Kubernetes names (DNS-1123) are refused before any call. The RBAC the caller needs:
 //!
 //! | verb | resource | for |
 //! |---|---|---|
@@ -30,7 +31,27 @@ use crate::Secret;
 use crate::account::ServiceAccountInfo;
 use crate::credential::KubernetesToken;
 use crate::error::{Error, Result};
+use crate::names;
 use crate::retry::{self, Backoff};
+
+/// A namespaced resource: its URL path segment and how its name is called in errors.
+struct Resource {
+    path: &'static str,
+    field: &'static str,
+}
+
+const SERVICE_ACCOUNTS: Resource = Resource {
+    path: "serviceaccounts",
+    field: "service account name",
+};
+const SECRETS: Resource = Resource {
+    path: "secrets",
+    field: "secret name",
+};
+const CONFIG_MAPS: Resource = Resource {
+    path: "configmaps",
+    field: "config map name",
+};
 
 /// Access to one Kubernetes API server.
 #[derive(Clone)]
@@ -85,7 +106,7 @@ impl Kubernetes {
 
     /// Reads a ServiceAccount.
     pub async fn service_account(&self, namespace: &str, name: &str) -> Result<ServiceAccountInfo> {
-        let account: ServiceAccount = self.get(namespace, name, "serviceaccounts").await?;
+        let account: ServiceAccount = self.get(namespace, name, &SERVICE_ACCOUNTS).await?;
         Ok(ServiceAccountInfo {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
@@ -102,6 +123,7 @@ impl Kubernetes {
         audiences: &[String],
         expiration_seconds: Option<i64>,
     ) -> Result<KubernetesToken> {
+        checked(namespace, name, &SERVICE_ACCOUNTS)?;
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
         let request = TokenRequest {
             spec: TokenRequestSpec {
@@ -135,7 +157,7 @@ impl Kubernetes {
         namespace: &str,
         name: &str,
     ) -> Result<BTreeMap<String, Secret>> {
-        let object: SecretObject = self.get(namespace, name, "secrets").await?;
+        let object: SecretObject = self.get(namespace, name, &SECRETS).await?;
         let mut data = BTreeMap::new();
         for (key, value) in object.data.unwrap_or_default() {
             let text = String::from_utf8(value.0).map_err(|_| {
@@ -154,12 +176,12 @@ impl Kubernetes {
         namespace: &str,
         name: &str,
     ) -> Result<BTreeMap<String, String>> {
-        let object: ConfigMap = self.get(namespace, name, "configmaps").await?;
+        let object: ConfigMap = self.get(namespace, name, &CONFIG_MAPS).await?;
         Ok(object.data.unwrap_or_default())
     }
 
     /// GETs a namespaced object, retrying transient failures.
-    async fn get<K>(&self, namespace: &str, name: &str, resource: &str) -> Result<K>
+    async fn get<K>(&self, namespace: &str, name: &str, resource: &Resource) -> Result<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
             + Clone
@@ -167,8 +189,9 @@ impl Kubernetes {
             + std::fmt::Debug,
         K::DynamicType: Default,
     {
+        checked(namespace, name, resource)?;
         let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
-        let object = format!("{resource} {namespace}/{name}");
+        let object = format!("{} {namespace}/{name}", resource.path);
         retry::transient(Backoff::default(), &object, || async {
             api.get(name)
                 .await
@@ -184,6 +207,12 @@ impl std::fmt::Debug for Kubernetes {
             .field("default_namespace", &self.default_namespace())
             .finish()
     }
+}
+
+/// Refuses a namespace or name that is not a Kubernetes name before it reaches a URL path.
+fn checked(namespace: &str, name: &str, resource: &Resource) -> Result<()> {
+    names::namespace(namespace)?;
+    names::object_name(resource.field, name)
 }
 
 /// Classifies a Kubernetes API failure, once, at the edge.

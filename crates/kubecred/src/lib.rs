@@ -47,6 +47,7 @@ mod jwt;
 mod kubernetes;
 #[cfg(test)]
 mod lookalike;
+mod names;
 mod provider;
 pub mod registry;
 mod request;

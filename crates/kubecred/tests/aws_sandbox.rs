@@ -336,6 +336,7 @@ async fn eks_tokens_verify_at_the_stand_in_for_their_cluster_only() -> TestResul
         cluster: Some("arn:aws:eks:us-east-1:123456789012:cluster/prod".into()),
         address: Some("https://prod.example.eks.amazonaws.com".into()),
         ca_data: Some(b"-----BEGIN CERTIFICATE-----".to_vec()),
+        ..ClusterRef::default()
     };
     let access = cluster::credentials(&w.engine, &cluster, &object("app")).await?;
     assert_eq!(access.server, "https://prod.example.eks.amazonaws.com");
@@ -366,6 +367,7 @@ async fn an_expired_eks_token_is_refused() -> TestResult {
         cluster: Some("arn:aws:eks:us-east-1:123456789012:cluster/prod".into()),
         address: Some("https://prod.example.eks.amazonaws.com".into()),
         ca_data: Some(b"-----BEGIN CERTIFICATE-----".to_vec()),
+        ..ClusterRef::default()
     };
     let access = cluster::credentials(&engine, &cluster, &object("app")).await?;
     assert!(

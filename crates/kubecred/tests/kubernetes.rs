@@ -156,3 +156,60 @@ async fn a_request_proxy_carries_cloud_calls_only() -> TestResult {
     assert_eq!(proxy.relayed(), Vec::new());
     Ok(())
 }
+
+/// Names that are not Kubernetes names never reach the API server's URL paths: each read and
+/// the TokenRequest refuse them with the field and the value named, before any call.
+#[tokio::test]
+async fn names_that_are_not_kubernetes_names_never_reach_a_url_path() -> TestResult {
+    let (sandbox, kubernetes, _dir) = start().await?;
+    let tokens_before = sandbox.token_requests();
+    for name in [
+        "../team-b/secrets/aws-keys",
+        "aws-keys/..",
+        "Aws-Keys",
+        "",
+        "a\nb",
+    ] {
+        let shown = format!("\"{}\"", name.escape_debug());
+        let errors = [
+            (
+                "secret name",
+                kubernetes.secret_data("team-a", name).await.err(),
+            ),
+            (
+                "config map name",
+                kubernetes.config_map_data("team-a", name).await.err(),
+            ),
+            (
+                "service account name",
+                kubernetes.service_account("team-a", name).await.err(),
+            ),
+            (
+                "service account name",
+                kubernetes
+                    .create_token("team-a", name, &[], None)
+                    .await
+                    .err(),
+            ),
+        ];
+        for (field, error) in errors {
+            let error = error.ok_or(format!("{field} {shown} was accepted"))?;
+            assert!(
+                !error.is_not_found(),
+                "{field} {shown} reached the API server: {error}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains(field) && message.contains(&shown),
+                "{message}"
+            );
+        }
+    }
+    for namespace in ["team-a/secrets", "..", "Team-A", ""] {
+        let error = kubernetes.secret_data(namespace, "aws-keys").await.err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("namespace"), "{namespace:?}: {message}");
+    }
+    assert_eq!(sandbox.token_requests(), tokens_before);
+    Ok(())
+}

@@ -29,6 +29,7 @@ impl Cloud for Aws {
         ],
         registries: Some("ECR, ECR Public"),
         clusters: Some("EKS"),
+        reports_cluster_address: true,
         git: Some("AWS CodeCommit"),
         checks: Some("s3://BUCKET, kms://KEY-ARN"),
     };

@@ -23,8 +23,9 @@ use crate::{CloudKeys, Provider, Secret};
 pub const VALIDITY: Duration = Duration::from_secs(15 * 60);
 const SERVICE: &str = "codecommit";
 
-/// Git credentials for an AWS CodeCommit HTTPS URL.
-#[derive(Clone, Debug)]
+/// Git credentials for an AWS CodeCommit HTTPS URL. `Debug` shows the access key ID only: the
+/// username carries the session token.
+#[derive(Clone)]
 pub struct GitCredentials {
     /// `<access key id>%<session token>` (the token part is empty for long-lived keys).
     pub username: String,
@@ -32,6 +33,23 @@ pub struct GitCredentials {
     pub password: Secret,
     /// When the password stops working.
     pub expires_at: SystemTime,
+}
+
+impl std::fmt::Debug for GitCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field cannot be left out.
+        let GitCredentials {
+            username,
+            password,
+            expires_at,
+        } = self;
+        let key_id = username.split_once('%').map_or("", |(key_id, _)| key_id);
+        f.debug_struct("GitCredentials")
+            .field("username", &format_args!("{key_id}%<redacted>"))
+            .field("password", password)
+            .field("expires_at", expires_at)
+            .finish()
+    }
 }
 
 /// Git credentials for `url` (an `https://git-codecommit.<region>.amazonaws.com/...` URL),
@@ -137,6 +155,24 @@ mod tests {
 
     fn at_2024_01_02_030405() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_164_645)
+    }
+
+    #[test]
+    fn debug_shows_no_session_token_and_no_password() -> Result<()> {
+        let url = "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/r";
+        let credentials = git_credentials(
+            url,
+            &keys(Some("FwoGZXIvYXdzEXAMPLESESSIONTOKEN"), None),
+            at_2024_01_02_030405(),
+        )?;
+        let shown = format!("{credentials:?}");
+        assert!(
+            !shown.contains("FwoGZXIvYXdzEXAMPLESESSIONTOKEN"),
+            "{shown}"
+        );
+        assert!(!shown.contains(credentials.password.expose()), "{shown}");
+        assert!(shown.contains("AKIDEXAMPLE%<redacted>"), "{shown}");
+        Ok(())
     }
 
     /// Expected password computed independently once with a python3 one-off (hashlib/hmac,

@@ -41,24 +41,37 @@ pub(crate) async fn default_chain(http: &HttpClient, region: &str) -> Result<Clo
     let provider = config
         .credentials_provider()
         .ok_or_else(|| Error::not_configured("no AWS credentials provider is configured"))?;
-    let credentials = provider.provide_credentials().await.map_err(chain_error)?;
+    let credentials = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| chain_error(e, CHAIN_SOURCES))?;
     Ok(cloud_keys(&credentials))
 }
+
+/// What the default chain tries, in order, for "no credentials found".
+const CHAIN_SOURCES: &str = "no AWS credentials found in the environment (env keys, profile, \
+                             web identity token file, EKS Pod Identity, instance metadata)";
+/// What the node level tries.
+const NODE_SOURCES: &str = "no AWS credentials found from the instance metadata service (IMDSv2; the node level tries \
+     nothing else)";
 
 /// The node's role from the instance metadata service (IMDSv2).
 pub(crate) async fn instance_metadata() -> Result<CloudKeys> {
     let provider = ImdsCredentialsProvider::builder().build();
-    let credentials = provider.provide_credentials().await.map_err(chain_error)?;
+    let credentials = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| chain_error(e, NODE_SOURCES))?;
     Ok(cloud_keys(&credentials))
 }
 
-fn chain_error(error: CredentialsError) -> Error {
+/// Classifies a credentials provider's failure; `not_found` says what was tried.
+fn chain_error(error: CredentialsError, not_found: &str) -> Error {
     let detail = super::sdk_error::messages(&error);
     match error {
-        CredentialsError::CredentialsNotLoaded(_) => Error::not_configured(format!(
-            "no AWS credentials found in the environment (env keys, profile, web identity token file, \
-             EKS Pod Identity, instance metadata): {detail}"
-        )),
+        CredentialsError::CredentialsNotLoaded(_) => {
+            Error::not_configured(format!("{not_found}: {detail}"))
+        }
         CredentialsError::ProviderTimedOut(_) => {
             Error::transient(format!("the AWS credentials provider timed out: {detail}"))
         }

@@ -34,6 +34,7 @@ pub mod cluster;
 mod credential;
 mod engine;
 mod error;
+pub mod fs;
 pub mod generic;
 pub mod git;
 mod identity;

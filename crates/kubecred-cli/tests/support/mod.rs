@@ -57,6 +57,36 @@ pub fn run_with_stdin(mut command: Command, input: &str) -> std::io::Result<Outp
     child.wait_with_output()
 }
 
+/// [`run_with_stdin`] that kills the child and fails when it has not finished within `limit`:
+/// a regression that hangs fails the test instead of hanging it.
+pub fn run_with_stdin_within(
+    mut command: Command,
+    input: &str,
+    limit: Duration,
+) -> Result<Output, BoxError> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin pipe")?
+        .write_all(input.as_bytes())?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let id = child.id();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    match receiver.recv_timeout(limit) {
+        Ok(output) => Ok(output?),
+        Err(_) => {
+            // The waiting thread reaps it once it is killed.
+            let _ = Command::new("kill").args(["-KILL", &id.to_string()]).status();
+            Err(format!("{command:?} did not finish within {limit:?}").into())
+        }
+    }
+}
+
 /// Borrowed `(name, value)` pairs of an environment whose values are owned.
 pub fn env_refs<'a>(env: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()

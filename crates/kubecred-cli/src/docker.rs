@@ -308,10 +308,9 @@ fn cache_key(host: &str, provider: Provider, options: &RegistryOptions) -> Cache
         .map(|(name, value)| (name.to_owned(), value));
     let object_level = options.service_account.is_some() || options.secret.is_some();
     let cluster = match disk_cache::depends_on_cluster(provider, object_level) {
-        true => disk_cache::cluster_key_parts(
-            options.kubeconfig.as_deref(),
-            options.context.as_deref(),
-        ),
+        true => {
+            disk_cache::cluster_key_parts(options.kubeconfig.as_deref(), options.context.as_deref())
+        }
         false => Vec::new(),
     };
     let parts = parts.into_iter().chain(named).chain(cluster);

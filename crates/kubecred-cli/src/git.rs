@@ -180,7 +180,9 @@ async fn codecommit_answer(
     let key = || {
         let url = ("url".to_owned(), url.to_string());
         let cluster = disk_cache::identity_cluster_parts(&args.identity, Provider::Aws);
-        let parts = [url, disk_cache::argv_key_part()].into_iter().chain(cluster);
+        let parts = [url, disk_cache::argv_key_part()]
+            .into_iter()
+            .chain(cluster);
         disk_cache::key("git-credential/1", parts)
     };
     let cache = cache.map(|cache| (cache, key()));

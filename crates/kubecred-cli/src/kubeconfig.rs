@@ -57,8 +57,9 @@ pub async fn write(mut args: ClusterKubeconfigArgs) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&kubeconfig)?;
     match &args.output {
         // 0600 (it names credentials sources), atomically, never through a planted file.
-        Some(path) => kubecred::fs::write_private(path, text.as_bytes())
-            .context("writing the kubeconfig"),
+        Some(path) => {
+            kubecred::fs::write_private(path, text.as_bytes()).context("writing the kubeconfig")
+        }
         None => {
             println!("{text}");
             Ok(())

@@ -219,11 +219,11 @@ async fn ecr_public_get_is_served_from_the_disk_cache() -> TestResult {
 fn tamper(what: &str, path: &Path) -> Result<(), BoxError> {
     match what {
         "corrupt" => std::fs::write(path, "{\"version\": 1, \"secret\"")?,
-        "group-writable" => {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o620))?
-        }
+        "group-writable" => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o620))?,
         // Once panicked on every call (an overflow adding to a time), the file left in place.
-        "expires at the end of time" => edit_entry(path, &[("expiresAt", u64::MAX), ("refreshAt", u64::MAX)])?,
+        "expires at the end of time" => {
+            edit_entry(path, &[("expiresAt", u64::MAX), ("refreshAt", u64::MAX)])?
+        }
         // Another entry's file under this entry's name (e.g. another host's).
         "copied from another key" => {
             let mut entry: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?)?;

@@ -172,7 +172,10 @@ fn a_planted_temporary_file_is_never_written_through() -> TestResult {
     assert!(written.is_file(), "the kubeconfig is a file of its own");
     assert_eq!(written.permissions().mode() & 0o777, 0o600);
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
-    assert_eq!(config["clusters"][0]["cluster"]["server"], sandbox.url.as_str());
+    assert_eq!(
+        config["clusters"][0]["cluster"]["server"],
+        sandbox.url.as_str()
+    );
 
     // A world-writable file there: the kubeconfig was left 0666.
     std::fs::remove_file(&planted)?;

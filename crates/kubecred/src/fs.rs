@@ -35,7 +35,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut temporary = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
         .suffix(".tmp")
-        .make_in(dir, |candidate| create_new_private(candidate))
+        .make_in(dir, create_new_private)
         .map_err(|e| io_error(e, "creating a temporary file next to", path))?;
     let file = temporary.as_file_mut();
     file.write_all(bytes)

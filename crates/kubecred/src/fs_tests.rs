@@ -25,7 +25,11 @@ fn writes_a_private_file_and_leaves_no_temporary() -> TestResult {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
     write_private(&path, b"new")?;
     assert_eq!(std::fs::read_to_string(&path)?, "new");
-    assert_eq!(mode(&path)?, 0o600, "a world-readable target is replaced 0600");
+    assert_eq!(
+        mode(&path)?,
+        0o600,
+        "a world-readable target is replaced 0600"
+    );
     assert_eq!(names(dir.path())?, ["config"]);
     Ok(())
 }
@@ -77,7 +81,9 @@ fn a_failed_write_removes_its_temporary_and_names_the_path() -> TestResult {
     let path = dir.path().join("config");
     std::fs::create_dir(&path)?;
     std::fs::write(path.join("inside"), "")?;
-    let error = write_private(&path, b"new").err().ok_or("the write succeeded")?;
+    let error = write_private(&path, b"new")
+        .err()
+        .ok_or("the write succeeded")?;
     assert!(error.to_string().contains("config"), "{error}");
     assert_eq!(names(dir.path())?, ["config"], "no temporary left");
     let missing = dir.path().join("missing").join("config");
@@ -101,16 +107,24 @@ fn reads_only_private_regular_files() -> TestResult {
     write_private(&path, b"content")?;
     assert_eq!(read_private(&path, 64)?, b"content");
     let too_small = read_private(&path, 3).err().ok_or("read")?;
-    assert!(too_small.to_string().contains("larger than 3 bytes"), "{too_small}");
+    assert!(
+        too_small.to_string().contains("larger than 3 bytes"),
+        "{too_small}"
+    );
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640))?;
     let shared = read_private(&path, 64).err().ok_or("read")?;
     assert!(shared.to_string().contains("mode 0640"), "{shared}");
-    let absent = read_private(&dir.path().join("absent"), 64).err().ok_or("read")?;
+    let absent = read_private(&dir.path().join("absent"), 64)
+        .err()
+        .ok_or("read")?;
     assert!(absent.is_not_found(), "{absent}");
     let sub = dir.path().join("sub");
     std::fs::create_dir(&sub)?;
     let directory = read_private(&sub, 64).err().ok_or("read")?;
-    assert!(directory.to_string().contains("not a regular file"), "{directory}");
+    assert!(
+        directory.to_string().contains("not a regular file"),
+        "{directory}"
+    );
     Ok(())
 }
 
@@ -121,7 +135,9 @@ fn symlinks_are_refused_even_to_a_private_file() -> TestResult {
     write_private(&target, b"content")?;
     let link = dir.path().join("link");
     symlink(&target, &link)?;
-    let error = read_private(&link, 64).err().ok_or("read through a symlink")?;
+    let error = read_private(&link, 64)
+        .err()
+        .ok_or("read through a symlink")?;
     assert!(error.to_string().contains("symbolic link"), "{error}");
     Ok(())
 }
@@ -163,6 +179,11 @@ fn private_directories_are_created_fixed_and_checked() -> TestResult {
     let link = base.path().join("link");
     symlink(&dir, &link)?;
     let error = private_dir(&link).err().ok_or("a symlink was accepted")?;
-    assert!(error.to_string().contains("not a directory of the current user"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("not a directory of the current user"),
+        "{error}"
+    );
     Ok(())
 }

@@ -101,7 +101,10 @@ pub fn depends_on_cluster(provider: Provider, object_level: bool) -> bool {
 }
 
 /// [`cluster_key_parts`] for the identity flags, when the credential depends on the cluster.
-pub fn identity_cluster_parts(identity: &IdentityArgs, provider: Provider) -> Vec<(String, String)> {
+pub fn identity_cluster_parts(
+    identity: &IdentityArgs,
+    provider: Provider,
+) -> Vec<(String, String)> {
     let object_level = [
         &identity.service_account,
         &identity.secret,
@@ -162,9 +165,15 @@ fn resolve(config: &Kubeconfig, context: Option<&str>) -> Result<Vec<(String, St
         .and_then(|named| named.auth_info.as_ref());
     let mut parts = vec![
         part("kube:context", name),
-        part("kube:namespace", selected.namespace.as_deref().unwrap_or("")),
+        part(
+            "kube:namespace",
+            selected.namespace.as_deref().unwrap_or(""),
+        ),
         part("kube:user", &user_name),
-        part("kube:user-identity", user.map(user_identity).unwrap_or_default()),
+        part(
+            "kube:user-identity",
+            user.map(user_identity).unwrap_or_default(),
+        ),
     ];
     parts.extend(cluster_parts(cluster));
     Ok(parts)
@@ -172,7 +181,10 @@ fn resolve(config: &Kubeconfig, context: Option<&str>) -> Result<Vec<(String, St
 
 /// The server and how it is trusted and reached.
 fn cluster_parts(cluster: &Cluster) -> Vec<(String, String)> {
-    let ca = match (&cluster.certificate_authority_data, &cluster.certificate_authority) {
+    let ca = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
         (Some(data), _) => data.clone(),
         (None, Some(file)) => file_content(Path::new(file)),
         (None, None) => String::new(),
@@ -231,7 +243,10 @@ fn in_cluster() -> Vec<(String, String)> {
 
 /// A file's content (base64), or why it could not be read: a CA or certificate, never a secret.
 fn file_content(path: &Path) -> String {
-    std::fs::read(path).map_or_else(|e| format!("unreadable: {e}"), |bytes| STANDARD.encode(bytes))
+    std::fs::read(path).map_or_else(
+        |e| format!("unreadable: {e}"),
+        |bytes| STANDARD.encode(bytes),
+    )
 }
 
 /// `path` made absolute against the current directory (the same relative path names another

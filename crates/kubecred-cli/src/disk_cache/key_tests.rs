@@ -53,7 +53,9 @@ fn secrets_of_the_user_are_never_part_of_the_key() -> TestResult {
     std::fs::write(&path, kubeconfig("a", "s3cret-bearer-token"))?;
     let parts = cluster_key_parts(Some(&path), None);
     assert!(
-        parts.iter().all(|(_, v)| !v.contains("s3cret-bearer-token")),
+        parts
+            .iter()
+            .all(|(_, v)| !v.contains("s3cret-bearer-token")),
         "{parts:?}"
     );
     assert_eq!(value(&parts, "kube:user"), Some("admin"));

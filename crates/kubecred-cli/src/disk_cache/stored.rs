@@ -68,7 +68,12 @@ impl Stored {
 
     /// The entry in `bytes`, read from the file of `key` for a cache of `kind`; `Err` for
     /// anything kubecred would not have written there.
-    pub(super) fn decode(bytes: &[u8], kind: &str, key: &str, now: SystemTime) -> anyhow::Result<Found> {
+    pub(super) fn decode(
+        bytes: &[u8],
+        kind: &str,
+        key: &str,
+        now: SystemTime,
+    ) -> anyhow::Result<Found> {
         // The position only: serde_json's messages can quote the file's content.
         let stored: Stored = serde_json::from_slice(bytes).map_err(|e| {
             anyhow!(
@@ -130,7 +135,11 @@ impl Stored {
             );
         }
         if self.refresh_at > self.expires_at {
-            bail!("refreshAt {} is after expiresAt {}", self.refresh_at, self.expires_at);
+            bail!(
+                "refreshAt {} is after expiresAt {}",
+                self.refresh_at,
+                self.expires_at
+            );
         }
         Ok((time(self.expires_at)?, time(self.refresh_at)?))
     }

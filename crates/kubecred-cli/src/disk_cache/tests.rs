@@ -109,10 +109,22 @@ fn times_near_the_end_of_time_are_refused_and_removed() -> TestResult {
     let now = at(1_700_000_000);
     let key = CacheKey::from_parts(&["end of time"]);
     for (what, times) in [
-        ("u64::MAX", serde_json::json!({"expiresAt": u64::MAX, "refreshAt": u64::MAX})),
-        ("next to it", serde_json::json!({"expiresAt": u64::MAX - 1, "refreshAt": 1_700_000_800u64})),
-        ("a year away", serde_json::json!({"expiresAt": 1_731_536_000u64})),
-        ("refreshed after expiry", serde_json::json!({"refreshAt": 1_700_002_000u64})),
+        (
+            "u64::MAX",
+            serde_json::json!({"expiresAt": u64::MAX, "refreshAt": u64::MAX}),
+        ),
+        (
+            "next to it",
+            serde_json::json!({"expiresAt": u64::MAX - 1, "refreshAt": 1_700_000_800u64}),
+        ),
+        (
+            "a year away",
+            serde_json::json!({"expiresAt": 1_731_536_000u64}),
+        ),
+        (
+            "refreshed after expiry",
+            serde_json::json!({"refreshAt": 1_700_002_000u64}),
+        ),
     ] {
         plant(&cache, &key, &stored(&key, times))?;
         assert!(cache.get(&key, now).is_none(), "{what}");
@@ -128,7 +140,10 @@ fn times_near_the_end_of_time_are_refused_and_removed() -> TestResult {
 fn an_entry_copied_under_another_key_is_refused_and_removed() -> TestResult {
     let (_base, cache) = cache()?;
     let now = SystemTime::now();
-    let (ours, theirs) = (CacheKey::from_parts(&["host a"]), CacheKey::from_parts(&["host b"]));
+    let (ours, theirs) = (
+        CacheKey::from_parts(&["host a"]),
+        CacheKey::from_parts(&["host b"]),
+    );
     cache.put(&ours, &entry(3600, now), now);
     fs::copy(cache.path(&ours), cache.path(&theirs))?;
     assert!(cache.get(&theirs, now).is_none());

@@ -5,8 +5,9 @@
 //!   says), else `$HOME/.cache/kubecred/`; no cache when neither is usable.
 //! - One file per entry, `<key>.json`, the key being the hex [`CacheKey`] over every input that
 //!   changes the credential (the front door builds it).
-//!   Every kubeconfig-reading front door keys on what its kubeconfig resolves to (server, CA,
-//!   user, context, namespace: [`key::cluster_key_parts`]), not on the kubeconfig's path.
+//!   When the credential depends on the cluster (an identity read there, the generic provider),
+//!   the key holds what the kubeconfig resolves to (server, CA, user, context, namespace:
+//!   [`key::cluster_key_parts`]), not the kubeconfig's path.
 //! - The directory is mode 0700 (created so, or fixed) and must be owned by the current user; the
 //!   files are mode 0600, written by kubecred's one writer ([`kubecred::fs::write_private`]:
 //!   a new temporary file in the same directory, fsync, rename over the entry).

@@ -15,11 +15,14 @@ use crate::disk_cache::{self, DiskCache, Entry};
 /// The entries of this front door in the disk cache.
 const CACHE_KIND: &str = "cluster";
 
-/// Every input: the command line (it names provider, cluster and identity) and the environment.
-fn cache_key() -> CacheKey {
-    disk_cache::key("cluster-credentials/1", [disk_cache::argv_key_part()])
+/// Every input: the command line (it names provider, cluster and identity), what the kubeconfig
+/// resolves to when the credential depends on it, and the environment.
+fn cache_key(identity: &IdentityArgs, provider: Provider) -> CacheKey {
+    let cluster = disk_cache::identity_cluster_parts(identity, provider);
+    let parts = std::iter::once(disk_cache::argv_key_part()).chain(cluster);
+    disk_cache::key("cluster-credentials/1", parts)
 }
-use crate::args::{ClusterCredentialsArgs, ExecApiVersion};
+use crate::args::{ClusterCredentialsArgs, ExecApiVersion, IdentityArgs};
 use crate::request::prepare;
 use crate::token::rfc3339;
 
@@ -42,8 +45,9 @@ pub async fn credentials(args: ClusterCredentialsArgs) -> anyhow::Result<()> {
         ..ClusterRef::default()
     };
     let cache = DiskCache::open_default(CACHE_KIND, args.no_cache);
-    // Keyed only when there is a cache: the key reads the environment and stats profile files.
-    let cache = cache.map(|cache| (cache, cache_key()));
+    // Keyed only when there is a cache: the key reads the environment, stats profile files and
+    // may read the kubeconfig.
+    let cache = cache.map(|cache| (cache, cache_key(&args.identity, provider)));
     let now = SystemTime::now();
     let (token, expires_at) = match cache.as_ref().and_then(|(cache, key)| cache.get(key, now)) {
         Some(hit) => (hit.secret, hit.expires_at),

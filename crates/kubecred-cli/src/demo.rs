@@ -40,7 +40,7 @@ async fn steps(sandbox: &Sandbox, aws: &AwsStandIns) -> anyhow::Result<()> {
     );
     let kubeconfig =
         std::env::temp_dir().join(format!("kubecred-demo-{}.kubeconfig", std::process::id()));
-    sandbox.write_kubeconfig(&kubeconfig)?;
+    kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())?;
     let kubernetes = Kubernetes::from_kubeconfig(&kubeconfig, None).await;
     let _ = std::fs::remove_file(&kubeconfig);
     let kubernetes = kubernetes?;

@@ -293,19 +293,28 @@ fn read_server_url(input: impl Read) -> anyhow::Result<String> {
     Ok(url.to_owned())
 }
 
-/// Every input that changes the credential: host, provider, the config's options, the
+/// Every input that changes the credential: host, provider, the config's options, what their
+/// kubeconfig resolves to when the identity is read there (a ServiceAccount or Secret), the
 /// environment the SDKs read (secret values excluded: they never leave memory) and the state of
-/// the AWS profile files.
+/// the AWS profile files. The default identity (the environment's) reads no kubeconfig here.
 fn cache_key(host: &str, provider: Provider, options: &RegistryOptions) -> CacheKey {
     let parts = [
         ("host".to_owned(), host.to_owned()),
         ("provider".to_owned(), provider.to_string()),
     ];
-    let options = options
+    let named = options
         .key_parts()
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value));
-    disk_cache::key("docker-credential/1", parts.into_iter().chain(options))
+    let object_level = options.service_account.is_some() || options.secret.is_some();
+    let cluster = match disk_cache::depends_on_cluster(provider, object_level) {
+        true => {
+            disk_cache::cluster_key_parts(options.kubeconfig.as_deref(), options.context.as_deref())
+        }
+        false => Vec::new(),
+    };
+    let parts = parts.into_iter().chain(named).chain(cluster);
+    disk_cache::key("docker-credential/1", parts)
 }
 
 #[cfg(test)]

@@ -171,10 +171,15 @@ async fn answer(
 ) -> anyhow::Result<String> {
     let url = https_url(description, host)?;
     let cache = DiskCache::open_default(CACHE_KIND, args.no_cache);
-    // The helper's flags name the identity; the URL, the repository.
+    // The helper's flags name the identity (and what its kubeconfig resolves to, when the
+    // identity is read there); the URL, the repository.
     let key = || {
         let url = ("url".to_owned(), url.to_string());
-        disk_cache::key("git-credential/1", [url, disk_cache::argv_key_part()])
+        let cluster = disk_cache::identity_cluster_parts(&args.identity, Provider::Aws);
+        let parts = [url, disk_cache::argv_key_part()]
+            .into_iter()
+            .chain(cluster);
+        disk_cache::key("git-credential/1", parts)
     };
     let cache = cache.map(|cache| (cache, key()));
     let now = SystemTime::now();

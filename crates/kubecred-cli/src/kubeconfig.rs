@@ -3,9 +3,6 @@
 //! `kubecred cluster credentials` with the same identity, as aws-iam-authenticator and
 //! kubelogin users know it. `--from-configmap` takes the remote-cluster ConfigMap format.
 
-use std::io::Write;
-use std::path::Path;
-
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -62,8 +59,9 @@ pub async fn write(mut args: ClusterKubeconfigArgs) -> anyhow::Result<()> {
     );
     let text = serde_json::to_string_pretty(&kubeconfig)?;
     match &args.output {
+        // 0600 (it names credentials sources), atomically, never through a planted file.
         Some(path) => {
-            write_private(path, &text).with_context(|| format!("writing {}", path.display()))
+            kubecred::fs::write_private(path, text.as_bytes()).context("writing the kubeconfig")
         }
         None => {
             println!("{text}");
@@ -296,21 +294,6 @@ fn document(
         "contexts": [{ "name": name, "context": { "cluster": name, "user": name } }],
         "current-context": name,
     })
-}
-
-/// Writes the file 0600 (it names credentials sources), replacing it atomically.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let temporary = path.with_extension("kubecred-tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
 }
 
 #[cfg(test)]

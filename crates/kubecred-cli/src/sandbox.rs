@@ -28,8 +28,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         Some(path) => (path, false),
         None => (default_kubeconfig_path(&sandbox), true),
     };
-    sandbox
-        .write_kubeconfig(&kubeconfig)
+    kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())
         .with_context(|| format!("writing the kubeconfig {}", kubeconfig.display()))?;
     print_ready(&sandbox, &aws, &kubeconfig)?;
     wait_for_shutdown().await;

@@ -15,7 +15,7 @@ mod support;
 use support::moto::Moto;
 use support::{
     BIN, BoxError, SandboxProcess, TestResult, assert_success, aws_world, env_plus, helper_on_path,
-    isolated, run_with_stdin, stderr, stdout,
+    isolated, run_with_stdin, run_with_stdin_within, stderr, stdout,
 };
 
 const NOT_FOUND: &str = "credentials not found in native keychain";
@@ -216,16 +216,46 @@ async fn ecr_public_get_is_served_from_the_disk_cache() -> TestResult {
 }
 
 /// Makes the cache file at `path` untrustworthy in the way `what` names.
-fn tamper(what: &str, path: &Path) -> std::io::Result<()> {
+fn tamper(what: &str, path: &Path) -> Result<(), BoxError> {
     match what {
-        "corrupt" => std::fs::write(path, "{\"version\": 1, \"secret\""),
-        "group-writable" => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o620)),
+        "corrupt" => std::fs::write(path, "{\"version\": 1, \"secret\"")?,
+        "group-writable" => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o620))?,
+        // Once panicked on every call (an overflow adding to a time), the file left in place.
+        "expires at the end of time" => {
+            edit_entry(path, &[("expiresAt", u64::MAX), ("refreshAt", u64::MAX)])?
+        }
+        // Another entry's file under this entry's name (e.g. another host's).
+        "copied from another key" => {
+            let mut entry: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?)?;
+            entry["key"] = "0".repeat(64).into();
+            std::fs::write(path, entry.to_string())?;
+        }
+        // Once hung for good: the file was opened (blocking on the FIFO) before any check.
+        "a symlink to a FIFO" => {
+            let fifo = path.with_file_name("planted-fifo");
+            let _ = std::fs::remove_file(&fifo);
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status()?;
+            assert!(made.success(), "mkfifo failed");
+            std::fs::remove_file(path)?;
+            std::os::unix::fs::symlink(&fifo, path)?;
+        }
         _ => std::os::unix::fs::chown(path, Some(54321), None).or_else(|e| {
             // Not root: another user's file cannot be made; the other cases still run.
             eprintln!("SKIPPED foreign-owned case: {e}");
             std::fs::write(path, "not json")
-        }),
+        })?,
     }
+    Ok(())
+}
+
+/// Sets these numeric fields of the cache entry at `path`.
+fn edit_entry(path: &Path, fields: &[(&str, u64)]) -> Result<(), BoxError> {
+    let mut entry: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?)?;
+    for (name, value) in fields {
+        entry[*name] = (*value).into();
+    }
+    std::fs::write(path, entry.to_string())?;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,12 +265,23 @@ async fn untrusted_cache_files_are_ignored_with_a_warning_and_replaced() -> Test
     let env = user_env(&endpoint);
     helper.get_public(&env)?;
     let file = helper.cache_files().pop().ok_or("no cache file")?;
-    for (round, what) in ["corrupt", "group-writable", "foreign"]
-        .into_iter()
-        .enumerate()
+    let program = helper.bin.join("docker-credential-kubecred");
+    for (round, what) in [
+        "corrupt",
+        "group-writable",
+        "foreign",
+        "expires at the end of time",
+        "copied from another key",
+        "a symlink to a FIFO",
+    ]
+    .into_iter()
+    .enumerate()
     {
         tamper(what, &file)?;
-        let output = helper.run(&env, "get", "public.ecr.aws")?;
+        let mut command = isolated(&program.to_string_lossy(), helper.home());
+        command.envs(env.iter().copied()).arg("get");
+        let limit = std::time::Duration::from_secs(30);
+        let output = run_with_stdin_within(command, "public.ecr.aws", limit)?;
         let (_, _, secret) = answer(&output)?;
         assert!(aws.ecr_public_password_valid(&secret), "{what}");
         assert!(
@@ -254,7 +295,8 @@ async fn untrusted_cache_files_are_ignored_with_a_warning_and_replaced() -> Test
             round as u64 + 2,
             "{what}"
         );
-        let metadata = std::fs::metadata(&file)?;
+        let metadata = std::fs::symlink_metadata(&file)?;
+        assert!(metadata.is_file(), "{what}: replaced by a regular file");
         assert_eq!(metadata.mode() & 0o777, 0o600, "{what}: replaced");
         assert_eq!(
             metadata.uid(),

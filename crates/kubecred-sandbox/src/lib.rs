@@ -11,7 +11,7 @@
 //! Callers authenticate with bearer tokens: the admin token, extra [`User`]s,
 //! or ServiceAccount tokens the sandbox issued; a small RBAC stand-in
 //! ([`Grant`]) decides what non-admin users may do. kube-rs and kubectl
-//! work with [`Sandbox::write_kubeconfig`]'s file.
+//! work with [`Sandbox::kubeconfig_file`] written to a file.
 //!
 //! [`JwtVerifier`] checks such tokens the way a cloud's token service does,
 //! after discovering the issuer's keys ([`Sandbox::verifier`] trusts the

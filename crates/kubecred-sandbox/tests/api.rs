@@ -342,21 +342,9 @@ async fn discovery_documents_and_other_issuers() {
 }
 
 #[tokio::test]
-async fn kubeconfig_is_private_and_points_at_the_sandbox() {
+async fn kubeconfig_points_at_the_sandbox() {
     let sandbox = start(vec![], vec![]).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    sandbox.write_kubeconfig(&path).expect("written");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&path)
-            .expect("metadata")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
-    let text = std::fs::read_to_string(&path).expect("readable");
+    let text = sandbox.kubeconfig_file();
     let config: Value = serde_json::from_str(&text).expect("JSON");
     assert_eq!(config["kind"], "Config");
     assert_eq!(config["current-context"], "kubecred-sandbox");

@@ -59,9 +59,7 @@ async fn fixture() -> Fixture {
     let sandbox = common::start(MANIFESTS, vec![], vec![]).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("kubeconfig");
-    sandbox
-        .write_kubeconfig(&kubeconfig)
-        .expect("kubeconfig written");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_file()).expect("kubeconfig written");
     Fixture {
         sandbox,
         kubeconfig,

@@ -39,6 +39,7 @@ mod credential;
 mod engine;
 mod env;
 mod error;
+pub mod fs;
 pub mod generic;
 pub mod git;
 pub mod hosts;

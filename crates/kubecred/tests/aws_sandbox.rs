@@ -125,7 +125,7 @@ async fn world() -> Result<World, Box<dyn std::error::Error>> {
     .await?;
     let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("kubeconfig");
-    sandbox.write_kubeconfig(&kubeconfig)?;
+    kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())?;
     let policy = PolicyConfig {
         object_level_workload_identity: true,
         ..PolicyConfig::default()

@@ -31,7 +31,7 @@ async fn fixture(config: SandboxConfig) -> Result<Fixture, Box<dyn std::error::E
     let sandbox = Sandbox::start(config).await?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("kubeconfig");
-    sandbox.write_kubeconfig(&path)?;
+    kubecred::fs::write_private(&path, sandbox.kubeconfig_file().as_bytes())?;
     let kubernetes = Kubernetes::from_kubeconfig(&path, None).await?;
     Ok(Fixture {
         sandbox,

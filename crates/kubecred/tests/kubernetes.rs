@@ -17,7 +17,7 @@ async fn start() -> Result<(Sandbox, Kubernetes, tempfile::TempDir), Box<dyn std
     .await?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("kubeconfig");
-    sandbox.write_kubeconfig(&path)?;
+    kubecred::fs::write_private(&path, sandbox.kubeconfig_file().as_bytes())?;
     let kubernetes = Kubernetes::from_kubeconfig(&path, None).await?;
     Ok((sandbox, kubernetes, dir))
 }

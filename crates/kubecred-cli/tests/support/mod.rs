@@ -43,7 +43,36 @@ pub fn kubecred(home: &Path, env: &[(&str, &str)], args: &[&str]) -> std::io::Re
 }
 
 /// Runs `command` with `input` on stdin, collecting stdout and stderr.
-pub fn run_with_stdin(mut command: Command, input: &str) -> std::io::Result<Output> {
+pub fn run_with_stdin(command: Command, input: &str) -> std::io::Result<Output> {
+    spawn_with_stdin(command, input)?.wait_with_output()
+}
+
+/// [`run_with_stdin`] that kills the child and fails when it has not finished within `limit`:
+/// a regression that hangs fails the test instead of hanging it.
+pub fn run_with_stdin_within(
+    command: Command,
+    input: &str,
+    limit: Duration,
+) -> Result<Output, BoxError> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let child = spawn_with_stdin(command, input)?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let id = child.id();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    match receiver.recv_timeout(limit) {
+        Ok(output) => Ok(output?),
+        Err(_) => {
+            // The waiting thread reaps it once it is killed.
+            let _ = Command::new("kill")
+                .args(["-KILL", &id.to_string()])
+                .status();
+            Err(format!("{program} did not finish within {limit:?}").into())
+        }
+    }
+}
+
+/// `command` started with piped stdio, `input` written to its stdin (then closed).
+fn spawn_with_stdin(mut command: Command, input: &str) -> std::io::Result<std::process::Child> {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -54,7 +83,7 @@ pub fn run_with_stdin(mut command: Command, input: &str) -> std::io::Result<Outp
         .take()
         .ok_or_else(|| std::io::Error::other("no stdin pipe"))?
         .write_all(input.as_bytes())?;
-    child.wait_with_output()
+    Ok(child)
 }
 
 /// Borrowed `(name, value)` pairs of an environment whose values are owned.

@@ -355,3 +355,174 @@ fn require(request: &Request, operation: Operation) -> Result<()> {
         Some(_) => Err(cloud::unsupported(request.provider, operation)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Policy × provider × level: which step answers, before any network call (no Kubernetes
+    //! access, no cloud is configured here, so every outcome is decided by the engine itself).
+
+    use super::*;
+    use crate::{PolicyConfig, Provider};
+
+    fn engine(gate: bool, default_sa: Option<&str>) -> Result<Engine> {
+        let policy = PolicyConfig {
+            object_level_workload_identity: gate,
+            default_service_account: default_sa.map(str::to_owned),
+            ..PolicyConfig::default()
+        }
+        .build()?;
+        let env = Env::from_pairs(&[]).with_service_account_token_file("/nonexistent/token");
+        Ok(Engine::new(policy).with_env(env))
+    }
+
+    fn request(provider: Provider, identity: Identity) -> Request {
+        Request {
+            identity,
+            namespace: Some("team-a".into()),
+            region: Some("us-east-1".into()),
+            ..Request::new(provider)
+        }
+    }
+
+    async fn outcome(engine: &Engine, request: &Request) -> String {
+        match engine.token(request).await {
+            Ok(credential) => format!("ok {}", credential.kind()),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_level_reaches_its_provider_or_one_explained_refusal() -> Result<()> {
+        let sa = || Identity::service_account("app");
+        let secret = || Identity::Secret("keys".into());
+        let no_kubernetes = "no Kubernetes access configured";
+        let cases: Vec<(bool, Option<&str>, Provider, Identity, &str)> = vec![
+            // The gate is checked first, for every provider.
+            (
+                false,
+                None,
+                Provider::Generic,
+                sa(),
+                "ObjectLevelWorkloadIdentity",
+            ),
+            (
+                false,
+                None,
+                Provider::Aws,
+                sa(),
+                "ObjectLevelWorkloadIdentity",
+            ),
+            // Levels a provider lacks: one message, before any Kubernetes read.
+            (
+                true,
+                None,
+                Provider::Generic,
+                Identity::Node,
+                "the generic provider has no node level",
+            ),
+            (
+                true,
+                None,
+                Provider::Generic,
+                secret(),
+                "the generic provider has no secret level",
+            ),
+            // Providers not in this build: explained, for every level.
+            (true, None, Provider::Azure, sa(), "provider 'azure' is not"),
+            (
+                true,
+                None,
+                Provider::Gcp,
+                Identity::Controller,
+                "provider 'gcp' is not",
+            ),
+            (
+                true,
+                None,
+                Provider::Gcp,
+                Identity::Node,
+                "provider 'gcp' is not",
+            ),
+            // Levels a provider has: dispatched to it (here they stop at missing access).
+            (true, None, Provider::Generic, sa(), no_kubernetes),
+            (
+                true,
+                None,
+                Provider::Generic,
+                Identity::Controller,
+                no_kubernetes,
+            ),
+            // Lockdown: an object naming no identity is forced onto the default SA.
+            (
+                true,
+                Some("tenant-default"),
+                Provider::Generic,
+                Identity::Controller,
+                no_kubernetes,
+            ),
+        ];
+        for (gate, default_sa, provider, identity, expected) in cases {
+            let engine = engine(gate, default_sa)?;
+            let request = request(provider, identity.clone());
+            let got = outcome(&engine, &request).await;
+            assert!(
+                got.contains(expected),
+                "gate {gate}, default {default_sa:?}, {provider} {identity:?}: {got}"
+            );
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "aws")]
+    #[tokio::test]
+    async fn aws_levels_are_dispatched_to_aws() -> Result<()> {
+        let engine = engine(true, None)?;
+        let object = outcome(
+            &engine,
+            &request(Provider::Aws, Identity::service_account("a")),
+        )
+        .await;
+        assert!(
+            object.contains("no Kubernetes access configured"),
+            "{object}"
+        );
+        let secret = outcome(
+            &engine,
+            &request(Provider::Aws, Identity::Secret("k".into())),
+        )
+        .await;
+        assert!(
+            secret.contains("no Kubernetes access configured"),
+            "{secret}"
+        );
+        Ok(())
+    }
+
+    #[cfg(not(feature = "aws"))]
+    #[tokio::test]
+    async fn a_build_without_aws_answers_aws_requests_naming_the_feature() -> Result<()> {
+        let engine = engine(true, None)?;
+        for identity in [
+            Identity::Controller,
+            Identity::Node,
+            Identity::service_account("a"),
+        ] {
+            let got = outcome(&engine, &request(Provider::Aws, identity)).await;
+            assert!(got.contains("cargo feature 'aws'"), "{got}");
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn typed_accessors_name_the_kind_they_got() -> Result<()> {
+        let engine = engine(true, None)?;
+        let generic = request(Provider::Generic, Identity::service_account("app"));
+        let keys = engine.aws_keys(&generic).await.err().map(|e| e.to_string());
+        assert!(
+            keys.as_deref()
+                .is_some_and(|m| m.contains("no Kubernetes access")),
+            "{keys:?}"
+        );
+        Ok(())
+    }
+}

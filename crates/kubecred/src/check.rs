@@ -14,10 +14,7 @@ pub fn provider_for_target(target: &str) -> Option<Provider> {
 /// Checks that the request's credentials reach `target`; a one-line summary of what was seen.
 pub async fn run(engine: &Engine, target: &str, request: &Request) -> Result<String> {
     let provider = request.provider;
-    let supported = cloud::capabilities(provider).ok_or_else(|| cloud::absent(provider))?;
-    if !supported.supports(Operation::AccessCheck) {
-        return Err(cloud::unsupported(provider, Operation::AccessCheck));
-    }
+    let supported = cloud::require(provider, Operation::AccessCheck)?;
     if !cloud::owns_check(provider, target) {
         let expected = supported.checks.unwrap_or_default();
         return Err(Error::invalid(format!("'{target}': expected {expected}")));

@@ -80,14 +80,7 @@ pub async fn token(
 }
 
 fn serves(request: &Request) -> Result<Capabilities> {
-    match cloud::capabilities(request.provider) {
-        None => Err(cloud::absent(request.provider)),
-        Some(caps) if caps.supports(Operation::ClusterCredentials) => Ok(caps),
-        Some(_) => Err(cloud::unsupported(
-            request.provider,
-            Operation::ClusterCredentials,
-        )),
-    }
+    cloud::require(request.provider, Operation::ClusterCredentials)
 }
 
 /// A tenant-chosen address that a token of the caller's own identity would be sent to.

@@ -349,11 +349,7 @@ fn describe(request: &Request) -> String {
 
 /// Refuses `operation` when the request's provider lacks it (one explained message).
 fn require(request: &Request, operation: Operation) -> Result<()> {
-    match cloud::capabilities(request.provider) {
-        None => Err(cloud::absent(request.provider)),
-        Some(caps) if caps.supports(operation) => Ok(()),
-        Some(_) => Err(cloud::unsupported(request.provider, operation)),
-    }
+    cloud::require(request.provider, operation).map(|_| ())
 }
 
 #[cfg(test)]

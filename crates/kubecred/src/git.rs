@@ -48,10 +48,7 @@ pub fn provider_for_host(host: &str) -> Option<Provider> {
 /// Git credentials for the HTTPS repository `url`, by the request's provider.
 pub async fn credentials(engine: &Engine, url: &Url, request: &Request) -> Result<GitCredentials> {
     let provider = request.provider;
-    let supported = cloud::capabilities(provider).ok_or_else(|| cloud::absent(provider))?;
-    if !supported.supports(Operation::GitCredentials) {
-        return Err(cloud::unsupported(provider, Operation::GitCredentials));
-    }
+    cloud::require(provider, Operation::GitCredentials)?;
     cloud::git_credentials(engine, url, request)
         .await
         .map_err(|e| e.for_provider(provider))

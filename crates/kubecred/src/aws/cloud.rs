@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use url::Url;
 
-use super::{checks, cluster, codecommit, credentials, ecr, parse, sdk::AwsVars};
+use super::{annotations, checks, cluster, codecommit, credentials, ecr, parse, sdk::AwsVars};
 use crate::account::ServiceAccountInfo;
 use crate::cloud::{Capabilities, Cloud, Operation, Presented};
 use crate::cluster::{ClusterCredentials, ClusterRef};
@@ -33,12 +33,8 @@ impl Cloud for Aws {
         git: Some("AWS CodeCommit"),
         checks: Some("s3://BUCKET, kms://KEY-ARN"),
     };
-    const ANNOTATIONS: &'static [&'static str] = &[
-        parse::ANNOTATION_ROLE_ARN,
-        credentials::ANNOTATION_ASSUME_ROLE_ARN,
-        credentials::ANNOTATION_EXTERNAL_ID,
-    ];
-    const REQUIRED_ANNOTATIONS: &'static [&'static str] = &[parse::ANNOTATION_ROLE_ARN];
+    const ANNOTATIONS: &'static [&'static str] = annotations::ALL;
+    const REQUIRED_ANNOTATIONS: &'static [&'static str] = annotations::REQUIRED;
 
     fn audiences(_: &Request) -> Vec<String> {
         vec![super::AUDIENCE.to_owned()]

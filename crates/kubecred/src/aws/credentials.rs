@@ -17,10 +17,9 @@ use crate::credential::{CloudKeys, Credential, KubernetesToken};
 use crate::error::{Error, Result};
 use crate::{AssumeRole, Request};
 
-/// Roles to chain into after the ServiceAccount's role (comma-separated ARNs).
-pub const ANNOTATION_ASSUME_ROLE_ARN: &str = "aws.kubecred.io/assume-role-arn";
-/// The external ID of the last role of the annotation's chain.
-pub const ANNOTATION_EXTERNAL_ID: &str = "aws.kubecred.io/external-id";
+pub use super::annotations::{
+    ASSUME_ROLE_ARN as ANNOTATION_ASSUME_ROLE_ARN, EXTERNAL_ID as ANNOTATION_EXTERNAL_ID,
+};
 
 const OBJECT_REGION_MISSING: &str = "an AWS region is required for authenticating with a service account. \
 please configure one in the object spec (kubecred token: --region)";

@@ -64,7 +64,6 @@ const CODECOMMIT_HOST: &str = concat!(
 pub const ECR_PUBLIC_HOST: &str = "public.ecr.aws";
 /// The only region of the ECR Public authorization API.
 pub const ECR_PUBLIC_REGION: &str = "us-east-1";
-/// The only port a host may name: HTTPS's.
 
 fn compiled(pattern: &str) -> Regex {
     // The patterns are constants covered by tests.

@@ -6,6 +6,7 @@
 //! - `ecr`, `eks`, `checks`, `codecommit`: what the resolved credentials are used for;
 //!   `cloud` (the seam's operations) and `cluster` compose them with the identity levels.
 
+pub mod annotations;
 pub mod checks;
 mod cloud;
 mod cluster;

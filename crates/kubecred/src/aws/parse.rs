@@ -13,8 +13,7 @@ pub use super::hosts::{
     ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, EcrRegistry, codecommit_region, ecr_registry, sts_endpoint,
 };
 
-/// The annotation naming the IAM role a ServiceAccount assumes.
-pub const ANNOTATION_ROLE_ARN: &str = "eks.amazonaws.com/role-arn";
+pub use super::annotations::ROLE_ARN as ANNOTATION_ROLE_ARN;
 
 const ROLE_ARN: &str = r"^arn:aws[\w-]*:iam::[0-9]{1,30}:role/.{1,200}$";
 const EKS_CLUSTER_ARN: &str = r"^arn:aws[\w-]*:eks:([^:]{1,100}):[0-9]{1,30}:cluster/(.{1,200})$";

@@ -234,6 +234,16 @@ pub(crate) fn absent(provider: Provider) -> Error {
     .for_provider(provider)
 }
 
+/// What `provider` supports, when it supports `operation`; else the provider's absence from this
+/// build or the one explained refusal.
+pub(crate) fn require(provider: Provider, operation: Operation) -> Result<Capabilities> {
+    match capabilities(provider) {
+        None => Err(absent(provider)),
+        Some(caps) if caps.supports(operation) => Ok(caps),
+        Some(_) => Err(unsupported(provider, operation)),
+    }
+}
+
 /// The one explained refusal of an operation a provider lacks.
 pub(crate) fn unsupported(provider: Provider, operation: Operation) -> Error {
     Error::invalid(format!("the {provider} provider has no {operation}")).for_provider(provider)

@@ -131,12 +131,7 @@ impl Cloud for Aws {
             ..request.clone()
         };
         let keys = engine.aws_keys(&request).await?;
-        let signed = codecommit::git_credentials(url.as_str(), &keys, engine.env().now())?;
-        Ok(GitCredentials {
-            username: Secret::new(signed.username),
-            password: signed.password,
-            expires_at: signed.expires_at,
-        })
+        codecommit::git_credentials(url.as_str(), &keys, engine.env().now())
     }
 
     fn owns_check(target: &str) -> bool {

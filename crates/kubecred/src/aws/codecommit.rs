@@ -17,40 +17,12 @@ use url::Url;
 use super::parse;
 use super::signing::hex;
 use crate::error::{Error, Result};
+use crate::git::GitCredentials;
 use crate::{CloudKeys, Provider, Secret};
 
 /// How long a CodeCommit password is valid.
 pub const VALIDITY: Duration = Duration::from_secs(15 * 60);
 const SERVICE: &str = "codecommit";
-
-/// Git credentials for an AWS CodeCommit HTTPS URL. `Debug` shows the access key ID only: the
-/// username carries the session token.
-#[derive(Clone)]
-pub struct GitCredentials {
-    /// `<access key id>%<session token>` (the token part is empty for long-lived keys).
-    pub username: String,
-    /// `<YYYYMMDDTHHMMSS>Z<hex signature>`.
-    pub password: Secret,
-    /// When the password stops working.
-    pub expires_at: SystemTime,
-}
-
-impl std::fmt::Debug for GitCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Destructured so that a new field cannot be left out.
-        let GitCredentials {
-            username,
-            password,
-            expires_at,
-        } = self;
-        let key_id = username.split_once('%').map_or("", |(key_id, _)| key_id);
-        f.debug_struct("GitCredentials")
-            .field("username", &format_args!("{key_id}%<redacted>"))
-            .field("password", password)
-            .field("expires_at", expires_at)
-            .finish()
-    }
-}
 
 /// Git credentials for `url` (an `https://git-codecommit.<region>.amazonaws.com/...` URL),
 /// signed at `now`.
@@ -85,7 +57,7 @@ fn sign(url: &str, keys: &CloudKeys, now: SystemTime) -> Result<GitCredentials> 
     );
     let token = keys.session_token.as_ref().map_or("", Secret::expose);
     Ok(GitCredentials {
-        username: format!("{}%{token}", keys.access_key_id),
+        username: Secret::new(format!("{}%{token}", keys.access_key_id)),
         password: Secret::new(format!("{stamp}Z{signature}")),
         expires_at: expiry(now, keys.expires_at),
     })
@@ -171,7 +143,7 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains(credentials.password.expose()), "{shown}");
-        assert!(shown.contains("AKIDEXAMPLE%<redacted>"), "{shown}");
+        assert!(!shown.contains("AKIDEXAMPLE%"), "{shown}");
         Ok(())
     }
 
@@ -188,7 +160,7 @@ mod tests {
         let credentials = credentials.map_err(|e| e.to_string());
         let shown = credentials
             .as_ref()
-            .map(|c| (c.username.as_str(), c.password.expose()));
+            .map(|c| (c.username.expose(), c.password.expose()));
         assert_eq!(
             shown,
             Ok((
@@ -210,7 +182,7 @@ mod tests {
             .unwrap_or_default();
         assert!(pattern.is_ok_and(|p| p.is_match(password)), "{password}");
         assert_eq!(
-            credentials.map(|c| c.username),
+            credentials.map(|c| c.username.expose().to_owned()),
             Ok("AKIDEXAMPLE%".to_owned())
         );
     }

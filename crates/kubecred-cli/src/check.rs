@@ -1,9 +1,10 @@
 //! `kubecred check s3://BUCKET | kms://KEY-ARN`: do the resolved credentials reach the resource?
 
 use anyhow::Context;
-use kubecred::Provider;
+use kubecred::aws::Transport;
 use kubecred::aws::checks;
 use kubecred::aws::sdk::AwsEnv;
+use kubecred::{Provider, Request};
 
 use crate::UsageError;
 use crate::args::CheckArgs;
@@ -26,7 +27,8 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             .aws_keys(&request)
             .await
             .context("getting credentials")?;
-        let result = checks::s3_bucket(bucket, &region, &keys, &env, request.proxy.as_ref())
+        let transport = transport(&request);
+        let result = checks::s3_bucket(bucket, &region, &keys, &env, transport)
             .await
             .with_context(|| format!("checking s3://{bucket}"))?;
         println!("s3://{bucket}: ok ({result:?})");
@@ -44,7 +46,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             .aws_keys(&request)
             .await
             .context("getting credentials")?;
-        let result = checks::kms_key(key, &keys, &env, request.proxy.as_ref())
+        let result = checks::kms_key(key, &keys, &env, transport(&request))
             .await
             .with_context(|| format!("checking kms://{key}"))?;
         println!("kms://{key}: ok ({result:?})");
@@ -55,4 +57,12 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
         args.target
     ))
     .into())
+}
+
+/// The request's proxy and this run's timeouts.
+fn transport(request: &Request) -> Transport<'_> {
+    Transport {
+        proxy: request.proxy.as_ref(),
+        timeouts: crate::timeouts(),
+    }
 }

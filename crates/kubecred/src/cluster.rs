@@ -37,17 +37,23 @@ pub async fn credentials(
     cluster: &ClusterRef,
     request: &Request,
 ) -> Result<ClusterCredentials> {
-    match request.provider {
-        Provider::Aws => eks(engine, cluster, request)
-            .await
-            .map_err(|e| e.for_provider(Provider::Aws)),
-        Provider::Generic => generic(engine, cluster, request).await,
-        other => Err(Error::invalid(format!(
-            "cluster credentials for provider '{other}' are not implemented yet"
-        ))
-        .for_provider(other)),
-    }
+    let work = async {
+        match request.provider {
+            Provider::Aws => eks(engine, cluster, request)
+                .await
+                .map_err(|e| e.for_provider(Provider::Aws)),
+            Provider::Generic => generic(engine, cluster, request).await,
+            other => Err(Error::invalid(format!(
+                "cluster credentials for provider '{other}' are not implemented yet"
+            ))
+            .for_provider(other)),
+        }
+    };
+    engine.within(STEP, work).await
 }
+
+/// The overall deadline's name for cluster credentials.
+const STEP: &str = "get cluster credentials";
 
 /// Only the bearer token for a remote cluster (what an exec credential plugin prints): for EKS
 /// the presigned token needs the cluster's name and region, never its endpoint or CA.
@@ -57,7 +63,8 @@ pub async fn token(
     request: &Request,
 ) -> Result<(Secret, SystemTime)> {
     match request.provider {
-        Provider::Aws => eks_token(engine, cluster, request)
+        Provider::Aws => engine
+            .within(STEP, eks_token(engine, cluster, request))
             .await
             .map_err(|e| e.for_provider(Provider::Aws)),
         _ => credentials(engine, cluster, request)
@@ -113,7 +120,7 @@ async fn eks(
         &keys,
         engine.aws_env(),
         sts_endpoint.as_deref(),
-        request.proxy.as_ref(),
+        engine.aws_transport(&request),
         engine.now(),
     )
     .await?;

@@ -7,6 +7,7 @@
 //! 3. Controller level: the process's own environment.
 //!
 //! The cache sits around steps 2 and 3, keyed by every input (see [`crate::cache_key`]).
+//! Each whole operation runs within the overall deadline of its [`Timeouts`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::credential::{Credential, KubernetesToken};
 use crate::error::{Error, Result};
 use crate::identity::{Resolved, lockdown_not_found};
 use crate::kubernetes::ServiceAccountInfo;
+use crate::timeouts::{self, Timeouts};
 use crate::{CacheKey, Identity, Kubernetes, Policy, Provider, Request, TokenCache, aws, generic};
 
 /// Turns requests into credentials.
@@ -49,6 +51,7 @@ pub struct Engine {
     token_file: PathBuf,
     aws_env: AwsEnv,
     clock: SharedClock,
+    timeouts: Timeouts,
 }
 
 impl Engine {
@@ -61,6 +64,7 @@ impl Engine {
             token_file: PathBuf::from(generic::SERVICE_ACCOUNT_TOKEN_FILE),
             aws_env: AwsEnv::default(),
             clock: Arc::new(SystemClock),
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -95,6 +99,30 @@ impl Engine {
         self
     }
 
+    /// Bounds every call this engine makes (AWS SDK clients, S3/KMS checks) and each whole
+    /// operation ([`Engine::token`], registry login, cluster credentials) with these timeouts.
+    /// Build the [`Kubernetes`] access with the same ones
+    /// ([`Kubernetes::from_kubeconfig_with_timeouts`]); its calls are within the overall
+    /// deadline anyway.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The timeouts in force.
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
+    /// Runs the whole operation `step` within the overall deadline.
+    pub(crate) fn within<'a, T: 'a>(
+        &self,
+        step: &'a str,
+        work: impl Future<Output = Result<T>> + Send + 'a,
+    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        timeouts::within(&self.timeouts, step, work)
+    }
+
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -102,6 +130,14 @@ impl Engine {
 
     pub(crate) fn aws_env(&self) -> &AwsEnv {
         &self.aws_env
+    }
+
+    /// How `request`'s AWS calls reach the network: its proxy, this engine's timeouts.
+    pub(crate) fn aws_transport<'a>(&self, request: &'a Request) -> aws::Transport<'a> {
+        aws::Transport {
+            proxy: request.proxy.as_ref(),
+            timeouts: self.timeouts,
+        }
     }
 
     pub(crate) fn now(&self) -> std::time::SystemTime {
@@ -129,7 +165,7 @@ impl Engine {
         object: Option<&InvolvedObject>,
     ) -> Result<Credential> {
         tracing::debug!(provider = %request.provider, identity = ?request.identity, namespace = ?request.namespace, "credential requested");
-        self.resolve_and_fetch(request, object)
+        self.within("get credentials", self.resolve_and_fetch(request, object))
             .await
             .map_err(|e| e.for_provider(request.provider))
     }
@@ -234,13 +270,16 @@ impl Engine {
         token: KubernetesToken,
     ) -> Result<Credential> {
         provider_identity(request.provider, account)?;
-        self.exchange(request, account, token).await.map_err(|e| {
-            e.for_identity(format!(
-                "service account {}/{}",
-                account.namespace, account.name
-            ))
-            .for_provider(request.provider)
-        })
+        let exchange = self.exchange(request, account, token);
+        self.within("exchange the presented token", exchange)
+            .await
+            .map_err(|e| {
+                e.for_identity(format!(
+                    "service account {}/{}",
+                    account.namespace, account.name
+                ))
+                .for_provider(request.provider)
+            })
     }
 
     /// Exchanges a ServiceAccount's Kubernetes token for the provider's credential.
@@ -253,7 +292,14 @@ impl Engine {
         match request.provider {
             Provider::Generic => Ok(generic::service_account_credential(token)),
             Provider::Aws => {
-                aws::credentials::object_level(&self.aws_env, request, account, &token).await
+                aws::credentials::object_level(
+                    &self.aws_env,
+                    &self.timeouts,
+                    request,
+                    account,
+                    &token,
+                )
+                .await
             }
             other => Err(not_in_this_build(other, "object-level workload identity")),
         }
@@ -277,7 +323,7 @@ impl Engine {
             Provider::Aws => {
                 let key = access_token_key(request, &[], KeyedIdentity::Controller);
                 self.cached(&key, object, || {
-                    aws::credentials::controller_level(&self.aws_env, request)
+                    aws::credentials::controller_level(&self.aws_env, &self.timeouts, request)
                 })
                 .await
             }
@@ -294,7 +340,7 @@ impl Engine {
             Provider::Aws => {
                 let key = access_token_key(request, &[], KeyedIdentity::Node);
                 self.cached(&key, object, || {
-                    aws::credentials::node_level(&self.aws_env, request)
+                    aws::credentials::node_level(&self.aws_env, &self.timeouts, request)
                 })
                 .await
             }
@@ -332,7 +378,7 @@ impl Engine {
         );
         self.cached(&key, object, || async {
             let keys = aws::credentials::secret_keys(&data)?;
-            aws::credentials::secret_level(&self.aws_env, request, keys).await
+            aws::credentials::secret_level(&self.aws_env, &self.timeouts, request, keys).await
         })
         .await
     }

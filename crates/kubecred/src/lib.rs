@@ -44,6 +44,7 @@ pub mod registry;
 mod request;
 mod retry;
 mod secret;
+mod timeouts;
 
 pub use cache::{CacheConfig, CacheMetrics, TokenCache};
 pub use cache_key::CacheKey;
@@ -60,3 +61,4 @@ pub use kubernetes::{Kubernetes, ServiceAccountInfo};
 pub use provider::Provider;
 pub use request::{AssumeRole, Request};
 pub use secret::Secret;
+pub use timeouts::Timeouts;

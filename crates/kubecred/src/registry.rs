@@ -29,6 +29,19 @@ pub fn registry_host(reference: &str) -> &str {
 /// Logs in to `host` with the identity `request` names. The provider's own options win over the
 /// request's (an ECR host decides the region), as in the reference.
 pub async fn login(engine: &Engine, host: &str, request: &Request) -> Result<RegistryCredentials> {
+    engine
+        .within(STEP, login_unbounded(engine, host, request))
+        .await
+}
+
+/// The overall deadline's name for a registry login.
+const STEP: &str = "log in to the registry";
+
+async fn login_unbounded(
+    engine: &Engine,
+    host: &str,
+    request: &Request,
+) -> Result<RegistryCredentials> {
     let host = registry_host(host);
     match request.provider {
         Provider::Aws => {
@@ -53,7 +66,17 @@ pub async fn login_with_presented_token(
     account: &ServiceAccountInfo,
     token: KubernetesToken,
 ) -> Result<RegistryCredentials> {
-    let host = registry_host(host);
+    let login = presented_login(engine, registry_host(host), request, account, token);
+    engine.within(STEP, login).await
+}
+
+async fn presented_login(
+    engine: &Engine,
+    host: &str,
+    request: &Request,
+    account: &ServiceAccountInfo,
+    token: KubernetesToken,
+) -> Result<RegistryCredentials> {
     match request.provider {
         Provider::Aws => {
             let registry = parse::ecr_registry(host)?;
@@ -73,12 +96,17 @@ pub async fn login_with_presented_token(
                     )));
                 }
             };
-            crate::aws::ecr::login(&registry, &keys, engine.aws_env(), request.proxy.as_ref())
-                .await
-                .map_err(|e| {
-                    e.at("get an ECR authorization token")
-                        .for_provider(Provider::Aws)
-                })
+            crate::aws::ecr::login(
+                &registry,
+                &keys,
+                engine.aws_env(),
+                engine.aws_transport(&request),
+            )
+            .await
+            .map_err(|e| {
+                e.at("get an ECR authorization token")
+                    .for_provider(Provider::Aws)
+            })
         }
         other => Err(Error::invalid(format!(
             "registry login for provider '{other}' is not implemented yet"
@@ -97,9 +125,14 @@ async fn ecr_login(
         ..request.clone()
     };
     let keys = engine.aws_keys(&request).await?;
-    crate::aws::ecr::login(registry, &keys, engine.aws_env(), request.proxy.as_ref())
-        .await
-        .map_err(|e| e.at("get an ECR authorization token"))
+    crate::aws::ecr::login(
+        registry,
+        &keys,
+        engine.aws_env(),
+        engine.aws_transport(&request),
+    )
+    .await
+    .map_err(|e| e.at("get an ECR authorization token"))
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use super::http::HttpClient;
 use super::sdk::cloud_keys;
 use crate::credential::CloudKeys;
 use crate::error::{Error, Result};
+use crate::timeouts::Timeouts;
 
 /// The keys of the default chain, in `region`, with an optional STS endpoint for the chain's
 /// own STS calls (web identity, assume-role profiles).
@@ -34,7 +35,8 @@ pub(crate) async fn default_chain(
     sts_endpoint: Option<&str>,
 ) -> Result<CloudKeys> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http.clone())
+        .http_client(http.client())
+        .timeout_config(http.timeout_config())
         .region(RegionProviderChain::first_try(Region::new(
             region.to_owned(),
         )));
@@ -49,9 +51,15 @@ pub(crate) async fn default_chain(
     Ok(cloud_keys(&credentials))
 }
 
-/// The node's role from the instance metadata service (IMDSv2).
-pub(crate) async fn instance_metadata() -> Result<CloudKeys> {
-    let provider = ImdsCredentialsProvider::builder().build();
+/// The node's role from the instance metadata service (IMDSv2). The link-local service keeps
+/// its client's own 1 s connect and read timeouts; `overall` bounds the calls with their retries.
+pub(crate) async fn instance_metadata(timeouts: &Timeouts) -> Result<CloudKeys> {
+    let client = aws_config::imds::Client::builder()
+        .operation_timeout(timeouts.overall)
+        .build();
+    let provider = ImdsCredentialsProvider::builder()
+        .imds_client(client)
+        .build();
     let credentials = provider.provide_credentials().await.map_err(chain_error)?;
     Ok(cloud_keys(&credentials))
 }

@@ -7,7 +7,7 @@
 //! - `aws.kubecred.io/assume-role-arn` (comma-separated for several hops) and
 //!   `aws.kubecred.io/external-id` (for the last hop): roles to chain into afterwards.
 
-use super::http::{self, HttpClient};
+use super::http::{self, HttpClient, Transport};
 use super::parse::{self, ANNOTATION_ROLE_ARN};
 use super::sdk::AwsEnv;
 use super::session::session_name;
@@ -15,6 +15,7 @@ use super::{controller, sts};
 use crate::credential::{CloudKeys, Credential, KubernetesToken};
 use crate::error::{Error, Result};
 use crate::kubernetes::ServiceAccountInfo;
+use crate::timeouts::Timeouts;
 use crate::{AssumeRole, Request};
 
 /// Roles to chain into after the ServiceAccount's role (comma-separated ARNs).
@@ -77,6 +78,7 @@ fn annotation_hops(account: &ServiceAccountInfo) -> Result<Vec<AssumeRole>> {
 /// Object level: exchange the ServiceAccount's token for its role, then chain.
 pub(crate) async fn object_level(
     env: &AwsEnv,
+    timeouts: &Timeouts,
     request: &Request,
     account: &ServiceAccountInfo,
     token: &KubernetesToken,
@@ -87,7 +89,7 @@ pub(crate) async fn object_level(
         .ok_or_else(|| Error::invalid(OBJECT_REGION_MISSING))?;
     let role = role_arn(account)?;
     let session = session_name(&account.name, &account.namespace, region);
-    let target = StsTarget::new(env, request, region)?;
+    let target = StsTarget::new(env, timeouts, request, region)?;
     let keys =
         sts::assume_role_with_web_identity(&target.client(None), &role, &session, &token.token)
             .await
@@ -99,13 +101,17 @@ pub(crate) async fn object_level(
 }
 
 /// Controller level: the process's own AWS environment, then the request's chain.
-pub(crate) async fn controller_level(env: &AwsEnv, request: &Request) -> Result<Credential> {
+pub(crate) async fn controller_level(
+    env: &AwsEnv,
+    timeouts: &Timeouts,
+    request: &Request,
+) -> Result<Credential> {
     let region = request
         .region
         .clone()
         .or_else(|| env.region())
         .ok_or_else(|| Error::not_configured(CONTROLLER_REGION_MISSING))?;
-    let target = StsTarget::new(env, request, &region)?;
+    let target = StsTarget::new(env, timeouts, request, &region)?;
     let keys = controller::default_chain(&target.http, &region, target.endpoint.as_deref())
         .await
         .map_err(|e| e.at("load the default credential chain"))?;
@@ -115,14 +121,18 @@ pub(crate) async fn controller_level(env: &AwsEnv, request: &Request) -> Result<
 }
 
 /// Node level: the instance's role (IMDSv2), then the request's chain.
-pub(crate) async fn node_level(env: &AwsEnv, request: &Request) -> Result<Credential> {
-    let keys = controller::instance_metadata()
+pub(crate) async fn node_level(
+    env: &AwsEnv,
+    timeouts: &Timeouts,
+    request: &Request,
+) -> Result<Credential> {
+    let keys = controller::instance_metadata(timeouts)
         .await
         .map_err(|e| e.at("read the instance metadata service"))?;
     let hops = &request.assume_roles;
     match request.region.clone().or_else(|| env.region()) {
         Some(region) => {
-            let target = StsTarget::new(env, request, &region)?;
+            let target = StsTarget::new(env, timeouts, request, &region)?;
             chain(keys, hops, &target, "kubecred-node")
                 .await
                 .map(Credential::CloudKeys)
@@ -137,6 +147,7 @@ pub(crate) async fn node_level(env: &AwsEnv, request: &Request) -> Result<Creden
 /// Secret level: the keys of a Secret, then the request's chain.
 pub(crate) async fn secret_level(
     env: &AwsEnv,
+    timeouts: &Timeouts,
     request: &Request,
     keys: CloudKeys,
 ) -> Result<Credential> {
@@ -148,7 +159,7 @@ pub(crate) async fn secret_level(
         .clone()
         .or_else(|| env.region())
         .ok_or_else(|| Error::invalid("assuming roles needs a region (--region or AWS_REGION)"))?;
-    let target = StsTarget::new(env, request, &region)?;
+    let target = StsTarget::new(env, timeouts, request, &region)?;
     chain(keys, &request.assume_roles, &target, "kubecred-secret")
         .await
         .map(Credential::CloudKeys)
@@ -178,9 +189,18 @@ struct StsTarget {
 }
 
 impl StsTarget {
-    fn new(env: &AwsEnv, request: &Request, region: &str) -> Result<StsTarget> {
+    fn new(
+        env: &AwsEnv,
+        timeouts: &Timeouts,
+        request: &Request,
+        region: &str,
+    ) -> Result<StsTarget> {
+        let transport = Transport {
+            proxy: request.proxy.as_ref(),
+            timeouts: *timeouts,
+        };
         Ok(StsTarget {
-            http: http::client(request.proxy.as_ref())?,
+            http: http::client(transport)?,
             region: region.to_owned(),
             endpoint: sts_endpoint(env, request)?,
         })

@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod ecr;
 pub mod eks;
 pub(crate) mod http;
+pub use http::Transport;
 pub mod parse;
 pub mod sdk;
 mod sdk_error;

@@ -324,13 +324,10 @@ fn kubelet_provider_with_a_pod_token_against_a_silent_sts() -> TestResult {
     let world = World::new()?;
     let program = Path::new(support::BIN);
     let command = world.helper(program, &["kubelet-credential-provider"]);
-    let request = serde_json::json!({
-        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
-        "kind": "CredentialProviderRequest",
-        "image": format!("{PRIVATE_HOST}/app:1.0"),
-        "serviceAccountToken": pod_token()?,
-        "serviceAccountAnnotations": { "eks.amazonaws.com/role-arn": ROLE },
-    });
+    let mut request = kubelet_request();
+    request["serviceAccountToken"] = pod_token()?.into();
+    request["serviceAccountAnnotations"] =
+        serde_json::json!({ "eks.amazonaws.com/role-arn": ROLE });
     let run = run(command, &request.to_string())?;
     assert_timed_out(&world, "kubelet-credential-provider (pod token)", &run);
     Ok(())
@@ -342,14 +339,18 @@ fn kubelet_provider_with_its_own_identity_against_a_silent_ecr() -> TestResult {
     let program = Path::new(support::BIN);
     let args = ["kubelet-credential-provider", "--identity", "controller"];
     let command = world.helper(program, &args);
-    let request = serde_json::json!({
+    let run = run(command, &kubelet_request().to_string())?;
+    assert_timed_out(&world, "kubelet-credential-provider (controller)", &run);
+    Ok(())
+}
+
+/// A request as the kubelet writes it, for an image of the private registry.
+fn kubelet_request() -> serde_json::Value {
+    serde_json::json!({
         "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
         "kind": "CredentialProviderRequest",
         "image": format!("{PRIVATE_HOST}/app:1.0"),
-    });
-    let run = run(command, &request.to_string())?;
-    assert_timed_out(&world, "kubelet-credential-provider (controller)", &run);
-    Ok(())
+    })
 }
 
 /// A ServiceAccount token as the kubelet hands it over (unsigned here: only STS would verify

@@ -120,7 +120,7 @@ async fn eks(
         &keys,
         engine.aws_env(),
         sts_endpoint.as_deref(),
-        engine.aws_transport(&request),
+        engine.aws_transport(request),
         engine.now(),
     )
     .await?;

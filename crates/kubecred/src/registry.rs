@@ -66,53 +66,46 @@ pub async fn login_with_presented_token(
     account: &ServiceAccountInfo,
     token: KubernetesToken,
 ) -> Result<RegistryCredentials> {
-    let login = presented_login(engine, registry_host(host), request, account, token);
-    engine.within(STEP, login).await
-}
-
-async fn presented_login(
-    engine: &Engine,
-    host: &str,
-    request: &Request,
-    account: &ServiceAccountInfo,
-    token: KubernetesToken,
-) -> Result<RegistryCredentials> {
-    match request.provider {
-        Provider::Aws => {
-            let registry = parse::ecr_registry(host)?;
-            let request = Request {
-                region: Some(registry.region().to_owned()),
-                ..request.clone()
-            };
-            let keys = match engine
-                .exchange_presented_token(&request, account, token)
-                .await?
-            {
-                Credential::CloudKeys(keys) => keys,
-                other => {
-                    return Err(Error::upstream(format!(
-                        "expected AWS keys, got a {}",
-                        other.kind()
-                    )));
-                }
-            };
-            crate::aws::ecr::login(
-                &registry,
-                &keys,
-                engine.aws_env(),
-                engine.aws_transport(&request),
-            )
-            .await
-            .map_err(|e| {
-                e.at("get an ECR authorization token")
-                    .for_provider(Provider::Aws)
-            })
+    let host = registry_host(host);
+    let login = async move {
+        match request.provider {
+            Provider::Aws => {
+                let registry = parse::ecr_registry(host)?;
+                let request = Request {
+                    region: Some(registry.region().to_owned()),
+                    ..request.clone()
+                };
+                let keys = match engine
+                    .exchange_presented_token(&request, account, token)
+                    .await?
+                {
+                    Credential::CloudKeys(keys) => keys,
+                    other => {
+                        return Err(Error::upstream(format!(
+                            "expected AWS keys, got a {}",
+                            other.kind()
+                        )));
+                    }
+                };
+                crate::aws::ecr::login(
+                    &registry,
+                    &keys,
+                    engine.aws_env(),
+                    engine.aws_transport(&request),
+                )
+                .await
+                .map_err(|e| {
+                    e.at("get an ECR authorization token")
+                        .for_provider(Provider::Aws)
+                })
+            }
+            other => Err(Error::invalid(format!(
+                "registry login for provider '{other}' is not implemented yet"
+            ))
+            .for_provider(other)),
         }
-        other => Err(Error::invalid(format!(
-            "registry login for provider '{other}' is not implemented yet"
-        ))
-        .for_provider(other)),
-    }
+    };
+    engine.within(STEP, login).await
 }
 
 async fn ecr_login(

@@ -20,7 +20,7 @@ use crate::credential::{Credential, KubernetesToken};
 use crate::error::{Error, Result};
 use crate::identity::{Resolved, lockdown_not_found};
 use crate::kubernetes::ServiceAccountInfo;
-use crate::timeouts::{self, Timeouts};
+use crate::timeouts::{self, Deadline, Timeouts};
 use crate::{CacheKey, Identity, Kubernetes, Policy, Provider, Request, TokenCache, aws, generic};
 
 /// Turns requests into credentials.
@@ -391,10 +391,15 @@ impl Engine {
     ) -> Result<Credential>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Credential>>,
+        Fut: Future<Output = Result<Credential>> + Send,
     {
         match &self.cache {
-            Some(cache) => cache.get_or_fetch_for(key, object, exchange).await,
+            // Bounded here too, at the operation's deadline: a refresh that times out is a
+            // transient failure, for which the cache serves the credential it still holds.
+            Some(cache) => {
+                let bounded = || Deadline::after(self.timeouts.overall).run("exchange", exchange());
+                cache.get_or_fetch_for(key, object, bounded).await
+            }
             None => exchange().await,
         }
     }

@@ -14,6 +14,11 @@
 //! that nothing exceeds `overall` even if a layer forgets its own timeouts. An elapsed deadline
 //! is a transient error naming the step and the deadline.
 //!
+//! An operation's deadline holds for everything it runs: a deadline started inside it (a nested
+//! operation, the Kubernetes retry loop, the cache's exchange) never ends later. So the cache's
+//! exchange times out at the very instant the operation does, and the cache, polled first, still
+//! serves a valid credential it holds, as it does for any transient failure of a refresh.
+//!
 //! Deadlines use tokio's monotonic clock, not the injected wall [`crate::clock::Clock`]: they
 //! measure waiting, not the time credentials are valid, and they must keep running while the wall clock is injected.
 
@@ -71,14 +76,23 @@ pub(crate) struct Deadline {
     budget: Duration,
 }
 
+tokio::task_local! {
+    /// The deadline of the operation the current task is running, if any.
+    static CURRENT: Deadline;
+}
+
 impl Deadline {
-    /// `budget` from now.
+    /// `budget` from now, or the running operation's deadline if that comes first.
     pub(crate) fn after(budget: Duration) -> Self {
         let now = tokio::time::Instant::now();
         // A budget too large to add is as good as none: a far-off deadline (about 30 years).
         let far = Duration::from_secs(86_400 * 365 * 30);
         let at = now.checked_add(budget).unwrap_or_else(|| now + far);
-        Deadline { at, budget }
+        let own = Deadline { at, budget };
+        match CURRENT.try_with(|outer| *outer) {
+            Ok(outer) if outer.at <= own.at => outer,
+            _ => own,
+        }
     }
 
     /// Whether waiting `delay` still leaves time before the deadline.
@@ -100,12 +114,13 @@ impl Deadline {
     ) -> impl Future<Output = Result<T>> + Send + 'a {
         let work: Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>> = Box::pin(work);
         let Deadline { at, budget } = self;
-        async move {
+        let bounded = async move {
             match tokio::time::timeout_at(at, work).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(exceeded(step, budget)),
             }
-        }
+        };
+        CURRENT.scope(self, bounded)
     }
 }
 
@@ -176,6 +191,41 @@ mod tests {
             Ok(7)
         });
         assert_eq!(done.await.ok(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn a_nested_deadline_never_ends_later_than_the_operation() {
+        let outer = Timeouts::with_overall(Duration::from_millis(200));
+        let started = tokio::time::Instant::now();
+        let result: Result<()> = within(&outer, "operation", async {
+            Deadline::after(Duration::from_secs(60))
+                .run("inner step", std::future::pending())
+                .await
+        })
+        .await;
+        let message = result.err().map(|e| e.to_string());
+        assert_eq!(
+            message.as_deref(),
+            Some("inner step: timed out: no answer within the deadline of 200ms")
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn the_inner_step_sees_its_timeout_first_and_may_fall_back() {
+        // What the cache does: a transient failure of a refresh serves the credential it holds.
+        let outer = Timeouts::with_overall(Duration::from_millis(200));
+        let result = within(&outer, "operation", async {
+            let refresh: Result<&str> = Deadline::after(Duration::from_secs(60))
+                .run("exchange", std::future::pending())
+                .await;
+            match refresh {
+                Err(error) if error.is_transient() => Ok("still valid"),
+                other => other,
+            }
+        })
+        .await;
+        assert_eq!(result.ok(), Some("still valid"));
     }
 
     #[tokio::test]

@@ -20,7 +20,9 @@
 //! serves a valid credential it holds, as it does for any transient failure of a refresh.
 //!
 //! Deadlines use tokio's monotonic clock, not the injected wall [`crate::clock::Clock`]: they
-//! measure waiting, not the time credentials are valid, and they must keep running while the wall clock is injected.
+//! measure waiting, not the time credentials are valid, and must run even when a test injects
+//! the wall clock. The operation's deadline travels in a tokio task-local (a tokio feature, not
+//! hand-written): it reaches every layer the operation awaits without a parameter on each.
 
 use std::future::Future;
 use std::pin::Pin;

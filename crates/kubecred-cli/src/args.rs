@@ -2,6 +2,7 @@
 //! library calls.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use url::Url;
@@ -13,8 +14,38 @@ pub struct Cli {
     /// Log more (-v info, -vv debug, -vvv trace); KUBECRED_LOG takes a tracing filter instead.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Overall deadline of the command's network calls, retries included (e.g. 30s, 2m, 1m30s;
+    /// a bare number is seconds); connect and read timeouts are capped at it. Default 60s
+    /// (connect 10s, read 30s). Also for the docker, git and kubelet helpers.
+    #[arg(
+        long,
+        global = true,
+        env = "KUBECRED_REQUEST_TIMEOUT",
+        value_name = "DURATION",
+        value_parser = parse_timeout
+    )]
+    pub request_timeout: Option<Duration>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A `--request-timeout`: a duration with units (jiff's friendly format, e.g. `2s`, `1m30s`,
+/// `500ms`) or, as kubectl takes it, a bare number of seconds. Zero is refused: there is no
+/// "wait for ever".
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let parsed = match value.parse::<u64>() {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => value
+            .parse::<jiff::SignedDuration>()
+            .map_err(|e| e.to_string())
+            .and_then(|d| Duration::try_from(d).map_err(|_| "it is negative".to_owned())),
+    };
+    match parsed {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err("it must be more than zero (kubecred always bounds its calls)".into()),
+        Err(e) => Err(format!("expected a duration such as 30s or 2m: {e}")),
+    }
 }
 
 /// The subcommands.
@@ -317,4 +348,20 @@ pub struct SandboxArgs {
     /// Where to write the kubeconfig for clients (default: a file in the temporary directory).
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_timeouts_take_units_or_seconds() {
+        assert_eq!(parse_timeout("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_timeout("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("45"), Ok(Duration::from_secs(45)));
+        for bad in ["0", "0s", "-5s", "soon", ""] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
 }

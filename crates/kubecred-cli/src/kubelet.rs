@@ -262,7 +262,7 @@ async fn node_login(
 
 /// An engine without Kubernetes access: the kubelet hands over everything needed.
 fn engine() -> anyhow::Result<Engine> {
-    Ok(Engine::new(PolicyConfig::default().build()?))
+    Ok(Engine::new(PolicyConfig::default().build()?).with_timeouts(crate::timeouts()))
 }
 
 /// The `CredentialProviderResponse` for `host`, cached by the kubelet until the library's

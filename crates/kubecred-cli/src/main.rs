@@ -18,6 +18,7 @@ mod sandbox;
 mod token;
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -36,6 +37,14 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The deadlines every command's calls take (`--request-timeout`, `KUBECRED_REQUEST_TIMEOUT`).
+static TIMEOUTS: OnceLock<kubecred::Timeouts> = OnceLock::new();
+
+/// The timeouts of this run: the defaults unless `--request-timeout` set the overall deadline.
+pub fn timeouts() -> kubecred::Timeouts {
+    TIMEOUTS.get().copied().unwrap_or_default()
+}
+
 fn main() -> ExitCode {
     let args = docker::argv(git::argv(std::env::args_os()));
     // docker runs the helper for every pull: a cached answer goes out before the parser, the
@@ -49,6 +58,9 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse_from(args);
     init_logging(cli.verbose);
+    if let Some(overall) = cli.request_timeout {
+        let _ = TIMEOUTS.set(kubecred::Timeouts::with_overall(overall));
+    }
     // One rustls crypto backend for every client (kube, reqwest): aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match runtime_for(&cli.command) {

@@ -14,7 +14,7 @@ pub async fn prepare(args: &IdentityArgs, provider: Provider) -> anyhow::Result<
     let policy = policy(args)?.build()?;
     let kubernetes = connect(args).await;
     let request = request(args, provider, kubernetes.as_ref().ok())?;
-    let mut engine = Engine::new(policy);
+    let mut engine = Engine::new(policy).with_timeouts(crate::timeouts());
     match kubernetes {
         Ok(kubernetes) => engine = engine.with_kubernetes(kubernetes),
         Err(error) => tracing::debug!(error = %error, "no Kubernetes access"),
@@ -24,8 +24,11 @@ pub async fn prepare(args: &IdentityArgs, provider: Provider) -> anyhow::Result<
 
 pub async fn connect(args: &IdentityArgs) -> kubecred::Result<Kubernetes> {
     match &args.kubeconfig {
-        Some(path) => Kubernetes::from_kubeconfig(path, args.context.as_deref()).await,
-        None => Kubernetes::infer().await,
+        Some(path) => {
+            let context = args.context.as_deref();
+            Kubernetes::from_kubeconfig_with_timeouts(path, context, crate::timeouts()).await
+        }
+        None => Kubernetes::infer_with_timeouts(crate::timeouts()).await,
     }
 }
 

@@ -59,12 +59,20 @@ pub async fn credentials(
     request: &Request,
 ) -> Result<ClusterCredentials> {
     let supported = serves(request)?;
-    let result = match unvetted_address(engine, cluster, request) {
-        None => cloud::cluster_credentials(engine, cluster, request).await,
-        Some(address) => vetted(engine, cluster, request, address, supported).await,
+    let work = async {
+        match unvetted_address(engine, cluster, request) {
+            None => cloud::cluster_credentials(engine, cluster, request).await,
+            Some(address) => vetted(engine, cluster, request, address, supported).await,
+        }
     };
-    result.map_err(|e| e.for_provider(request.provider))
+    engine
+        .within(STEP, work)
+        .await
+        .map_err(|e| e.for_provider(request.provider))
 }
+
+/// The overall deadline's name for cluster credentials.
+const STEP: &str = "get cluster credentials";
 
 /// Only the bearer token for a remote cluster (kubectl's exec plugin): where the cloud can
 /// mint it without looking the cluster up (EKS), nothing else is asked.
@@ -74,7 +82,8 @@ pub async fn token(
     request: &Request,
 ) -> Result<(Secret, SystemTime)> {
     serves(request)?;
-    cloud::cluster_token(engine, cluster, request)
+    engine
+        .within(STEP, cloud::cluster_token(engine, cluster, request))
         .await
         .map_err(|e| e.for_provider(request.provider))
 }

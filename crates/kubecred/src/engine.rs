@@ -7,6 +7,7 @@
 //! 3. Controller level: the process's own environment.
 //!
 //! The cache sits around steps 2 and 3, keyed by every input (see [`crate::cache_key`]).
+//! Each whole operation runs within the overall deadline of its [`Timeouts`].
 
 use std::path::PathBuf;
 
@@ -19,6 +20,7 @@ use crate::credential::{AccessToken, CloudKeys, Credential, KubernetesToken};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::identity::{Resolved, lockdown_not_found};
+use crate::timeouts::{self, Deadline, Timeouts};
 use crate::{CacheKey, Identity, Kubernetes, Policy, Request, TokenCache};
 
 /// Turns requests into credentials.
@@ -47,6 +49,7 @@ pub struct Engine {
     kubernetes: Option<Kubernetes>,
     cache: Option<TokenCache>,
     env: Env,
+    timeouts: Timeouts,
 }
 
 impl Engine {
@@ -57,6 +60,7 @@ impl Engine {
             kubernetes: None,
             cache: None,
             env: Env::default(),
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -91,6 +95,30 @@ impl Engine {
         self
     }
 
+    /// Bounds every call this engine makes (cloud SDK clients, access checks) and each whole
+    /// operation ([`Engine::token`], registry login, cluster credentials) with these timeouts.
+    /// Build the [`Kubernetes`] access with the same ones
+    /// ([`Kubernetes::from_kubeconfig_with_timeouts`]); its calls are within the overall
+    /// deadline anyway.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The timeouts in force.
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
+    /// Runs the whole operation `step` within the overall deadline.
+    pub(crate) fn within<'a, T: 'a>(
+        &self,
+        step: &'a str,
+        work: impl Future<Output = Result<T>> + Send + 'a,
+    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        timeouts::within(&self.timeouts, step, work)
+    }
+
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -121,7 +149,7 @@ impl Engine {
         object: Option<&InvolvedObject>,
     ) -> Result<Credential> {
         tracing::debug!(provider = %request.provider, identity = ?request.identity, namespace = ?request.namespace, "credential requested");
-        self.resolve_and_fetch(request, object)
+        self.within("get credentials", self.resolve_and_fetch(request, object))
             .await
             .map_err(|e| e.for_provider(request.provider))
     }
@@ -240,7 +268,8 @@ impl Engine {
     ) -> Result<Credential> {
         require(request, Operation::ObjectLevel)?;
         cloud::identity(request.provider, account)?;
-        cloud::object_level(self, request, account, token)
+        let exchange = cloud::object_level(self, request, account, token);
+        self.within("exchange the presented token", exchange)
             .await
             .map_err(|e| {
                 e.for_identity(format!(
@@ -309,10 +338,15 @@ impl Engine {
     ) -> Result<Credential>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Credential>>,
+        Fut: Future<Output = Result<Credential>> + Send,
     {
         match &self.cache {
-            Some(cache) => cache.get_or_fetch_for(key, object, exchange).await,
+            // Bounded here too, at the operation's deadline: a refresh that times out is a
+            // transient failure, for which the cache serves the credential it still holds.
+            Some(cache) => {
+                let bounded = || Deadline::after(self.timeouts.overall).run("exchange", exchange());
+                cache.get_or_fetch_for(key, object, bounded).await
+            }
             None => exchange().await,
         }
     }

@@ -33,6 +33,7 @@ use crate::credential::KubernetesToken;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::retry::{self, Backoff};
+use crate::timeouts::{Deadline, Timeouts};
 
 /// A namespaced resource: its URL path segment and how its name is called in errors.
 struct Resource {
@@ -57,27 +58,48 @@ const CONFIG_MAPS: Resource = Resource {
 #[derive(Clone)]
 pub struct Kubernetes {
     client: kube::Client,
+    /// `overall` bounds each call with its retries; connect and read are the client's.
+    timeouts: Timeouts,
 }
 
 impl Kubernetes {
-    /// Wraps a kube client.
+    /// Wraps a kube client: its own connect and read timeouts apply, and each call with its
+    /// retries is bounded by the default overall deadline ([`Timeouts::default`]).
     pub fn new(client: kube::Client) -> Self {
-        Kubernetes { client }
+        Kubernetes {
+            client,
+            timeouts: Timeouts::default(),
+        }
     }
 
-    /// Connects the way kubectl does: `KUBECONFIG`, `~/.kube/config`, then in-cluster.
+    /// Connects the way kubectl does: `KUBECONFIG`, `~/.kube/config`, then in-cluster, with the
+    /// default [`Timeouts`].
     pub async fn infer() -> Result<Self> {
+        Self::infer_with_timeouts(Timeouts::default()).await
+    }
+
+    /// [`Kubernetes::infer`] with these timeouts.
+    pub async fn infer_with_timeouts(timeouts: Timeouts) -> Result<Self> {
         let config = kube::Config::infer().await.map_err(|e| {
             Error::not_configured(
                 "no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or in-cluster)",
             )
             .with_source(e)
         })?;
-        Self::from_config(config)
+        Self::from_config(config, timeouts)
     }
 
-    /// Connects with a kubeconfig file and optional context.
+    /// Connects with a kubeconfig file and optional context, with the default [`Timeouts`].
     pub async fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<Self> {
+        Self::from_kubeconfig_with_timeouts(path, context, Timeouts::default()).await
+    }
+
+    /// [`Kubernetes::from_kubeconfig`] with these timeouts.
+    pub async fn from_kubeconfig_with_timeouts(
+        path: &Path,
+        context: Option<&str>,
+        timeouts: Timeouts,
+    ) -> Result<Self> {
         let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
             Error::invalid(format!("cannot read kubeconfig {}", path.display())).with_source(e)
         })?;
@@ -90,13 +112,17 @@ impl Kubernetes {
             .map_err(|e| {
                 Error::invalid(format!("cannot use kubeconfig {}", path.display())).with_source(e)
             })?;
-        Self::from_config(config)
+        Self::from_config(config, timeouts)
     }
 
-    fn from_config(config: kube::Config) -> Result<Self> {
+    /// A client for `config` with these timeouts (connect; read and write: `read`).
+    pub fn from_config(mut config: kube::Config, timeouts: Timeouts) -> Result<Self> {
+        config.connect_timeout = Some(timeouts.connect);
+        config.read_timeout = Some(timeouts.read);
+        config.write_timeout = Some(timeouts.read);
         let client = kube::Client::try_from(config)
             .map_err(|e| Error::invalid("cannot build a Kubernetes client").with_source(e))?;
-        Ok(Self::new(client))
+        Ok(Kubernetes { client, timeouts })
     }
 
     /// The namespace of the current context (or `default`).
@@ -134,12 +160,15 @@ impl Kubernetes {
             ..TokenRequest::default()
         };
         let object = format!("serviceaccounts/token {namespace}/{name}");
-        let created: TokenRequest = retry::transient(Backoff::default(), &object, || async {
-            api.create_subresource("token", name, &PostParams::default(), &request)
-                .await
-                .map_err(|e| api_error(e, "create", &object))
-        })
-        .await?;
+        let deadline = Deadline::after(self.timeouts.overall);
+        let step = format!("create {object}");
+        let created: TokenRequest =
+            retry::transient(Backoff::default(), deadline, &step, || async {
+                api.create_subresource("token", name, &PostParams::default(), &request)
+                    .await
+                    .map_err(|e| api_error(e, "create", &object))
+            })
+            .await?;
         let status = created.status.ok_or_else(|| {
             Error::upstream(format!(
                 "the TokenRequest for {namespace}/{name} came back without a status"
@@ -192,7 +221,9 @@ impl Kubernetes {
         checked(namespace, name, resource)?;
         let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
         let object = format!("{} {namespace}/{name}", resource.path);
-        retry::transient(Backoff::default(), &object, || async {
+        let deadline = Deadline::after(self.timeouts.overall);
+        let step = format!("get {object}");
+        retry::transient(Backoff::default(), deadline, &step, || async {
             api.get(name)
                 .await
                 .map_err(|e| api_error(e, "get", &object))
@@ -234,6 +265,12 @@ fn api_error(error: kube::Error, verb: &str, object: &str) -> Error {
                 _ => Error::upstream(message),
             }
         }
+        kube::Error::HyperError(_) | kube::Error::Service(_) if timed_out(&error) => {
+            Error::transient(format!(
+                "{step}: timed out: the Kubernetes API server did not answer within the connect or read timeout"
+            ))
+            .with_source(error)
+        }
         kube::Error::HyperError(_) | kube::Error::Service(_) => {
             Error::transient(format!("{step}: cannot reach the Kubernetes API server"))
                 .with_source(error)
@@ -243,4 +280,20 @@ fn api_error(error: kube::Error, verb: &str, object: &str) -> Error {
         ))
         .with_source(error),
     }
+}
+
+/// Whether a connect, read or write timeout (an `io::ErrorKind::TimedOut` anywhere in the
+/// chain) ended the call.
+fn timed_out(error: &kube::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if current
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }

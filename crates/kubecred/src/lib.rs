@@ -54,6 +54,7 @@ pub mod registry;
 mod request;
 mod retry;
 mod secret;
+mod timeouts;
 
 pub use account::ServiceAccountInfo;
 pub use cache::{CacheConfig, CacheMetrics, TokenCache};
@@ -72,3 +73,4 @@ pub use kubernetes::Kubernetes;
 pub use provider::Provider;
 pub use request::{AssumeRole, Request};
 pub use secret::Secret;
+pub use timeouts::Timeouts;

@@ -34,10 +34,15 @@ pub fn registry_host(reference: &str) -> &str {
 pub async fn login(engine: &Engine, host: &str, request: &Request) -> Result<RegistryCredentials> {
     let host = registry_host(host);
     serves(host, request)?;
-    cloud::registry_login(engine, host, request, None)
+    let login = cloud::registry_login(engine, host, request, None);
+    engine
+        .within(STEP, login)
         .await
         .map_err(|e| e.for_provider(request.provider))
 }
+
+/// The overall deadline's name for a registry login.
+const STEP: &str = "log in to the registry";
 
 /// Logs in to registry `host` with a Kubernetes token someone presented (the kubelet's pod
 /// ServiceAccount token), exchanged with the ServiceAccount's annotations; nothing is cached.
@@ -51,7 +56,9 @@ pub async fn login_with_presented_token(
     let host = registry_host(host);
     serves(host, request)?;
     let presented = Presented { account, token };
-    cloud::registry_login(engine, host, request, Some(presented))
+    let login = cloud::registry_login(engine, host, request, Some(presented));
+    engine
+        .within(STEP, login)
         .await
         .map_err(|e| e.for_provider(request.provider))
 }

@@ -14,7 +14,7 @@ mod moto;
 use std::time::{Duration, SystemTime};
 
 use kubecred::aws::parse::{EcrRegistry, EksClusterArn};
-use kubecred::aws::{checks, ecr, eks};
+use kubecred::aws::{Transport, checks, ecr, eks};
 use kubecred::clock::{Clock, SystemClock};
 use kubecred::{CloudKeys, Error, Secret};
 use moto::{BoxError, Moto, any_keys};
@@ -56,7 +56,7 @@ async fn ecr_private_login_reports_the_api_expiry() -> TestResult {
     let registry = EcrRegistry::Private {
         region: "us-east-1".into(),
     };
-    let credentials = ecr::login(&registry, &any_keys(), &moto.env(), None).await?;
+    let credentials = ecr::login(&registry, &any_keys(), &moto.env(), Transport::default()).await?;
     assert_eq!(credentials.username, "AWS");
     assert!(!credentials.password.expose().is_empty());
     // moto's tokens "expire" on 2015-01-01: reported as given, not replaced by a guess.
@@ -79,16 +79,24 @@ async fn ecr_login_signatures_and_permissions_are_verified() -> TestResult {
     };
     let env = moto.env();
     assert_eq!(
-        ecr::login(&registry, &allowed, &env, None).await?.username,
+        ecr::login(&registry, &allowed, &env, Transport::default())
+            .await?
+            .username,
         "AWS"
     );
     assert_denied(
-        ecr::login(&registry, &denied, &env, None).await,
+        ecr::login(&registry, &denied, &env, Transport::default()).await,
         "AccessDenied",
         &denied,
     );
     assert_denied(
-        ecr::login(&registry, &wrong_secret(&allowed), &env, None).await,
+        ecr::login(
+            &registry,
+            &wrong_secret(&allowed),
+            &env,
+            Transport::default(),
+        )
+        .await,
         "SignatureDoesNotMatch",
         &allowed,
     );
@@ -145,7 +153,7 @@ async fn eks_describes_the_cluster_when_address_or_ca_is_missing() -> TestResult
         &any_keys(),
         &moto.env(),
         None,
-        None,
+        Transport::default(),
         now,
     )
     .await?;
@@ -165,7 +173,7 @@ async fn eks_describes_the_cluster_when_address_or_ca_is_missing() -> TestResult
         &any_keys(),
         &moto.env(),
         None,
-        None,
+        Transport::default(),
         now,
     )
     .await?;
@@ -178,7 +186,7 @@ async fn eks_describes_the_cluster_when_address_or_ca_is_missing() -> TestResult
         &any_keys(),
         &moto.env(),
         None,
-        None,
+        Transport::default(),
         now,
     )
     .await;
@@ -207,7 +215,7 @@ async fn eks_uses_the_given_address_and_ca_without_describing() -> TestResult {
         &any_keys(),
         &moto.env(),
         None,
-        None,
+        Transport::default(),
         now,
     )
     .await?;
@@ -233,7 +241,7 @@ async fn eks_token_is_a_get_caller_identity_request_sts_answers() -> TestResult 
         &any_keys(),
         &moto.env(),
         None,
-        None,
+        Transport::default(),
         SystemClock.now(),
     )
     .await?;
@@ -268,9 +276,23 @@ async fn s3_check_lists_the_bucket_and_reports_missing_ones() -> TestResult {
     };
     moto.bucket("artifacts").await?;
     moto.object("artifacts", "a.txt").await?;
-    let check = checks::s3_bucket("artifacts", "us-east-1", &any_keys(), &moto.env(), None).await?;
+    let check = checks::s3_bucket(
+        "artifacts",
+        "us-east-1",
+        &any_keys(),
+        &moto.env(),
+        Transport::default(),
+    )
+    .await?;
     assert_eq!((check.bucket.as_str(), check.key_count), ("artifacts", 1));
-    let missing = checks::s3_bucket("absent", "us-east-1", &any_keys(), &moto.env(), None).await;
+    let missing = checks::s3_bucket(
+        "absent",
+        "us-east-1",
+        &any_keys(),
+        &moto.env(),
+        Transport::default(),
+    )
+    .await;
     assert!(
         missing.as_ref().err().is_some_and(Error::is_not_found),
         "{missing:?}"
@@ -292,12 +314,25 @@ async fn s3_check_signatures_and_permissions_are_verified() -> TestResult {
     moto.verify_signatures().await?;
     let env = moto.env();
     assert_eq!(
-        checks::s3_bucket("artifacts", "us-east-1", &allowed, &env, None)
-            .await?
-            .key_count,
+        checks::s3_bucket(
+            "artifacts",
+            "us-east-1",
+            &allowed,
+            &env,
+            Transport::default()
+        )
+        .await?
+        .key_count,
         0
     );
-    let refused = checks::s3_bucket("artifacts", "us-east-1", &denied, &env, None).await;
+    let refused = checks::s3_bucket(
+        "artifacts",
+        "us-east-1",
+        &denied,
+        &env,
+        Transport::default(),
+    )
+    .await;
     assert!(
         message(refused.as_ref().map(drop).map_err(Clone::clone))
             .contains("S3 bucket 'artifacts' (s3:ListBucket)")
@@ -309,7 +344,7 @@ async fn s3_check_signatures_and_permissions_are_verified() -> TestResult {
             "us-east-1",
             &wrong_secret(&allowed),
             &env,
-            None,
+            Transport::default(),
         )
         .await,
         "SignatureDoesNotMatch",
@@ -324,13 +359,13 @@ async fn kms_check_describes_the_key_and_reports_missing_ones() -> TestResult {
         return Ok(());
     };
     let key = moto.kms_key().await?;
-    let check = checks::kms_key(&key, &any_keys(), &moto.env(), None).await?;
+    let check = checks::kms_key(&key, &any_keys(), &moto.env(), Transport::default()).await?;
     assert_eq!(
         (check.arn.as_str(), check.key_state.as_str(), check.enabled),
         (key.as_str(), "Enabled", true)
     );
     let absent = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000";
-    let missing = checks::kms_key(absent, &any_keys(), &moto.env(), None).await;
+    let missing = checks::kms_key(absent, &any_keys(), &moto.env(), Transport::default()).await;
     assert!(
         missing.as_ref().err().is_some_and(Error::is_not_found),
         "{missing:?}"
@@ -349,14 +384,18 @@ async fn kms_check_signatures_and_permissions_are_verified() -> TestResult {
     let denied = moto.user("other", "kms:Encrypt", "*").await?;
     moto.verify_signatures().await?;
     let env = moto.env();
-    assert!(checks::kms_key(&key, &allowed, &env, None).await?.enabled);
-    let refused = checks::kms_key(&key, &denied, &env, None).await;
+    assert!(
+        checks::kms_key(&key, &allowed, &env, Transport::default())
+            .await?
+            .enabled
+    );
+    let refused = checks::kms_key(&key, &denied, &env, Transport::default()).await;
     assert!(
         message(refused.as_ref().map(drop).map_err(Clone::clone)).contains("(kms:DescribeKey)")
     );
     assert_denied(refused, "AccessDenied", &denied);
     assert_denied(
-        checks::kms_key(&key, &wrong_secret(&allowed), &env, None).await,
+        checks::kms_key(&key, &wrong_secret(&allowed), &env, Transport::default()).await,
         "SignatureDoesNotMatch",
         &allowed,
     );

@@ -19,21 +19,17 @@
 //! and sent by reqwest, through the request's proxy if it names one, else as `HTTPS_PROXY`,
 //! `HTTP_PROXY` and `NO_PROXY` say.
 
-use std::time::Duration;
-
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SigningSettings, UriPathNormalizationMode,
 };
 use url::Url;
 
+use super::http::Transport;
 use super::sdk::{AwsEnv, AwsVars};
 use super::sdk_error::{Refusal, xml_element};
 use super::signing::{self, Scope, Unsigned};
 use crate::error::{Error, Result};
 use crate::{CloudKeys, Provider};
-
-const TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the S3 check saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,10 +57,10 @@ pub async fn s3_bucket(
     region: &str,
     keys: &CloudKeys,
     env: &AwsEnv,
-    proxy: Option<&Url>,
+    transport: Transport<'_>,
 ) -> Result<BucketCheck> {
     let action = format!("list objects of S3 bucket '{bucket}' (s3:ListBucket)");
-    let result = list_one(bucket, region, keys, env, proxy, &action).await;
+    let result = list_one(bucket, region, keys, env, transport, &action).await;
     result.map_err(|e| e.at("check S3 bucket").for_provider(Provider::Aws))
 }
 
@@ -73,7 +69,7 @@ async fn list_one(
     region: &str,
     keys: &CloudKeys,
     env: &AwsEnv,
-    proxy: Option<&Url>,
+    transport: Transport<'_>,
     action: &str,
 ) -> Result<BucketCheck> {
     let url = bucket_url(bucket, signing::region(region)?, env)?;
@@ -96,7 +92,7 @@ async fn list_one(
         },
         request,
         settings,
-        proxy,
+        transport,
         action,
     )
     .await?;
@@ -145,10 +141,10 @@ pub async fn kms_key(
     key_arn: &str,
     keys: &CloudKeys,
     env: &AwsEnv,
-    proxy: Option<&Url>,
+    transport: Transport<'_>,
 ) -> Result<KeyCheck> {
     let action = format!("describe KMS key '{key_arn}' (kms:DescribeKey)");
-    let result = describe_key(key_arn, keys, env, proxy, &action).await;
+    let result = describe_key(key_arn, keys, env, transport, &action).await;
     result.map_err(|e| e.at("check KMS key").for_provider(Provider::Aws))
 }
 
@@ -156,7 +152,7 @@ async fn describe_key(
     key_arn: &str,
     keys: &CloudKeys,
     env: &AwsEnv,
-    proxy: Option<&Url>,
+    transport: Transport<'_>,
     action: &str,
 ) -> Result<KeyCheck> {
     let region = kms_region(key_arn)?;
@@ -186,7 +182,7 @@ async fn describe_key(
         scope,
         request,
         SigningSettings::default(),
-        proxy,
+        transport,
         action,
     )
     .await?;
@@ -229,13 +225,13 @@ async fn send(
     scope: Scope<'_>,
     request: Unsigned<'_>,
     settings: SigningSettings,
-    proxy: Option<&Url>,
+    transport: Transport<'_>,
     action: &str,
 ) -> Result<String> {
     let instructions = signing::instructions(keys, scope, request, settings)?;
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
         .map_err(|e| Error::invalid(format!("{action}: invalid method")).with_source(e))?;
-    let mut builder = client(action, proxy)?
+    let mut builder = client(action, transport)?
         .request(method, request.url.clone())
         .body(request.body.to_vec());
     for (name, value) in request
@@ -246,9 +242,9 @@ async fn send(
     {
         builder = builder.header(name, value);
     }
-    let response = builder.send().await.map_err(|e| transport(e, action))?;
+    let response = builder.send().await.map_err(|e| send_error(e, action))?;
     let status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| transport(e, action))?;
+    let body = response.text().await.map_err(|e| send_error(e, action))?;
     match status {
         200..=299 => Ok(body),
         _ => Err(refusal(status, &body).into_error(action)),
@@ -256,12 +252,15 @@ async fn send(
 }
 
 /// A request's proxy carries every call (its URL's user info as basic authentication); without
-/// one, reqwest follows `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`.
-fn client(action: &str, proxy: Option<&Url>) -> Result<reqwest::Client> {
+/// one, reqwest follows `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`. The transport's timeouts
+/// bound connecting, each read, and the whole call.
+fn client(action: &str, transport: Transport<'_>) -> Result<reqwest::Client> {
+    let timeouts = transport.timeouts;
     let mut builder = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT);
-    if let Some(url) = proxy {
+        .connect_timeout(timeouts.connect)
+        .read_timeout(timeouts.read)
+        .timeout(timeouts.overall);
+    if let Some(url) = transport.proxy {
         super::http::check_proxy(url)?;
         let proxy = reqwest::Proxy::all(url.as_str()).map_err(|_| {
             Error::invalid(format!(
@@ -276,10 +275,13 @@ fn client(action: &str, proxy: Option<&Url>) -> Result<reqwest::Client> {
     })
 }
 
-fn transport(error: reqwest::Error, action: &str) -> Error {
-    match error.is_builder() {
-        true => Error::invalid(format!("{action}: cannot build the request")),
-        false => Error::transient(format!("{action}: request failed")),
+fn send_error(error: reqwest::Error, action: &str) -> Error {
+    match (error.is_builder(), error.is_timeout()) {
+        (true, _) => Error::invalid(format!("{action}: cannot build the request")),
+        (false, true) => Error::transient(format!(
+            "{action}: timed out (connect, read or overall timeout)"
+        )),
+        (false, false) => Error::transient(format!("{action}: request failed")),
     }
     .with_source(error.without_url())
 }

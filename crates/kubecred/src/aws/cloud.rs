@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use url::Url;
 
+use super::http::Transport;
 use super::{annotations, checks, cluster, codecommit, credentials, ecr, parse, sdk::AwsVars};
 use crate::account::ServiceAccountInfo;
 use crate::cloud::{Capabilities, Cloud, Operation, Presented};
@@ -54,15 +55,15 @@ impl Cloud for Aws {
         account: &ServiceAccountInfo,
         token: KubernetesToken,
     ) -> Result<Credential> {
-        credentials::object_level(engine.env(), request, account, &token).await
+        credentials::object_level(engine.env(), engine.timeouts(), request, account, &token).await
     }
 
     async fn controller_level(engine: &Engine, request: &Request) -> Result<Credential> {
-        credentials::controller_level(engine.env(), request).await
+        credentials::controller_level(engine.env(), engine.timeouts(), request).await
     }
 
     async fn node_level(engine: &Engine, request: &Request) -> Result<Credential> {
-        credentials::node_level(engine.env(), request).await
+        credentials::node_level(engine.env(), engine.timeouts(), request).await
     }
 
     async fn secret_level(
@@ -71,7 +72,7 @@ impl Cloud for Aws {
         data: &BTreeMap<String, Secret>,
     ) -> Result<Credential> {
         let keys = credentials::secret_keys(data)?;
-        credentials::secret_level(engine.env(), request, keys).await
+        credentials::secret_level(engine.env(), engine.timeouts(), request, keys).await
     }
 
     fn owns_registry(host: &str) -> bool {
@@ -96,9 +97,14 @@ impl Cloud for Aws {
                 .await?
                 .into_aws_keys()?,
         };
-        ecr::login(&registry, &keys, engine.env(), request.proxy.as_ref())
-            .await
-            .map_err(|e| e.at("get an ECR authorization token"))
+        ecr::login(
+            &registry,
+            &keys,
+            engine.env(),
+            Transport::of(engine, &request),
+        )
+        .await
+        .map_err(|e| e.at("get an ECR authorization token"))
     }
 
     async fn cluster_credentials(
@@ -164,7 +170,8 @@ async fn check_bucket(engine: &Engine, bucket: &str, request: &Request) -> Resul
     };
     let keys = engine.aws_keys(&request).await?;
     let env = engine.env();
-    let seen = checks::s3_bucket(bucket, &region, &keys, env, request.proxy.as_ref()).await?;
+    let seen =
+        checks::s3_bucket(bucket, &region, &keys, env, Transport::of(engine, &request)).await?;
     Ok(format!("s3://{bucket}: ok ({seen:?})"))
 }
 
@@ -176,7 +183,7 @@ async fn check_key(engine: &Engine, key: &str, request: &Request) -> Result<Stri
         ..request.clone()
     };
     let keys: CloudKeys = engine.aws_keys(&request).await?;
-    let seen = checks::kms_key(key, &keys, engine.env(), request.proxy.as_ref()).await?;
+    let seen = checks::kms_key(key, &keys, engine.env(), Transport::of(engine, &request)).await?;
     Ok(format!("kms://{key}: ok ({seen:?})"))
 }
 

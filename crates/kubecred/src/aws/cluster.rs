@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use super::http::Transport;
 use super::{eks, parse};
 use crate::cluster::{ClusterCredentials, ClusterRef};
 use crate::credential::CloudKeys;
@@ -41,7 +42,7 @@ pub(crate) async fn credentials(
         &keys,
         engine.env(),
         sts_endpoint.as_deref(),
-        request.proxy.as_ref(),
+        Transport::of(engine, request),
         engine.env().now(),
     )
     .await?;

@@ -25,6 +25,7 @@ use super::http::HttpClient;
 use super::sdk::cloud_keys;
 use crate::credential::CloudKeys;
 use crate::error::{Error, Result};
+use crate::timeouts::Timeouts;
 
 /// The keys of the default chain, in `region`. The chain's own STS calls (web identity,
 /// assume-role profiles) go where the environment says (`AWS_ENDPOINT_URL_STS`, profiles):
@@ -32,7 +33,8 @@ use crate::error::{Error, Result};
 /// cannot reach them (see [`super::credentials::controller_level`]).
 pub(crate) async fn default_chain(http: &HttpClient, region: &str) -> Result<CloudKeys> {
     let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http.clone())
+        .http_client(http.client())
+        .timeout_config(http.timeout_config())
         .region(RegionProviderChain::first_try(Region::new(
             region.to_owned(),
         )))
@@ -55,9 +57,15 @@ const CHAIN_SOURCES: &str = "no AWS credentials found in the environment (env ke
 const NODE_SOURCES: &str = "no AWS credentials found from the instance metadata service (IMDSv2; the node level tries \
      nothing else)";
 
-/// The node's role from the instance metadata service (IMDSv2).
-pub(crate) async fn instance_metadata() -> Result<CloudKeys> {
-    let provider = ImdsCredentialsProvider::builder().build();
+/// The node's role from the instance metadata service (IMDSv2). The link-local service keeps
+/// its client's own 1 s connect and read timeouts; `overall` bounds the calls with their retries.
+pub(crate) async fn instance_metadata(timeouts: &Timeouts) -> Result<CloudKeys> {
+    let client = aws_config::imds::Client::builder()
+        .operation_timeout(timeouts.overall)
+        .build();
+    let provider = ImdsCredentialsProvider::builder()
+        .imds_client(client)
+        .build();
     let credentials = provider
         .provide_credentials()
         .await

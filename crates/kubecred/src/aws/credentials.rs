@@ -7,7 +7,7 @@
 //! - `aws.kubecred.io/assume-role-arn` (comma-separated for several hops) and
 //!   `aws.kubecred.io/external-id` (for the last hop): roles to chain into afterwards.
 
-use super::http::{self, HttpClient};
+use super::http::{self, HttpClient, Transport};
 use super::parse::{self, ANNOTATION_ROLE_ARN};
 use super::sdk::{AwsEnv, AwsVars};
 use super::session::session_name;
@@ -15,6 +15,7 @@ use super::{controller, sts};
 use crate::account::ServiceAccountInfo;
 use crate::credential::{CloudKeys, Credential, KubernetesToken};
 use crate::error::{Error, Result};
+use crate::timeouts::Timeouts;
 use crate::{AssumeRole, Request};
 
 pub use super::annotations::{
@@ -76,6 +77,7 @@ fn annotation_hops(account: &ServiceAccountInfo) -> Result<Vec<AssumeRole>> {
 /// Object level: exchange the ServiceAccount's token for its role, then chain.
 pub(crate) async fn object_level(
     env: &AwsEnv,
+    timeouts: &Timeouts,
     request: &Request,
     account: &ServiceAccountInfo,
     token: &KubernetesToken,
@@ -86,7 +88,7 @@ pub(crate) async fn object_level(
         .ok_or_else(|| Error::invalid(OBJECT_REGION_MISSING))?;
     let role = role_arn(account)?;
     let session = session_name(&account.name, &account.namespace, region);
-    let target = StsTarget::new(env, request, region)?;
+    let target = StsTarget::new(env, timeouts, request, region)?;
     let keys =
         sts::assume_role_with_web_identity(&target.client(None), &role, &session, &token.token)
             .await
@@ -101,14 +103,18 @@ pub(crate) async fn object_level(
 /// STS endpoint is refused here: the chain's own STS calls (web identity, assume-role profiles)
 /// cannot be pointed at it (aws-config takes their endpoint from the environment only), and
 /// applying it to the role chain alone would be half of what it says.
-pub(crate) async fn controller_level(env: &AwsEnv, request: &Request) -> Result<Credential> {
+pub(crate) async fn controller_level(
+    env: &AwsEnv,
+    timeouts: &Timeouts,
+    request: &Request,
+) -> Result<Credential> {
     refuse_sts_endpoint_at_controller_level(request)?;
     let region = request
         .region
         .clone()
         .or_else(|| env.region())
         .ok_or_else(|| Error::not_configured(CONTROLLER_REGION_MISSING))?;
-    let target = StsTarget::new(env, request, &region)?;
+    let target = StsTarget::new(env, timeouts, request, &region)?;
     let keys = controller::default_chain(&target.http, &region)
         .await
         .map_err(|e| e.at("load the default credential chain"))?;
@@ -131,15 +137,19 @@ fn refuse_sts_endpoint_at_controller_level(request: &Request) -> Result<()> {
 }
 
 /// Node level: the instance's role (IMDSv2), then the request's chain.
-pub(crate) async fn node_level(env: &AwsEnv, request: &Request) -> Result<Credential> {
+pub(crate) async fn node_level(
+    env: &AwsEnv,
+    timeouts: &Timeouts,
+    request: &Request,
+) -> Result<Credential> {
     sts_endpoint(env, request)?; // checked even when no STS call follows
-    let keys = controller::instance_metadata()
+    let keys = controller::instance_metadata(timeouts)
         .await
         .map_err(|e| e.at("read the instance metadata service"))?;
     let hops = &request.assume_roles;
     match request.region.clone().or_else(|| env.region()) {
         Some(region) => {
-            let target = StsTarget::new(env, request, &region)?;
+            let target = StsTarget::new(env, timeouts, request, &region)?;
             chain(keys, hops, &target, "kubecred-node")
                 .await
                 .map(Credential::CloudKeys)
@@ -154,6 +164,7 @@ pub(crate) async fn node_level(env: &AwsEnv, request: &Request) -> Result<Creden
 /// Secret level: the keys of a Secret, then the request's chain.
 pub(crate) async fn secret_level(
     env: &AwsEnv,
+    timeouts: &Timeouts,
     request: &Request,
     keys: CloudKeys,
 ) -> Result<Credential> {
@@ -166,7 +177,7 @@ pub(crate) async fn secret_level(
         .clone()
         .or_else(|| env.region())
         .ok_or_else(|| Error::invalid("assuming roles needs a region (--region or AWS_REGION)"))?;
-    let target = StsTarget::new(env, request, &region)?;
+    let target = StsTarget::new(env, timeouts, request, &region)?;
     chain(keys, &request.assume_roles, &target, "kubecred-secret")
         .await
         .map(Credential::CloudKeys)
@@ -196,9 +207,18 @@ struct StsTarget {
 }
 
 impl StsTarget {
-    fn new(env: &AwsEnv, request: &Request, region: &str) -> Result<StsTarget> {
+    fn new(
+        env: &AwsEnv,
+        timeouts: &Timeouts,
+        request: &Request,
+        region: &str,
+    ) -> Result<StsTarget> {
+        let transport = Transport {
+            proxy: request.proxy.as_ref(),
+            timeouts: *timeouts,
+        };
         Ok(StsTarget {
-            http: http::client(request.proxy.as_ref())?,
+            http: http::client(transport)?,
             region: region.to_owned(),
             endpoint: sts_endpoint(env, request)?,
         })
@@ -334,7 +354,7 @@ mod tests {
             sts_endpoint: Some("https://sts.us-east-1.amazonaws.com".into()),
             ..Request::new(crate::Provider::Aws)
         };
-        let error = controller_level(&env, &request)
+        let error = controller_level(&env, &Timeouts::default(), &request)
             .await
             .err()
             .map(|e| e.to_string())
@@ -362,8 +382,8 @@ mod tests {
             expires_at: None,
         };
         for result in [
-            node_level(&env, &request).await,
-            secret_level(&env, &request, keys).await,
+            node_level(&env, &Timeouts::default(), &request).await,
+            secret_level(&env, &Timeouts::default(), &request, keys).await,
         ] {
             let error = result.err().map(|e| e.to_string()).unwrap_or_default();
             assert!(error.contains("it has user info"), "{error}");

@@ -18,9 +18,7 @@ use aws_smithy_types::DateTime;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use url::Url;
-
-use super::http::{self, HttpClient};
+use super::http::{self, HttpClient, Transport};
 use super::parse::EcrRegistry;
 use super::sdk::{AwsEnv, AwsVars, sdk_credentials};
 use super::sdk_error::sdk_error;
@@ -29,16 +27,17 @@ use crate::{CloudKeys, Provider, RegistryCredentials, Secret};
 
 const STEP: &str = "get ECR authorization token";
 
-/// Logs in to an ECR registry (private or public) with resolved keys, through `proxy` if given
-/// (else the proxy environment variables, as [`crate::Request::proxy`] describes).
+/// Logs in to an ECR registry (private or public) with resolved keys, through the transport's
+/// proxy if given (else the proxy environment variables, as [`crate::Request::proxy`]
+/// describes) and within its timeouts.
 pub async fn login(
     registry: &EcrRegistry,
     keys: &CloudKeys,
     env: &AwsEnv,
-    proxy: Option<&Url>,
+    transport: Transport<'_>,
 ) -> Result<RegistryCredentials> {
     let result = async {
-        let http = http::client(proxy)?;
+        let http = http::client(transport)?;
         match registry {
             EcrRegistry::Private { region } => private_token(&http, region, keys, env).await,
             EcrRegistry::Public => public_token(&http, keys, env).await,
@@ -56,7 +55,8 @@ async fn private_token(
 ) -> Result<RegistryCredentials> {
     let mut builder = aws_sdk_ecr::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(http.clone())
+        .http_client(http.client())
+        .timeout_config(http.timeout_config())
         .region(Region::new(region.to_owned()))
         .credentials_provider(sdk_credentials(keys));
     builder.set_endpoint_url(env.endpoint_url("ECR"));
@@ -77,7 +77,8 @@ async fn public_token(
 ) -> Result<RegistryCredentials> {
     let mut builder = aws_sdk_ecrpublic::Config::builder()
         .behavior_version(aws_sdk_ecrpublic::config::BehaviorVersion::latest())
-        .http_client(http.clone())
+        .http_client(http.client())
+        .timeout_config(http.timeout_config())
         .region(aws_sdk_ecrpublic::config::Region::new(
             super::parse::ECR_PUBLIC_REGION,
         ))

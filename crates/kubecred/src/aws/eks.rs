@@ -16,8 +16,8 @@ use aws_sdk_eks::config::{BehaviorVersion, Region};
 use aws_sigv4::http_request::{SignatureLocation, SigningSettings};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use url::Url;
 
+use super::http::Transport;
 use super::parse::EksClusterArn;
 use super::sdk::{AwsEnv, AwsVars, sdk_credentials};
 use super::sdk_error::sdk_error;
@@ -57,17 +57,18 @@ pub struct Known<'a> {
 
 /// Builds access to an EKS cluster. `DescribeCluster` runs only when the known address or CA
 /// is missing (or empty). `sts_endpoint` must already be validated
-/// ([`super::parse::sts_endpoint`]); `proxy` carries `DescribeCluster` (see [`crate::Request::proxy`]).
+/// ([`super::parse::sts_endpoint`]); `transport` carries `DescribeCluster` (its proxy: see
+/// [`crate::Request::proxy`]; and its timeouts).
 pub async fn cluster_access(
     arn: &EksClusterArn,
     known: Known<'_>,
     keys: &CloudKeys,
     env: &AwsEnv,
     sts_endpoint: Option<&str>,
-    proxy: Option<&Url>,
+    transport: Transport<'_>,
     now: SystemTime,
 ) -> Result<ClusterAccess> {
-    let (server, ca_data) = server_and_ca(arn, known, keys, env, proxy).await?;
+    let (server, ca_data) = server_and_ca(arn, known, keys, env, transport).await?;
     let token = sts_url(&arn.region, sts_endpoint, env)
         .and_then(|sts_url| presigned_token(&arn.name, &arn.region, keys, &sts_url, now))
         .map_err(|e| {
@@ -88,14 +89,14 @@ async fn server_and_ca(
     known: Known<'_>,
     keys: &CloudKeys,
     env: &AwsEnv,
-    proxy: Option<&Url>,
+    transport: Transport<'_>,
 ) -> Result<(String, Option<Vec<u8>>)> {
     let address = known.address.filter(|a| !a.is_empty()).map(str::to_owned);
     let ca_data = known.ca_data.filter(|c| !c.is_empty()).map(<[u8]>::to_vec);
     match (address, ca_data) {
         (Some(address), Some(ca)) => Ok((address, Some(ca))),
         (address, ca_data) => {
-            let described = describe(arn, keys, env, proxy).await?;
+            let described = describe(arn, keys, env, transport).await?;
             Ok((
                 address.unwrap_or(described.endpoint),
                 ca_data.or(described.ca_data),
@@ -114,14 +115,15 @@ async fn describe(
     arn: &EksClusterArn,
     keys: &CloudKeys,
     env: &AwsEnv,
-    proxy: Option<&Url>,
+    transport: Transport<'_>,
 ) -> Result<Described> {
     let action = format!("describe EKS cluster '{}' in {}", arn.name, arn.region);
-    let http = super::http::client(proxy)
+    let http = super::http::client(transport)
         .map_err(|e| e.at("describe EKS cluster").for_provider(Provider::Aws))?;
     let mut builder = aws_sdk_eks::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(http.client())
+        .timeout_config(http.timeout_config())
         .region(Region::new(arn.region.clone()))
         .credentials_provider(sdk_credentials(keys));
     builder.set_endpoint_url(env.endpoint_url("EKS"));

@@ -17,6 +17,7 @@ pub mod ecr;
 pub mod eks;
 pub mod hosts;
 pub(crate) mod http;
+pub use http::Transport;
 pub mod parse;
 pub mod sdk;
 mod sdk_error;

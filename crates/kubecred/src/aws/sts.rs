@@ -28,7 +28,8 @@ pub(crate) fn client(
 ) -> aws_sdk_sts::Client {
     let mut config = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(http.clone())
+        .http_client(http.client())
+        .timeout_config(http.timeout_config())
         .region(Region::new(region.to_owned()));
     if let Some(endpoint) = endpoint {
         config = config.endpoint_url(endpoint);

@@ -149,7 +149,7 @@ async fn aws_steps(
         region: Some("us-east-1".into()),
         ..Request::new(Provider::Aws)
     };
-    let Credential::CloudKeys(keys) = engine.token(&request).await? else {
+    let Credential::AwsKeys(keys) = engine.token(&request).await? else {
         bail!("the aws provider returns keys");
     };
     println!(

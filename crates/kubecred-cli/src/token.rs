@@ -1,7 +1,7 @@
 //! `kubecred token`: one credential, printed as text or JSON.
 
 use anyhow::Context;
-use kubecred::{CloudKeys, Credential, Provider};
+use kubecred::{AwsKeys, Credential, Provider};
 use serde_json::json;
 
 use crate::UsageError;
@@ -37,7 +37,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
 pub fn render(credential: &Credential, output: Output) -> anyhow::Result<String> {
     let expires_at = credential.expires_at().map(rfc3339).transpose()?;
     let keys = match credential {
-        Credential::CloudKeys(keys) => Some(keys),
+        Credential::AwsKeys(keys) => Some(keys),
         _ => None,
     };
     Ok(match (output, keys) {
@@ -72,7 +72,7 @@ pub fn render(credential: &Credential, output: Output) -> anyhow::Result<String>
 }
 
 /// `export` lines for a POSIX shell, values single-quoted.
-fn env_exports(keys: &CloudKeys, expires_at: Option<&str>) -> String {
+fn env_exports(keys: &AwsKeys, expires_at: Option<&str>) -> String {
     let quote = |value: &str| format!("'{}'", value.replace('\'', r"'\''"));
     let mut lines = vec![
         format!("export AWS_ACCESS_KEY_ID={}", quote(&keys.access_key_id)),
@@ -98,7 +98,7 @@ fn env_exports(keys: &CloudKeys, expires_at: Option<&str>) -> String {
 }
 
 /// The `credential_process` JSON (Version 1) of the AWS SDKs.
-fn credential_process(keys: &CloudKeys, expires_at: Option<&str>) -> String {
+fn credential_process(keys: &AwsKeys, expires_at: Option<&str>) -> String {
     let mut object = json!({
         "Version": 1,
         "AccessKeyId": keys.access_key_id,

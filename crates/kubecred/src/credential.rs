@@ -8,17 +8,17 @@ use crate::Secret;
 /// A credential and its expiry.
 #[derive(Clone, Debug)]
 pub enum Credential {
-    /// Cloud access keys (AWS-style key id, secret key, optional session token).
-    CloudKeys(CloudKeys),
+    /// AWS keys: access key id, secret key, optional session token.
+    AwsKeys(AwsKeys),
     /// A bearer access token (Azure, GCP, Entra, registry).
     AccessToken(AccessToken),
     /// A Kubernetes ServiceAccount token (the `generic` provider).
     KubernetesToken(KubernetesToken),
 }
 
-/// Cloud access keys.
+/// AWS keys (`Debug` redacts the secret parts).
 #[derive(Clone, Debug)]
-pub struct CloudKeys {
+pub struct AwsKeys {
     /// The access key id (not secret: it names the key).
     pub access_key_id: String,
     /// The secret access key.
@@ -91,7 +91,7 @@ impl Credential {
     /// When the credential expires; `None` for long-lived keys (never cached).
     pub fn expires_at(&self) -> Option<SystemTime> {
         match self {
-            Credential::CloudKeys(keys) => keys.expires_at,
+            Credential::AwsKeys(keys) => keys.expires_at,
             Credential::AccessToken(token) => Some(token.expires_at),
             Credential::KubernetesToken(token) => Some(token.expires_at),
         }
@@ -100,16 +100,17 @@ impl Credential {
     /// The kind's name, as the CLI's JSON output prints it.
     pub fn kind(&self) -> &'static str {
         match self {
-            Credential::CloudKeys(_) => "CloudKeys",
+            // The CLI's JSON `kind` predates the variant's name; kept for scripts that read it.
+            Credential::AwsKeys(_) => "CloudKeys",
             Credential::AccessToken(_) => "AccessToken",
             Credential::KubernetesToken(_) => "KubernetesToken",
         }
     }
 
     /// The AWS keys, or an error naming the kind the identity yielded instead.
-    pub fn into_aws_keys(self) -> crate::Result<CloudKeys> {
+    pub fn into_aws_keys(self) -> crate::Result<AwsKeys> {
         match self {
-            Credential::CloudKeys(keys) => Ok(keys),
+            Credential::AwsKeys(keys) => Ok(keys),
             other => Err(other.not_a("AWS keys")),
         }
     }
@@ -140,7 +141,7 @@ impl Credential {
     /// The bearer token, for the kinds that are one.
     pub fn bearer_token(&self) -> Option<&Secret> {
         match self {
-            Credential::CloudKeys(_) => None,
+            Credential::AwsKeys(_) => None,
             Credential::AccessToken(token) => Some(&token.token),
             Credential::KubernetesToken(token) => Some(&token.token),
         }
@@ -157,7 +158,7 @@ mod tests {
     fn debug_redacts_every_secret_part() {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(10);
         let credentials = [
-            Credential::CloudKeys(CloudKeys {
+            Credential::AwsKeys(AwsKeys {
                 access_key_id: "AKIDEXAMPLE".into(),
                 secret_access_key: Secret::new("wJalrXUtnFEMI-K7MDENG"),
                 session_token: Some(Secret::new("FwoGZXIvYXdzE-session")),

@@ -16,7 +16,7 @@ use crate::cache_key::{KeyedIdentity, KeyedServiceAccount, access_token_key};
 use crate::cache_metrics::InvolvedObject;
 use crate::clock::SharedClock;
 use crate::cloud::{self, Operation};
-use crate::credential::{AccessToken, CloudKeys, Credential, KubernetesToken};
+use crate::credential::{AccessToken, AwsKeys, Credential, KubernetesToken};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::identity::{Resolved, lockdown_not_found};
@@ -233,7 +233,7 @@ impl Engine {
     }
 
     /// The AWS keys for `request` (an `aws` request; any other credential is an error).
-    pub async fn aws_keys(&self, request: &Request) -> Result<CloudKeys> {
+    pub async fn aws_keys(&self, request: &Request) -> Result<AwsKeys> {
         self.token(request)
             .await?
             .into_aws_keys()

@@ -60,7 +60,7 @@ pub use account::ServiceAccountInfo;
 pub use cache::{CacheConfig, CacheMetrics, TokenCache};
 pub use cache_key::CacheKey;
 pub use cache_metrics::{InvolvedObject, MetricsOptions};
-pub use credential::{AccessToken, CloudKeys, Credential, KubernetesToken, RegistryCredentials};
+pub use credential::{AccessToken, AwsKeys, Credential, KubernetesToken, RegistryCredentials};
 pub use engine::Engine;
 pub use env::Env;
 pub use error::{Error, Result};

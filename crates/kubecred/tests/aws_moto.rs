@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use kubecred::aws::parse::{EcrRegistry, EksClusterArn};
 use kubecred::aws::{Transport, checks, ecr, eks};
 use kubecred::clock::{Clock, SystemClock};
-use kubecred::{CloudKeys, Error, Secret};
+use kubecred::{AwsKeys, Error, Secret};
 use moto::{BoxError, Moto, any_keys};
 
 type TestResult = Result<(), BoxError>;
@@ -26,8 +26,8 @@ fn message<T>(result: Result<T, Error>) -> String {
 }
 
 /// The same user's keys with a different secret.
-fn wrong_secret(keys: &CloudKeys) -> CloudKeys {
-    CloudKeys {
+fn wrong_secret(keys: &AwsKeys) -> AwsKeys {
+    AwsKeys {
         secret_access_key: Secret::new("wrong-secret-key-0000000000000000000000000"),
         ..keys.clone()
     }
@@ -35,7 +35,7 @@ fn wrong_secret(keys: &CloudKeys) -> CloudKeys {
 
 /// A refusal of a verified request: our denial (not transient, not "not found"), naming the AWS
 /// code and never the secret.
-fn assert_denied<T>(result: Result<T, Error>, code: &str, keys: &CloudKeys) {
+fn assert_denied<T>(result: Result<T, Error>, code: &str, keys: &AwsKeys) {
     let error = result.err();
     assert!(
         error

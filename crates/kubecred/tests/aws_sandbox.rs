@@ -8,8 +8,7 @@ use kubecred::clock::{Clock, ManualClock, SystemClock};
 use kubecred::cluster::{self, ClusterRef};
 use kubecred::registry;
 use kubecred::{
-    AssumeRole, CloudKeys, Credential, Engine, Identity, Kubernetes, PolicyConfig, Provider,
-    Request,
+    AssumeRole, AwsKeys, Credential, Engine, Identity, Kubernetes, PolicyConfig, Provider, Request,
 };
 use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, AwsUser, Trust};
 use kubecred_sandbox::proxy::ForwardProxy;
@@ -155,9 +154,9 @@ fn object(name: &str) -> Request {
     }
 }
 
-fn keys(credential: Credential) -> Result<CloudKeys, Box<dyn std::error::Error>> {
+fn keys(credential: Credential) -> Result<AwsKeys, Box<dyn std::error::Error>> {
     match credential {
-        Credential::CloudKeys(keys) => Ok(keys),
+        Credential::AwsKeys(keys) => Ok(keys),
         other => Err(format!("expected keys, got {}", other.kind()).into()),
     }
 }

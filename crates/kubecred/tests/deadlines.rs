@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use kubecred::Env;
 use kubecred::aws::parse::EcrRegistry;
-use kubecred::aws::sdk::AwsEnv;
 use kubecred::aws::{Transport, checks, ecr};
-use kubecred::{CloudKeys, Engine, Identity, Kubernetes, PolicyConfig, Provider, Request, Secret};
+use kubecred::{AwsKeys, Engine, Identity, Kubernetes, PolicyConfig, Provider, Request, Secret};
 use kubecred::{Error, Timeouts};
 use tokio::net::TcpListener;
 
@@ -101,8 +101,8 @@ async fn the_kubernetes_client_times_out_on_its_own() -> TestResult {
     Ok(())
 }
 
-fn keys() -> CloudKeys {
-    CloudKeys {
+fn keys() -> AwsKeys {
+    AwsKeys {
         access_key_id: "AKIADEADLINEEXAMPLE".into(),
         secret_access_key: Secret::new("deadline-secret-example"),
         session_token: None,
@@ -120,7 +120,7 @@ fn short_transport() -> Transport<'static> {
 #[tokio::test]
 async fn aws_sdk_clients_time_out_on_their_own() -> TestResult {
     let url = silent_server().await?;
-    let env = AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL_ECR", &url)]);
+    let env = Env::from_pairs(&[("AWS_ENDPOINT_URL_ECR", &url)]);
     let registry = EcrRegistry::Private {
         region: "us-east-1".into(),
     };
@@ -133,7 +133,7 @@ async fn aws_sdk_clients_time_out_on_their_own() -> TestResult {
 #[tokio::test]
 async fn the_s3_check_times_out_on_its_own() -> TestResult {
     let url = silent_server().await?;
-    let env = AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL_S3", &url)]);
+    let env = Env::from_pairs(&[("AWS_ENDPOINT_URL_S3", &url)]);
     let started = tokio::time::Instant::now();
     let outcome =
         checks::s3_bucket("artifacts", "us-east-1", &keys(), &env, short_transport()).await;

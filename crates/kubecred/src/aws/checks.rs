@@ -25,11 +25,12 @@ use aws_sigv4::http_request::{
 use url::Url;
 
 use super::http::Transport;
-use super::sdk::{AwsEnv, AwsVars};
+use super::sdk::AwsVars;
 use super::sdk_error::{Refusal, xml_element};
 use super::signing::{self, Scope, Unsigned};
+use crate::Env;
 use crate::error::{Error, Result};
-use crate::{CloudKeys, Provider};
+use crate::{AwsKeys, Provider};
 
 /// What the S3 check saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,8 +56,8 @@ pub struct KeyCheck {
 pub async fn s3_bucket(
     bucket: &str,
     region: &str,
-    keys: &CloudKeys,
-    env: &AwsEnv,
+    keys: &AwsKeys,
+    env: &Env,
     transport: Transport<'_>,
 ) -> Result<BucketCheck> {
     let action = format!("list objects of S3 bucket '{bucket}' (s3:ListBucket)");
@@ -67,8 +68,8 @@ pub async fn s3_bucket(
 async fn list_one(
     bucket: &str,
     region: &str,
-    keys: &CloudKeys,
-    env: &AwsEnv,
+    keys: &AwsKeys,
+    env: &Env,
     transport: Transport<'_>,
     action: &str,
 ) -> Result<BucketCheck> {
@@ -109,7 +110,7 @@ async fn list_one(
 
 /// The listing URL: path style on an override or for names that are not DNS labels, else
 /// virtual-host style.
-fn bucket_url(bucket: &str, region: &str, env: &AwsEnv) -> Result<Url> {
+fn bucket_url(bucket: &str, region: &str, env: &Env) -> Result<Url> {
     if bucket.is_empty()
         || bucket.len() > 255
         || !bucket
@@ -139,8 +140,8 @@ fn bucket_url(bucket: &str, region: &str, env: &AwsEnv) -> Result<Url> {
 /// Checks that `key_arn` exists and can be described with `keys` (region from the ARN).
 pub async fn kms_key(
     key_arn: &str,
-    keys: &CloudKeys,
-    env: &AwsEnv,
+    keys: &AwsKeys,
+    env: &Env,
     transport: Transport<'_>,
 ) -> Result<KeyCheck> {
     let action = format!("describe KMS key '{key_arn}' (kms:DescribeKey)");
@@ -150,8 +151,8 @@ pub async fn kms_key(
 
 async fn describe_key(
     key_arn: &str,
-    keys: &CloudKeys,
-    env: &AwsEnv,
+    keys: &AwsKeys,
+    env: &Env,
     transport: Transport<'_>,
     action: &str,
 ) -> Result<KeyCheck> {
@@ -221,7 +222,7 @@ fn key_check(answer: &str, action: &str) -> Result<KeyCheck> {
 
 /// Signs and sends a request; the body of a 2xx answer, else the classified refusal.
 async fn send(
-    keys: &CloudKeys,
+    keys: &AwsKeys,
     scope: Scope<'_>,
     request: Unsigned<'_>,
     settings: SigningSettings,
@@ -306,7 +307,7 @@ fn refusal(status: u16, body: &str) -> Refusal {
 mod tests {
     use super::*;
 
-    fn url(bucket: &str, region: &str, env: &AwsEnv) -> String {
+    fn url(bucket: &str, region: &str, env: &Env) -> String {
         bucket_url(bucket, region, env)
             .map(String::from)
             .unwrap_or_else(|e| e.to_string())
@@ -314,8 +315,8 @@ mod tests {
 
     #[test]
     fn bucket_urls_follow_the_addressing_style() {
-        let aws = AwsEnv::from_pairs(&[]);
-        let moto = AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:5000/")]);
+        let aws = Env::from_pairs(&[]);
+        let moto = Env::from_pairs(&[("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:5000/")]);
         assert_eq!(
             url("my-bucket", "eu-west-1", &aws),
             "https://my-bucket.s3.eu-west-1.amazonaws.com/?list-type=2&max-keys=1"

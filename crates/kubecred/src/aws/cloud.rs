@@ -12,7 +12,7 @@ use super::{annotations, checks, cluster, codecommit, credentials, ecr, parse, s
 use crate::account::ServiceAccountInfo;
 use crate::cloud::{Capabilities, Cloud, Operation, Presented};
 use crate::cluster::{ClusterCredentials, ClusterRef};
-use crate::credential::{CloudKeys, Credential, KubernetesToken, RegistryCredentials};
+use crate::credential::{AwsKeys, Credential, KubernetesToken, RegistryCredentials};
 use crate::error::{Error, Result};
 use crate::git::GitCredentials;
 use crate::{Engine, Request, Secret};
@@ -182,7 +182,7 @@ async fn check_key(engine: &Engine, key: &str, request: &Request) -> Result<Stri
         region,
         ..request.clone()
     };
-    let keys: CloudKeys = engine.aws_keys(&request).await?;
+    let keys: AwsKeys = engine.aws_keys(&request).await?;
     let seen = checks::kms_key(key, &keys, engine.env(), Transport::of(engine, &request)).await?;
     Ok(format!("kms://{key}: ok ({seen:?})"))
 }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use super::http::Transport;
 use super::{eks, parse};
 use crate::cluster::{ClusterCredentials, ClusterRef};
-use crate::credential::CloudKeys;
+use crate::credential::AwsKeys;
 use crate::error::Result;
 use crate::{Engine, Request, Secret};
 
@@ -59,7 +59,7 @@ async fn identity(
     engine: &Engine,
     cluster: &ClusterRef,
     request: &Request,
-) -> Result<(parse::EksClusterArn, Option<String>, CloudKeys)> {
+) -> Result<(parse::EksClusterArn, Option<String>, AwsKeys)> {
     let arn = parse::eks_cluster_arn(cluster.cluster.as_deref().unwrap_or_default())?;
     let sts_endpoint = request
         .sts_endpoint

@@ -18,7 +18,7 @@ use super::parse;
 use super::signing::hex;
 use crate::error::{Error, Result};
 use crate::git::GitCredentials;
-use crate::{CloudKeys, Provider, Secret};
+use crate::{AwsKeys, Provider, Secret};
 
 /// How long a CodeCommit password is valid.
 pub const VALIDITY: Duration = Duration::from_secs(15 * 60);
@@ -26,14 +26,14 @@ const SERVICE: &str = "codecommit";
 
 /// Git credentials for `url` (an `https://git-codecommit.<region>.amazonaws.com/...` URL),
 /// signed at `now`.
-pub fn git_credentials(url: &str, keys: &CloudKeys, now: SystemTime) -> Result<GitCredentials> {
+pub fn git_credentials(url: &str, keys: &AwsKeys, now: SystemTime) -> Result<GitCredentials> {
     sign(url, keys, now).map_err(|e| {
         e.at("sign CodeCommit git credentials")
             .for_provider(Provider::Aws)
     })
 }
 
-fn sign(url: &str, keys: &CloudKeys, now: SystemTime) -> Result<GitCredentials> {
+fn sign(url: &str, keys: &AwsKeys, now: SystemTime) -> Result<GitCredentials> {
     let region = parse::codecommit_region(url)?;
     let parsed = Url::parse(url).map_err(|e| {
         Error::invalid(format!("invalid AWS CodeCommit Git URL '{url}'")).with_source(e)
@@ -116,8 +116,8 @@ mod tests {
 
     use super::*;
 
-    fn keys(token: Option<&str>, expires_at: Option<SystemTime>) -> CloudKeys {
-        CloudKeys {
+    fn keys(token: Option<&str>, expires_at: Option<SystemTime>) -> AwsKeys {
+        AwsKeys {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
             session_token: token.map(Secret::new),

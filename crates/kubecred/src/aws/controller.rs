@@ -12,7 +12,7 @@
 //!    `AWS_EC2_METADATA_DISABLED`).
 //!
 //! The chain reads the process environment itself (aws-config offers no public way to inject
-//! one); kubecred's own reads go through [`super::sdk::AwsEnv`].
+//! one); kubecred's own reads go through the engine's [`crate::Env`].
 
 use aws_config::BehaviorVersion;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
@@ -23,7 +23,7 @@ use aws_sdk_sts::config::Region;
 
 use super::http::HttpClient;
 use super::sdk::cloud_keys;
-use crate::credential::CloudKeys;
+use crate::credential::AwsKeys;
 use crate::error::{Error, Result};
 use crate::timeouts::Timeouts;
 
@@ -31,7 +31,7 @@ use crate::timeouts::Timeouts;
 /// assume-role profiles) go where the environment says (`AWS_ENDPOINT_URL_STS`, profiles):
 /// aws-config builds their STS client from the environment only, so a request's STS endpoint
 /// cannot reach them (see [`super::credentials::controller_level`]).
-pub(crate) async fn default_chain(http: &HttpClient, region: &str) -> Result<CloudKeys> {
+pub(crate) async fn default_chain(http: &HttpClient, region: &str) -> Result<AwsKeys> {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http.client())
         .timeout_config(http.timeout_config())
@@ -59,7 +59,7 @@ const NODE_SOURCES: &str = "no AWS credentials found from the instance metadata 
 
 /// The node's role from the instance metadata service (IMDSv2). The link-local service keeps
 /// its client's own 1 s connect and read timeouts; `overall` bounds the calls with their retries.
-pub(crate) async fn instance_metadata(timeouts: &Timeouts) -> Result<CloudKeys> {
+pub(crate) async fn instance_metadata(timeouts: &Timeouts) -> Result<AwsKeys> {
     let client = aws_config::imds::Client::builder()
         .operation_timeout(timeouts.overall)
         .build();

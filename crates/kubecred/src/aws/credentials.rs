@@ -9,11 +9,12 @@
 
 use super::http::{self, HttpClient, Transport};
 use super::parse::{self, ANNOTATION_ROLE_ARN};
-use super::sdk::{AwsEnv, AwsVars};
+use super::sdk::AwsVars;
 use super::session::session_name;
 use super::{controller, sts};
+use crate::Env;
 use crate::account::ServiceAccountInfo;
-use crate::credential::{CloudKeys, Credential, KubernetesToken};
+use crate::credential::{AwsKeys, Credential, KubernetesToken};
 use crate::error::{Error, Result};
 use crate::timeouts::Timeouts;
 use crate::{AssumeRole, Request};
@@ -76,7 +77,7 @@ fn annotation_hops(account: &ServiceAccountInfo) -> Result<Vec<AssumeRole>> {
 
 /// Object level: exchange the ServiceAccount's token for its role, then chain.
 pub(crate) async fn object_level(
-    env: &AwsEnv,
+    env: &Env,
     timeouts: &Timeouts,
     request: &Request,
     account: &ServiceAccountInfo,
@@ -96,7 +97,7 @@ pub(crate) async fn object_level(
     let hops = [annotation_hops(account)?, request.assume_roles.clone()].concat();
     chain(keys, &hops, &target, &session)
         .await
-        .map(Credential::CloudKeys)
+        .map(Credential::AwsKeys)
 }
 
 /// Controller level: the process's own AWS environment, then the request's chain. A request's
@@ -104,7 +105,7 @@ pub(crate) async fn object_level(
 /// cannot be pointed at it (aws-config takes their endpoint from the environment only), and
 /// applying it to the role chain alone would be half of what it says.
 pub(crate) async fn controller_level(
-    env: &AwsEnv,
+    env: &Env,
     timeouts: &Timeouts,
     request: &Request,
 ) -> Result<Credential> {
@@ -120,7 +121,7 @@ pub(crate) async fn controller_level(
         .map_err(|e| e.at("load the default credential chain"))?;
     chain(keys, &request.assume_roles, &target, "kubecred-controller")
         .await
-        .map(Credential::CloudKeys)
+        .map(Credential::AwsKeys)
 }
 
 fn refuse_sts_endpoint_at_controller_level(request: &Request) -> Result<()> {
@@ -138,7 +139,7 @@ fn refuse_sts_endpoint_at_controller_level(request: &Request) -> Result<()> {
 
 /// Node level: the instance's role (IMDSv2), then the request's chain.
 pub(crate) async fn node_level(
-    env: &AwsEnv,
+    env: &Env,
     timeouts: &Timeouts,
     request: &Request,
 ) -> Result<Credential> {
@@ -152,9 +153,9 @@ pub(crate) async fn node_level(
             let target = StsTarget::new(env, timeouts, request, &region)?;
             chain(keys, hops, &target, "kubecred-node")
                 .await
-                .map(Credential::CloudKeys)
+                .map(Credential::AwsKeys)
         }
-        None if hops.is_empty() => Ok(Credential::CloudKeys(keys)),
+        None if hops.is_empty() => Ok(Credential::AwsKeys(keys)),
         None => Err(Error::invalid(
             "assuming roles needs a region (--region or AWS_REGION)",
         )),
@@ -163,14 +164,14 @@ pub(crate) async fn node_level(
 
 /// Secret level: the keys of a Secret, then the request's chain.
 pub(crate) async fn secret_level(
-    env: &AwsEnv,
+    env: &Env,
     timeouts: &Timeouts,
     request: &Request,
-    keys: CloudKeys,
+    keys: AwsKeys,
 ) -> Result<Credential> {
     sts_endpoint(env, request)?; // checked even when no STS call follows
     if request.assume_roles.is_empty() {
-        return Ok(Credential::CloudKeys(keys));
+        return Ok(Credential::AwsKeys(keys));
     }
     let region = request
         .region
@@ -180,18 +181,18 @@ pub(crate) async fn secret_level(
     let target = StsTarget::new(env, timeouts, request, &region)?;
     chain(keys, &request.assume_roles, &target, "kubecred-secret")
         .await
-        .map(Credential::CloudKeys)
+        .map(Credential::AwsKeys)
 }
 
 /// The keys a Secret's data holds (`accesskey`/`secretkey`/`sessiontoken` or `sops.aws-kms`).
 pub(crate) fn secret_keys(
     data: &std::collections::BTreeMap<String, crate::Secret>,
-) -> Result<CloudKeys> {
+) -> Result<AwsKeys> {
     super::secret_keys::keys(data)
 }
 
 /// The STS endpoint: the request's (validated: tenants may set it), else the operator's.
-fn sts_endpoint(env: &AwsEnv, request: &Request) -> Result<Option<String>> {
+fn sts_endpoint(env: &Env, request: &Request) -> Result<Option<String>> {
     match &request.sts_endpoint {
         Some(endpoint) => parse::sts_endpoint(endpoint).map(Some),
         None => Ok(env.endpoint_url("STS")),
@@ -207,12 +208,7 @@ struct StsTarget {
 }
 
 impl StsTarget {
-    fn new(
-        env: &AwsEnv,
-        timeouts: &Timeouts,
-        request: &Request,
-        region: &str,
-    ) -> Result<StsTarget> {
+    fn new(env: &Env, timeouts: &Timeouts, request: &Request, region: &str) -> Result<StsTarget> {
         let transport = Transport {
             proxy: request.proxy.as_ref(),
             timeouts: *timeouts,
@@ -225,18 +221,18 @@ impl StsTarget {
     }
 
     /// A client signing with `keys` (none for `AssumeRoleWithWebIdentity`).
-    fn client(&self, keys: Option<&CloudKeys>) -> aws_sdk_sts::Client {
+    fn client(&self, keys: Option<&AwsKeys>) -> aws_sdk_sts::Client {
         sts::client(&self.http, &self.region, self.endpoint.as_deref(), keys)
     }
 }
 
 /// Assumes each role in turn, each hop signed with the previous hop's keys.
 async fn chain(
-    mut keys: CloudKeys,
+    mut keys: AwsKeys,
     hops: &[AssumeRole],
     target: &StsTarget,
     session: &str,
-) -> Result<CloudKeys> {
+) -> Result<AwsKeys> {
     for (i, hop) in hops.iter().enumerate() {
         parse::role_arn(&hop.role_arn, "role to assume")?;
         keys = sts::assume_role(&target.client(Some(&keys)), hop, session)
@@ -327,7 +323,7 @@ mod tests {
 
     #[test]
     fn request_endpoints_are_validated_operator_endpoints_are_not() -> Result<()> {
-        let env = AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:4566")]);
+        let env = Env::from_pairs(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:4566")]);
         let mut request = Request::new(crate::Provider::Aws);
         assert_eq!(
             sts_endpoint(&env, &request)?.as_deref(),
@@ -349,7 +345,7 @@ mod tests {
     /// reaches the chain's STS client: it was silently ignored. Now it is refused before any call.
     #[tokio::test]
     async fn controller_level_refuses_a_request_sts_endpoint() {
-        let env = AwsEnv::from_pairs(&[("AWS_REGION", "us-east-1")]);
+        let env = Env::from_pairs(&[("AWS_REGION", "us-east-1")]);
         let request = Request {
             sts_endpoint: Some("https://sts.us-east-1.amazonaws.com".into()),
             ..Request::new(crate::Provider::Aws)
@@ -370,12 +366,12 @@ mod tests {
     /// Secret and node level check the endpoint first, even when no STS call would follow.
     #[tokio::test]
     async fn other_levels_check_the_endpoint_before_anything() {
-        let env = AwsEnv::from_pairs(&[]);
+        let env = Env::from_pairs(&[]);
         let request = Request {
             sts_endpoint: Some("https://a@x.sts.amazonaws.com".into()),
             ..Request::new(crate::Provider::Aws)
         };
-        let keys = CloudKeys {
+        let keys = AwsKeys {
             access_key_id: "AKIAEXAMPLE".into(),
             secret_access_key: crate::Secret::new("secret"),
             session_token: None,

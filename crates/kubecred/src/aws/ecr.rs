@@ -7,7 +7,7 @@
 //!   `POST https://api.ecr-public.us-east-1.amazonaws.com/`; override with
 //!   `AWS_ENDPOINT_URL_ECR_PUBLIC`.
 //!
-//! (`AWS_ENDPOINT_URL` applies to both; see [`AwsEnv`].) The token is base64 of `user:password`
+//! (`AWS_ENDPOINT_URL` applies to both; see [`Env`].) The token is base64 of `user:password`
 //! (the user is normally `AWS`); its expiry is the API's (12 hours on AWS; moto answers with an
 //! already expired date, which is reported as is).
 
@@ -20,10 +20,11 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::http::{self, HttpClient, Transport};
 use super::parse::EcrRegistry;
-use super::sdk::{AwsEnv, AwsVars, sdk_credentials};
+use super::sdk::{AwsVars, sdk_credentials};
 use super::sdk_error::sdk_error;
+use crate::Env;
 use crate::error::{Error, Result};
-use crate::{CloudKeys, Provider, RegistryCredentials, Secret};
+use crate::{AwsKeys, Provider, RegistryCredentials, Secret};
 
 const STEP: &str = "get ECR authorization token";
 
@@ -32,8 +33,8 @@ const STEP: &str = "get ECR authorization token";
 /// describes) and within its timeouts.
 pub async fn login(
     registry: &EcrRegistry,
-    keys: &CloudKeys,
-    env: &AwsEnv,
+    keys: &AwsKeys,
+    env: &Env,
     transport: Transport<'_>,
 ) -> Result<RegistryCredentials> {
     let result = async {
@@ -50,8 +51,8 @@ pub async fn login(
 async fn private_token(
     http: &HttpClient,
     region: &str,
-    keys: &CloudKeys,
-    env: &AwsEnv,
+    keys: &AwsKeys,
+    env: &Env,
 ) -> Result<RegistryCredentials> {
     let mut builder = aws_sdk_ecr::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -70,11 +71,7 @@ async fn private_token(
     decode(data.map(|d| (d.authorization_token(), d.expires_at())))
 }
 
-async fn public_token(
-    http: &HttpClient,
-    keys: &CloudKeys,
-    env: &AwsEnv,
-) -> Result<RegistryCredentials> {
+async fn public_token(http: &HttpClient, keys: &AwsKeys, env: &Env) -> Result<RegistryCredentials> {
     let mut builder = aws_sdk_ecrpublic::Config::builder()
         .behavior_version(aws_sdk_ecrpublic::config::BehaviorVersion::latest())
         .http_client(http.client())

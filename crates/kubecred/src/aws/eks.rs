@@ -19,11 +19,12 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 use super::http::Transport;
 use super::parse::EksClusterArn;
-use super::sdk::{AwsEnv, AwsVars, sdk_credentials};
+use super::sdk::{AwsVars, sdk_credentials};
 use super::sdk_error::sdk_error;
 use super::signing::{self, Scope, Unsigned};
+use crate::Env;
 use crate::error::{Error, Result};
-use crate::{CloudKeys, Provider, Secret};
+use crate::{AwsKeys, Provider, Secret};
 
 /// The prefix of EKS bearer tokens.
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
@@ -62,8 +63,8 @@ pub struct Known<'a> {
 pub async fn cluster_access(
     arn: &EksClusterArn,
     known: Known<'_>,
-    keys: &CloudKeys,
-    env: &AwsEnv,
+    keys: &AwsKeys,
+    env: &Env,
     sts_endpoint: Option<&str>,
     transport: Transport<'_>,
     now: SystemTime,
@@ -87,8 +88,8 @@ pub async fn cluster_access(
 async fn server_and_ca(
     arn: &EksClusterArn,
     known: Known<'_>,
-    keys: &CloudKeys,
-    env: &AwsEnv,
+    keys: &AwsKeys,
+    env: &Env,
     transport: Transport<'_>,
 ) -> Result<(String, Option<Vec<u8>>)> {
     let address = known.address.filter(|a| !a.is_empty()).map(str::to_owned);
@@ -113,8 +114,8 @@ struct Described {
 
 async fn describe(
     arn: &EksClusterArn,
-    keys: &CloudKeys,
-    env: &AwsEnv,
+    keys: &AwsKeys,
+    env: &Env,
     transport: Transport<'_>,
 ) -> Result<Described> {
     let action = format!("describe EKS cluster '{}' in {}", arn.name, arn.region);
@@ -163,7 +164,7 @@ fn described(cluster: Option<&aws_sdk_eks::types::Cluster>, action: &str) -> Res
 
 /// The STS URL the token is presigned for: the request's endpoint, the operator's override,
 /// or the region's public endpoint.
-pub fn sts_url(region: &str, sts_endpoint: Option<&str>, env: &AwsEnv) -> Result<String> {
+pub fn sts_url(region: &str, sts_endpoint: Option<&str>, env: &Env) -> Result<String> {
     match sts_endpoint
         .map(str::to_owned)
         .or_else(|| env.endpoint_url("STS"))
@@ -182,7 +183,7 @@ pub fn sts_url(region: &str, sts_endpoint: Option<&str>, env: &AwsEnv) -> Result
 pub fn presigned_token(
     cluster_name: &str,
     region: &str,
-    keys: &CloudKeys,
+    keys: &AwsKeys,
     sts_url: &str,
     now: SystemTime,
 ) -> Result<Secret> {
@@ -194,7 +195,7 @@ pub fn presigned_token(
 fn presigned_url(
     cluster_name: &str,
     region: &str,
-    keys: &CloudKeys,
+    keys: &AwsKeys,
     sts_url: &str,
     now: SystemTime,
 ) -> Result<Secret> {
@@ -247,8 +248,8 @@ mod tests {
 
     use super::*;
 
-    fn keys() -> CloudKeys {
-        CloudKeys {
+    fn keys() -> AwsKeys {
+        AwsKeys {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
             session_token: Some(Secret::new("session/token+value=")),
@@ -343,8 +344,8 @@ mod tests {
 
     #[test]
     fn sts_url_precedence() {
-        let env = AwsEnv::from_pairs(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")]);
-        let none = AwsEnv::from_pairs(&[]);
+        let env = Env::from_pairs(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")]);
+        let none = Env::from_pairs(&[]);
         assert_eq!(
             sts_url("us-east-1", None, &none).ok().as_deref(),
             Some("https://sts.us-east-1.amazonaws.com")

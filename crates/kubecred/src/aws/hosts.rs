@@ -1,7 +1,7 @@
 //! AWS hosts that decide where credentials go: ECR registries (private and Public), CodeCommit
 //! git hosts, and a request's STS endpoint. Each is matched exactly: anchored patterns, the real
 //! partition suffixes only, 12-digit accounts, region names of AWS's shape; look-alikes are
-//! tested against a shared table of tricks ([`crate::lookalike`]).
+//! tested against a shared table of tricks (`crate::lookalike`).
 //!
 //! What a host may look like before it is matched:
 //! - case: hosts are case-insensitive, so ASCII letters are lowercased before matching;
@@ -125,7 +125,7 @@ fn ecr_registry_name(name: &str) -> Option<EcrRegistry> {
 }
 
 /// Checks an STS endpoint given with a request (tenant input): an `https` URL whose host is an
-/// STS host of `amazonaws.com` ([`STS_HOST`]), with no user info, no port but 443, no path but
+/// STS host of `amazonaws.com` (`STS_HOST`), with no user info, no port but 443, no path but
 /// `/`, no query or fragment. Returns the endpoint as checked, `https://<host>`, which is what
 /// the calls use. Only ASCII without `%`-escapes is read: the URL parser would otherwise map
 /// Unicode, escapes and stray whitespace onto other hosts.

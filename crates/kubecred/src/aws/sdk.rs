@@ -1,5 +1,5 @@
 //! What every AWS call shares: the injected environment (region and endpoint overrides, named as
-//! the AWS SDKs name them) and the conversion of [`CloudKeys`] into SDK credentials.
+//! the AWS SDKs name them) and the conversion of [`AwsKeys`] into SDK credentials.
 //!
 //! Environment read here:
 //! - `AWS_REGION`, then `AWS_DEFAULT_REGION`: the controller's region;
@@ -13,10 +13,7 @@ use std::time::SystemTime;
 use aws_credential_types::Credentials;
 
 use crate::Secret;
-use crate::credential::CloudKeys;
-
-/// The environment the AWS code reads: the engine's one [`crate::Env`].
-pub type AwsEnv = crate::Env;
+use crate::credential::AwsKeys;
 
 /// The AWS variables of the environment, named as the AWS SDKs name them.
 pub trait AwsVars {
@@ -47,7 +44,7 @@ impl AwsVars for crate::Env {
 }
 
 /// SDK credentials from keys.
-pub(crate) fn sdk_credentials(keys: &CloudKeys) -> Credentials {
+pub(crate) fn sdk_credentials(keys: &AwsKeys) -> Credentials {
     Credentials::new(
         keys.access_key_id.clone(),
         keys.secret_access_key.expose().to_owned(),
@@ -58,8 +55,8 @@ pub(crate) fn sdk_credentials(keys: &CloudKeys) -> Credentials {
 }
 
 /// Keys from SDK credentials.
-pub(crate) fn cloud_keys(credentials: &Credentials) -> CloudKeys {
-    CloudKeys {
+pub(crate) fn cloud_keys(credentials: &Credentials) -> AwsKeys {
+    AwsKeys {
         access_key_id: credentials.access_key_id().to_owned(),
         secret_access_key: Secret::new(credentials.secret_access_key()),
         session_token: credentials.session_token().map(Secret::new),
@@ -68,8 +65,8 @@ pub(crate) fn cloud_keys(credentials: &Credentials) -> CloudKeys {
 }
 
 /// Keys from an STS `Credentials` answer.
-pub(crate) fn sts_keys(credentials: &aws_sdk_sts::types::Credentials) -> CloudKeys {
-    CloudKeys {
+pub(crate) fn sts_keys(credentials: &aws_sdk_sts::types::Credentials) -> AwsKeys {
+    AwsKeys {
         access_key_id: credentials.access_key_id().to_owned(),
         secret_access_key: Secret::new(credentials.secret_access_key()),
         session_token: Some(Secret::new(credentials.session_token())),
@@ -83,7 +80,7 @@ mod tests {
 
     #[test]
     fn endpoint_overrides_follow_the_sdk_convention() {
-        let env = AwsEnv::from_pairs(&[
+        let env = crate::Env::from_pairs(&[
             ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1"),
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:2"),
         ]);
@@ -95,7 +92,7 @@ mod tests {
             env.endpoint_url("ECR").as_deref(),
             Some("http://127.0.0.1:2")
         );
-        let ignored = AwsEnv::from_pairs(&[
+        let ignored = crate::Env::from_pairs(&[
             ("AWS_ENDPOINT_URL_STS", "http://x"),
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
         ]);
@@ -105,7 +102,7 @@ mod tests {
     #[test]
     fn region_prefers_aws_region() {
         assert_eq!(
-            AwsEnv::from_pairs(&[
+            crate::Env::from_pairs(&[
                 ("AWS_REGION", "eu-west-1"),
                 ("AWS_DEFAULT_REGION", "us-east-1")
             ])
@@ -114,17 +111,17 @@ mod tests {
             Some("eu-west-1")
         );
         assert_eq!(
-            AwsEnv::from_pairs(&[("AWS_DEFAULT_REGION", "us-east-1")])
+            crate::Env::from_pairs(&[("AWS_DEFAULT_REGION", "us-east-1")])
                 .region()
                 .as_deref(),
             Some("us-east-1")
         );
-        assert_eq!(AwsEnv::from_pairs(&[]).region(), None);
+        assert_eq!(crate::Env::from_pairs(&[]).region(), None);
     }
 
     #[test]
     fn keys_round_trip_through_sdk_credentials() {
-        let keys = CloudKeys {
+        let keys = AwsKeys {
             access_key_id: "AKID".into(),
             secret_access_key: Secret::new("SECRET"),
             session_token: Some(Secret::new("TOKEN")),

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::Secret;
-use crate::credential::CloudKeys;
+use crate::credential::AwsKeys;
 use crate::error::{Error, Result};
 
 const SOPS_KEY: &str = "sops.aws-kms";
@@ -46,7 +46,7 @@ struct SopsKeys {
 }
 
 /// The keys a Secret holds.
-pub(crate) fn keys(data: &BTreeMap<String, Secret>) -> Result<CloudKeys> {
+pub(crate) fn keys(data: &BTreeMap<String, Secret>) -> Result<AwsKeys> {
     if let Some(sops) = data.get(SOPS_KEY) {
         return sops_keys(sops);
     }
@@ -61,7 +61,7 @@ pub(crate) fn keys(data: &BTreeMap<String, Secret>) -> Result<CloudKeys> {
         .find(|form| field(form.access_key).is_some() || field(form.secret_key).is_some())
         .unwrap_or(&FORMS[0]);
     match (field(form.access_key), field(form.secret_key)) {
-        (Some(access_key), Some(secret_key)) => Ok(CloudKeys {
+        (Some(access_key), Some(secret_key)) => Ok(AwsKeys {
             access_key_id: access_key.to_owned(),
             secret_access_key: Secret::new(secret_key),
             session_token: field(form.session_token).map(Secret::new),
@@ -90,14 +90,14 @@ pub(crate) fn keys(data: &BTreeMap<String, Secret>) -> Result<CloudKeys> {
     }
 }
 
-fn sops_keys(value: &Secret) -> Result<CloudKeys> {
+fn sops_keys(value: &Secret) -> Result<AwsKeys> {
     // The parser's message may quote the input; keep only its position.
     let parsed: SopsKeys = serde_saphyr::from_str(value.expose()).map_err(|_| {
         Error::invalid(format!(
             "the secret's '{SOPS_KEY}' value is not YAML with aws_access_key_id and aws_secret_access_key"
         ))
     })?;
-    Ok(CloudKeys {
+    Ok(AwsKeys {
         access_key_id: parsed.aws_access_key_id,
         secret_access_key: Secret::new(parsed.aws_secret_access_key),
         session_token: parsed

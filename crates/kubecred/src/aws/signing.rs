@@ -11,7 +11,7 @@ use aws_sigv4::sign::v4;
 use url::Url;
 
 use super::sdk::sdk_credentials;
-use crate::CloudKeys;
+use crate::AwsKeys;
 use crate::error::{Error, Result};
 
 /// What a signature is scoped to.
@@ -42,7 +42,7 @@ pub(crate) struct Unsigned<'a> {
 /// Signs a request: headers to add (header signing) or query parameters to append (presigning),
 /// as `settings.signature_location` says.
 pub(crate) fn instructions(
-    keys: &CloudKeys,
+    keys: &AwsKeys,
     scope: Scope<'_>,
     request: Unsigned<'_>,
     settings: SigningSettings,

@@ -12,7 +12,7 @@ use aws_sdk_sts::config::Region;
 use super::http::HttpClient;
 use super::sdk::{sdk_credentials, sts_keys};
 use super::sdk_error::sdk_error;
-use crate::credential::CloudKeys;
+use crate::credential::AwsKeys;
 use crate::error::{Error, Result};
 use crate::{AssumeRole, Secret};
 
@@ -24,7 +24,7 @@ pub(crate) fn client(
     http: &HttpClient,
     region: &str,
     endpoint: Option<&str>,
-    keys: Option<&CloudKeys>,
+    keys: Option<&AwsKeys>,
 ) -> aws_sdk_sts::Client {
     let mut config = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -46,7 +46,7 @@ pub(crate) async fn assume_role_with_web_identity(
     role_arn: &str,
     session_name: &str,
     token: &Secret,
-) -> Result<CloudKeys> {
+) -> Result<AwsKeys> {
     let output = client
         .assume_role_with_web_identity()
         .role_arn(role_arn)
@@ -66,7 +66,7 @@ pub(crate) async fn assume_role(
     client: &aws_sdk_sts::Client,
     hop: &AssumeRole,
     session_name: &str,
-) -> Result<CloudKeys> {
+) -> Result<AwsKeys> {
     let output = client
         .assume_role()
         .role_arn(&hop.role_arn)

@@ -1,13 +1,13 @@
 //! The seam between the cloud-neutral front of the library ([`crate::Engine`], [`crate::registry`],
 //! [`crate::cluster`], [`crate::git`], [`crate::check`]) and each cloud module.
 //!
-//! Every cloud (`aws/`, `generic.rs`, and `gcp/`, `azure/` to come) implements [`Cloud`]: the
-//! same operations, each a plain async function. [`dispatch!`] is the one `match` on
+//! Every cloud (`aws/`, `generic.rs`, and `gcp/`, `azure/` to come) implements `Cloud`: the
+//! same operations, each a plain async function. `dispatch!` is the one `match` on
 //! [`Provider`]; it has no wildcard arm, so adding a provider makes the compiler list every
 //! place that must learn it, and a provider compiled out (its cargo feature off) answers one
-//! explained error. Operations a cloud lacks answer [`unsupported`], one shared message.
+//! explained error. Operations a cloud lacks answer `unsupported`, one shared message.
 //!
-//! Adding a cloud: its module implementing [`Cloud`], its line in [`dispatch!`], its cargo
+//! Adding a cloud: its module implementing `Cloud`, its line in `dispatch!`, its cargo
 //! feature, its CLI flags (if any beyond the shared ones), its sandbox stand-ins, the docs.
 
 use std::collections::BTreeMap;

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use kubecred::Env;
-use kubecred::{CloudKeys, Secret};
+use kubecred::{AwsKeys, Secret};
 
 /// A boxed error for tests.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -140,7 +140,7 @@ impl Moto {
         name: &str,
         action: &str,
         resource: &str,
-    ) -> Result<CloudKeys, BoxError> {
+    ) -> Result<AwsKeys, BoxError> {
         let policy = serde_json::json!({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
@@ -158,7 +158,7 @@ impl Moto {
         let answer = self
             .iam(&[("Action", "CreateAccessKey"), ("UserName", name)])
             .await?;
-        Ok(CloudKeys {
+        Ok(AwsKeys {
             access_key_id: element(&answer, "AccessKeyId")?,
             secret_access_key: Secret::new(element(&answer, "SecretAccessKey")?),
             session_token: None,
@@ -195,8 +195,8 @@ impl Moto {
 }
 
 /// Keys moto has never issued (accepted while authentication is off).
-pub fn any_keys() -> CloudKeys {
-    CloudKeys {
+pub fn any_keys() -> AwsKeys {
+    AwsKeys {
         access_key_id: "AKIDEXAMPLE".into(),
         secret_access_key: Secret::new("not-checked-while-auth-is-off"),
         session_token: None,

@@ -12,7 +12,9 @@
 //!    `AWS_EC2_METADATA_DISABLED`).
 //!
 //! The chain reads the process environment itself (aws-config offers no public way to inject
-//! one); kubecred's own reads go through [`super::sdk::AwsEnv`].
+//! one); kubecred's own reads go through [`super::sdk::AwsEnv`]. A profile whose
+//! `credential_process` runs kubecred back into this chain is stopped at its first re-entry
+//! ([`super::process_loop`]).
 
 use aws_config::BehaviorVersion;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
@@ -20,8 +22,10 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sts::config::Region;
+use aws_types::os_shim_internal::{Env, Fs};
 
 use super::http::HttpClient;
+use super::process_loop;
 use super::sdk::cloud_keys;
 use crate::credential::CloudKeys;
 use crate::error::{Error, Result};
@@ -33,6 +37,8 @@ pub(crate) async fn default_chain(
     region: &str,
     sts_endpoint: Option<&str>,
 ) -> Result<CloudKeys> {
+    let (env, fs) = (Env::real(), Fs::real());
+    process_loop::refuse_reentry(&env)?;
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http.clone())
         .region(RegionProviderChain::first_try(Region::new(
@@ -40,6 +46,9 @@ pub(crate) async fn default_chain(
         )));
     if let Some(endpoint) = sts_endpoint {
         loader = loader.endpoint_url(endpoint);
+    }
+    if let Some(files) = process_loop::guarded_profile_files(&env, &fs).await {
+        loader = loader.profile_files(files);
     }
     let config = loader.load().await;
     let provider = config

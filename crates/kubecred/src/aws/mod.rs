@@ -12,6 +12,7 @@ pub mod ecr;
 pub mod eks;
 pub(crate) mod http;
 pub mod parse;
+mod process_loop;
 pub mod sdk;
 mod sdk_error;
 mod secret_keys;

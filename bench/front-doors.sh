@@ -109,14 +109,16 @@ for entry in cache["Registries"].values(): entry["ExpiresAt"] = later
 json.dump(cache, open(path, "w"))
 PY
 }
-# bench NAME VARS COMMAND [PREPARE]: PREPARE runs before each timed run, untimed. A command
-# that reads stdin (`<file`) runs through hyperfine's shell, whose start-up hyperfine subtracts;
-# any other runs directly (`-N`), which is exact for the ~1 ms runs.
+# bench NAME VARS COMMAND [PREPARE]: PREPARE runs before each timed run, untimed. Commands run
+# directly (`-N`): hyperfine's subtraction of its own shell's start is noisier than the ~1 ms
+# runs on a busy machine (it has printed 0.0 ms). A command that reads stdin is `fed`: started by
+# `sh -c 'exec CMD <FILE'` (hyperfine 1.15 has no --input), the same cost on both sides, measured
+# alone as the `sh-exec-baseline` row.
 bench() {
-  local name="$1" vars="$2" command="$3" prepare="${4:-true}" direct=(-N)
-  case "$command" in *'<'*) direct=() ;; esac
-  in_env "$vars" hyperfine "${direct[@]}" --warmup 3 --runs "$RUNS" --prepare "$prepare" --export-json "$work/$name.json" -n "$name" "$command" >>"$work/hyperfine.txt"
+  local name="$1" vars="$2" command="$3" prepare="${4:-true}"
+  in_env "$vars" hyperfine -N --warmup 3 --runs "$RUNS" --prepare "$prepare" --export-json "$work/$name.json" -n "$name" "$command" >>"$work/hyperfine.txt"
 }
+fed() { echo "sh -c 'exec $1 <$2'"; }
 peak() { for _ in 1 2 3 4 5; do in_env "$1" /usr/bin/time -f %M sh -c "$2" 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p; }
 
 restore_ecr_warm
@@ -124,12 +126,12 @@ restore_ecr_warm
 # would go to the real ECR, unreachable here, and fail).
 in_env "$ecr_warm_env" sh -c "$ecr_login <$work/private.txt" | grep -q '"Username":"AWS"'
 ecr_cold_prepare="rm -f $work/home/.ecr/cache.json"
-bench ecr-login-warm "$ecr_warm_env" "$ecr_login <$work/private.txt"; mem_ecr_warm=$(peak "$ecr_warm_env" "$ecr_login <$work/private.txt")
-bench kubecred-warm "$kc_public_env" "$kubecred <$work/public.txt"; mem_kc_warm=$(peak "$kc_public_env" "$kubecred <$work/public.txt")
-bench ecr-login-cold "$ecr_env" "$ecr_login <$work/private.txt" "$ecr_cold_prepare"
+bench ecr-login-warm "$ecr_warm_env" "$(fed "$ecr_login" "$work/private.txt")"; mem_ecr_warm=$(peak "$ecr_warm_env" "$ecr_login <$work/private.txt")
+bench kubecred-warm "$kc_public_env" "$(fed "$kubecred" "$work/public.txt")"; mem_kc_warm=$(peak "$kc_public_env" "$kubecred <$work/public.txt")
+bench ecr-login-cold "$ecr_env" "$(fed "$ecr_login" "$work/private.txt")" "$ecr_cold_prepare"
 mem_ecr_cold=$(peak "$ecr_env" "$ecr_cold_prepare; $ecr_login <$work/private.txt")
-bench kubecred-cold "$kc_env" "$kubecred <$work/private.txt"; mem_kc_cold=$(peak "$kc_env" "$kubecred <$work/private.txt")
-bench kubelet-provider-node "$kubelet_env" "$BIN kubelet-credential-provider <$work/kubelet.json"
+bench kubecred-cold "$kc_env" "$(fed "$kubecred" "$work/private.txt")"; mem_kc_cold=$(peak "$kc_env" "$kubecred <$work/private.txt")
+bench kubelet-provider-node "$kubelet_env" "$(fed "$BIN kubelet-credential-provider" "$work/kubelet.json")"
 mem_kubelet=$(peak "$kubelet_env" "$BIN kubelet-credential-provider <$work/kubelet.json")
 bench cluster-credentials-warm "$cluster_env" "$cluster"; mem_cluster=$(peak "$cluster_env" "$cluster")
 bench aws-eks-get-token "$eks_aws_env $exec_info" "$eks_aws"; mem_eks_aws=$(peak "$eks_aws_env $exec_info" "$eks_aws")
@@ -137,11 +139,12 @@ bench kubecred-eks-cold "$eks_kc_env $exec_info" "$eks_kubecred" "$eks_cold_prep
 mem_eks_cold=$(peak "$eks_kc_env $exec_info" "$eks_cold_prepare; $eks_kubecred")
 in_env "$eks_kc_env $exec_info" sh -c "$eks_kubecred" >/dev/null   # warm its cache
 bench kubecred-eks-warm "$eks_kc_env $exec_info" "$eks_kubecred"; mem_eks_warm=$(peak "$eks_kc_env $exec_info" "$eks_kubecred")
-rows=(ecr-login-warm kubecred-warm ecr-login-cold kubecred-cold kubelet-provider-node cluster-credentials-warm aws-eks-get-token kubecred-eks-cold kubecred-eks-warm)
+bench sh-exec-baseline "$common" "$(fed true "$work/private.txt")"; mem_baseline=$(peak "$common" "exec true <$work/private.txt")
+rows=(ecr-login-warm kubecred-warm ecr-login-cold kubecred-cold kubelet-provider-node cluster-credentials-warm aws-eks-get-token kubecred-eks-cold kubecred-eks-warm sh-exec-baseline)
 python3 -c 'import json,sys; print(json.dumps({"results": [json.load(open(f"{sys.argv[1]}/{n}.json"))["results"][0] for n in sys.argv[2:]]}))' \
   "$work" "${rows[@]}" >"$work/times.json"
 
-python3 - "$work/times.json" "$RUNS" "${rows[*]}" "$mem_ecr_warm" "$mem_kc_warm" "$mem_ecr_cold" "$mem_kc_cold" "$mem_kubelet" "$mem_cluster" "$mem_eks_aws" "$mem_eks_cold" "$mem_eks_warm" <<'PY' | tee bench/RESULTS.md
+python3 - "$work/times.json" "$RUNS" "${rows[*]}" "$mem_ecr_warm" "$mem_kc_warm" "$mem_ecr_cold" "$mem_kc_cold" "$mem_kubelet" "$mem_cluster" "$mem_eks_aws" "$mem_eks_cold" "$mem_eks_warm" "$mem_baseline" <<'PY' | tee bench/RESULTS.md
 import json, os, sys, statistics, platform, subprocess
 times = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 mem = dict(zip(sys.argv[3].split(), sys.argv[4:]))
@@ -149,13 +152,13 @@ med = lambda n: statistics.median(times[n]["times"]) * 1000
 ratio = lambda a, b: med(a) / med(b)
 aws_version = (lambda r: (r.stdout or r.stderr).split(" ")[0])(subprocess.run(["aws", "--version"], capture_output=True, text=True))
 print("# Front-door benchmarks\n")
-print(f"Produced by `RUNS={sys.argv[2]} bench/front-doors.sh`, on {platform.machine()} with {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; whole-process wall time (hyperfine: the docker helpers, which read stdin, through a shell whose start is subtracted; the others run directly, `-N`) and peak RSS (`/usr/bin/time`, median of 5). Ratios are of medians measured in this run. Load average (1 min) at its end: {os.getloadavg()[0]:.1f} (a shared machine: absolute times vary between runs more than the ratios).\n")
+print(f"Produced by `RUNS={sys.argv[2]} bench/front-doors.sh`, on {platform.machine()} with {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; whole-process wall time (hyperfine `-N`, no shell; the docker helpers and the kubelet provider, which read stdin, started by `sh -c 'exec CMD <FILE'`, whose cost alone is the `sh-exec-baseline` row) and peak RSS (`/usr/bin/time`, median of 5). Ratios are of medians measured in this run. Load average (1 min) at its end: {os.getloadavg()[0]:.1f} (a shared machine: absolute times vary between runs more than the ratios).\n")
 print("| command | median wall (ms) | peak RSS (MiB) |\n|---|---:|---:|")
 for name in mem:
     print(f"| {name} | {med(name):.1f} | {int(mem[name]) / 1024:.1f} |")
 print()
 warm = ratio('ecr-login-warm', 'kubecred-warm')
-print(f"- docker helper, warm: docker-credential-ecr-login / kubecred = **{warm:.1f}x** (target ≥ 3x: {'met' if warm >= 3 else 'not met'})")
+print(f"- docker helper, warm: docker-credential-ecr-login / kubecred = **{warm:.1f}x** (target ≥ 3x: {'met' if warm >= 3 else 'not met'}; both include `sh-exec-baseline`, {med('sh-exec-baseline'):.1f} ms)")
 print(f"- docker helper, cold: docker-credential-ecr-login / kubecred = **{ratio('ecr-login-cold', 'kubecred-cold'):.1f}x** (ecr-login through an intercepting proxy, see below)")
 print(f"- kubectl exec plugin (EKS): aws eks get-token / kubecred cold = **{ratio('aws-eks-get-token', 'kubecred-eks-cold'):.1f}x**; / kubecred warm (disk cache) = **{ratio('aws-eks-get-token', 'kubecred-eks-warm'):.1f}x** (`aws eks get-token` has no cache: every kubectl call is a cold one)")
 print("""

@@ -3,12 +3,20 @@
 #   - kubecred's docker credential helper vs docker-credential-ecr-login (Debian package
 #     amazon-ecr-credential-helper), cold (GetAuthorizationToken at moto) and warm (each
 #     helper's own file cache);
-#   - cold start of `kubecred kubelet-credential-provider` and `kubecred cluster credentials`.
+#   - kubectl's exec credential plugin for EKS: `kubecred cluster credentials --provider aws`
+#     (as the kubeconfig `kubecred cluster kubeconfig` writes runs it) vs `aws eks get-token`
+#     (the AWS CLI, which EKS kubeconfigs run by default), cold, and kubecred warm (its disk
+#     cache; `aws eks get-token` has none);
+#   - cold start of `kubecred kubelet-credential-provider`, warm `kubecred cluster credentials`.
 # Prints a table and writes bench/RESULTS.md. Everything runs on loopback.
 #
 # Notes on fairness, also written into RESULTS.md:
-#   - docker-credential-ecr-login has no endpoint override, so it reaches moto through
-#     moto_proxy (HTTPS interception); kubecred reaches moto directly (AWS_ENDPOINT_URL_ECR).
+#   - docker-credential-ecr-login has no endpoint override, so its cold run reaches moto through
+#     moto_proxy (HTTPS interception: HTTPS_PROXY and a CA bundle with moto's CA); kubecred
+#     reaches moto directly (AWS_ENDPOINT_URL_ECR). Warm runs make no network call, so each tool
+#     gets what a user would give it: keys and region, no proxy, no CA bundle, no endpoint.
+#   - Each tool runs in its own environment, set on hyperfine; cache removal before a cold run
+#     is hyperfine's untimed --prepare step.
 #   - moto issues ECR tokens that are already expired, so neither helper can serve them from
 #     its cache. Warm runs therefore use a credential that is valid for 12 h: for ecr-login its
 #     cache file from a moto login with the expiry moved ahead; for kubecred a cached login at
@@ -51,6 +59,8 @@ echo "$HOST" >"$work/private.txt"; echo public.ecr.aws >"$work/public.txt"
 common="PATH=$work/helpers:$PATH HOME=$work/home AWS_REGION=us-east-1"
 keys="AWS_ACCESS_KEY_ID=AKIAEXAMPLEBENCH01 AWS_SECRET_ACCESS_KEY=bench-secret AWS_EC2_METADATA_DISABLED=true"
 ecr_env="$common $keys HTTPS_PROXY=http://127.0.0.1:$proxy_port AWS_CA_BUNDLE=$work/bundle.pem"
+# Warm: what a user gives the helper (no interception proxy, no extra CA bundle to load).
+ecr_warm_env="$common $keys"
 kc_env="$common $keys XDG_CACHE_HOME=$work/cache AWS_ENDPOINT_URL_ECR=http://127.0.0.1:$moto_port"
 # The ECR Public stand-in verifies signatures, so the warm entry is minted with keys it issued:
 # the node role its instance metadata service serves (the default chain's last source).
@@ -72,6 +82,23 @@ cluster_env="PATH=$PATH HOME=$work/home XDG_CACHE_HOME=$work/cache"
 cluster="$BIN cluster credentials --provider generic --address https://remote.example.test --namespace team-a --service-account app --kubeconfig $work/kubeconfig"
 in_env "$cluster_env" sh -c "$cluster" >/dev/null   # warm its cache
 
+# kubectl's exec plugin for EKS, with the user's keys, as kubectl runs it (KUBERNETES_EXEC_INFO
+# set). kubecred: the arguments `cluster kubeconfig --provider aws --cluster ARN --region R` writes
+# (the address it read from DescribeCluster included); aws: what `aws eks update-kubeconfig` writes.
+# Both presign an STS GetCallerIdentity URL locally: no network call.
+exec_info='KUBERNETES_EXEC_INFO={"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}'
+eks_arn=arn:aws:eks:us-east-1:123456789012:cluster/bench
+eks_kc_env="$common $keys XDG_CACHE_HOME=$work/eks-cache"
+eks_aws_env="$common $keys"
+eks_kubecred="$BIN cluster credentials --provider aws --cluster $eks_arn --address https://bench.eks.example.test --region us-east-1"
+eks_aws="aws --region us-east-1 eks get-token --cluster-name bench --output json"
+eks_cold_prepare="sh -c 'rm -f $work/eks-cache/kubecred/*.json'"
+# Sanity: both print an EKS token (output kept in files: `grep -q` closing the pipe early would
+# break the AWS CLI's write).
+in_env "$eks_kc_env $exec_info" sh -c "$eks_kubecred" >"$work/eks-kubecred.json"
+in_env "$eks_aws_env $exec_info" sh -c "$eks_aws" >"$work/eks-aws.json"
+grep -q '"token":"k8s-aws-v1\.' "$work/eks-kubecred.json"; grep -q '"token": *"k8s-aws-v1\.' "$work/eks-aws.json"
+
 restore_ecr_warm() {
   in_env "$ecr_env" sh -c "$ecr_login <$work/private.txt" >/dev/null
   python3 - "$work/home/.ecr/cache.json" <<'PY'
@@ -82,42 +109,85 @@ for entry in cache["Registries"].values(): entry["ExpiresAt"] = later
 json.dump(cache, open(path, "w"))
 PY
 }
-bench() { local name="$1" vars="$2" command="$3"; in_env "$vars" hyperfine --warmup 3 --runs "$RUNS" --export-json "$work/$name.json" -n "$name" "$command" >>"$work/hyperfine.txt"; }
+# bench NAME VARS COMMAND [PREPARE]: PREPARE runs before each timed run, untimed. Commands run
+# directly (`-N`): hyperfine's subtraction of its own shell's start is noisier than the ~1 ms
+# runs on a busy machine (it has printed 0.0 ms). A command that reads stdin is `fed`: started by
+# `sh -c 'exec CMD <FILE'` (hyperfine 1.15 has no --input), the same cost on both sides, measured
+# alone as the `sh-exec-baseline` row.
+bench() {
+  local name="$1" vars="$2" command="$3" prepare="${4:-true}"
+  in_env "$vars" hyperfine -N --warmup 3 --runs "$RUNS" --prepare "$prepare" --export-json "$work/$name.json" -n "$name" "$command" >>"$work/hyperfine.txt"
+}
+fed() { echo "sh -c 'exec $1 <$2'"; }
 peak() { for _ in 1 2 3 4 5; do in_env "$1" /usr/bin/time -f %M sh -c "$2" 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p; }
 
 restore_ecr_warm
-bench ecr-login-warm "$ecr_env" "$ecr_login <$work/private.txt"; mem_ecr_warm=$(peak "$ecr_env" "$ecr_login <$work/private.txt")
-bench kubecred-warm "$kc_public_env" "$kubecred <$work/public.txt"; mem_kc_warm=$(peak "$kc_public_env" "$kubecred <$work/public.txt")
-bench ecr-login-cold "$ecr_env" "rm -f $work/home/.ecr/cache.json; $ecr_login <$work/private.txt"
-mem_ecr_cold=$(peak "$ecr_env" "rm -f $work/home/.ecr/cache.json; $ecr_login <$work/private.txt")
-bench kubecred-cold "$kc_env" "$kubecred <$work/private.txt"; mem_kc_cold=$(peak "$kc_env" "$kubecred <$work/private.txt")
-bench kubelet-provider-node "$kubelet_env" "$BIN kubelet-credential-provider <$work/kubelet.json"
+# The warm sanity check: ecr-login answers from its cache without the proxy (a network call
+# would go to the real ECR, unreachable here, and fail).
+in_env "$ecr_warm_env" sh -c "$ecr_login <$work/private.txt" | grep -q '"Username":"AWS"'
+ecr_cold_prepare="rm -f $work/home/.ecr/cache.json"
+bench ecr-login-warm "$ecr_warm_env" "$(fed "$ecr_login" "$work/private.txt")"; mem_ecr_warm=$(peak "$ecr_warm_env" "$ecr_login <$work/private.txt")
+bench kubecred-warm "$kc_public_env" "$(fed "$kubecred" "$work/public.txt")"; mem_kc_warm=$(peak "$kc_public_env" "$kubecred <$work/public.txt")
+bench ecr-login-cold "$ecr_env" "$(fed "$ecr_login" "$work/private.txt")" "$ecr_cold_prepare"
+mem_ecr_cold=$(peak "$ecr_env" "$ecr_cold_prepare; $ecr_login <$work/private.txt")
+bench kubecred-cold "$kc_env" "$(fed "$kubecred" "$work/private.txt")"; mem_kc_cold=$(peak "$kc_env" "$kubecred <$work/private.txt")
+bench kubelet-provider-node "$kubelet_env" "$(fed "$BIN kubelet-credential-provider" "$work/kubelet.json")"
 mem_kubelet=$(peak "$kubelet_env" "$BIN kubelet-credential-provider <$work/kubelet.json")
 bench cluster-credentials-warm "$cluster_env" "$cluster"; mem_cluster=$(peak "$cluster_env" "$cluster")
-python3 -c 'import json,sys; print(json.dumps({"results": [json.load(open(f))["results"][0] for f in sys.argv[1:]]}))' \
-  "$work"/{ecr-login-warm,kubecred-warm,ecr-login-cold,kubecred-cold,kubelet-provider-node,cluster-credentials-warm}.json >"$work/times.json"
+bench aws-eks-get-token "$eks_aws_env $exec_info" "$eks_aws"; mem_eks_aws=$(peak "$eks_aws_env $exec_info" "$eks_aws")
+bench kubecred-eks-cold "$eks_kc_env $exec_info" "$eks_kubecred" "$eks_cold_prepare"
+mem_eks_cold=$(peak "$eks_kc_env $exec_info" "$eks_cold_prepare; $eks_kubecred")
+in_env "$eks_kc_env $exec_info" sh -c "$eks_kubecred" >/dev/null   # warm its cache
+bench kubecred-eks-warm "$eks_kc_env $exec_info" "$eks_kubecred"; mem_eks_warm=$(peak "$eks_kc_env $exec_info" "$eks_kubecred")
+bench sh-exec-baseline "$common" "$(fed true "$work/private.txt")"; mem_baseline=$(peak "$common" "exec true <$work/private.txt")
+rows=(ecr-login-warm kubecred-warm ecr-login-cold kubecred-cold kubelet-provider-node cluster-credentials-warm aws-eks-get-token kubecred-eks-cold kubecred-eks-warm sh-exec-baseline)
+python3 -c 'import json,sys; print(json.dumps({"results": [json.load(open(f"{sys.argv[1]}/{n}.json"))["results"][0] for n in sys.argv[2:]]}))' \
+  "$work" "${rows[@]}" >"$work/times.json"
 
-python3 - "$work/times.json" "$mem_ecr_warm" "$mem_kc_warm" "$mem_ecr_cold" "$mem_kc_cold" "$mem_kubelet" "$mem_cluster" "$RUNS" <<'PY' | tee bench/RESULTS.md
-import json, sys, statistics, platform, subprocess
+python3 - "$work/times.json" "$RUNS" "${rows[*]}" "$mem_ecr_warm" "$mem_kc_warm" "$mem_ecr_cold" "$mem_kc_cold" "$mem_kubelet" "$mem_cluster" "$mem_eks_aws" "$mem_eks_cold" "$mem_eks_warm" "$mem_baseline" <<'PY' | tee bench/RESULTS.md
+import json, os, sys, statistics, platform, subprocess
 times = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-mem = dict(zip(["ecr-login-warm", "kubecred-warm", "ecr-login-cold", "kubecred-cold", "kubelet-provider-node", "cluster-credentials-warm"], sys.argv[2:8]))
+mem = dict(zip(sys.argv[3].split(), sys.argv[4:]))
 med = lambda n: statistics.median(times[n]["times"]) * 1000
+ratio = lambda a, b: med(a) / med(b)
+aws_version = (lambda r: (r.stdout or r.stderr).split(" ")[0])(subprocess.run(["aws", "--version"], capture_output=True, text=True))
 print("# Front-door benchmarks\n")
-print(f"Produced by `RUNS={sys.argv[8]} bench/front-doors.sh`, on {platform.machine()} with {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; whole-process wall time (hyperfine, shell start subtracted) and peak RSS (`/usr/bin/time`, median of 5).\n")
+print(f"Produced by `RUNS={sys.argv[2]} bench/front-doors.sh`, on {platform.machine()} with {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; whole-process wall time (hyperfine `-N`, no shell; the docker helpers and the kubelet provider, which read stdin, started by `sh -c 'exec CMD <FILE'`, whose cost alone is the `sh-exec-baseline` row) and peak RSS (`/usr/bin/time`, median of 5). Ratios are of medians measured in this run. Load average (1 min) at its end: {os.getloadavg()[0]:.1f} (a shared machine: absolute times vary between runs more than the ratios).\n")
 print("| command | median wall (ms) | peak RSS (MiB) |\n|---|---:|---:|")
 for name in mem:
     print(f"| {name} | {med(name):.1f} | {int(mem[name]) / 1024:.1f} |")
 print()
-print(f"- warm: docker-credential-ecr-login / kubecred = **{med('ecr-login-warm') / med('kubecred-warm'):.1f}x** (target ≥ 3x)")
-print(f"- cold: docker-credential-ecr-login / kubecred = **{med('ecr-login-cold') / med('kubecred-cold'):.1f}x**")
+warm = ratio('ecr-login-warm', 'kubecred-warm')
+print(f"- docker helper, warm: docker-credential-ecr-login / kubecred = **{warm:.1f}x** (target ≥ 3x: {'met' if warm >= 3 else 'not met'}; both include `sh-exec-baseline`, {med('sh-exec-baseline'):.1f} ms)")
+print(f"- docker helper, cold: docker-credential-ecr-login / kubecred = **{ratio('ecr-login-cold', 'kubecred-cold'):.1f}x** (ecr-login through an intercepting proxy, see below)")
+print(f"- kubectl exec plugin (EKS): aws eks get-token / kubecred cold = **{ratio('aws-eks-get-token', 'kubecred-eks-cold'):.1f}x**; / kubecred warm (disk cache) = **{ratio('aws-eks-get-token', 'kubecred-eks-warm'):.1f}x** (`aws eks get-token` has no cache: every kubectl call is a cold one)")
 print("""
-Setup: moto (ECR) on loopback; docker-credential-ecr-login reaches it through moto_proxy (it has no
-endpoint override), kubecred directly (`AWS_ENDPOINT_URL_ECR`). moto issues already-expired ECR tokens,
-so warm runs use a 12 h credential: ecr-login's cache entry from a moto login with its expiry moved
-ahead, and kubecred's cached login at the sandbox's ECR Public stand-in (minted with the node role of its
-IMDS stand-in, since it verifies signatures); neither makes a network call when warm. Each tool's environment is set on hyperfine, so no `env` process is timed. The kubelet provider
-runs cold (the kubelet caches by `cacheDuration`) with node identity (IMDSv2 stand-in, ECR Public);
-`cluster credentials` (kubectl's exec plugin) is served from its disk cache.
+Each tool runs in the environment a user would give it for that case, set on hyperfine (no `env`
+process is timed); removing a cache before a cold run is hyperfine's untimed `--prepare` step.
+
+- Docker helper, warm: both answer from their own cache file, no network call. ecr-login gets
+  `PATH`, `HOME` and the user's keys and region (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+  `AWS_REGION`): no proxy, no CA bundle. kubecred gets the environment its entry was cached in
+  (`PATH`, `HOME`, `XDG_CACHE_HOME`, `AWS_REGION` and the stand-ins' endpoints, which a warm hit
+  does not use). moto issues already-expired ECR tokens, so the warm
+  entries are a 12 h credential: ecr-login's cache entry from a moto login with its expiry moved
+  ahead, and kubecred's cached login at the sandbox's ECR Public stand-in (minted with the node
+  role of its IMDS stand-in, since it verifies signatures). The two entries are for different
+  registries (private ECR vs ECR Public); neither helper reads more than its one cache file.
+- Docker helper, cold: `GetAuthorizationToken` at moto on loopback. ecr-login has no endpoint
+  override, so it reaches moto through moto_proxy (`HTTPS_PROXY`, and `AWS_CA_BUNDLE` with the
+  system CAs plus moto_proxy's CA; loading that bundle is part of its time); kubecred reaches
+  moto directly (`AWS_ENDPOINT_URL_ECR`). Both with env keys; each run starts with its cache removed.
+- kubectl exec plugin for EKS, both with env keys and `KUBERNETES_EXEC_INFO` as kubectl sets it:
+  `aws --region us-east-1 eks get-token --cluster-name bench --output json` (""" + aws_version + """,
+  what `aws eks update-kubeconfig` writes) and `kubecred cluster credentials
+  --provider aws --cluster ARN --address URL --region us-east-1` (what `kubecred cluster
+  kubeconfig` writes). Both presign an STS `GetCallerIdentity` URL locally, no network call.
+  kubecred cold: its cache file removed before each run (the run writes a new one); warm: served
+  from its disk cache.
+- The kubelet provider runs cold (the kubelet caches by `cacheDuration`) with node identity (IMDSv2
+  stand-in, ECR Public); `cluster-credentials-warm` is the generic provider's exec plugin served
+  from its disk cache.
 
 ## Where kubecred's warm time goes (measured by hand, 2026-11-24)
 

@@ -12,7 +12,9 @@
 //!    `AWS_EC2_METADATA_DISABLED`).
 //!
 //! The chain reads the process environment itself (aws-config offers no public way to inject
-//! one); kubecred's own reads go through the engine's [`crate::Env`].
+//! one); kubecred's own reads go through the engine's [`crate::Env`]. A profile whose
+//! `credential_process` runs kubecred back into this chain is stopped at its first re-entry
+//! ([`super::process_loop`]).
 
 use aws_config::BehaviorVersion;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
@@ -20,8 +22,10 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sts::config::Region;
+use aws_types::os_shim_internal::{Env, Fs};
 
 use super::http::HttpClient;
+use super::process_loop;
 use super::sdk::cloud_keys;
 use crate::credential::AwsKeys;
 use crate::error::{Error, Result};
@@ -32,14 +36,18 @@ use crate::timeouts::Timeouts;
 /// aws-config builds their STS client from the environment only, so a request's STS endpoint
 /// cannot reach them (see [`super::credentials::controller_level`]).
 pub(crate) async fn default_chain(http: &HttpClient, region: &str) -> Result<AwsKeys> {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    let (env, fs) = (Env::real(), Fs::real());
+    process_loop::refuse_reentry(&env)?;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http.client())
         .timeout_config(http.timeout_config())
         .region(RegionProviderChain::first_try(Region::new(
             region.to_owned(),
-        )))
-        .load()
-        .await;
+        )));
+    if let Some(files) = process_loop::guarded_profile_files(&env, &fs).await {
+        loader = loader.profile_files(files);
+    }
+    let config = loader.load().await;
     let provider = config
         .credentials_provider()
         .ok_or_else(|| Error::not_configured("no AWS credentials provider is configured"))?;

@@ -19,6 +19,7 @@ pub mod hosts;
 pub(crate) mod http;
 pub use http::Transport;
 pub mod parse;
+mod process_loop;
 pub mod sdk;
 mod sdk_error;
 mod secret_keys;

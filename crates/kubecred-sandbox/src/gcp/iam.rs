@@ -36,16 +36,17 @@ pub(crate) fn router(state: Arc<GcpState>) -> Router {
         .with_state(state)
 }
 
-/// The request body (`GenerateAccessTokenRequest`).
+/// The request body (`GenerateAccessTokenRequest`). As in protobuf JSON, `null` is the
+/// field's default (google-auth sends `"delegates": null`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body {
     #[serde(default)]
-    scope: Vec<String>,
+    scope: Option<Vec<String>>,
     #[serde(default)]
     lifetime: Option<String>,
     #[serde(default)]
-    delegates: Vec<String>,
+    delegates: Option<Vec<String>>,
 }
 
 async fn handle(
@@ -77,17 +78,18 @@ fn generate(
     let caller = caller(state, headers)?;
     let body: Body = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid_argument(format!("Invalid JSON payload received. {e}")))?;
-    if body.scope.is_empty() {
+    let scope = body.scope.unwrap_or_default();
+    if scope.is_empty() {
         return Err(ApiError::invalid_argument("Scope required."));
     }
-    if !body.delegates.is_empty() {
+    if body.delegates.is_some_and(|d| !d.is_empty()) {
         return Err(ApiError::invalid_argument(
             "Delegation chains are not supported by this stand-in.",
         ));
     }
     let lifetime = lifetime(body.lifetime.as_deref())?;
     authorize(state, &caller, email)?;
-    let token = state.issue_for_service_account(email, body.scope, lifetime);
+    let token = state.issue_for_service_account(email, scope, lifetime);
     Ok(serde_json::json!({
         "accessToken": token,
         "expireTime": rfc3339(unix_now().saturating_add(lifetime)),
@@ -198,6 +200,62 @@ mod tests {
         let error = generate(&state, "-", "a@b:generateAccessToken", &headers, b"{}")
             .expect_err("unknown token");
         assert_eq!(error.code(), 401);
+    }
+
+    #[test]
+    fn null_fields_are_defaults_and_a_binding_is_required() {
+        let config = crate::gcp::config::GcpConfig {
+            service_accounts: vec![crate::gcp::config::GcpServiceAccount {
+                email: "t@p".into(),
+                bindings: vec![crate::gcp::config::Binding {
+                    role: TOKEN_CREATOR.into(),
+                    member: "serviceAccount:a@p".into(),
+                }],
+            }],
+            ..crate::gcp::config::GcpConfig::default()
+        };
+        let state = GcpState::new(config, String::new());
+        let headers = |email: &str| {
+            let token = state.issue_for_service_account(email, vec![], 60);
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                AUTHORIZATION,
+                format!("Bearer {token}").parse().expect("header"),
+            );
+            headers
+        };
+        let body = br#"{"delegates": null, "scope": ["s"], "lifetime": "60s"}"#;
+        let granted = generate(
+            &state,
+            "-",
+            "t@p:generateAccessToken",
+            &headers("a@p"),
+            body,
+        )
+        .expect("bound caller");
+        assert!(
+            granted["accessToken"]
+                .as_str()
+                .is_some_and(|t| state.lookup(t).is_some())
+        );
+        let denied = generate(
+            &state,
+            "-",
+            "t@p:generateAccessToken",
+            &headers("b@p"),
+            body,
+        )
+        .expect_err("unbound caller");
+        assert_eq!(denied.code(), 403);
+        let no_scope = generate(
+            &state,
+            "-",
+            "t@p:generateAccessToken",
+            &headers("a@p"),
+            b"{}",
+        )
+        .expect_err("no scope");
+        assert_eq!(no_scope.message(), "Scope required.");
     }
 
     proptest! {

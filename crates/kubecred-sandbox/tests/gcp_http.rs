@@ -130,7 +130,7 @@ async fn sts_refuses_expired_and_tampered_tokens() {
     let stale = env.sandbox.issue_token_at(
         "team",
         "app",
-        &[default_audience.clone()],
+        std::slice::from_ref(&default_audience),
         two_hours_ago,
         Duration::from_secs(600),
     );

@@ -72,7 +72,7 @@ mod tests {
         Deadline::after(Duration::from_secs(60))
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn no_retry_starts_that_would_end_past_the_deadline() {
         let patient = Backoff {
             attempts: 10,

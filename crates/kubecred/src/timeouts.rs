@@ -195,7 +195,7 @@ mod tests {
         assert_eq!(done.await.ok(), Some(7));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_nested_deadline_never_ends_later_than_the_operation() {
         let outer = Timeouts::with_overall(Duration::from_millis(200));
         let started = tokio::time::Instant::now();

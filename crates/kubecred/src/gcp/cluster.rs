@@ -126,6 +126,18 @@ impl GkeCluster {
     }
 }
 
+/// The GKE workload pool of project `project_id` (`<project>.svc.id.goog`, the Kubernetes
+/// token's audience on GKE), for when only the project is known.
+pub fn gke_workload_pool(project_id: &str) -> Result<String> {
+    match PROJECT_ID_RE.is_match(project_id) {
+        true => Ok(format!("{project_id}.svc.id.goog")),
+        false => Err(Error::invalid(format!(
+            "invalid GCP project id '{}': {PROJECT_ID_RULE}",
+            project_id.escape_default()
+        ))),
+    }
+}
+
 /// Parses a GKE cluster id, `projects/<project>/locations/<location>/clusters/<name>`.
 pub fn gke_cluster_id(id: &str) -> Result<GkeCluster> {
     let invalid = |why: &str| {
@@ -270,6 +282,27 @@ mod tests {
             cluster.url(),
             "https://container.googleapis.com/v1/projects/project-id/locations/us-central1/clusters/cluster-name"
         );
+    }
+
+    #[test]
+    fn workload_pools_of_a_project() {
+        assert_eq!(
+            gke_workload_pool("project-id").ok().as_deref(),
+            Some("project-id.svc.id.goog")
+        );
+        for invalid in [
+            "",
+            "123456",
+            "project-id.evil.example",
+            "project-id\n",
+            "Project-Id",
+        ] {
+            let error = message(gke_workload_pool(invalid));
+            assert!(
+                error.starts_with("invalid GCP project id '"),
+                "{invalid:?}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -113,22 +113,7 @@ fn error(field: &str, why: impl std::fmt::Display) -> crate::Error {
 impl RawSource {
     /// The one source the object names, checked.
     pub(crate) fn checked(self) -> Result<CredentialSource> {
-        if self.environment_id.is_some()
-            || self.region_url.is_some()
-            || self.regional_cred_verification_url.is_some()
-            || self.imdsv2_session_token_url.is_some()
-        {
-            return Err(error(
-                "environment_id",
-                "AWS credential sources are not supported",
-            ));
-        }
-        if self.certificate.is_some() {
-            return Err(error(
-                "certificate",
-                "X.509 credential sources are not supported",
-            ));
-        }
+        self.refuse_unsupported()?;
         if self.headers.is_some() && self.url.is_none() {
             return Err(error("headers", "given without url"));
         }
@@ -146,6 +131,29 @@ impl RawSource {
                 "credential_source",
                 "must name exactly one of file, url or executable",
             )),
+        }
+    }
+
+    /// AWS (`environment_id` and its URLs) and X.509 (`certificate`) sources are refused.
+    fn refuse_unsupported(&self) -> Result<()> {
+        let aws = [
+            &self.environment_id,
+            &self.region_url,
+            &self.regional_cred_verification_url,
+            &self.imdsv2_session_token_url,
+        ];
+        if aws.iter().any(|field| field.is_some()) {
+            return Err(error(
+                "environment_id",
+                "AWS credential sources are not supported",
+            ));
+        }
+        match self.certificate {
+            Some(_) => Err(error(
+                "certificate",
+                "X.509 credential sources are not supported",
+            )),
+            None => Ok(()),
         }
     }
 }

@@ -163,19 +163,7 @@ fn checked(
     }
     let url = Url::parse(value).map_err(|_| "not a URL")?;
     let loopback = endpoints == Endpoints::GoogleOrLoopback && is_loopback(&url);
-    match (url.scheme(), loopback) {
-        ("https", _) | ("http", true) => {}
-        _ => return Err("the scheme is not https"),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("it has user info");
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("it has a query or fragment");
-    }
-    if !loopback && url.port().is_some() {
-        return Err("it names a port other than 443");
-    }
+    parts_are_bare(&url, loopback)?;
     if !loopback && !url.domain().is_some_and(|host| service.host_matches(host)) {
         return Err("the host is not one of Google's for this service");
     }
@@ -183,6 +171,30 @@ fn checked(
         true => Ok(url),
         false => Err("the path is not the service's"),
     }
+}
+
+/// Everything but the host and path is absent: `https` (or `http` to a loopback listener), no
+/// user info, no port but 443 (any, to a loopback listener), no query, no fragment.
+fn parts_are_bare(url: &Url, loopback: bool) -> std::result::Result<(), &'static str> {
+    let scheme_ok = url.scheme() == "https" || (loopback && url.scheme() == "http");
+    let problem = [
+        (!scheme_ok, "the scheme is not https"),
+        (
+            !url.username().is_empty() || url.password().is_some(),
+            "it has user info",
+        ),
+        (
+            url.query().is_some() || url.fragment().is_some(),
+            "it has a query or fragment",
+        ),
+        (
+            !loopback && url.port().is_some(),
+            "it names a port other than 443",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(bad, why)| bad.then_some(why));
+    problem.map_or(Ok(()), Err)
 }
 
 fn is_loopback(url: &Url) -> bool {

@@ -117,12 +117,9 @@ impl ExternalAccount {
         }
         check_audience(&raw.audience)?;
         check_subject_token_type(&raw.subject_token_type)?;
-        check_universe(raw.universe_domain.as_deref()).map_err(|_| {
-            field_error(WHAT, "universe_domain", "only googleapis.com is supported")
-        })?;
+        check_universe(WHAT, raw.universe_domain.as_deref())?;
         let url = |value: &str, field: &str, service| {
-            urls::google_url(value, field, service, endpoints)
-                .map_err(|e| field_error(WHAT, field, e))
+            urls::google_url(value, service, endpoints).map_err(|why| field_error(WHAT, field, why))
         };
         let token_url = url(&raw.token_url, "token_url", Service::StsToken)?;
         let token_info_url = raw
@@ -188,8 +185,8 @@ fn impersonation(raw: &RawExternalAccount, endpoints: Endpoints) -> Result<Optio
             )),
         };
     };
-    let url = urls::google_url(value, field, Service::Impersonation, endpoints)
-        .map_err(|e| field_error(WHAT, field, e))?;
+    let url = urls::google_url(value, Service::Impersonation, endpoints)
+        .map_err(|why| field_error(WHAT, field, why))?;
     let service_account = urls::impersonated_account(&url)
         .ok_or_else(|| field_error(WHAT, field, "names no service account"))?;
     let lifetime_seconds = lifetime

@@ -224,7 +224,7 @@ fn errors_name_the_field() {
                 "/token_url",
                 json!("https://sts.evil.example/v1/token"),
             ),
-            "field 'token_url': invalid token_url: 'https://sts.evil.example/v1/token': the host is not one of Google's",
+            "field 'token_url': 'https://sts.evil.example/v1/token': the host is not one of Google's",
         ),
         (
             with(
@@ -232,7 +232,7 @@ fn errors_name_the_field() {
                 "/token_url",
                 json!("http://127.0.0.1:8080/v1/token"),
             ),
-            "field 'token_url': invalid token_url: 'http://127.0.0.1:8080/v1/token': the scheme is not https",
+            "field 'token_url': 'http://127.0.0.1:8080/v1/token': the scheme is not https",
         ),
         (
             with(

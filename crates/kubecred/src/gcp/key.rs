@@ -65,7 +65,10 @@ pub struct ServiceAccountKey {
 impl ServiceAccountKey {
     /// Parses and checks a key file.
     pub fn parse(json: &str, endpoints: Endpoints) -> Result<Self> {
-        let raw: RawKey = json::parse(json, WHAT)?;
+        let mut raw: RawKey = json::parse(json, WHAT)?;
+        // Held as a Secret from here on, so that an early error zeroizes it too (serde_json's
+        // scratch buffer for escaped strings is not ours to zeroize).
+        let private_key = Secret::new(std::mem::take(&mut raw.private_key));
         if raw.kind != "service_account" {
             return Err(field_error(WHAT, "type", "not 'service_account'"));
         }
@@ -79,10 +82,9 @@ impl ServiceAccountKey {
                 "not a key id (letters, digits, '-' and '_')",
             ));
         }
-        check_universe(raw.universe_domain.as_deref())?;
+        check_universe(WHAT, raw.universe_domain.as_deref())?;
         let token_uri = urls::google_url_unshown(&raw.token_uri, Service::OAuthToken, endpoints)
             .map_err(|why| field_error(WHAT, "token_uri", why))?;
-        let private_key = Secret::new(raw.private_key);
         check_private_key(&private_key)?;
         Ok(ServiceAccountKey {
             client_email: raw.client_email,
@@ -94,17 +96,15 @@ impl ServiceAccountKey {
     }
 }
 
-/// Only Google's universe is served; another (a sovereign cloud) has its own endpoints.
-pub(crate) fn check_universe(universe: Option<&str>) -> Result<()> {
+/// Only Google's universe is served; another (a sovereign cloud) has its own endpoints. The
+/// value is not shown (a key file's could be a misplaced key).
+pub(crate) fn check_universe(what: &str, universe: Option<&str>) -> Result<()> {
     match universe {
         None | Some(UNIVERSE_DOMAIN) => Ok(()),
-        Some(other) => Err(field_error(
-            WHAT,
+        Some(_) => Err(field_error(
+            what,
             "universe_domain",
-            format_args!(
-                "'{}' is not supported (only {UNIVERSE_DOMAIN})",
-                other.escape_default()
-            ),
+            format_args!("only {UNIVERSE_DOMAIN} is supported"),
         )),
     }
 }

@@ -159,7 +159,7 @@ fn errors_name_the_field() {
         (
             "universe_domain",
             Some(serde_json::json!("s3nsapis.fr")),
-            "field 'universe_domain': 's3nsapis.fr' is not supported",
+            "field 'universe_domain': only googleapis.com is supported",
         ),
     ] {
         let error = message(&key_file(field, value));

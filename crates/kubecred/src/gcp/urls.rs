@@ -19,8 +19,6 @@ use std::sync::LazyLock;
 use regex::Regex;
 use url::{Host, Url};
 
-use crate::error::{Error, Result};
-
 use super::parse::compiled;
 
 /// Which hosts the Google endpoints of a credential file may name.
@@ -121,23 +119,22 @@ impl Service {
     }
 }
 
-/// Checks the endpoint `value` of `field`; returns it as parsed. The error shows the value.
+/// Checks endpoint `value`; returns it as parsed, or why not (with the value).
 pub(crate) fn google_url(
     value: &str,
-    field: &str,
     service: Service,
     endpoints: Endpoints,
-) -> Result<Url> {
+) -> Result<Url, String> {
     checked(value, service, endpoints).map_err(|why| {
-        Error::invalid(format!(
-            "invalid {field}: '{}': {why}. expected {}",
+        format!(
+            "'{}': {why}. expected {}",
             value.escape_default(),
             service.expected()
-        ))
+        )
     })
 }
 
-/// [`google_url`] for a file that holds a secret: the error says why, without the value.
+/// [`google_url`] for a file that holds a secret: why not, without the value.
 pub(crate) fn google_url_unshown(
     value: &str,
     service: Service,
@@ -212,14 +209,15 @@ mod tests {
     use crate::lookalike::{self, Pattern};
 
     fn sts(url: &str) -> Option<String> {
-        google_url(url, "token_url", Service::StsToken, Endpoints::Google)
+        google_url(url, Service::StsToken, Endpoints::Google)
             .ok()
             .map(|u| u.to_string())
     }
 
     fn message(value: &str, service: Service, endpoints: Endpoints) -> String {
-        let result = google_url(value, "token_url", service, endpoints);
-        result.err().map(|e| e.to_string()).unwrap_or_default()
+        google_url(value, service, endpoints)
+            .err()
+            .unwrap_or_default()
     }
 
     /// `host` (a look-alike trick may end it with an empty path, `/` or `\\`) followed by `path`.
@@ -256,7 +254,7 @@ mod tests {
             let path =
                 "/v1/projects/-/serviceAccounts/a@p.iam.gserviceaccount.com:generateAccessToken";
             let url = with_path(host, path);
-            google_url(&url, "x", Service::Impersonation, Endpoints::Google)
+            google_url(&url, Service::Impersonation, Endpoints::Google)
                 .ok()
                 .map(|u| u.to_string())
         },
@@ -277,7 +275,7 @@ mod tests {
             assert!(sts(valid).is_some(), "{valid}");
         }
         let url = "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken";
-        let parsed = google_url(url, "x", Service::Impersonation, Endpoints::Google);
+        let parsed = google_url(url, Service::Impersonation, Endpoints::Google);
         assert_eq!(
             parsed
                 .ok()
@@ -297,7 +295,7 @@ mod tests {
             ),
         ] {
             assert!(
-                google_url(valid, "x", service, Endpoints::Google).is_ok(),
+                google_url(valid, service, Endpoints::Google).is_ok(),
                 "{valid}"
             );
         }
@@ -360,10 +358,8 @@ mod tests {
         ] {
             let error = message(value, Service::StsToken, Endpoints::Google);
             assert!(
-                error.starts_with(&format!(
-                    "invalid token_url: '{}': {why}",
-                    value.escape_default()
-                )) && error.ends_with(Service::StsToken.expected()),
+                error.starts_with(&format!("'{}': {why}", value.escape_default()))
+                    && error.ends_with(Service::StsToken.expected()),
                 "{value}: {error}"
             );
         }
@@ -375,7 +371,7 @@ mod tests {
         ] {
             let url = format!("https://iamcredentials.googleapis.com{path}");
             assert!(
-                google_url(&url, "x", Service::Impersonation, Endpoints::Google).is_err(),
+                google_url(&url, Service::Impersonation, Endpoints::Google).is_err(),
                 "{path}"
             );
         }
@@ -390,17 +386,11 @@ mod tests {
             "http://[::1]:1/v1/token",
         ] {
             assert!(
-                google_url(
-                    loopback,
-                    "x",
-                    Service::StsToken,
-                    Endpoints::GoogleOrLoopback
-                )
-                .is_ok(),
+                google_url(loopback, Service::StsToken, Endpoints::GoogleOrLoopback).is_ok(),
                 "{loopback}"
             );
             assert!(
-                google_url(loopback, "x", Service::StsToken, Endpoints::Google).is_err(),
+                google_url(loopback, Service::StsToken, Endpoints::Google).is_err(),
                 "{loopback}"
             );
         }
@@ -412,7 +402,7 @@ mod tests {
             "http://localhost.evil.example/v1/token",
         ] {
             assert!(
-                google_url(refused, "x", Service::StsToken, Endpoints::GoogleOrLoopback).is_err(),
+                google_url(refused, Service::StsToken, Endpoints::GoogleOrLoopback).is_err(),
                 "{refused}"
             );
         }

@@ -61,7 +61,8 @@ mod tests {
     use super::*;
     use crate::gcp::parse::workload_identity_provider;
 
-    /// The reference's vectors for both clusters.
+    /// The reference's vectors for both clusters (on GKE with a real location, see
+    /// `cluster::tests::gke_audiences`).
     #[test]
     fn audiences_on_and_off_gke() {
         let cluster = GkeCluster::from_metadata("project-id", "us-central1", "cluster-name");

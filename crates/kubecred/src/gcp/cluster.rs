@@ -268,7 +268,8 @@ mod tests {
         }
     }
 
-    /// The reference's vector: the GKE audiences of project-id / cluster-location / cluster-name.
+    /// The reference's vector (metadata project-id / cluster-location / cluster-name), with a
+    /// real location: `cluster-location` is no region or zone, and metadata values are checked.
     #[test]
     fn gke_audiences() {
         let cluster = GkeCluster::from_metadata("project-id", "us-central1", "cluster-name");
@@ -315,6 +316,12 @@ mod tests {
                 "bad project '123456789012'",
             ),
             ("project-id", "", "c", "bad location ''"),
+            (
+                "project-id",
+                "cluster-location",
+                "c",
+                "bad location 'cluster-location'",
+            ),
             ("project-id", "us-central1", "", "bad cluster name ''"),
             ("project-id", "us-central1", "c/../x", "bad cluster name"),
         ] {

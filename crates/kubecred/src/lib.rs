@@ -40,6 +40,8 @@ mod engine;
 mod env;
 mod error;
 pub mod fs;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 pub mod generic;
 pub mod git;
 pub mod hosts;

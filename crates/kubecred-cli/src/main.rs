@@ -15,6 +15,7 @@ mod kubelet;
 mod registry;
 mod request;
 mod sandbox;
+mod sandbox_gcp;
 mod token;
 
 use std::process::ExitCode;

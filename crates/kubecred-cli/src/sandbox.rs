@@ -7,6 +7,7 @@ use anyhow::Context;
 use kubecred_sandbox::aws::{
     AwsConfig, AwsRole, AwsStandIns, roles_for_annotated_service_accounts,
 };
+use kubecred_sandbox::gcp::GcpStandIns;
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
 use crate::args::SandboxArgs;
@@ -24,14 +25,16 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     .await
     .context("starting the sandbox")?;
     let aws = start_aws(&sandbox, &manifests).await?;
+    let gcp = crate::sandbox_gcp::start_gcp(&sandbox, &manifests).await?;
     let (kubeconfig, temporary) = match args.kubeconfig {
         Some(path) => (path, false),
         None => (default_kubeconfig_path(&sandbox), true),
     };
     kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())
         .with_context(|| format!("writing the kubeconfig {}", kubeconfig.display()))?;
-    print_ready(&sandbox, &aws, &kubeconfig)?;
+    print_ready(&sandbox, &aws, &gcp, &kubeconfig)?;
     wait_for_shutdown().await;
+    gcp.shutdown().await;
     aws.shutdown().await;
     sandbox.shutdown().await;
     if temporary {
@@ -78,6 +81,7 @@ pub async fn start_aws(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Resu
 fn print_ready(
     sandbox: &Sandbox,
     aws: &AwsStandIns,
+    gcp: &GcpStandIns,
     kubeconfig: &std::path::Path,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -117,6 +121,8 @@ fn print_ready(
         out,
         "  kubecred token --provider aws --namespace team-a --service-account app --region us-east-1 --output json"
     )?;
+    writeln!(out)?;
+    crate::sandbox_gcp::print_gcp(&mut out, gcp)?;
     writeln!(out)?;
     writeln!(out, "Press Ctrl-C to stop.")?;
     out.flush()?;

@@ -37,6 +37,7 @@ pub mod aws;
 mod certs;
 mod claims;
 mod clock;
+pub mod gcp;
 mod kubeconfig;
 mod manifest;
 mod objects;

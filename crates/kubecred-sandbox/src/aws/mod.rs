@@ -32,7 +32,7 @@ mod https;
 mod ids;
 mod imds;
 mod pod_identity;
-mod server;
+pub(crate) mod server;
 mod sigv4;
 mod state;
 mod sts;

@@ -44,12 +44,10 @@ pub(crate) fn serve(
 pub(crate) async fn join(mut task: JoinHandle<std::io::Result<()>>) {
     match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
         Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::warn!("AWS stand-in stopped with an error: {e}"),
-        Ok(Err(e)) => tracing::warn!("AWS stand-in task failed: {e}"),
+        Ok(Ok(Err(e))) => tracing::warn!("stand-in stopped with an error: {e}"),
+        Ok(Err(e)) => tracing::warn!("stand-in task failed: {e}"),
         Err(_) => {
-            tracing::warn!(
-                "AWS stand-in connections still open after {SHUTDOWN_GRACE:?}; aborting"
-            );
+            tracing::warn!("stand-in connections still open after {SHUTDOWN_GRACE:?}; aborting");
             task.abort();
         }
     }

@@ -1,0 +1,86 @@
+//! The GCP side of `kubecred sandbox`: stand-ins for project [`GCP_PROJECT_ID`] whose STS
+//! trusts the sandbox's issuer (through a workload identity pool provider and as a GKE
+//! cluster) and whose service accounts may be impersonated by the ServiceAccounts annotated
+//! with them, as `iam.gke.io/gcp-service-account` bindings written for each would allow.
+
+use std::io::Write;
+
+use anyhow::Context;
+use kubecred_sandbox::Manifests;
+use kubecred_sandbox::Sandbox;
+use kubecred_sandbox::gcp::{
+    GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider, WorkloadIdentityPool,
+    service_accounts_for_annotated_service_accounts,
+};
+
+/// The GCP project of the sandbox (the one `examples/sandbox.yaml` names).
+pub const GCP_PROJECT_ID: &str = "example-project";
+/// Its project number.
+pub const GCP_PROJECT_NUMBER: &str = "123456789000";
+/// The workload identity pool trusting the sandbox's issuer.
+pub const GCP_POOL: &str = "kubecred-sandbox";
+/// Its OIDC provider (attribute mapping `google.subject=assertion.sub`, default audiences).
+pub const GCP_PROVIDER: &str = "sandbox";
+/// The GKE cluster the metadata server describes.
+pub const GKE_CLUSTER: &str = "kubecred-sandbox";
+/// Its location.
+pub const GKE_LOCATION: &str = "europe-west1";
+/// The service account the metadata server serves (node level).
+pub const GCP_NODE_SERVICE_ACCOUNT: &str =
+    "kubecred-sandbox-node@example-project.iam.gserviceaccount.com";
+
+/// Starts the GCP stand-ins for `manifests` on the sandbox's issuer.
+pub async fn start_gcp(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Result<GcpStandIns> {
+    let verifier = sandbox
+        .verifier()
+        .await
+        .context("discovering the sandbox issuer")?;
+    let mut config = GcpConfig {
+        project_id: GCP_PROJECT_ID.into(),
+        project_number: GCP_PROJECT_NUMBER.into(),
+        pools: vec![WorkloadIdentityPool {
+            id: GCP_POOL.into(),
+            providers: vec![OidcProvider {
+                id: GCP_PROVIDER.into(),
+                verifier: verifier.clone(),
+                allowed_audiences: Vec::new(),
+            }],
+        }],
+        gke: Some(GkeCluster {
+            name: GKE_CLUSTER.into(),
+            location: GKE_LOCATION.into(),
+            verifier,
+        }),
+        node_service_account: Some(GCP_NODE_SERVICE_ACCOUNT.into()),
+        ..GcpConfig::default()
+    };
+    config.service_accounts =
+        service_accounts_for_annotated_service_accounts(manifests, &config, GCP_POOL);
+    config.service_accounts.push(GcpServiceAccount {
+        email: GCP_NODE_SERVICE_ACCOUNT.into(),
+        bindings: Vec::new(),
+    });
+    GcpStandIns::start(config)
+        .await
+        .context("starting the GCP stand-ins")
+}
+
+/// The banner's GCP lines.
+pub fn print_gcp(out: &mut impl Write, gcp: &GcpStandIns) -> std::io::Result<()> {
+    let pool = format!(
+        "//iam.googleapis.com/projects/{GCP_PROJECT_NUMBER}/locations/global/workloadIdentityPools/{GCP_POOL}"
+    );
+    writeln!(
+        out,
+        "GCP stand-ins (project {GCP_PROJECT_ID}; STS trusts the sandbox issuer; each ServiceAccount annotated with iam.gke.io/gcp-service-account may impersonate it):"
+    )?;
+    writeln!(out, "  export GCE_METADATA_HOST={}", gcp.metadata_host())?;
+    writeln!(out, "  STS token URL: {}", gcp.sts_token_url())?;
+    writeln!(out, "  IAM Credentials URL: {}", gcp.iam_credentials_url())?;
+    writeln!(out, "  OAuth token URL: {}", gcp.oauth_token_url())?;
+    writeln!(out, "  provider audience: {pool}/providers/{GCP_PROVIDER}")?;
+    writeln!(
+        out,
+        "  GKE audience: identitynamespace:{GCP_PROJECT_ID}.svc.id.goog:https://container.googleapis.com/v1/projects/{GCP_PROJECT_ID}/locations/{GKE_LOCATION}/clusters/{GKE_CLUSTER}"
+    )
+}

@@ -212,7 +212,7 @@ impl Engine {
                 }
             })?;
         let audiences = match request.audiences.is_empty() {
-            true => cloud::audiences(request)?,
+            true => cloud::audiences(self, request, &account).await?,
             false => request.audiences.clone(),
         };
         let provider_identity = cloud::identity(request.provider, &account)?;

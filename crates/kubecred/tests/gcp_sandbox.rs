@@ -17,6 +17,7 @@ use kubecred_sandbox::gcp::{
     GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider, WorkloadIdentityPool,
     service_accounts_for_annotated_service_accounts,
 };
+use kubecred_sandbox::proxy::ForwardProxy;
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -343,6 +344,36 @@ async fn artifact_registry_login_is_oauth2accesstoken_and_the_token() -> TestRes
         message(registry::login(&w.engine, "gcr.io.example.net", &object("off-gke-app")).await);
     assert!(!lookalike.contains("no error"), "{lookalike}");
     assert_eq!(w.gcp.calls("iamcredentials.generateAccessToken"), 1);
+    Ok(())
+}
+
+/// The request's proxy carries the STS and IAM Credentials calls; the metadata server is
+/// never proxied (a proxy elsewhere would answer for its own host).
+#[tokio::test]
+async fn a_request_proxy_carries_sts_and_iam_but_not_the_metadata_calls() -> TestResult {
+    let w = world().await?;
+    let proxy = ForwardProxy::start_with_basic_auth("team-a", "p@ss").await?;
+    let mut url = url::Url::parse(&proxy.url())?;
+    url.set_username("team-a").map_err(|()| "no user")?;
+    url.set_password(Some("p%40ss"))
+        .map_err(|()| "no password")?;
+    let request = Request {
+        proxy: Some(url),
+        ..object("gke-app")
+    };
+    let token = access_token(w.engine.token(&request).await?)?;
+    assert_issued(&w, &token, &format!("serviceAccount:{APP_SA}"))?;
+    let relayed = proxy.relayed();
+    let through = |origin: &str| {
+        relayed
+            .iter()
+            .filter(|r| r.method == "POST" && r.target.starts_with(origin) && r.refused.is_none())
+            .count()
+    };
+    let sts_origin = w.gcp.sts_token_url().replace("/v1/token", "");
+    assert_eq!(through(&sts_origin), 1, "{relayed:?}");
+    assert_eq!(through(&w.gcp.iam_credentials_url()), 1, "{relayed:?}");
+    assert_eq!(relayed.len(), 2, "no metadata call is relayed: {relayed:?}");
     Ok(())
 }
 

@@ -125,7 +125,81 @@ pub(crate) async fn node_token(env: &Env, timeouts: &Timeouts) -> Result<AccessT
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
+
+    /// A metadata server whose project-id answers 503 to the first request, then as GKE's; it
+    /// counts the requests it serves.
+    async fn flaky_metadata() -> std::io::Result<(String, Arc<AtomicUsize>)> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let host = listener.local_addr()?.to_string();
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&served);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = vec![0; 4096];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                let first = count.fetch_add(1, Ordering::SeqCst) == 0;
+                let flavored = request.contains("Metadata-Flavor: Google")
+                    || request.contains("metadata-flavor: Google");
+                let (status, body) = match request.split_whitespace().nth(1).unwrap_or("") {
+                    _ if !flavored => ("403 Forbidden", ""),
+                    _ if first => ("503 Service Unavailable", ""),
+                    "/computeMetadata/v1/project/project-id" => ("200 OK", "my-project"),
+                    "/computeMetadata/v1/instance/attributes/cluster-location" => {
+                        ("200 OK", "us-central1")
+                    }
+                    "/computeMetadata/v1/instance/attributes/cluster-name" => ("200 OK", "c1"),
+                    _ => ("404 Not Found", ""),
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        Ok((host, served))
+    }
+
+    /// The reference's rule: a failure is retried on the next call, a success is kept.
+    #[tokio::test]
+    async fn the_cluster_is_kept_once_read_and_failures_are_retried() -> std::io::Result<()> {
+        let (host, served) = flaky_metadata().await?;
+        let env = Env::from_pairs(&[(METADATA_HOST_VAR, &host)]);
+        let timeouts = Timeouts::default();
+        let failed = gke_cluster(&env, &timeouts)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            failed.as_deref(),
+            Some("failed to get GKE cluster project ID from the metadata service: HTTP 503")
+        );
+        let cluster = gke_cluster(&env, &timeouts)
+            .await
+            .map_err(std::io::Error::other)?;
+        assert_eq!(
+            cluster.id(),
+            "projects/my-project/locations/us-central1/clusters/c1"
+        );
+        assert_eq!(served.load(Ordering::SeqCst), 4);
+        let again = gke_cluster(&env, &timeouts)
+            .await
+            .map_err(std::io::Error::other)?;
+        assert_eq!(again, cluster);
+        assert_eq!(
+            served.load(Ordering::SeqCst),
+            4,
+            "the second success is the kept one"
+        );
+        Ok(())
+    }
 
     #[test]
     fn metadata_hosts_are_a_host_and_a_port() {

@@ -13,6 +13,7 @@ use support::{
 };
 
 const APP_SA: &str = "team-a-app@example-project.iam.gserviceaccount.com";
+const PROVIDER: &str = "projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/sandbox";
 const GAR_IMAGE: &str = "europe-west1-docker.pkg.dev/example-project/images/app:1.0";
 
 /// `app` is GKE's (no provider annotation); `federated` is not; both impersonate the app's
@@ -213,5 +214,75 @@ fn unsupported_levels_are_explained() -> TestResult {
     let home = tempfile::tempdir()?;
     let output = kubecred(home.path(), &[], &["token", "--provider", "gcp"])?;
     assert_exit(&output, 1, &["the gcp provider has no controller level"]);
+    Ok(())
+}
+
+/// A `CredentialProviderRequest` for a GAR image, as the kubelet writes it.
+fn kubelet_request(token: Option<&str>) -> String {
+    let mut request = serde_json::json!({
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+        "kind": "CredentialProviderRequest",
+        "image": GAR_IMAGE,
+    });
+    if let Some(token) = token {
+        request["serviceAccountToken"] = token.into();
+        request["serviceAccountAnnotations"] = serde_json::json!({
+            "iam.gke.io/gcp-service-account": APP_SA,
+            "gcp.auth.fluxcd.io/workload-identity-provider": PROVIDER,
+        });
+    }
+    request.to_string()
+}
+
+/// The `auth` entry of the GAR host in the provider's answer.
+fn kubelet_password(output: &Output) -> Result<String, BoxError> {
+    let response = success_json(output)?;
+    let entry = &response["auth"]["europe-west1-docker.pkg.dev"];
+    assert_eq!(entry["username"], "oauth2accesstoken", "{response}");
+    Ok(entry["password"].as_str().ok_or("no password")?.to_owned())
+}
+
+/// KEP-4412: the kubelet's pod token (audience: the pool provider's) with the pod's
+/// ServiceAccount annotations; then without a token, the node's identity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubelet_provider_logs_in_to_artifact_registry() -> TestResult {
+    let w = world()?;
+    let audience = format!("//iam.googleapis.com/{PROVIDER}");
+    let minted = w.kubecred(&[
+        "token",
+        "--provider",
+        "generic",
+        "-n",
+        "team-a",
+        "--service-account",
+        "federated",
+        "--audience",
+        &audience,
+        "--output",
+        "json",
+    ])?;
+    let pod_token = success_json(&minted)?["token"]
+        .as_str()
+        .ok_or("no token")?
+        .to_owned();
+    let mut command = isolated(support::BIN, w.home.path());
+    command.envs(w.env()).arg("kubelet-credential-provider");
+    let output = run_with_stdin(command, &kubelet_request(Some(&pod_token)))?;
+    let password = kubelet_password(&output)?;
+    assert_eq!(w.token_info(&password).await?["email"], APP_SA);
+
+    let mut command = isolated(support::BIN, w.home.path());
+    command
+        .envs(w.env())
+        .args(["kubelet-credential-provider", "--identity", "node"]);
+    let output = run_with_stdin(command, &kubelet_request(None))?;
+    let password = kubelet_password(&output)?;
+    let info = w.token_info(&password).await?;
+    assert!(
+        info["email"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("kubecred-sandbox-node@")),
+        "{info}"
+    );
     Ok(())
 }

@@ -7,11 +7,12 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use kubecred::clock::{Clock, SystemClock};
 use kubecred::{
     AccessToken, Credential, Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request,
-    registry,
+    Timeouts, registry,
 };
 use kubecred_sandbox::gcp::{
     GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider, WorkloadIdentityPool,
@@ -89,6 +90,7 @@ struct World {
     sandbox: Sandbox,
     gcp: GcpStandIns,
     engine: Engine,
+    kubeconfig: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -153,6 +155,7 @@ async fn world() -> Result<World, Box<dyn std::error::Error>> {
         sandbox,
         gcp,
         engine,
+        kubeconfig,
         _dir: dir,
     })
 }
@@ -374,6 +377,78 @@ async fn a_request_proxy_carries_sts_and_iam_but_not_the_metadata_calls() -> Tes
     assert_eq!(through(&sts_origin), 1, "{relayed:?}");
     assert_eq!(through(&w.gcp.iam_credentials_url()), 1, "{relayed:?}");
     assert_eq!(relayed.len(), 2, "no metadata call is relayed: {relayed:?}");
+    Ok(())
+}
+
+/// Accepts connections and holds them, silent, for the life of the test.
+async fn silent_server() -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?.to_string();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    Ok(address)
+}
+
+/// GCP's own clients end a silent peer's call at the read timeout, though the overall
+/// deadline is far away: STS at object level, the metadata server at node level.
+#[tokio::test]
+async fn a_silent_sts_or_metadata_server_times_out() -> TestResult {
+    let w = world().await?;
+    let silent = silent_server().await?;
+    let short = Duration::from_millis(300);
+    let timeouts = Timeouts {
+        connect: short,
+        read: short,
+        overall: Duration::from_secs(600),
+    };
+    let sts = format!("http://{silent}/v1/token");
+    let policy = PolicyConfig {
+        object_level_workload_identity: true,
+        ..PolicyConfig::default()
+    };
+    let engine = Engine::new(policy.build()?)
+        .with_kubernetes(Kubernetes::from_kubeconfig(&w.kubeconfig, None).await?)
+        .with_env(Env::from_pairs(&[
+            ("KUBECRED_GCP_STS_URL", &sts),
+            ("GCE_METADATA_HOST", &silent),
+        ]))
+        .with_timeouts(timeouts);
+    let node = Request {
+        identity: Identity::Node,
+        ..Request::new(Provider::Gcp)
+    };
+    for (request, expected) in [
+        (
+            object("off-gke-direct"),
+            "exchange the Kubernetes token at Google STS: timed out",
+        ),
+        (
+            object("gke-direct"),
+            "failed to get GKE cluster project ID from the metadata service: timed out",
+        ),
+        (
+            node,
+            "get the node's access token from the metadata service: timed out",
+        ),
+    ] {
+        let started = tokio::time::Instant::now();
+        let error = engine
+            .token(&request)
+            .await
+            .err()
+            .ok_or("expected a timeout")?;
+        let elapsed = started.elapsed();
+        assert!(error.is_transient(), "{error}");
+        assert!(error.to_string().contains(expected), "{error}");
+        assert!(
+            elapsed >= short && elapsed < short * 10,
+            "{elapsed:?}: {error}"
+        );
+    }
     Ok(())
 }
 

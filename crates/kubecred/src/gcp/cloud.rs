@@ -164,7 +164,10 @@ async fn federation(engine: &Engine, account: &ServiceAccountInfo) -> Result<Fed
         None => metadata::gke_cluster(engine.env(), engine.timeouts())
             .await
             .map(Federation::Gke)
-            .map_err(|e| e.at("learn the GKE cluster (no workload identity provider annotation)")),
+            .map_err(|e| {
+                e.at("learn the GKE cluster (the service account has no \
+                      gcp.auth.fluxcd.io/workload-identity-provider annotation)")
+            }),
     }
 }
 

@@ -239,6 +239,38 @@ async fn off_gke_the_service_account_annotation_impersonates() -> TestResult {
     Ok(())
 }
 
+/// `Request::scopes` (`--scope`) replaces the reference's two, directly and impersonated; a
+/// scope that would split in the STS form is refused before any call to Google.
+#[tokio::test]
+async fn requested_scopes_are_the_tokens_scopes() -> TestResult {
+    let w = world().await?;
+    let read_only = vec!["https://www.googleapis.com/auth/devstorage.read_only".to_owned()];
+    for name in ["off-gke-direct", "off-gke-app"] {
+        let request = Request {
+            scopes: read_only.clone(),
+            ..object(name)
+        };
+        let token = access_token(w.engine.token(&request).await?)?;
+        assert_eq!(token.scopes, read_only);
+        let info = w
+            .gcp
+            .token_info(token.token.expose())
+            .ok_or("unknown token")?;
+        assert_eq!(info.scopes, read_only, "{name}");
+    }
+    let split = Request {
+        scopes: vec!["a b".into()],
+        ..object("off-gke-direct")
+    };
+    assert!(message(w.engine.token(&split).await).contains("invalid OAuth scope 'a b'"));
+    assert_eq!(
+        w.gcp.calls("sts.token"),
+        2,
+        "the bad scope never reaches STS"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn on_gke_the_audience_comes_from_the_metadata_server() -> TestResult {
     let w = world().await?;

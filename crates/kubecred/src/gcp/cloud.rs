@@ -71,8 +71,9 @@ impl Cloud for Gcp {
         Err(lacks(Operation::ControllerLevel))
     }
 
-    async fn node_level(engine: &Engine, _: &Request) -> Result<Credential> {
-        metadata::node_token(engine.env(), engine.timeouts())
+    async fn node_level(engine: &Engine, request: &Request) -> Result<Credential> {
+        let scopes = scopes(request)?;
+        metadata::node_token(engine.env(), engine.timeouts(), &scopes)
             .await
             .map(Credential::AccessToken)
     }
@@ -156,10 +157,34 @@ fn identity(annotations: &GcpAnnotations) -> Result<String> {
     Ok(format!("{federation}, {access}"))
 }
 
+/// The scopes of the access token: the request's (`--scope`), else the reference's two. Each
+/// is one token of visible ASCII without `,` (the STS form joins them with spaces, the metadata
+/// server's query with commas).
+fn scopes(request: &Request) -> Result<Vec<String>> {
+    if request.scopes.is_empty() {
+        return Ok(SCOPES.iter().map(|s| (*s).to_owned()).collect());
+    }
+    for scope in &request.scopes {
+        if scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+            return Err(Error::invalid(format!(
+                "invalid OAuth scope '{}': expected visible ASCII without spaces or commas, \
+                 such as {}",
+                scope.escape_default(),
+                SCOPES[0]
+            )));
+        }
+    }
+    Ok(request.scopes.clone())
+}
+
 /// Where a ServiceAccount's token is federated: the workload identity provider its annotation
 /// names, else this GKE cluster (read from the metadata server, on first need).
 async fn federation(engine: &Engine, account: &ServiceAccountInfo) -> Result<Federation> {
-    match GcpAnnotations::read(account)?.workload_identity_provider {
+    federation_of(engine, &GcpAnnotations::read(account)?).await
+}
+
+async fn federation_of(engine: &Engine, annotations: &GcpAnnotations) -> Result<Federation> {
+    match annotations.workload_identity_provider.clone() {
         Some(provider) => Ok(Federation::Provider(provider)),
         None => metadata::gke_cluster(engine.env(), engine.timeouts())
             .await
@@ -179,23 +204,25 @@ async fn object_level(
     account: &ServiceAccountInfo,
     subject_token: &Secret,
 ) -> Result<AccessToken> {
-    let federation = federation(engine, account).await?;
-    let email = GcpAnnotations::read(account)?.service_account;
+    let scopes = scopes(request)?;
+    let annotations = GcpAnnotations::read(account)?;
+    let federation = federation_of(engine, &annotations).await?;
+    let email = annotations.service_account;
     let env = engine.env();
     let sts_url = endpoints::sts_token_url(env)?;
     let impersonation = email
         .as_ref()
         .map(|email| endpoints::impersonation_url(env, email))
         .transpose()?;
-    let sts_scopes: &[&str] = match impersonation {
-        Some(_) => &[IMPERSONATION_STS_SCOPE],
-        None => SCOPES,
+    let sts_scopes = match impersonation {
+        Some(_) => vec![IMPERSONATION_STS_SCOPE.to_owned()],
+        None => scopes.clone(),
     };
     let audience = federation.sts_audience();
     let exchange = sts::Exchange {
         url: &sts_url,
         audience: &audience,
-        scopes: sts_scopes,
+        scopes: &sts_scopes,
         proxy: request.proxy.as_ref(),
         timeouts: engine.timeouts(),
     };
@@ -204,7 +231,7 @@ async fn object_level(
         return Ok(federated);
     };
     let proxy = request.proxy.as_ref();
-    iam::generate_access_token(&url, &federated.token, SCOPES, proxy, engine.timeouts()).await
+    iam::generate_access_token(&url, &federated.token, &scopes, proxy, engine.timeouts()).await
 }
 
 #[cfg(test)]
@@ -253,6 +280,28 @@ mod tests {
             error.starts_with("invalid iam.gke.io/gcp-service-account annotation: 'foobar'"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn scopes_are_the_requests_or_the_references() {
+        let mut request = Request::new(Provider::Gcp);
+        assert_eq!(
+            scopes(&request).ok(),
+            Some(SCOPES.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        );
+        request.scopes = vec!["https://www.googleapis.com/auth/devstorage.read_only".into()];
+        assert_eq!(scopes(&request).ok(), Some(request.scopes.clone()));
+        for bad in ["", "a b", "a,b", "a\nb"] {
+            request.scopes = vec![bad.to_owned()];
+            let error = scopes(&request)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                error.starts_with("invalid OAuth scope '"),
+                "{bad:?}: {error}"
+            );
+        }
     }
 
     #[test]

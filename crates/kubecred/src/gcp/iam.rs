@@ -29,7 +29,7 @@ struct Answer {
 pub(crate) async fn generate_access_token(
     url: &Url,
     bearer: &Secret,
-    scopes: &[&str],
+    scopes: &[String],
     proxy: Option<&Url>,
     timeouts: &Timeouts,
 ) -> Result<AccessToken> {
@@ -44,7 +44,7 @@ pub(crate) async fn generate_access_token(
     Ok(AccessToken {
         token: Secret::new(answer.access_token),
         expires_at: expire_time(&answer.expire_time)?,
-        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        scopes: scopes.to_vec(),
     })
 }
 

@@ -12,7 +12,6 @@ use std::sync::{LazyLock, Mutex};
 
 use serde::Deserialize;
 
-use super::audience::SCOPES;
 use super::cluster::GkeCluster;
 use super::wire;
 use crate::credential::AccessToken;
@@ -92,7 +91,7 @@ async fn value(client: &reqwest::Client, host: &str, path: &str, what: &str) -> 
     let text = wire::text(request, &action).await?;
     let text = text.trim();
     match text.is_empty() {
-        true => Err(Error::not_configured(format!("{action}: empty value"))),
+        true => Err(Error::upstream(format!("{action}: empty value"))),
         false => Ok(text.to_owned()),
     }
 }
@@ -103,23 +102,26 @@ struct TokenAnswer {
     expires_in: i64,
 }
 
-/// The node's access token (its default service account), for the reference's scopes.
-pub(crate) async fn node_token(env: &Env, timeouts: &Timeouts) -> Result<AccessToken> {
+/// The node's access token (its default service account), for `scopes`.
+pub(crate) async fn node_token(
+    env: &Env,
+    timeouts: &Timeouts,
+    scopes: &[String],
+) -> Result<AccessToken> {
     let host = host(env)?;
     let action = "get the node's access token from the metadata service";
     let client = http::client(action, Proxy::Never, timeouts)?;
-    let scopes: String =
-        url::form_urlencoded::byte_serialize(SCOPES.join(",").as_bytes()).collect();
+    let query: String = url::form_urlencoded::byte_serialize(scopes.join(",").as_bytes()).collect();
     let request = client
         .get(format!(
-            "http://{host}/computeMetadata/v1/instance/service-accounts/default/token?scopes={scopes}"
+            "http://{host}/computeMetadata/v1/instance/service-accounts/default/token?scopes={query}"
         ))
         .header("Metadata-Flavor", "Google");
     let answer: TokenAnswer = wire::json(request, action).await?;
     Ok(AccessToken {
         token: Secret::new(answer.access_token),
         expires_at: wire::expiry(env.now(), answer.expires_in, action)?,
-        scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+        scopes: scopes.to_vec(),
     })
 }
 

@@ -27,7 +27,7 @@ pub(crate) struct Exchange<'a> {
     /// The STS audience (a workload identity provider, or GKE's identity namespace).
     pub(crate) audience: &'a str,
     /// The scopes asked for.
-    pub(crate) scopes: &'a [&'a str],
+    pub(crate) scopes: &'a [String],
     /// The request's proxy.
     pub(crate) proxy: Option<&'a Url>,
     /// The deadlines.
@@ -71,6 +71,6 @@ pub(crate) async fn exchange(
     Ok(AccessToken {
         token: Secret::new(answer.access_token),
         expires_at: wire::expiry(now, answer.expires_in, ACTION)?,
-        scopes: exchange.scopes.iter().map(|s| (*s).to_owned()).collect(),
+        scopes: exchange.scopes.to_vec(),
     })
 }

@@ -17,10 +17,19 @@ pub(crate) async fn json<T: DeserializeOwned>(
     request: reqwest::RequestBuilder,
     action: &str,
 ) -> Result<T> {
-    let body = text(request, action).await?;
-    serde_json::from_str(&body).map_err(|e| {
-        // serde_json's message names the position and the expected type, never the value.
-        Error::upstream(format!("{action}: unexpected answer: {e}"))
+    parse(&text(request, action).await?, action)
+}
+
+/// A success's body as `T`; an error names where it went wrong, never a value.
+fn parse<T: DeserializeOwned>(body: &str, action: &str) -> Result<T> {
+    serde_json::from_str(body).map_err(|e| {
+        // Only the category and position: serde_json's message may quote a value.
+        Error::upstream(format!(
+            "{action}: unexpected answer ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
     })
 }
 
@@ -138,6 +147,26 @@ mod tests {
         );
         let text = refusal(400, &long, "x").to_string();
         assert!(text.len() < 600 && !text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn unexpected_answers_quote_no_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Answer {
+            access_token: String,
+            expires_in: i64,
+        }
+        let body = r#"{"access_token": 1, "expires_in": "ya29.secret"}"#;
+        let error = parse::<Answer>(body, "x").err().map(|e| e.to_string());
+        let error = error.unwrap_or_default();
+        assert!(
+            error.starts_with("x: unexpected answer (Data error at line 1"),
+            "{error}"
+        );
+        let body = r#"{"access_token": "ya29.secret", "expires_in": "3600"}"#;
+        let error = parse::<Answer>(body, "x").err().map(|e| e.to_string());
+        assert!(!error.unwrap_or_default().contains("ya29"));
     }
 
     #[test]

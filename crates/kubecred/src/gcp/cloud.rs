@@ -53,7 +53,7 @@ impl Cloud for Gcp {
     }
 
     fn identity(account: &ServiceAccountInfo) -> Result<String> {
-        identity(&GcpAnnotations::read(account)?)
+        GcpAnnotations::read(account).map(|annotations| identity(&annotations))
     }
 
     async fn object_level(
@@ -145,7 +145,7 @@ impl Cloud for Gcp {
 }
 
 /// The cloud identity in the cache key: the annotations, as validated.
-fn identity(annotations: &GcpAnnotations) -> Result<String> {
+fn identity(annotations: &GcpAnnotations) -> String {
     let federation = match &annotations.workload_identity_provider {
         Some(provider) => provider.audience(),
         None => "GKE workload identity".to_owned(),
@@ -154,7 +154,7 @@ fn identity(annotations: &GcpAnnotations) -> Result<String> {
         Some(email) => format!("impersonating {}", email.as_str()),
         None => "direct access".to_owned(),
     };
-    Ok(format!("{federation}, {access}"))
+    format!("{federation}, {access}")
 }
 
 /// The scopes of the access token: the request's (`--scope`), else the reference's two. Each
@@ -197,7 +197,8 @@ async fn federation_of(engine: &Engine, annotations: &GcpAnnotations) -> Result<
 }
 
 /// Object level: the STS exchange, then impersonation if the ServiceAccount names a GCP
-/// service account (the reference's order: provider annotation, GKE metadata, email).
+/// service account (the reference's order: provider annotation, GKE metadata, email). Every
+/// endpoint is checked before the first call.
 async fn object_level(
     engine: &Engine,
     request: &Request,
@@ -207,31 +208,57 @@ async fn object_level(
     let scopes = scopes(request)?;
     let annotations = GcpAnnotations::read(account)?;
     let federation = federation_of(engine, &annotations).await?;
-    let email = annotations.service_account;
     let env = engine.env();
     let sts_url = endpoints::sts_token_url(env)?;
-    let impersonation = email
+    let impersonation = annotations
+        .service_account
         .as_ref()
         .map(|email| endpoints::impersonation_url(env, email))
         .transpose()?;
-    let sts_scopes = match impersonation {
-        Some(_) => vec![IMPERSONATION_STS_SCOPE.to_owned()],
-        None => scopes.clone(),
+    let Some(url) = impersonation else {
+        return exchange(
+            engine,
+            request,
+            &sts_url,
+            &federation,
+            &scopes,
+            subject_token,
+        )
+        .await;
     };
+    // STS grants what impersonating needs; the service account's token carries the scopes.
+    let sts_scopes = [IMPERSONATION_STS_SCOPE.to_owned()];
+    let federated = exchange(
+        engine,
+        request,
+        &sts_url,
+        &federation,
+        &sts_scopes,
+        subject_token,
+    )
+    .await?;
+    let proxy = request.proxy.as_ref();
+    iam::generate_access_token(&url, &federated.token, &scopes, proxy, engine.timeouts()).await
+}
+
+/// The STS exchange of `subject_token` for `federation`'s audience and `scopes`.
+async fn exchange(
+    engine: &Engine,
+    request: &Request,
+    url: &Url,
+    federation: &Federation,
+    scopes: &[String],
+    subject_token: &Secret,
+) -> Result<AccessToken> {
     let audience = federation.sts_audience();
     let exchange = sts::Exchange {
-        url: &sts_url,
+        url,
         audience: &audience,
-        scopes: &sts_scopes,
+        scopes,
         proxy: request.proxy.as_ref(),
         timeouts: engine.timeouts(),
     };
-    let federated = sts::exchange(exchange, subject_token, env.now()).await?;
-    let Some(url) = impersonation else {
-        return Ok(federated);
-    };
-    let proxy = request.proxy.as_ref();
-    iam::generate_access_token(&url, &federated.token, &scopes, proxy, engine.timeouts()).await
+    sts::exchange(exchange, subject_token, engine.env().now()).await
 }
 
 #[cfg(test)]

@@ -60,6 +60,10 @@ async fn federated(
             "grant_type",
             "urn:ietf:params:oauth:grant-type:token-exchange",
         ),
+        (
+            "requested_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
         ("audience", POOL_PROVIDER),
         ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
         ("subject_token", &token),

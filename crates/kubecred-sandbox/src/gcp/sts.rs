@@ -83,12 +83,13 @@ fn check_token_types(params: &Params) -> Result<(), OAuthError> {
             "Invalid value for \"subject_token_type\". Expected one of urn:ietf:params:oauth:token-type:jwt, urn:ietf:params:oauth:token-type:id_token.",
         ));
     }
-    match params.get("requested_token_type") {
-        None | Some(ACCESS_TOKEN_TYPE) => Ok(()),
-        Some(_) => Err(OAuthError::invalid_request(
+    // Required by Google's STS, with this one value.
+    if params.required("requested_token_type")? != ACCESS_TOKEN_TYPE {
+        return Err(OAuthError::invalid_request(
             "Invalid value for \"requested_token_type\". Expected urn:ietf:params:oauth:token-type:access_token.",
-        )),
+        ));
     }
+    Ok(())
 }
 
 /// The space-separated `scope`, or cloud-platform.
@@ -132,9 +133,22 @@ mod tests {
     }
 
     #[test]
+    fn the_requested_token_type_is_required() {
+        let error = refused(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+             &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt&subject_token=x.y.z",
+        );
+        assert_eq!(
+            error.description(),
+            "Invalid value for \"requested_token_type\": it is missing."
+        );
+    }
+
+    #[test]
     fn unknown_providers_are_invalid_targets() {
         let error = refused(
             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+             &requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token\
              &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt&subject_token=x.y.z\
              &audience=%2F%2Fiam.googleapis.com%2Fprojects%2F1%2Flocations%2Fglobal%2FworkloadIdentityPools%2Fpool%2Fproviders%2Fprov",
         );

@@ -286,3 +286,23 @@ async fn the_kubelet_provider_logs_in_to_artifact_registry() -> TestResult {
     );
     Ok(())
 }
+
+/// `-vvv` (trace, the HTTP stacks' events included) on the GCP path: the logs show the
+/// exchange and the impersonation, never the Kubernetes token or an access token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_reaches_the_logs_at_trace_level() -> TestResult {
+    let w = world()?;
+    let output = w.kubecred(&[&gcp_token("federated")[..], &["-vvv"]].concat())?;
+    let value = success_json(&output)?;
+    let token = value["token"].as_str().ok_or("no token")?;
+    let logs = support::stderr(&output);
+    assert!(logs.contains("GCP STS token exchange"), "{logs}");
+    assert!(logs.contains("GCP service account impersonation"), "{logs}");
+    assert!(!logs.contains(token), "the logs leak the access token");
+    assert!(!logs.contains("eyJ"), "the logs carry a JWT");
+    assert!(
+        !logs.contains("ya29") && !logs.contains("access_token\":"),
+        "{logs}"
+    );
+    Ok(())
+}

@@ -39,6 +39,11 @@ pub fn registry() -> String {
     format!("Registry credentials ({})", per_provider(|c| c.registries))
 }
 
+/// The registries of this build, for errors: `aws: ECR, ECR Public; gcp: GAR, GCR, S3NS`.
+pub fn registries() -> String {
+    per_provider(|c| c.registries)
+}
+
 /// `--provider` of registry commands.
 pub fn registry_provider() -> String {
     format!(

@@ -165,8 +165,9 @@ fn provider(args: &KubeletArgs, host: &str, image: &str) -> anyhow::Result<Provi
             .map_err(|e: kubecred::Error| UsageError(e.to_string()))?),
         None => registry::provider_for_host(host).ok_or_else(|| {
             anyhow!(
-                "image {image}: registry {host} is not one kubecred knows (ECR, ECR Public); \
-                 check the CredentialProviderConfig's matchImages, or pass --provider"
+                "image {image}: registry {host} is not one kubecred knows ({}); \
+                 check the CredentialProviderConfig's matchImages, or pass --provider",
+                crate::help::registries()
             )
         }),
     }

@@ -26,11 +26,14 @@ pub async fn login(args: RegistryLoginArgs) -> anyhow::Result<()> {
 
 fn provider(args: &RegistryLoginArgs) -> Result<Provider, UsageError> {
     match &args.provider {
-        Some(name) => name.parse().map_err(|e: kubecred::Error| UsageError(e.to_string())),
+        Some(name) => name
+            .parse()
+            .map_err(|e: kubecred::Error| UsageError(e.to_string())),
         None => registry::provider_for_host(registry::registry_host(&args.host)).ok_or_else(|| {
             UsageError(format!(
-                "'{}' is not a registry kubecred knows (ECR, ECR Public); name the provider with --provider",
-                args.host
+                "'{}' is not a registry kubecred knows ({}); name the provider with --provider",
+                args.host,
+                crate::help::registries()
             ))
         }),
     }

@@ -75,8 +75,12 @@ pub fn print_gcp(out: &mut impl Write, gcp: &GcpStandIns) -> std::io::Result<()>
         "GCP stand-ins (project {GCP_PROJECT_ID}; STS trusts the sandbox issuer; each ServiceAccount annotated with iam.gke.io/gcp-service-account may impersonate it):"
     )?;
     writeln!(out, "  export GCE_METADATA_HOST={}", gcp.metadata_host())?;
-    writeln!(out, "  STS token URL: {}", gcp.sts_token_url())?;
-    writeln!(out, "  IAM Credentials URL: {}", gcp.iam_credentials_url())?;
+    writeln!(out, "  export KUBECRED_GCP_STS_URL={}", gcp.sts_token_url())?;
+    writeln!(
+        out,
+        "  export KUBECRED_GCP_IAM_CREDENTIALS_URL={}",
+        gcp.iam_credentials_url()
+    )?;
     writeln!(out, "  OAuth token URL: {}", gcp.oauth_token_url())?;
     writeln!(out, "  provider audience: {pool}/providers/{GCP_PROVIDER}")?;
     writeln!(

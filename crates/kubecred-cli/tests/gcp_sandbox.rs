@@ -24,6 +24,14 @@ fn banner(sandbox: &SandboxProcess, label: &str) -> Result<String, String> {
         ))
 }
 
+/// The value of the banner's `export NAME=value` line.
+fn exported(sandbox: &SandboxProcess, name: &str) -> Result<String, String> {
+    sandbox.exported(name).ok_or(format!(
+        "the banner exports no {name}: {:?}",
+        sandbox.banner
+    ))
+}
+
 /// A federated token for `namespace/app` from the banner's STS.
 async fn federated(
     home: &Path,
@@ -65,7 +73,7 @@ async fn federated(
         .extend_pairs(form)
         .finish();
     let response = reqwest::Client::new()
-        .post(banner(sandbox, "STS token URL")?)
+        .post(exported(sandbox, "KUBECRED_GCP_STS_URL")?)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
@@ -83,7 +91,7 @@ async fn impersonate(
 ) -> Result<u16, Box<dyn std::error::Error + Send + Sync>> {
     let url = format!(
         "{}/v1/projects/-/serviceAccounts/team-a-app@example-project.iam.gserviceaccount.com:generateAccessToken",
-        banner(sandbox, "IAM Credentials URL")?
+        exported(sandbox, "KUBECRED_GCP_IAM_CREDENTIALS_URL")?
     );
     let response = reqwest::Client::new()
         .post(url)

@@ -212,7 +212,7 @@ impl Engine {
                 }
             })?;
         let audiences = match request.audiences.is_empty() {
-            true => cloud::audiences(request)?,
+            true => cloud::audiences(self, request, &account).await?,
             false => request.audiences.clone(),
         };
         let provider_identity = cloud::identity(request.provider, &account)?;
@@ -426,6 +426,13 @@ mod tests {
         let sa = || Identity::service_account("app");
         let secret = || Identity::Secret("keys".into());
         let no_kubernetes = "no Kubernetes access configured";
+        let (gcp_lacks_controller_level, gcp_lacks_secret_level) = match cfg!(feature = "gcp") {
+            true => (
+                "the gcp provider has no controller level",
+                "the gcp provider has no secret level",
+            ),
+            false => ("provider 'gcp' is not", "provider 'gcp' is not"),
+        };
         let cases: Vec<(bool, Option<&str>, Provider, Identity, &str)> = vec![
             // The gate is checked first, for every provider.
             (
@@ -464,15 +471,9 @@ mod tests {
                 None,
                 Provider::Gcp,
                 Identity::Controller,
-                "provider 'gcp' is not",
+                gcp_lacks_controller_level,
             ),
-            (
-                true,
-                None,
-                Provider::Gcp,
-                Identity::Node,
-                "provider 'gcp' is not",
-            ),
+            (true, None, Provider::Gcp, secret(), gcp_lacks_secret_level),
             // Levels a provider has: dispatched to it (here they stop at missing access).
             (true, None, Provider::Generic, sa(), no_kubernetes),
             (

@@ -45,8 +45,12 @@ impl Cloud for Generic {
     const ANNOTATIONS: &'static [&'static str] = &[];
     const REQUIRED_ANNOTATIONS: &'static [&'static str] = &[];
 
-    fn audiences(request: &Request) -> Vec<String> {
-        audiences(request)
+    async fn audiences(
+        _: &Engine,
+        request: &Request,
+        _: &ServiceAccountInfo,
+    ) -> Result<Vec<String>> {
+        Ok(audiences(request))
     }
 
     fn controller_audiences(request: &Request) -> Vec<String> {

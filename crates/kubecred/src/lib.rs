@@ -45,6 +45,8 @@ pub mod gcp;
 pub mod generic;
 pub mod git;
 pub mod hosts;
+#[cfg(any(feature = "aws", feature = "gcp"))]
+mod http;
 mod identity;
 mod jwt;
 mod kubernetes;

@@ -9,7 +9,8 @@
 //!
 //! Where each applies: the AWS SDK clients (`TimeoutConfig`: connect, read, operation timeout
 //! including the SDK's retries; see `aws/http.rs`), the Kubernetes client (`kube::Config`
-//! connect, read and write timeouts), the S3/KMS checks (reqwest), the retry loop of the
+//! connect, read and write timeouts), the calls made with reqwest (`http.rs`: the S3/KMS checks,
+//! GCP's STS, IAM Credentials and metadata calls), the retry loop of the
 //! Kubernetes calls (no retry starts past the deadline), and around each whole operation, so
 //! that nothing exceeds `overall` even if a layer forgets its own timeouts. An elapsed deadline
 //! is a transient error naming the step and the deadline.

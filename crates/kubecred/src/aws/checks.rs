@@ -252,39 +252,14 @@ async fn send(
     }
 }
 
-/// A request's proxy carries every call (its URL's user info as basic authentication); without
-/// one, reqwest follows `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`. The transport's timeouts
-/// bound connecting, each read, and the whole call.
+/// The reqwest client of the checks (see [`crate::http`]).
 fn client(action: &str, transport: Transport<'_>) -> Result<reqwest::Client> {
-    let timeouts = transport.timeouts;
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(timeouts.connect)
-        .read_timeout(timeouts.read)
-        .timeout(timeouts.overall);
-    if let Some(url) = transport.proxy {
-        super::http::check_proxy(url)?;
-        let proxy = reqwest::Proxy::all(url.as_str()).map_err(|_| {
-            Error::invalid(format!(
-                "{action}: proxy {} is not usable",
-                crate::request::redacted_url(url)
-            ))
-        })?;
-        builder = builder.proxy(proxy);
-    }
-    builder.build().map_err(|e| {
-        Error::invalid(format!("{action}: cannot build the HTTP client")).with_source(e)
-    })
+    let proxy = crate::http::Proxy::Request(transport.proxy);
+    crate::http::client(action, proxy, &transport.timeouts)
 }
 
 fn send_error(error: reqwest::Error, action: &str) -> Error {
-    match (error.is_builder(), error.is_timeout()) {
-        (true, _) => Error::invalid(format!("{action}: cannot build the request")),
-        (false, true) => Error::transient(format!(
-            "{action}: timed out (connect, read or overall timeout)"
-        )),
-        (false, false) => Error::transient(format!("{action}: request failed")),
-    }
-    .with_source(error.without_url())
+    crate::http::send_error(error, action)
 }
 
 /// The code and message of an error answer: XML (S3, and moto's authentication errors) or JSON

@@ -37,8 +37,8 @@ impl Cloud for Aws {
     const ANNOTATIONS: &'static [&'static str] = annotations::ALL;
     const REQUIRED_ANNOTATIONS: &'static [&'static str] = annotations::REQUIRED;
 
-    fn audiences(_: &Request) -> Vec<String> {
-        vec![super::AUDIENCE.to_owned()]
+    async fn audiences(_: &Engine, _: &Request, _: &ServiceAccountInfo) -> Result<Vec<String>> {
+        Ok(vec![super::AUDIENCE.to_owned()])
     }
 
     fn controller_audiences(_: &Request) -> Vec<String> {

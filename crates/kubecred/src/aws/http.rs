@@ -106,17 +106,7 @@ fn fixed_proxy(url: &Url) -> Result<ProxyConfig> {
         .map_err(|e| Error::invalid(format!("proxy {}: {e}", redacted_url(url))))
 }
 
-/// A request's proxy must be an `http://` or `https://` URL with a host, whichever HTTP stack
-/// carries the call (the SDK pool here, reqwest for the S3/KMS checks).
-pub(crate) fn check_proxy(url: &Url) -> Result<()> {
-    if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() {
-        return Ok(());
-    }
-    Err(Error::invalid(format!(
-        "proxy {}: expected an http:// or https:// URL with a host",
-        redacted_url(url)
-    )))
-}
+pub(crate) use crate::http::check_proxy;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! The seam between the cloud-neutral front of the library ([`crate::Engine`], [`crate::registry`],
 //! [`crate::cluster`], [`crate::git`], [`crate::check`]) and each cloud module.
 //!
-//! Every cloud (`aws/`, `generic.rs`, and `gcp/`, `azure/` to come) implements `Cloud`: the
+//! Every cloud (`aws/`, `gcp/`, `generic.rs`, and `azure/` to come) implements `Cloud`: the
 //! same operations, each a plain async function. `dispatch!` is the one `match` on
 //! [`Provider`]; it has no wildcard arm, so adding a provider makes the compiler list every
 //! place that must learn it, and a provider compiled out (its cargo feature off) answers one
@@ -92,7 +92,7 @@ impl Capabilities {
 
 /// A Kubernetes token someone presented (the kubelet's pod ServiceAccount token, KEP-4412), with
 /// the ServiceAccount it belongs to.
-#[cfg_attr(not(feature = "aws"), allow(dead_code))] // read by the clouds with registry login
+#[cfg_attr(not(any(feature = "aws", feature = "gcp")), allow(dead_code))] // read by the clouds with registry login
 pub(crate) struct Presented<'a> {
     pub(crate) account: &'a ServiceAccountInfo,
     pub(crate) token: KubernetesToken,
@@ -107,8 +107,13 @@ pub(crate) trait Cloud {
     /// The annotation keys without which object level cannot work (a subset of the above).
     const REQUIRED_ANNOTATIONS: &'static [&'static str];
 
-    /// The audiences of the Kubernetes token object level mints, when the request names none.
-    fn audiences(request: &Request) -> Vec<String>;
+    /// The audiences of the Kubernetes token object level mints for `account`, when the request
+    /// names none (GCP's depend on the annotations and, on GKE, on the metadata server).
+    async fn audiences(
+        engine: &Engine,
+        request: &Request,
+        account: &ServiceAccountInfo,
+    ) -> Result<Vec<String>>;
     /// The audiences controller level mints a Kubernetes token for (none if it mints none).
     fn controller_audiences(request: &Request) -> Vec<String>;
     /// The cloud identity a ServiceAccount maps to (validates its annotations); part of the
@@ -187,7 +192,17 @@ macro_rules! dispatch {
                 let $absent = provider;
                 $fallback
             }
-            $crate::Provider::Azure | $crate::Provider::Gcp => {
+            #[cfg(feature = "gcp")]
+            $crate::Provider::Gcp => {
+                type $cloud = $crate::gcp::Gcp;
+                $call
+            }
+            #[cfg(not(feature = "gcp"))]
+            $crate::Provider::Gcp => {
+                let $absent = provider;
+                $fallback
+            }
+            $crate::Provider::Azure => {
                 let $absent = provider;
                 $fallback
             }

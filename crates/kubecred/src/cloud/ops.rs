@@ -87,9 +87,13 @@ pub(crate) async fn secret_level(
     dispatch!(request.provider, C => C::secret_level(engine, request, data).await, p => Err(absent(p)))
 }
 
-/// The default object-level audiences of `request.provider`.
-pub(crate) fn audiences(request: &Request) -> Result<Vec<String>> {
-    dispatch!(request.provider, C => Ok(C::audiences(request)), p => Err(absent(p)))
+/// The default object-level audiences of `request.provider` for `account`.
+pub(crate) async fn audiences(
+    engine: &Engine,
+    request: &Request,
+    account: &ServiceAccountInfo,
+) -> Result<Vec<String>> {
+    dispatch!(request.provider, C => C::audiences(engine, request, account).await, p => Err(absent(p)))
 }
 
 /// The audiences controller level of `request.provider` mints a Kubernetes token for.

@@ -2,7 +2,7 @@
 //! (`<location>-docker.pkg.dev`), Container Registry (`gcr.io` and its documented regional and
 //! Marketplace hosts) and S3NS (`docker.s3nsregistry.fr`). Each is matched exactly on
 //! [`dns_name`]'s output (lowercase ASCII, no userinfo, path or port but 443), with anchored
-//! patterns; look-alikes are tested against the shared table of tricks ([`crate::lookalike`]).
+//! patterns; look-alikes are tested against the shared table of tricks (`lookalike.rs`).
 //!
 //! The reference's `^(((.+\.)?gcr\.io)|(.+-docker\.pkg\.dev)|(docker\.s3nsregistry\.fr))$` took
 //! anything before `gcr.io` and `-docker.pkg.dev` (`evil.example/x.gcr.io`, `a@b-docker.pkg.dev`,

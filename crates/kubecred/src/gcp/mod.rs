@@ -1,5 +1,6 @@
-//! GCP: the parsers and patterns of everything GCP that arrives from outside, and the constants
-//! and audiences of its exchange. Not yet wired into the cloud seam (`cloud::dispatch!`).
+//! GCP: its side of the cloud seam (`cloud`: object and node level, registry login), the
+//! exchanges it makes (`sts`, `iam`, `metadata`, at `endpoints`, their answers read by `wire`),
+//! and the parsers and patterns of everything GCP that arrives from outside.
 //!
 //! - `annotations`: the ServiceAccount annotations (`iam.gke.io/gcp-service-account`,
 //!   `gcp.auth.fluxcd.io/workload-identity-provider`), validated by `parse`.
@@ -11,11 +12,19 @@
 
 pub mod annotations;
 pub mod audience;
+mod cloud;
 pub mod cluster;
+pub mod endpoints;
 pub mod external_account;
 pub mod hosts;
+mod iam;
 pub mod json;
 pub mod key;
+pub mod metadata;
 pub mod parse;
 pub mod source;
+mod sts;
 pub mod urls;
+mod wire;
+
+pub(crate) use cloud::Gcp;

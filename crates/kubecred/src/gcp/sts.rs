@@ -1,0 +1,76 @@
+//! The RFC 8693 token exchange at Google STS (`POST /v1/token`): a Kubernetes ServiceAccount
+//! token for a federated access token.
+//!
+//! Written by hand, as is `iam.rs`: each is one form or JSON POST. The official
+//! `google-cloud-auth` crate's credentials start refreshing in the background as soon as they
+//! are built, and take neither a request's proxy nor kubecred's deadlines ([`Timeouts`]); its
+//! external-account flow also reads the subject token from a file, URL or executable, where
+//! object level has it in memory.
+
+use std::time::SystemTime;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::audience::{REQUESTED_TOKEN_TYPE, SUBJECT_TOKEN_TYPE_JWT, TOKEN_EXCHANGE_GRANT_TYPE};
+use super::wire;
+use crate::Secret;
+use crate::credential::AccessToken;
+use crate::error::Result;
+use crate::http::{self, Proxy};
+use crate::timeouts::Timeouts;
+
+/// One exchange: where, for which audience and scopes, and how to reach it.
+pub(crate) struct Exchange<'a> {
+    /// The STS token endpoint.
+    pub(crate) url: &'a Url,
+    /// The STS audience (a workload identity provider, or GKE's identity namespace).
+    pub(crate) audience: &'a str,
+    /// The scopes asked for.
+    pub(crate) scopes: &'a [String],
+    /// The request's proxy.
+    pub(crate) proxy: Option<&'a Url>,
+    /// The deadlines.
+    pub(crate) timeouts: &'a Timeouts,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    access_token: String,
+    expires_in: i64,
+}
+
+const ACTION: &str = "exchange the Kubernetes token at Google STS";
+
+/// Exchanges `subject_token` (a Kubernetes ServiceAccount JWT); the access token expires
+/// `expires_in` seconds after `now`.
+pub(crate) async fn exchange(
+    exchange: Exchange<'_>,
+    subject_token: &Secret,
+    now: SystemTime,
+) -> Result<AccessToken> {
+    let client = http::client(ACTION, Proxy::Request(exchange.proxy), exchange.timeouts)?;
+    let scope = exchange.scopes.join(" ");
+    let form = [
+        ("grant_type", TOKEN_EXCHANGE_GRANT_TYPE),
+        ("audience", exchange.audience),
+        ("scope", &scope),
+        ("requested_token_type", REQUESTED_TOKEN_TYPE),
+        ("subject_token", subject_token.expose()),
+        ("subject_token_type", SUBJECT_TOKEN_TYPE_JWT),
+    ];
+    tracing::debug!(url = %exchange.url, audience = exchange.audience, %scope, "GCP STS token exchange");
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let request = client
+        .post(exchange.url.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    let answer: Answer = wire::json(request, ACTION).await?;
+    Ok(AccessToken {
+        token: Secret::new(answer.access_token),
+        expires_at: wire::expiry(now, answer.expires_in, ACTION)?,
+        scopes: exchange.scopes.to_vec(),
+    })
+}

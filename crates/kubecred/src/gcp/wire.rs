@@ -1,0 +1,183 @@
+//! The edge of every GCP call kubecred makes by hand (STS, IAM Credentials, the metadata
+//! server): an answer is read as JSON when it is a success, else classified by its status and
+//! described with Google's own error text, in either of Google's shapes (OAuth endpoints:
+//! `{"error": code, "error_description": text}`; Google APIs: `{"error": {"code", "message",
+//! "status"}}`). No error carries a token: requests' bodies and headers are never shown, and
+//! answers are read only for their error fields.
+
+use std::time::{Duration, SystemTime};
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::http::send_error;
+
+/// Sends `request`, for `action` (named in errors); the JSON body of a 2xx answer as `T`.
+pub(crate) async fn json<T: DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    action: &str,
+) -> Result<T> {
+    parse(&text(request, action).await?, action)
+}
+
+/// A success's body as `T`; an error names where it went wrong, never a value.
+fn parse<T: DeserializeOwned>(body: &str, action: &str) -> Result<T> {
+    serde_json::from_str(body).map_err(|e| {
+        // Only the category and position: serde_json's message may quote a value.
+        Error::upstream(format!(
+            "{action}: unexpected answer ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Sends `request`; the body of a 2xx answer, else the classified refusal.
+pub(crate) async fn text(request: reqwest::RequestBuilder, action: &str) -> Result<String> {
+    let response = request.send().await.map_err(|e| send_error(e, action))?;
+    let status = response.status().as_u16();
+    let body = response.text().await.map_err(|e| send_error(e, action))?;
+    match status {
+        200..=299 => Ok(body),
+        _ => Err(refusal(status, &body, action)),
+    }
+}
+
+/// A non-2xx answer as an error: 408, 429 and 5xx transient; 401 and 403 denied, as are the
+/// OAuth refusals of the credential itself (`invalid_grant`, `unauthorized_client`); 404 not
+/// found; any other 4xx invalid. The message is Google's text (bounded), else the status.
+pub(crate) fn refusal(status: u16, body: &str, action: &str) -> Error {
+    let google = google_text(body)
+        .map(|t| format!(": {t}"))
+        .unwrap_or_default();
+    let message = format!("{action}: HTTP {status}{google}");
+    let oauth_code = oauth_code(body);
+    match status {
+        408 | 429 | 500..=599 => Error::transient(message),
+        401 | 403 => Error::denied(message),
+        404 => Error::not_found(message),
+        400 if matches!(
+            oauth_code.as_deref(),
+            Some("invalid_grant" | "unauthorized_client" | "invalid_target")
+        ) =>
+        {
+            Error::denied(message)
+        }
+        _ => Error::invalid(message),
+    }
+}
+
+/// The longest error text shown (Google's are a few hundred characters).
+const MAX_TEXT: usize = 500;
+
+fn google_text(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let error = &value["error"];
+    let text = match (error.as_str(), value["error_description"].as_str()) {
+        (Some(code), Some(description)) => format!("{code}: {description}"),
+        (Some(code), None) => code.to_owned(),
+        _ => match (error["status"].as_str(), error["message"].as_str()) {
+            (Some(status), Some(message)) => format!("{status}: {message}"),
+            (None, Some(message)) => message.to_owned(),
+            _ => return None,
+        },
+    };
+    Some(
+        text.chars()
+            .take(MAX_TEXT)
+            .collect::<String>()
+            .escape_debug()
+            .to_string(),
+    )
+}
+
+fn oauth_code(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    value["error"].as_str().map(str::to_owned)
+}
+
+/// `now + expires_in`, for an answer's `expires_in` (seconds, must be positive).
+pub(crate) fn expiry(now: SystemTime, expires_in: i64, action: &str) -> Result<SystemTime> {
+    match u64::try_from(expires_in) {
+        Ok(seconds) if seconds > 0 => Ok(now + Duration::from_secs(seconds)),
+        _ => Err(Error::upstream(format!(
+            "{action}: the answer's expires_in is {expires_in}, not a positive number of seconds"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_classified_with_googles_text() {
+        let grant = r#"{"error":"invalid_grant","error_description":"The audience in ID Token [x] does not match the expected audience."}"#;
+        let error = refusal(400, grant, "exchange at STS");
+        assert!(error.is_denied(), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "exchange at STS: HTTP 400: invalid_grant: The audience in ID Token [x] does not match the expected audience."
+        );
+        let api = r#"{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).","status":"PERMISSION_DENIED"}}"#;
+        let error = refusal(403, api, "impersonate");
+        assert!(error.is_denied());
+        assert!(
+            error.to_string().contains("PERMISSION_DENIED: Permission"),
+            "{error}"
+        );
+        assert!(refusal(429, "", "x").is_transient());
+        assert!(refusal(503, "<html>", "x").is_transient());
+        assert!(refusal(404, "", "x").is_not_found());
+        let bad = refusal(
+            400,
+            r#"{"error":"invalid_request","error_description":"d"}"#,
+            "x",
+        );
+        assert!(!bad.is_denied() && !bad.is_transient());
+        assert_eq!(refusal(500, "not json", "x").to_string(), "x: HTTP 500");
+    }
+
+    #[test]
+    fn error_texts_are_bounded_and_escaped() {
+        let long = format!(
+            r#"{{"error":"e","error_description":"{}\n"}}"#,
+            "a".repeat(2000)
+        );
+        let text = refusal(400, &long, "x").to_string();
+        assert!(text.len() < 600 && !text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn unexpected_answers_quote_no_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Answer {
+            access_token: String,
+            expires_in: i64,
+        }
+        let body = r#"{"access_token": 1, "expires_in": "ya29.secret"}"#;
+        let error = parse::<Answer>(body, "x").err().map(|e| e.to_string());
+        let error = error.unwrap_or_default();
+        assert!(
+            error.starts_with("x: unexpected answer (Data error at line 1"),
+            "{error}"
+        );
+        let body = r#"{"access_token": "ya29.secret", "expires_in": "3600"}"#;
+        let error = parse::<Answer>(body, "x").err().map(|e| e.to_string());
+        assert!(!error.unwrap_or_default().contains("ya29"));
+    }
+
+    #[test]
+    fn expiries_must_be_positive() {
+        let now = SystemTime::UNIX_EPOCH;
+        assert_eq!(
+            expiry(now, 3599, "x").ok(),
+            Some(now + Duration::from_secs(3599))
+        );
+        for bad in [0, -1] {
+            assert!(expiry(now, bad, "x").is_err());
+        }
+    }
+}

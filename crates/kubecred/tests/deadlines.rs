@@ -2,6 +2,7 @@
 //! timeouts end its calls (Kubernetes client, AWS SDK, reqwest checks), and the engine's overall
 //! deadline ends an operation even when a layer's own timeouts are far longer. Each failure is
 //! transient and names the timeout.
+#![cfg(feature = "aws")]
 
 use std::time::Duration;
 

@@ -28,7 +28,7 @@ pub async fn connect(args: &IdentityArgs) -> kubecred::Result<Kubernetes> {
             let context = args.context.as_deref();
             Kubernetes::from_kubeconfig_with_timeouts(path, context, crate::timeouts()).await
         }
-        None => Kubernetes::infer_with_timeouts(crate::timeouts()).await,
+        None => Kubernetes::infer_in_context(args.context.as_deref(), crate::timeouts()).await,
     }
 }
 

@@ -110,6 +110,43 @@ fn switching_the_current_context_never_serves_the_other_clusters_token() -> Test
     Ok(())
 }
 
+/// `--context` without `--kubeconfig` selects that context of `KUBECONFIG`, as kubectl does,
+/// and the disk cache keys on it.
+#[test]
+fn a_context_of_the_kubeconfig_variable_is_used_and_keyed() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let (a, b) = two_sandboxes(home.path())?;
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, two_contexts(&a, &b, "a")?)?;
+    let issuer = |context: &[&str]| -> Result<String, BoxError> {
+        let args = [
+            &["cluster", "credentials", "--provider", "generic"][..],
+            &["--address", "https://remote.example", "-n", "team-a"],
+            &["--service-account", "app"],
+            context,
+        ]
+        .concat();
+        let output = isolated(support::BIN, home.path())
+            .env("KUBECONFIG", &kubeconfig)
+            .args(&args)
+            .output()?;
+        let token = json(&output)?["status"]["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let payload = token.split('.').nth(1).ok_or("not a JWT")?;
+        let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload)?)?;
+        Ok(claims["iss"].as_str().unwrap_or_default().to_owned())
+    };
+    assert!(issuer(&["--context", "b"])?.starts_with(&b.url));
+    assert!(
+        issuer(&[])?.starts_with(&a.url),
+        "the cache served context b's token"
+    );
+    assert!(issuer(&["--context", "b"])?.starts_with(&b.url));
+    Ok(())
+}
+
 #[test]
 fn a_relative_kubeconfig_path_is_keyed_by_the_file_it_names() -> TestResult {
     let home = tempfile::tempdir()?;

@@ -89,6 +89,25 @@ impl Kubernetes {
         Self::from_config(config, timeouts)
     }
 
+    /// [`Kubernetes::infer_with_timeouts`], in `context` of the `KUBECONFIG` files or
+    /// `~/.kube/config` when one is named (as `kubectl --context`; no in-cluster fallback then).
+    pub async fn infer_in_context(context: Option<&str>, timeouts: Timeouts) -> Result<Self> {
+        let Some(context) = context else {
+            return Self::infer_with_timeouts(timeouts).await;
+        };
+        let options = KubeConfigOptions {
+            context: Some(context.to_owned()),
+            ..KubeConfigOptions::default()
+        };
+        let config = kube::Config::from_kubeconfig(&options).await.map_err(|e| {
+            Error::invalid(format!(
+                "cannot use context '{context}' of KUBECONFIG or ~/.kube/config"
+            ))
+            .with_source(e)
+        })?;
+        Self::from_config(config, timeouts)
+    }
+
     /// Connects with a kubeconfig file and optional context, with the default [`Timeouts`].
     pub async fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<Self> {
         Self::from_kubeconfig_with_timeouts(path, context, Timeouts::default()).await

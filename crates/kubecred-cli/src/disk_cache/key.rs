@@ -121,9 +121,8 @@ pub fn identity_cluster_parts(
 }
 
 /// What the Kubernetes connection resolves to, as `request::connect` makes it: the kubeconfig
-/// `path` with `context`, or else (no path: `context` is not used there either) the `KUBECONFIG`
-/// files or `~/.kube/config` with their current context, falling back to the in-cluster
-/// configuration. Parts: context, namespace,
+/// `path` with `context`, or else the `KUBECONFIG` files or `~/.kube/config` with `context` (or
+/// their current context, falling back to the in-cluster configuration). Parts: context, namespace,
 /// server, CA, TLS settings, and the user's name and non-secret identity (a token, password or
 /// key is never part of a key).
 pub fn cluster_key_parts(path: Option<&Path>, context: Option<&str>) -> Vec<(String, String)> {
@@ -131,9 +130,12 @@ pub fn cluster_key_parts(path: Option<&Path>, context: Option<&str>) -> Vec<(Str
         Some(path) => Kubeconfig::read_from(absolute(path))
             .map_err(|e| e.to_string())
             .and_then(|config| resolve(&config, context)),
-        None => match Kubeconfig::read().map_err(|e| e.to_string()) {
-            Ok(config) => resolve(&config, None).or_else(|_| Ok(in_cluster())),
-            Err(_) => Ok(in_cluster()),
+        // A named context must be in those files (no in-cluster fallback), as `connect` says.
+        None => match (Kubeconfig::read().map_err(|e| e.to_string()), context) {
+            (Ok(config), Some(_)) => resolve(&config, context),
+            (Ok(config), None) => resolve(&config, None).or_else(|_| Ok(in_cluster())),
+            (Err(error), Some(_)) => Err(error),
+            (Err(_), None) => Ok(in_cluster()),
         },
     };
     // An unusable kubeconfig fails the call itself; its error keys the (unused) entry.

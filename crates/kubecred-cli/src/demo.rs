@@ -4,7 +4,8 @@
 //! 1. impersonates ServiceAccount team-a/app for the `generic` provider and verifies the token
 //!    against the sandbox's JWKS;
 //! 2. asks again and is served from the cache;
-//! 3. shows the feature gate refusing object level, and the default-ServiceAccount lockdown.
+//! 3. shows the feature gate refusing object level, and the default-ServiceAccount lockdown;
+//! 4. exchanges the ServiceAccount's token at the AWS and GCP stand-ins.
 
 use std::time::SystemTime;
 
@@ -14,6 +15,7 @@ use kubecred::Env;
 use kubecred::cluster::{self, ClusterRef};
 use kubecred::{Engine, Identity, Kubernetes, PolicyConfig, Provider, Request, TokenCache};
 use kubecred_sandbox::aws::AwsStandIns;
+use kubecred_sandbox::gcp::GcpStandIns;
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
 const MANIFESTS: &str = include_str!("../../../examples/sandbox.yaml");
@@ -27,13 +29,15 @@ pub async fn run() -> anyhow::Result<()> {
     .await
     .context("starting the sandbox")?;
     let aws = crate::sandbox::start_aws(&sandbox, &Manifests::parse(MANIFESTS)?).await?;
-    let result = steps(&sandbox, &aws).await;
+    let gcp = crate::sandbox_gcp::start_gcp(&sandbox, &Manifests::parse(MANIFESTS)?).await?;
+    let result = steps(&sandbox, &aws, &gcp).await;
     aws.shutdown().await;
+    gcp.shutdown().await;
     sandbox.shutdown().await;
     result
 }
 
-async fn steps(sandbox: &Sandbox, aws: &AwsStandIns) -> anyhow::Result<()> {
+async fn steps(sandbox: &Sandbox, aws: &AwsStandIns, gcp: &GcpStandIns) -> anyhow::Result<()> {
     println!(
         "sandbox: Kubernetes API and OIDC issuer at {}",
         sandbox.url()
@@ -119,7 +123,8 @@ async fn steps(sandbox: &Sandbox, aws: &AwsStandIns) -> anyhow::Result<()> {
         }
         other => bail!("expected the lockdown to refuse, got {other:?}"),
     }
-    aws_steps(aws, kubernetes, gate_on_policy()?).await?;
+    aws_steps(aws, kubernetes.clone(), gate_on_policy()?).await?;
+    gcp_step(gcp, kubernetes, gate_on_policy()?).await?;
     println!("demo passed");
     Ok(())
 }
@@ -166,6 +171,41 @@ async fn aws_steps(
     let caller = aws.verify_eks_token(access.token.expose(), "demo")?;
     println!(
         "7. aws: EKS token for cluster demo accepted by the authenticator stand-in as {caller}"
+    );
+    Ok(())
+}
+
+/// GCP, as on GKE: the audience from the metadata server, the ServiceAccount's token exchanged at
+/// the STS stand-in (verifying it against the issuer's JWKS), then impersonation of the Google
+/// service account its annotation names (the stand-in checks the `workloadIdentityUser` binding).
+async fn gcp_step(
+    gcp: &GcpStandIns,
+    kubernetes: Kubernetes,
+    policy: kubecred::Policy,
+) -> anyhow::Result<()> {
+    let env = Env::from_pairs(&[
+        ("GCE_METADATA_HOST", &gcp.metadata_host()),
+        ("KUBECRED_GCP_STS_URL", &gcp.sts_token_url()),
+        (
+            "KUBECRED_GCP_IAM_CREDENTIALS_URL",
+            &gcp.iam_credentials_url(),
+        ),
+    ]);
+    let engine = Engine::new(policy)
+        .with_kubernetes(kubernetes)
+        .with_env(env);
+    let request = Request {
+        identity: Identity::service_account("app"),
+        namespace: Some("team-a".into()),
+        ..Request::new(Provider::Gcp)
+    };
+    let token = engine.access_token(&request).await?;
+    let Some(info) = gcp.token_info(token.token.expose()) else {
+        bail!("the GCP stand-ins do not know the access token kubecred got");
+    };
+    println!(
+        "8. gcp: team-a/app's token exchanged at STS and impersonating {} (stand-ins, GKE audience from the metadata server)",
+        info.service_account.as_deref().unwrap_or(&info.principal)
     );
     Ok(())
 }

@@ -280,5 +280,9 @@ fn the_demo_runs_to_the_end() -> TestResult {
         text.contains("sub=system:serviceaccount:team-a:app") && text.ends_with("demo passed"),
         "{text}"
     );
+    assert!(
+        text.contains("8. gcp: team-a/app's token exchanged at STS and impersonating team-a-app@"),
+        "{text}"
+    );
     Ok(())
 }

@@ -89,7 +89,7 @@ pub struct TokenArgs {
 
 /// Whose identity is used and how: shared by every command that fetches credentials, and
 /// turned into a library request in one place (`request::prepare`).
-#[derive(Debug, Default, Args)]
+#[derive(Clone, Debug, Default, Args)]
 pub struct IdentityArgs {
     /// Impersonate this ServiceAccount (NAME, or NS/NAME with NS equal to --namespace).
     #[arg(long, value_name = "[NS/]NAME", conflicts_with_all = ["secret", "node"])]
@@ -322,6 +322,9 @@ pub enum Output {
     Env,
     /// The JSON an AWS SDK's `credential_process` reads (AWS keys only).
     CredentialProcess,
+    /// The answer of an executable-sourced subject token for Google's client libraries
+    /// (`credential_source.executable` of an `external_account` file; generic provider).
+    GoogleExecutable,
 }
 
 /// Which default ServiceAccount applies.

@@ -9,6 +9,7 @@ mod demo;
 mod disk_cache;
 mod docker;
 mod git;
+mod google_executable;
 mod help;
 mod kubeconfig;
 mod kubelet;

@@ -24,6 +24,9 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    if args.output == Output::GoogleExecutable {
+        return crate::google_executable::run(&args.identity, provider).await;
+    }
     let (engine, request) = prepare(&args.identity, provider).await?;
     let credential = engine
         .token(&request)
@@ -64,6 +67,9 @@ pub fn render(credential: &Credential, output: Output) -> anyhow::Result<String>
         .to_string(),
         (Output::Env, Some(keys)) => env_exports(keys, expires_at.as_deref()),
         (Output::CredentialProcess, Some(keys)) => credential_process(keys, expires_at.as_deref()),
+        (Output::GoogleExecutable, _) => {
+            anyhow::bail!("--output google-executable is answered by google_executable::run")
+        }
         (_, None) => anyhow::bail!(
             "this output format prints AWS keys, but the credential is a {}",
             credential.kind()

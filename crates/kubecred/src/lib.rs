@@ -28,6 +28,8 @@
 mod account;
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
+pub mod azure;
 pub mod cache;
 pub mod cache_key;
 pub mod cache_metrics;

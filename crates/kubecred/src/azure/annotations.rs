@@ -1,0 +1,130 @@
+//! The ServiceAccount annotations of Azure workload identity: the application (client) id of
+//! the Entra application or user-assigned managed identity whose federated credential trusts the
+//! ServiceAccount, and its tenant. Both are required at object level and must be GUIDs (the
+//! reference only checked their presence; a GUID check keeps a hostile value out of the Entra
+//! token URL, `https://<authority>/<tenant>/oauth2/v2.0/token`).
+
+use crate::account::ServiceAccountInfo;
+use crate::error::{Error, Result};
+
+/// The application (client) id.
+pub const CLIENT_ID: &str = "azure.workload.identity/client-id";
+/// The tenant id.
+pub const TENANT_ID: &str = "azure.workload.identity/tenant-id";
+/// Every annotation read.
+pub const ALL: &[&str] = &[CLIENT_ID, TENANT_ID];
+/// The annotations object level cannot work without.
+pub const REQUIRED: &[&str] = &[CLIENT_ID, TENANT_ID];
+
+/// The validated identity a ServiceAccount's annotations name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadIdentity {
+    /// The tenant id, lowercase.
+    pub tenant_id: String,
+    /// The client id, lowercase.
+    pub client_id: String,
+}
+
+/// Reads and checks the annotations, with the reference's messages for missing ones.
+pub fn read(account: &ServiceAccountInfo) -> Result<WorkloadIdentity> {
+    Ok(WorkloadIdentity {
+        tenant_id: guid(account, TENANT_ID, "tenant")?,
+        client_id: guid(account, CLIENT_ID, "client")?,
+    })
+}
+
+fn guid(account: &ServiceAccountInfo, key: &str, what: &str) -> Result<String> {
+    let value = account
+        .annotations
+        .get(key)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "azure {what} ID is not set in the service account annotation {key}"
+            ))
+        })?;
+    match super::is_guid(value) {
+        true => Ok(value.to_ascii_lowercase()),
+        false => Err(Error::invalid(format!(
+            "invalid {key} annotation: {}. must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+            super::shown(value)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn account(pairs: &[(&str, &str)]) -> ServiceAccountInfo {
+        ServiceAccountInfo {
+            namespace: "team-a".into(),
+            name: "app".into(),
+            annotations: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn message(result: Result<WorkloadIdentity>) -> String {
+        result.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    const TENANT: &str = "72F988BF-86F1-41AF-91AB-2D7CD011DB47";
+    const CLIENT: &str = "2c1e4f6a-0b3d-4e5f-8a9b-0c1d2e3f4a5b";
+
+    #[test]
+    fn both_guids_are_read_and_lowercased() {
+        let read = read(&account(&[(TENANT_ID, TENANT), (CLIENT_ID, CLIENT)]));
+        assert_eq!(
+            read.ok(),
+            Some(WorkloadIdentity {
+                tenant_id: TENANT.to_ascii_lowercase(),
+                client_id: CLIENT.into()
+            })
+        );
+    }
+
+    #[test]
+    fn missing_annotations_give_the_reference_messages() {
+        assert_eq!(
+            message(read(&account(&[(CLIENT_ID, CLIENT)]))),
+            "azure tenant ID is not set in the service account annotation azure.workload.identity/tenant-id"
+        );
+        assert_eq!(
+            message(read(&account(&[(TENANT_ID, TENANT), (CLIENT_ID, " ")]))),
+            "azure client ID is not set in the service account annotation azure.workload.identity/client-id"
+        );
+    }
+
+    #[test]
+    fn values_that_are_not_guids_are_refused_and_shown_escaped() {
+        for bad in [
+            "contoso.onmicrosoft.com",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47/../../evil",
+            "72f988bf-86f1-41af-91ab-2d7cd011db4",
+            "72f988bf-86f1-41af-91ab-2d7cd011db477",
+            "72f988bf86f141af91ab2d7cd011db47",
+            "{72f988bf-86f1-41af-91ab-2d7cd011db47}",
+            "72f988bf-86f1-41af-91ab-2d7cd011dbé7",
+        ] {
+            let got = message(read(&account(&[(TENANT_ID, bad), (CLIENT_ID, CLIENT)])));
+            assert!(
+                got.starts_with("invalid azure.workload.identity/tenant-id annotation: \""),
+                "{bad:?}: {got}"
+            );
+            assert!(!got.contains('\n'), "{got}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reading_never_panics(tenant in "\\PC{0,60}", client in "\\PC{0,60}") {
+            let _ = read(&account(&[(TENANT_ID, &tenant), (CLIENT_ID, &client)]));
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Azure Container Registry hosts, which decide where an Entra token goes:
+//! `<registry>.azurecr.io` (public cloud), `.azurecr.cn` (Azure China), `.azurecr.us` (Azure US
+//! Government). Matched exactly on [`dns_name`]'s output (lowercase ASCII, no user info, path or
+//! port but 443); look-alikes are tested against the shared table of tricks (`lookalike.rs`).
+//!
+//! The reference's `^.+\.(azurecr\.io|azurecr\.cn|azurecr\.de|azurecr\.us)$` took anything
+//! before the suffix (`evil.example/x.azurecr.io`, `a@b.azurecr.io`, `x.evil.azurecr.io`), and
+//! `azurecr.de` (Azure Germany) was retired in 2021. Here the registry name is one label of ACR's
+//! own rule: 5 to 50 letters and digits.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::error::{Error, Result};
+
+pub use crate::hosts::dns_name;
+
+const ACR_HOST: &str = r"^(?P<name>[a-z0-9]{5,50})\.azurecr\.(?P<cloud>io|cn|us)$";
+const EXPECTED: &str = "<registry>.azurecr.io, <registry>.azurecr.cn or <registry>.azurecr.us \
+(registry: 5 to 50 letters and digits), without user info, path or port other than 443";
+
+static ACR_HOST_RE: LazyLock<Regex> = LazyLock::new(|| {
+    // A constant covered by tests.
+    Regex::new(ACR_HOST).unwrap_or_else(|e| panic!("invalid built-in pattern {ACR_HOST}: {e}"))
+});
+
+/// The Azure cloud a registry belongs to (it decides the Entra authority and the ACR scope).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AzureCloud {
+    /// Azure public cloud (`azurecr.io`).
+    Public,
+    /// Azure operated by 21Vianet (`azurecr.cn`).
+    China,
+    /// Azure US Government (`azurecr.us`).
+    Government,
+}
+
+/// An Azure Container Registry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AcrRegistry {
+    /// The registry's name, lowercased.
+    pub name: String,
+    /// Its cloud.
+    pub cloud: AzureCloud,
+}
+
+impl AcrRegistry {
+    /// The registry's host.
+    pub fn host(&self) -> String {
+        let suffix = match self.cloud {
+            AzureCloud::Public => "io",
+            AzureCloud::China => "cn",
+            AzureCloud::Government => "us",
+        };
+        format!("{}.azurecr.{suffix}", self.name)
+    }
+}
+
+/// Parses an ACR host (an image reference's registry part, without scheme or path).
+pub fn registry(host: &str) -> Result<AcrRegistry> {
+    dns_name(host)
+        .and_then(|name| registry_name(&name))
+        .ok_or_else(|| {
+            let cut: String = host.chars().take(200).collect();
+            Error::invalid(format!(
+                "invalid Azure registry: {cut:?}. expected {EXPECTED}"
+            ))
+        })
+}
+
+fn registry_name(name: &str) -> Option<AcrRegistry> {
+    let captures = ACR_HOST_RE.captures(name)?;
+    let cloud = match &captures["cloud"] {
+        "io" => AzureCloud::Public,
+        "cn" => AzureCloud::China,
+        _ => AzureCloud::Government,
+    };
+    Some(AcrRegistry {
+        name: captures["name"].to_owned(),
+        cloud,
+    })
+}
+
+#[cfg(test)]
+#[path = "hosts_tests.rs"]
+mod tests;

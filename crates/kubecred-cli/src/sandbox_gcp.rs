@@ -59,6 +59,7 @@ pub async fn start_gcp(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Resu
             endpoint: sandbox.url().trim_start_matches("https://").to_owned(),
             ca_pem: sandbox.ca_pem().to_owned(),
         }),
+        ..GcpConfig::default()
     };
     config.service_accounts =
         service_accounts_for_annotated_service_accounts(manifests, &config, GCP_POOL);

@@ -182,6 +182,30 @@ async fn cluster_credentials_hold_the_service_accounts_access_token() -> TestRes
     Ok(())
 }
 
+/// The disk cache is keyed by the GCP endpoints too: another STS is another credential.
+#[test]
+fn the_disk_cache_is_keyed_by_the_gcp_endpoints() -> TestResult {
+    let w = world()?;
+    let args = [
+        "cluster",
+        "credentials",
+        "--provider",
+        "gcp",
+        "--cluster",
+        CLUSTER,
+    ];
+    let args = [&args[..], &APP].concat();
+    let first = success_json(&w.kubecred(&args)?)?;
+    let cached = success_json(&w.kubecred(&args)?)?;
+    assert_eq!(first["status"]["token"], cached["status"]["token"]);
+    let mut env = w.env();
+    env.retain(|(name, _)| *name != "KUBECRED_GCP_STS_URL");
+    env.push(("KUBECRED_GCP_STS_URL", "http://127.0.0.1:1/v1/token"));
+    let elsewhere = kubecred(w.home.path(), &env, &args)?;
+    assert_exit(&elsewhere, 1, &["exchange the Kubernetes token at Google STS"]);
+    Ok(())
+}
+
 #[test]
 fn a_gke_kubeconfig_has_the_reported_endpoint_and_works_with_kubectl() -> TestResult {
     let w = world()?;

@@ -202,7 +202,11 @@ fn the_disk_cache_is_keyed_by_the_gcp_endpoints() -> TestResult {
     env.retain(|(name, _)| *name != "KUBECRED_GCP_STS_URL");
     env.push(("KUBECRED_GCP_STS_URL", "http://127.0.0.1:1/v1/token"));
     let elsewhere = kubecred(w.home.path(), &env, &args)?;
-    assert_exit(&elsewhere, 1, &["exchange the Kubernetes token at Google STS"]);
+    assert_exit(
+        &elsewhere,
+        1,
+        &["exchange the Kubernetes token at Google STS"],
+    );
     Ok(())
 }
 

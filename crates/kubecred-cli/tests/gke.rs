@@ -233,6 +233,39 @@ fn a_gke_kubeconfig_has_the_reported_endpoint_and_works_with_kubectl() -> TestRe
     Ok(())
 }
 
+/// With both the address and the CA given, GKE is not asked (its API here listens nowhere).
+#[test]
+fn a_given_address_and_ca_skip_clusters_get() -> TestResult {
+    let w = world()?;
+    let mut env = w.env();
+    env.retain(|(name, _)| *name != "KUBECRED_GCP_CONTAINER_URL");
+    env.push(("KUBECRED_GCP_CONTAINER_URL", "http://127.0.0.1:1"));
+    let ca = w.sandbox.ca.display().to_string();
+    let base = [
+        "cluster",
+        "kubeconfig",
+        "--provider",
+        "gcp",
+        "--cluster",
+        CLUSTER,
+    ];
+    let given = [
+        &base[..],
+        &APP,
+        &["--address", "https://gke.example:443", "--ca-file", &ca],
+    ];
+    let output = kubecred(w.home.path(), &env, &given.concat())?;
+    assert_success(&output);
+    assert_eq!(
+        json(&output)?["clusters"][0]["cluster"]["server"],
+        "https://gke.example:443"
+    );
+    let address_only = [&base[..], &APP, &["--address", "https://gke.example:443"]];
+    let output = kubecred(w.home.path(), &env, &address_only.concat())?;
+    assert_exit(&output, 1, &["get the GKE cluster (clusters.get)"]);
+    Ok(())
+}
+
 #[test]
 fn a_gcp_config_map_becomes_a_working_kubeconfig() -> TestResult {
     let w = world()?;

@@ -6,6 +6,9 @@
 #   - google-auth with requests (conformance of the GCP stand-ins), from PyPI
 #   - kubectl (sandbox conformance, exec plugin) and the docker CLI (credential-helper protocol),
 #     from Debian when missing
+#   - gke-gcloud-auth-plugin (conformance of the GKE stand-in), Debian package
+#     google-cloud-cli-gke-gcloud-auth-plugin from Google's Cloud SDK apt repository (which must
+#     be configured; without it the install fails and, with CI set, so does the test)
 # With `CI` set, a test whose peer is missing fails instead of printing "SKIPPED"
 # (kubecred_sandbox::peers). Extra arguments go to nextest (e.g. a filter).
 set -euo pipefail
@@ -25,6 +28,8 @@ have aws || python3 -m pip install --quiet awscli
 python3 -c 'import google.auth, requests' 2>/dev/null || python3 -m pip install --quiet google-auth requests
 have kubectl || apt_install kubernetes-client
 have docker || apt_install docker.io
+have gke-gcloud-auth-plugin || apt_install google-cloud-cli-gke-gcloud-auth-plugin \
+    || echo "gke-gcloud-auth-plugin not installed: configure Google's Cloud SDK apt repository" >&2
 # No test may reach a real instance metadata service; tests that need one point at the sandbox's.
 export AWS_EC2_METADATA_DISABLED=true
 

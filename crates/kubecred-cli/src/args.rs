@@ -182,10 +182,11 @@ pub struct ClusterKubeconfigArgs {
     /// The provider (default: the ConfigMap's, with --from-configmap).
     #[arg(long, long_help = crate::help::cluster_provider())]
     pub provider: Option<String>,
-    /// The cloud's cluster resource (EKS: the cluster ARN).
+    /// The cloud's cluster resource (EKS: the cluster ARN; GKE:
+    /// projects/P/locations/L/clusters/C).
     #[arg(long)]
     pub cluster: Option<String>,
-    /// The API server address (EKS: asked from the cloud when missing).
+    /// The API server address (EKS, GKE: asked from the cloud when missing).
     #[arg(long, value_name = "URL")]
     pub address: Option<String>,
     /// The API server's CA bundle (PEM file).
@@ -197,7 +198,8 @@ pub struct ClusterKubeconfigArgs {
     pub from_configmap: Option<String>,
     /// Send a token of your own identity (no serviceAccountName in the ConfigMap) to the
     /// ConfigMap's address even when the cloud does not report it for the cluster. The ConfigMap
-    /// is the tenant's: without this, its address must be the cloud's (EKS: DescribeCluster).
+    /// is the tenant's: without this, its address must be the cloud's (EKS: DescribeCluster; GKE:
+    /// clusters.get).
     #[arg(long, requires = "from_configmap")]
     pub trust_configmap_address: bool,
     /// Where to write the kubeconfig (default: standard output).
@@ -218,7 +220,8 @@ pub struct ClusterKubeconfigArgs {
 pub struct ClusterCredentialsArgs {
     #[arg(long, help = crate::help::cluster_provider())]
     pub provider: String,
-    /// The cloud's cluster resource (EKS: the cluster ARN).
+    /// The cloud's cluster resource (EKS: the cluster ARN; GKE:
+    /// projects/P/locations/L/clusters/C).
     #[arg(long)]
     pub cluster: Option<String>,
     /// The API server address (the cloud is not asked when --ca-file is also given).

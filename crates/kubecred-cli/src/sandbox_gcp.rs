@@ -2,6 +2,9 @@
 //! trusts the sandbox's issuer (through a workload identity pool provider and as a GKE
 //! cluster) and whose service accounts may be impersonated by the ServiceAccounts annotated
 //! with them, as `iam.gke.io/gcp-service-account` bindings written for each would allow.
+//! GKE's `clusters.get` reports the sandbox's own API server for cluster [`GKE_CLUSTER`], and
+//! that API server takes the access tokens the stand-ins issue (as the service account's
+//! email, else the federated principal), as GKE's takes Google's.
 
 use std::io::Write;
 
@@ -9,8 +12,8 @@ use anyhow::Context;
 use kubecred_sandbox::Manifests;
 use kubecred_sandbox::Sandbox;
 use kubecred_sandbox::gcp::{
-    GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider, WorkloadIdentityPool,
-    service_accounts_for_annotated_service_accounts,
+    ControlPlane, GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider,
+    WorkloadIdentityPool, service_accounts_for_annotated_service_accounts,
 };
 
 /// The GCP project of the sandbox (the one `examples/sandbox.yaml` names).
@@ -52,6 +55,10 @@ pub async fn start_gcp(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Resu
             verifier,
         }),
         node_service_account: Some(GCP_NODE_SERVICE_ACCOUNT.into()),
+        control_plane: Some(ControlPlane {
+            endpoint: sandbox.url().trim_start_matches("https://").to_owned(),
+            ca_pem: sandbox.ca_pem().to_owned(),
+        }),
         ..GcpConfig::default()
     };
     config.service_accounts =
@@ -60,9 +67,11 @@ pub async fn start_gcp(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Resu
         email: GCP_NODE_SERVICE_ACCOUNT.into(),
         bindings: Vec::new(),
     });
-    GcpStandIns::start(config)
+    let gcp = GcpStandIns::start(config)
         .await
-        .context("starting the GCP stand-ins")
+        .context("starting the GCP stand-ins")?;
+    sandbox.accept_bearer_tokens(gcp.gke_authenticator());
+    Ok(gcp)
 }
 
 /// The banner's GCP lines.
@@ -81,8 +90,17 @@ pub fn print_gcp(out: &mut impl Write, gcp: &GcpStandIns) -> std::io::Result<()>
         "  export KUBECRED_GCP_IAM_CREDENTIALS_URL={}",
         gcp.iam_credentials_url()
     )?;
+    writeln!(
+        out,
+        "  export KUBECRED_GCP_CONTAINER_URL={}",
+        gcp.container_url()
+    )?;
     writeln!(out, "  OAuth token URL: {}", gcp.oauth_token_url())?;
     writeln!(out, "  provider audience: {pool}/providers/{GCP_PROVIDER}")?;
+    writeln!(
+        out,
+        "  GKE cluster (its API server is this sandbox): projects/{GCP_PROJECT_ID}/locations/{GKE_LOCATION}/clusters/{GKE_CLUSTER}"
+    )?;
     writeln!(
         out,
         "  GKE audience: identitynamespace:{GCP_PROJECT_ID}.svc.id.goog:https://container.googleapis.com/v1/projects/{GCP_PROJECT_ID}/locations/{GKE_LOCATION}/clusters/{GKE_CLUSTER}"

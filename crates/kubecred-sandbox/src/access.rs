@@ -1,6 +1,8 @@
 //! Who is calling (bearer-token authentication) and what they may do (a
 //! small RBAC stand-in).
 
+use std::sync::RwLock;
+
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 
 use crate::claims::subject;
@@ -64,6 +66,34 @@ pub(crate) struct Action<'a> {
     pub(crate) name: &'a str,
 }
 
+/// A token authenticator outside the sandbox (as a webhook token authenticator is to an API
+/// server): the user a bearer token stands for, if any.
+pub type TokenAuthenticator = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The authenticators added after start ([`crate::Sandbox::accept_bearer_tokens`]).
+#[derive(Default)]
+pub(crate) struct Webhooks(RwLock<Vec<TokenAuthenticator>>);
+
+impl std::fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.0.read().map(|list| list.len()).unwrap_or_default();
+        f.debug_struct("Webhooks").field("count", &count).finish()
+    }
+}
+
+impl Webhooks {
+    pub(crate) fn add(&self, authenticator: TokenAuthenticator) {
+        if let Ok(mut list) = self.0.write() {
+            list.push(authenticator);
+        }
+    }
+
+    fn user(&self, token: &str) -> Option<String> {
+        let list = self.0.read().ok()?;
+        list.iter().find_map(|authenticate| authenticate(token))
+    }
+}
+
 /// Authentication and authorization settings of one sandbox.
 #[derive(Debug)]
 pub(crate) struct Access {
@@ -71,6 +101,7 @@ pub(crate) struct Access {
     pub(crate) users: Vec<User>,
     pub(crate) grants: Vec<Grant>,
     pub(crate) verifier: JwtVerifier,
+    pub(crate) webhooks: Webhooks,
 }
 
 impl Access {
@@ -88,7 +119,9 @@ impl Access {
         if let Some(user) = self.users.iter().find(|u| same(token, &u.token)) {
             return Some(user.name.clone());
         }
-        let claims = self.verifier.verify_any_audience(token).ok()?;
+        let Ok(claims) = self.verifier.verify_any_audience(token) else {
+            return self.webhooks.user(token);
+        };
         let namespace = &claims.kubernetes.namespace;
         let account = &claims.kubernetes.serviceaccount;
         let uid = store.service_account_uid(namespace, &account.name)?;
@@ -130,6 +163,7 @@ mod tests {
             }],
             grants,
             verifier: JwtVerifier::from_jwks("http://x", &jwks).expect("verifier"),
+            webhooks: Webhooks::default(),
         }
     }
 
@@ -184,5 +218,22 @@ mod tests {
             debug.contains("alice") && !debug.contains("alice-secret"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn added_authenticators_are_asked_last() {
+        let access = access(Vec::new());
+        let store = Manifests::default();
+        let user = |token: &str| access.authenticate(Some(&format!("Bearer {token}")), &store);
+        assert_eq!(user("ya29.gke"), None);
+        access.webhooks.add(Box::new(|token: &str| {
+            (token == "ya29.gke").then(|| "sa@p.iam.gserviceaccount.com".to_string())
+        }));
+        assert_eq!(
+            user("ya29.gke").as_deref(),
+            Some("sa@p.iam.gserviceaccount.com")
+        );
+        assert_eq!(user("alice-secret").as_deref(), Some("alice"));
+        assert_eq!(user("ya29.other"), None);
     }
 }

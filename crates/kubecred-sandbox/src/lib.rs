@@ -53,7 +53,7 @@ mod status;
 mod tls;
 mod verify;
 
-pub use access::{Grant, User};
+pub use access::{Grant, TokenAuthenticator, User};
 pub use claims::{Claims, KubernetesClaims, ServiceAccountClaim};
 pub use manifest::{ManifestError, Manifests};
 pub use sandbox::{Sandbox, SandboxConfig, SandboxError};

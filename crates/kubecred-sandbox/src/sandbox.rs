@@ -117,6 +117,16 @@ impl Sandbox {
         self.state.issuer.clone()
     }
 
+    /// Lets the API server also take the bearer tokens `authenticator` vouches for (tried after
+    /// the admin token, the static users and ServiceAccount tokens), as GKE's takes Google
+    /// access tokens: e.g. [`crate::gcp::GcpStandIns::gke_authenticator`].
+    pub fn accept_bearer_tokens(
+        &self,
+        authenticator: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) {
+        self.state.access.webhooks.add(Box::new(authenticator));
+    }
+
     /// The bearer token of user `sandbox-admin`, who may do everything.
     pub fn admin_token(&self) -> &str {
         &self.state.access.admin_token
@@ -224,6 +234,7 @@ fn build_state(config: SandboxConfig, issuer: String) -> Result<AppState, Sandbo
         users: config.users,
         grants: config.grants,
         verifier,
+        webhooks: Default::default(),
     };
     Ok(AppState {
         issuer,

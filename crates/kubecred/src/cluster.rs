@@ -1,5 +1,5 @@
 //! Remote cluster access: the API server address, its CA and a bearer token, from the cloud's
-//! cluster resource (EKS cluster ARN) and the resolved identity's credential.
+//! cluster resource (EKS cluster ARN, GKE cluster id) and the resolved identity's credential.
 
 use std::time::SystemTime;
 
@@ -26,7 +26,8 @@ pub struct ClusterCredentials {
 /// Which cluster, and what the caller already knows of it.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterRef {
-    /// The cloud's cluster resource (EKS: the cluster ARN).
+    /// The cloud's cluster resource (EKS: the cluster ARN; GKE:
+    /// `projects/P/locations/L/clusters/C`).
     pub cluster: Option<String>,
     /// The API server address; the cloud is not asked when both this and `ca_data` are given
     /// (and the address is the caller's, see [`AddressOrigin`]).
@@ -46,7 +47,7 @@ pub enum AddressOrigin {
     Caller,
     /// A tenant's object (a kubeconfig ConfigMap read from a namespace). With the caller's own
     /// identity, a cloud provider's cluster is accepted only when the address is the one the
-    /// cloud reports for it (EKS: `DescribeCluster`), the generic provider's never; a
+    /// cloud reports for it (EKS: `DescribeCluster`, GKE: `clusters.get`), the generic provider's never; a
     /// ServiceAccount or Secret of the tenant's namespace is the tenant's own identity and
     /// needs no check. [`ConfigMapCluster::trust_address`] vouches for the address instead.
     Tenant,

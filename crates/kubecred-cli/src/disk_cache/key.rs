@@ -21,7 +21,8 @@ const SECRET_VARIABLES: &[&str] = &[
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 ];
 /// Prefixes of the variables that change a credential (cloud SDK settings, endpoints).
-const KEYED_PREFIXES: &[&str] = &["AWS_", "KUBECONFIG"];
+/// (GCP: `GCE_METADATA_HOST`, `GOOGLE_APPLICATION_CREDENTIALS`, the `KUBECRED_GCP_*` endpoints.)
+const KEYED_PREFIXES: &[&str] = &["AWS_", "KUBECONFIG", "GCE_", "GOOGLE_", "KUBECRED_GCP_"];
 /// Where a pod's in-cluster configuration lives (as kube reads it).
 const IN_CLUSTER_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 

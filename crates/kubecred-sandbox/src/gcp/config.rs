@@ -24,6 +24,18 @@ pub struct GcpConfig {
     pub service_accounts: Vec<GcpServiceAccount>,
     /// The email of the service account the metadata server serves (node level).
     pub node_service_account: Option<String>,
+    /// The control plane of [`GcpConfig::gke`] that `clusters.get` reports; without it,
+    /// `clusters.get` finds no cluster.
+    pub control_plane: Option<ControlPlane>,
+}
+
+/// The API server of the GKE cluster: what `clusters.get` reports.
+#[derive(Clone, Debug)]
+pub struct ControlPlane {
+    /// The `endpoint`, a host and optional port without scheme (GKE reports e.g. `34.1.2.3`).
+    pub endpoint: String,
+    /// The cluster CA (PEM), reported base64-encoded as `masterAuth.clusterCaCertificate`.
+    pub ca_pem: String,
 }
 
 /// A workload identity pool (`projects/N/locations/global/workloadIdentityPools/<id>`).

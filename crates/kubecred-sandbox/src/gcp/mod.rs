@@ -9,6 +9,7 @@
 //! - the OAuth token endpoint's JWT-bearer grant for service-account keys
 //!   ([`GcpStandIns::create_key`]) and its `tokeninfo`;
 //! - the metadata server (project, GKE cluster attributes, the node's service account);
+//! - GKE `clusters.get` (the configured [`ControlPlane`]'s endpoint and CA);
 //! - and [`GcpStandIns::token_info`], what a Google API learns from a bearer token.
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use crate::aws::server;
 
 mod audience;
 mod config;
+mod container;
 mod error;
 mod iam;
 mod keys;
@@ -32,8 +34,8 @@ mod sts;
 mod subject;
 
 pub use config::{
-    Binding, GCP_SERVICE_ACCOUNT_ANNOTATION, GcpConfig, GcpServiceAccount, GkeCluster,
-    OidcProvider, TOKEN_CREATOR, WORKLOAD_IDENTITY_USER, WorkloadIdentityPool,
+    Binding, ControlPlane, GCP_SERVICE_ACCOUNT_ANNOTATION, GcpConfig, GcpServiceAccount,
+    GkeCluster, OidcProvider, TOKEN_CREATOR, WORKLOAD_IDENTITY_USER, WorkloadIdentityPool,
     service_accounts_for_annotated_service_accounts,
 };
 pub use error::{ApiError, GcpStartError, OAuthError};
@@ -49,6 +51,7 @@ pub struct GcpStandIns {
     sts: SocketAddr,
     iam: SocketAddr,
     metadata: SocketAddr,
+    container: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -60,6 +63,7 @@ impl std::fmt::Debug for GcpStandIns {
             .field("iam", &self.iam_credentials_url())
             .field("oauth", &self.oauth_token_url())
             .field("metadata", &self.metadata_host())
+            .field("container", &self.container_url())
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +76,7 @@ impl GcpStandIns {
         let (iam_listener, iam) = server::bind().await?;
         let (oauth_listener, oauth) = server::bind().await?;
         let (metadata_listener, metadata) = server::bind().await?;
+        let (container_listener, container) = server::bind().await?;
         let token_uri = format!("http://{oauth}{}", oauth::PATH);
         let state = Arc::new(GcpState::new(config, token_uri));
         let (stop, stopped) = watch::channel(false);
@@ -80,14 +85,20 @@ impl GcpStandIns {
             server::serve(sts_listener, sts::router(shared()), stopped.clone()),
             server::serve(iam_listener, iam::router(shared()), stopped.clone()),
             server::serve(oauth_listener, oauth::router(shared()), stopped.clone()),
-            server::serve(metadata_listener, metadata::router(shared()), stopped),
+            server::serve(
+                metadata_listener,
+                metadata::router(shared()),
+                stopped.clone(),
+            ),
+            server::serve(container_listener, container::router(shared()), stopped),
         ];
-        tracing::info!(%sts, %iam, %oauth, %metadata, "GCP stand-ins listening");
+        tracing::info!(%sts, %iam, %oauth, %metadata, %container, "GCP stand-ins listening");
         Ok(GcpStandIns {
             state,
             sts,
             iam,
             metadata,
+            container,
             stop,
             tasks,
         })
@@ -123,6 +134,24 @@ impl GcpStandIns {
         self.metadata.to_string()
     }
 
+    /// The GKE API base URL, `http://127.0.0.1:PORT` (`clusters.get` is
+    /// `/v1/projects/P/locations/L/clusters/C`).
+    pub fn container_url(&self) -> String {
+        format!("http://{}", self.container)
+    }
+
+    /// What a GKE API server does with a bearer token: the user a Google access token these
+    /// stand-ins issued (and that has not expired) authenticates as, its service account's
+    /// email, else its principal. Hand it to [`crate::Sandbox::accept_bearer_tokens`] to let
+    /// the sandbox's API server take these tokens as GKE's takes Google's.
+    pub fn gke_authenticator(&self) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+        let state = Arc::clone(&self.state);
+        move |token| {
+            let info = state.lookup(token)?.info;
+            Some(info.service_account.unwrap_or(info.principal))
+        }
+    }
+
     /// Creates a key for a configured service account (or the node's): the JSON key file,
     /// whose `token_uri` is [`GcpStandIns::oauth_token_url`].
     pub fn create_key(&self, email: &str) -> Result<ServiceAccountKey, KeyError> {
@@ -136,7 +165,7 @@ impl GcpStandIns {
     }
 
     /// Successful calls so far of `action`: `sts.token`, `iamcredentials.generateAccessToken`,
-    /// `oauth2.token` or `metadata.token`.
+    /// `oauth2.token`, `metadata.token` or `container.clusters.get`.
     pub fn calls(&self, action: &str) -> u64 {
         self.state.calls(action)
     }

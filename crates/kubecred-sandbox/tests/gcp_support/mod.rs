@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use kubecred_sandbox::gcp::{
-    Binding, GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider, TOKEN_CREATOR,
-    WorkloadIdentityPool,
+    Binding, ControlPlane, GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider,
+    TOKEN_CREATOR, WorkloadIdentityPool,
 };
 use kubecred_sandbox::{Sandbox, SandboxConfig};
 
@@ -108,10 +108,15 @@ pub async fn start() -> Env {
         }),
         service_accounts: service_accounts(),
         node_service_account: Some(NODE_SA.into()),
+        control_plane: Some(ControlPlane {
+            endpoint: sandbox.url().trim_start_matches("https://").to_owned(),
+            ca_pem: sandbox.ca_pem().to_owned(),
+        }),
     };
     let gcp = GcpStandIns::start(config)
         .await
         .expect("GCP stand-ins start");
+    sandbox.accept_bearer_tokens(gcp.gke_authenticator());
     Env { sandbox, gcp }
 }
 

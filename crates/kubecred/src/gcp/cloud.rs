@@ -1,9 +1,10 @@
 //! GCP's side of the cloud seam ([`crate::cloud::Cloud`]): object level (STS exchange, then
 //! impersonation when the ServiceAccount names a GCP service account), node level (the
-//! metadata server's token), and GAR / GCR / S3NS registry login with either.
+//! metadata server's token), GAR / GCR / S3NS registry login with either, and GKE remote
+//! clusters (the access token as the bearer).
 //!
 //! Not yet here (each answers the shared "unsupported" refusal): controller level
-//! (Application Default Credentials), secret level, GKE remote clusters, access checks, git.
+//! (Application Default Credentials), secret level, access checks, git.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -12,7 +13,7 @@ use url::Url;
 
 use super::annotations::{self, GcpAnnotations};
 use super::audience::{Federation, IMPERSONATION_STS_SCOPE, REGISTRY_USERNAME, SCOPES};
-use super::{endpoints, hosts, iam, metadata, sts};
+use super::{endpoints, gke, hosts, iam, metadata, sts};
 use crate::account::ServiceAccountInfo;
 use crate::cloud::{self, Capabilities, Cloud, Operation, Presented};
 use crate::cluster::{ClusterCredentials, ClusterRef};
@@ -32,8 +33,8 @@ impl Cloud for Gcp {
     const CAPABILITIES: Capabilities = Capabilities {
         levels: &[Operation::ObjectLevel, Operation::NodeLevel],
         registries: Some("GAR, GCR, S3NS"),
-        clusters: None,
-        reports_cluster_address: false,
+        clusters: Some("GKE"),
+        reports_cluster_address: true,
         git: None,
         checks: None,
     };
@@ -112,19 +113,19 @@ impl Cloud for Gcp {
     }
 
     async fn cluster_credentials(
-        _: &Engine,
-        _: &ClusterRef,
-        _: &Request,
+        engine: &Engine,
+        cluster: &ClusterRef,
+        request: &Request,
     ) -> Result<ClusterCredentials> {
-        Err(lacks(Operation::ClusterCredentials))
+        gke::credentials(engine, cluster, request).await
     }
 
     async fn cluster_token(
-        _: &Engine,
-        _: &ClusterRef,
-        _: &Request,
+        engine: &Engine,
+        cluster: &ClusterRef,
+        request: &Request,
     ) -> Result<(Secret, SystemTime)> {
-        Err(lacks(Operation::ClusterCredentials))
+        gke::token(engine, cluster, request).await
     }
 
     fn owns_git_host(_: &str) -> bool {

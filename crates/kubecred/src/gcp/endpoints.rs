@@ -4,15 +4,19 @@
 //! - `KUBECRED_GCP_STS_URL`: the STS token endpoint (default `https://sts.googleapis.com/v1/token`);
 //! - `KUBECRED_GCP_IAM_CREDENTIALS_URL`: the IAM Credentials base URL (default
 //!   `https://iamcredentials.googleapis.com`), to which `/v1/projects/-/serviceAccounts/<email>:generateAccessToken`
-//!   is appended.
+//!   is appended;
+//! - `KUBECRED_GCP_CONTAINER_URL`: the GKE API base URL (default
+//!   `https://container.googleapis.com`), to which `/v1/projects/P/locations/L/clusters/C`
+//!   (`clusters.get`) is appended.
 //!
-//! Both are operator settings (never a tenant's), and both are checked as the endpoints of a
+//! All are operator settings (never a tenant's), and both are checked as the endpoints of a
 //! credential file are ([`super::urls`] with [`Endpoints::GoogleOrLoopback`]): a Google host of
 //! that service over `https`, or a loopback listener over `http` or `https`.
 
 use url::Url;
 
 use super::audience::STS_TOKEN_URL;
+use super::cluster::GkeCluster;
 use super::parse::ServiceAccountEmail;
 use super::urls::{Endpoints, Service, google_url, google_url_unshown};
 use crate::Env;
@@ -24,6 +28,11 @@ pub const STS_URL_VAR: &str = "KUBECRED_GCP_STS_URL";
 pub const IAM_CREDENTIALS_URL_VAR: &str = "KUBECRED_GCP_IAM_CREDENTIALS_URL";
 /// Google's IAM Credentials base URL.
 pub const IAM_CREDENTIALS_URL: &str = "https://iamcredentials.googleapis.com";
+
+/// The variable overriding the GKE API base URL.
+pub const CONTAINER_URL_VAR: &str = "KUBECRED_GCP_CONTAINER_URL";
+/// Google's GKE API base URL.
+pub const CONTAINER_URL: &str = "https://container.googleapis.com";
 
 /// The STS token endpoint.
 pub(crate) fn sts_token_url(env: &Env) -> Result<Url> {
@@ -50,6 +59,19 @@ pub(crate) fn impersonation_url(env: &Env, account: &ServiceAccountEmail) -> Res
     })
 }
 
+/// The `clusters.get` URL of `cluster`.
+pub(crate) fn cluster_url(env: &Env, cluster: &GkeCluster) -> Result<Url> {
+    let base = env.var(CONTAINER_URL_VAR);
+    let base = base.as_deref().unwrap_or(CONTAINER_URL);
+    let url = format!("{}/v1/{}", base.trim_end_matches('/'), cluster.id());
+    google_url_unshown(&url, Service::GkeCluster, Endpoints::GoogleOrLoopback).map_err(|why| {
+        Error::invalid(format!(
+            "{CONTAINER_URL_VAR} '{}' (a base URL such as {CONTAINER_URL}): {why}",
+            base.escape_default()
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +89,38 @@ mod tests {
             shown(sts_token_url(&env)),
             shown(impersonation_url(&env, &account())),
         )
+    }
+
+    fn cluster(pairs: &[(&str, &str)]) -> String {
+        let id = "projects/project-id/locations/europe-west1/clusters/prod";
+        let cluster = crate::gcp::cluster::gke_cluster_id(id).unwrap_or_else(|e| panic!("{e}"));
+        let url = cluster_url(&Env::from_pairs(pairs), &cluster);
+        url.map(String::from).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_container_api_is_googles_or_a_loopback_override() {
+        let path = "/v1/projects/project-id/locations/europe-west1/clusters/prod";
+        assert_eq!(
+            cluster(&[]),
+            format!("https://container.googleapis.com{path}")
+        );
+        let local = [(CONTAINER_URL_VAR, "http://127.0.0.1:8083/")];
+        assert_eq!(cluster(&local), format!("http://127.0.0.1:8083{path}"));
+        for bad in [
+            "http://container.googleapis.com",
+            "https://container.example.com",
+            "https://container.googleapis.com.example.com",
+            "http://10.0.0.1:80",
+            "http://127.0.0.1:1/x",
+            "https://u:p@container.googleapis.com",
+        ] {
+            let error = cluster(&[(CONTAINER_URL_VAR, bad)]);
+            assert!(
+                error.starts_with(&format!("{CONTAINER_URL_VAR} '")),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

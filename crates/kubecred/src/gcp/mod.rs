@@ -16,6 +16,7 @@ mod cloud;
 pub mod cluster;
 pub mod endpoints;
 pub mod external_account;
+mod gke;
 pub mod hosts;
 mod iam;
 pub mod json;

@@ -42,6 +42,8 @@ pub(crate) enum Service {
     Impersonation,
     /// The OAuth 2.0 token endpoint of the JWT-bearer grant.
     OAuthToken,
+    /// GKE `clusters.get` (`/v1/projects/P/locations/L/clusters/C`).
+    GkeCluster,
 }
 
 /// One label of a Google host: a letter, then letters and digits in hyphen-separated runs (no
@@ -77,6 +79,13 @@ const OAUTH_HOST: &str = concat!(
 );
 /// The email (or unique id) of the impersonated account is captured.
 const IMPERSONATION_PATH: &str = r"^/v1/projects/-/serviceAccounts/(?P<account>[A-Za-z0-9._+-]{1,100}@[A-Za-z0-9.-]{1,253}|[0-9]{1,30}):generateAccessToken$";
+const CONTAINER_HOST: &str = concat!(
+    r"^(?:container|container-",
+    label!(),
+    r"\.p)\.googleapis\.com$"
+);
+const CLUSTER_PATH: &str =
+    r"^/v1/projects/[a-z0-9-]{1,30}/locations/[a-z0-9-]{1,50}/clusters/[a-z0-9-]{1,40}$";
 const OAUTH_PATH: &str = r"^/(?:token|o/oauth2/token|oauth2/v4/token)$";
 
 static STS_HOST_RE: LazyLock<Regex> = LazyLock::new(|| compiled(STS_HOST));
@@ -84,6 +93,8 @@ static IAM_CREDENTIALS_HOST_RE: LazyLock<Regex> = LazyLock::new(|| compiled(IAM_
 static OAUTH_HOST_RE: LazyLock<Regex> = LazyLock::new(|| compiled(OAUTH_HOST));
 static IMPERSONATION_PATH_RE: LazyLock<Regex> = LazyLock::new(|| compiled(IMPERSONATION_PATH));
 static OAUTH_PATH_RE: LazyLock<Regex> = LazyLock::new(|| compiled(OAUTH_PATH));
+static CONTAINER_HOST_RE: LazyLock<Regex> = LazyLock::new(|| compiled(CONTAINER_HOST));
+static CLUSTER_PATH_RE: LazyLock<Regex> = LazyLock::new(|| compiled(CLUSTER_PATH));
 
 impl Service {
     fn host_matches(self, host: &str) -> bool {
@@ -91,6 +102,7 @@ impl Service {
             Service::StsToken | Service::StsIntrospect => STS_HOST_RE.is_match(host),
             Service::Impersonation => IAM_CREDENTIALS_HOST_RE.is_match(host),
             Service::OAuthToken => OAUTH_HOST_RE.is_match(host),
+            Service::GkeCluster => CONTAINER_HOST_RE.is_match(host),
         }
     }
 
@@ -100,6 +112,7 @@ impl Service {
             Service::StsIntrospect => matches!(path, "/v1/introspect" | "/v1beta/introspect"),
             Service::Impersonation => IMPERSONATION_PATH_RE.is_match(path),
             Service::OAuthToken => OAUTH_PATH_RE.is_match(path),
+            Service::GkeCluster => CLUSTER_PATH_RE.is_match(path),
         }
     }
 
@@ -115,6 +128,7 @@ impl Service {
                 "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/<email>:generateAccessToken"
             }
             Service::OAuthToken => "https://oauth2.googleapis.com/token",
+            Service::GkeCluster => "https://container.googleapis.com",
         }
     }
 }

@@ -52,13 +52,26 @@ pub(crate) async fn subject_token(
     }
 }
 
-/// A credential file, at most [`MAX_FILE_LEN`] bytes; errors name the path.
+/// A credential file: a regular file of at most [`MAX_FILE_LEN`] bytes (never more is read, so
+/// a device or a FIFO named by mistake cannot hang or exhaust memory); errors name the path.
 pub(crate) async fn read_bounded(path: &Path) -> Result<String> {
+    use tokio::io::AsyncReadExt;
     let shown = path.display();
-    let bytes = tokio::fs::read(path).await.map_err(|e| match e.kind() {
+    let unreadable = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => Error::not_found(format!("{shown}: no such file")),
-        _ => Error::invalid(format!("{shown}: cannot be read ({})", e.kind())),
-    })?;
+        kind => Error::invalid(format!("{shown}: cannot be read ({kind})")),
+    };
+    let metadata = tokio::fs::metadata(path).await.map_err(unreadable)?;
+    if !metadata.is_file() {
+        return Err(Error::invalid(format!("{shown}: not a regular file")));
+    }
+    let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(MAX_FILE_LEN).unwrap_or(u64::MAX);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(unreadable)?;
     if bytes.len() > MAX_FILE_LEN {
         return Err(Error::invalid(format!(
             "{shown}: larger than {MAX_FILE_LEN} bytes"
@@ -269,6 +282,25 @@ mod tests {
         assert_eq!(
             shown(empty, 0),
             "the response holds no id_token or saml_response"
+        );
+    }
+
+    #[tokio::test]
+    async fn credential_files_are_regular_and_bounded() {
+        let shown = |r: Result<String>| r.unwrap_or_else(|e| e.to_string());
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let big = dir.path().join("big.json");
+        std::fs::write(&big, " ".repeat(MAX_FILE_LEN + 1)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(shown(read_bounded(&big).await).ends_with("big.json: larger than 65536 bytes"));
+        assert_eq!(
+            shown(read_bounded(Path::new("/dev/zero")).await),
+            "/dev/zero: not a regular file"
+        );
+        assert!(shown(read_bounded(dir.path()).await).ends_with(": not a regular file"));
+        let missing = read_bounded(&dir.path().join("none")).await;
+        assert!(
+            missing.as_ref().is_err_and(crate::Error::is_not_found),
+            "{missing:?}"
         );
     }
 

@@ -313,12 +313,12 @@ async fn a_named_file_is_never_skipped() -> TestResult {
         error.to_string().contains("missing.json: no such file"),
         "{error}"
     );
-    let user = w.write(
-        "user.json",
-        r#"{"type":"authorized_user","client_id":"c","client_secret":"s3cr3t","refresh_token":"r3fr3sh"}"#,
+    let impersonated = w.write(
+        "impersonated.json",
+        r#"{"type":"impersonated_service_account","service_account_impersonation_url":"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/a@b.iam.gserviceaccount.com:generateAccessToken","source_credentials":{"type":"authorized_user","client_id":"c","client_secret":"s3cr3t","refresh_token":"r3fr3sh"}}"#,
     )?;
     let engine = w
-        .engine(&[("GOOGLE_APPLICATION_CREDENTIALS", path_str(&user)?)])
+        .engine(&[("GOOGLE_APPLICATION_CREDENTIALS", path_str(&impersonated)?)])
         .await?;
     let error = engine
         .token(&controller())
@@ -327,7 +327,7 @@ async fn a_named_file_is_never_skipped() -> TestResult {
         .ok_or("expected an error")?;
     let text = error.to_string();
     assert!(
-        text.contains("type 'authorized_user' is not supported yet"),
+        text.contains("type 'impersonated_service_account' is not supported yet"),
         "{text}"
     );
     assert!(

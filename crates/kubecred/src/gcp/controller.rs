@@ -2,9 +2,9 @@
 //! [`Env`] only, and only when a token is asked for (nothing is built eagerly):
 //!
 //! 1. `GOOGLE_APPLICATION_CREDENTIALS` names a file: a service-account key (JWT-bearer grant at
-//!    its `token_uri`) or an `external_account` configuration (subject token, STS exchange,
-//!    impersonation if configured); `authorized_user` and `impersonated_service_account` files
-//!    are refused as not supported yet;
+//!    its `token_uri`), an `external_account` configuration (subject token, STS exchange,
+//!    impersonation if configured) or an `authorized_user` file (refresh-token grant);
+//!    `impersonated_service_account` files are refused as not supported yet;
 //! 2. gcloud's well-known file, `$CLOUDSDK_CONFIG/application_default_credentials.json` or
 //!    `$HOME/.config/gcloud/application_default_credentials.json`, when it exists;
 //! 3. the metadata server's token (GCE, GKE), as node level.
@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use url::Url;
 
 use super::audience::IMPERSONATION_STS_SCOPE;
+use super::authorized_user::{self, AuthorizedUser};
 use super::external_account::ExternalAccount;
 use super::json::{self, CredentialType};
 use super::key::ServiceAccountKey;
@@ -86,7 +87,12 @@ async fn from_file(
             let account = ExternalAccount::parse(&text, endpoints)?;
             external(engine, request, scopes, &account).await
         }
-        CredentialType::AuthorizedUser => Err(unsupported("authorized_user")),
+        CredentialType::AuthorizedUser => {
+            let user = AuthorizedUser::parse(&text, endpoints)?;
+            let proxy = request.proxy.as_ref();
+            let (timeouts, now) = (engine.timeouts(), engine.env().now());
+            authorized_user::access_token(&user, scopes, proxy, timeouts, now).await
+        }
         CredentialType::ImpersonatedServiceAccount => {
             Err(unsupported("impersonated_service_account"))
         }
@@ -95,8 +101,8 @@ async fn from_file(
 
 fn unsupported(kind: &str) -> Error {
     Error::invalid(format!(
-        "type '{kind}' is not supported yet: use a service_account key or an \
-         external_account configuration"
+        "type '{kind}' is not supported yet: use a service_account key, an \
+         external_account configuration or an authorized_user file"
     ))
 }
 

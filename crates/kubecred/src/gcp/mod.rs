@@ -10,11 +10,12 @@
 //! - `key`, `external_account` (with `source`): Google's credential files, checked, their
 //!   endpoints checked by `urls`; `json`: reading them, errors without values.
 //! - `controller`: Application Default Credentials (controller level), with `jwt_bearer` (a
-//!   key for a token) and `subject` (an external account's subject token); `secret`: the
+//!   key for a token), `authorized_user` (gcloud's user credentials) and `subject` (an external account's subject token); `secret`: the
 //!   Secret forms of a key (secret level).
 
 pub mod annotations;
 pub mod audience;
+pub mod authorized_user;
 mod cloud;
 pub mod cluster;
 pub mod controller;

@@ -259,6 +259,50 @@ async fn an_executable_source_runs_only_when_allowed() -> TestResult {
     Ok(())
 }
 
+/// An unexpired response the executable left in its `output_file` is reused without running
+/// it; one without `expiration_time` is not (the executable, here failing, runs).
+#[tokio::test]
+async fn an_executables_output_file_is_reused_only_with_an_expiration_time() -> TestResult {
+    let w = world("").await?;
+    let output_file = w.dir.path().join("cached.json");
+    let source = serde_json::json!({
+        "executable": {"command": "/bin/false", "output_file": path_str(&output_file)?}
+    });
+    let config = w.write("external.json", &w.external_account(source, false))?;
+    let engine = w
+        .engine(&[
+            ("GOOGLE_APPLICATION_CREDENTIALS", path_str(&config)?),
+            ("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES", "1"),
+        ])
+        .await?;
+    let mut response = serde_json::json!({
+        "version": 1,
+        "success": true,
+        "token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "id_token": w.subject_token(),
+    });
+    std::fs::write(&output_file, response.to_string())?;
+    let error = engine
+        .token(&controller())
+        .await
+        .err()
+        .ok_or("expected the executable to run")?;
+    assert!(
+        error.to_string().contains("/bin/false: exited with"),
+        "{error}"
+    );
+    let later =
+        kubecred::clock::Clock::now(&kubecred::clock::SystemClock) + Duration::from_secs(600);
+    response["expiration_time"] = later
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        .into();
+    std::fs::write(&output_file, response.to_string())?;
+    access_token(engine.token(&controller()).await?)?;
+    assert_eq!(w.gcp.calls("sts.token"), 1);
+    Ok(())
+}
+
 #[tokio::test]
 async fn gclouds_well_known_file_comes_before_the_metadata_server() -> TestResult {
     let w = world("").await?;

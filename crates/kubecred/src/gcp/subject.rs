@@ -142,7 +142,8 @@ async fn executable_token(
     response_token(&stdout, account, env.now()).map_err(|e| e.within(&context))
 }
 
-/// The unexpired answer the executable left in its `output_file`, if any.
+/// The unexpired answer the executable left in its `output_file`, if any (one without an
+/// `expiration_time` is never reused, as Google's libraries require it there).
 async fn cached_output(
     account: &ExternalAccount,
     executable: &Executable,
@@ -151,6 +152,10 @@ async fn cached_output(
     let text = read_bounded(executable.output_file.as_deref()?)
         .await
         .ok()?;
+    let expires = serde_json::from_str::<Response>(&text)
+        .ok()?
+        .expiration_time;
+    expires?;
     response_token(&text, account, env.now()).ok()
 }
 

@@ -99,6 +99,23 @@ in_env "$eks_kc_env $exec_info" sh -c "$eks_kubecred" >"$work/eks-kubecred.json"
 in_env "$eks_aws_env $exec_info" sh -c "$eks_aws" >"$work/eks-aws.json"
 grep -q '"token":"k8s-aws-v1\.' "$work/eks-kubecred.json"; grep -q '"token": *"k8s-aws-v1\.' "$work/eks-aws.json"
 
+# kubectl's exec plugin for GKE, with the node's identity (the sandbox's metadata server
+# stand-in), as kubectl runs it. Google's plugin: `gke-gcloud-auth-plugin
+# --use_application_default_credentials` (its ADC finds the metadata server through
+# GCE_METADATA_HOST, as on a node); kubecred: `cluster credentials --provider gcp --node --cluster
+# ID`. Both fetch the node service account's token from the metadata server when cold.
+gce=$(exported GCE_METADATA_HOST)
+gke_id=projects/example-project/locations/europe-west1/clusters/kubecred-sandbox
+mkdir -p "$work/gke-home"
+gke_plugin_env="PATH=$PATH HOME=$work/gke-home GCE_METADATA_HOST=$gce"
+gke_kc_env="PATH=$PATH HOME=$work/gke-home GCE_METADATA_HOST=$gce XDG_CACHE_HOME=$work/gke-cache"
+gke_plugin="gke-gcloud-auth-plugin --use_application_default_credentials"
+gke_kubecred="$BIN cluster credentials --provider gcp --node --cluster $gke_id"
+gke_cold_prepare="sh -c 'rm -rf $work/gke-cache/kubecred $work/gke-home/.kube'"
+in_env "$gke_plugin_env $exec_info" sh -c "$gke_plugin" >"$work/gke-plugin.json"
+in_env "$gke_kc_env $exec_info" sh -c "$gke_kubecred" >"$work/gke-kubecred.json"
+grep -q '"token"' "$work/gke-plugin.json"; grep -q '"token"' "$work/gke-kubecred.json"
+
 restore_ecr_warm() {
   in_env "$ecr_env" sh -c "$ecr_login <$work/private.txt" >/dev/null
   python3 - "$work/home/.ecr/cache.json" <<'PY'
@@ -139,12 +156,20 @@ bench kubecred-eks-cold "$eks_kc_env $exec_info" "$eks_kubecred" "$eks_cold_prep
 mem_eks_cold=$(peak "$eks_kc_env $exec_info" "$eks_cold_prepare; $eks_kubecred")
 in_env "$eks_kc_env $exec_info" sh -c "$eks_kubecred" >/dev/null   # warm its cache
 bench kubecred-eks-warm "$eks_kc_env $exec_info" "$eks_kubecred"; mem_eks_warm=$(peak "$eks_kc_env $exec_info" "$eks_kubecred")
+bench gke-plugin-cold "$gke_plugin_env $exec_info" "$gke_plugin" "$gke_cold_prepare"
+mem_gke_plugin_cold=$(peak "$gke_plugin_env $exec_info" "$gke_cold_prepare; $gke_plugin")
+in_env "$gke_plugin_env $exec_info" sh -c "$gke_plugin" >/dev/null   # its own cache, if it keeps one
+bench gke-plugin-warm "$gke_plugin_env $exec_info" "$gke_plugin"; mem_gke_plugin_warm=$(peak "$gke_plugin_env $exec_info" "$gke_plugin")
+bench kubecred-gke-cold "$gke_kc_env $exec_info" "$gke_kubecred" "$gke_cold_prepare"
+mem_gke_cold=$(peak "$gke_kc_env $exec_info" "$gke_cold_prepare; $gke_kubecred")
+in_env "$gke_kc_env $exec_info" sh -c "$gke_kubecred" >/dev/null   # warm its cache
+bench kubecred-gke-warm "$gke_kc_env $exec_info" "$gke_kubecred"; mem_gke_warm=$(peak "$gke_kc_env $exec_info" "$gke_kubecred")
 bench sh-exec-baseline "$common" "$(fed true "$work/private.txt")"; mem_baseline=$(peak "$common" "exec true <$work/private.txt")
-rows=(ecr-login-warm kubecred-warm ecr-login-cold kubecred-cold kubelet-provider-node cluster-credentials-warm aws-eks-get-token kubecred-eks-cold kubecred-eks-warm sh-exec-baseline)
+rows=(ecr-login-warm kubecred-warm ecr-login-cold kubecred-cold kubelet-provider-node cluster-credentials-warm aws-eks-get-token kubecred-eks-cold kubecred-eks-warm gke-plugin-cold gke-plugin-warm kubecred-gke-cold kubecred-gke-warm sh-exec-baseline)
 python3 -c 'import json,sys; print(json.dumps({"results": [json.load(open(f"{sys.argv[1]}/{n}.json"))["results"][0] for n in sys.argv[2:]]}))' \
   "$work" "${rows[@]}" >"$work/times.json"
 
-python3 - "$work/times.json" "$RUNS" "${rows[*]}" "$mem_ecr_warm" "$mem_kc_warm" "$mem_ecr_cold" "$mem_kc_cold" "$mem_kubelet" "$mem_cluster" "$mem_eks_aws" "$mem_eks_cold" "$mem_eks_warm" "$mem_baseline" <<'PY' | tee bench/RESULTS.md
+python3 - "$work/times.json" "$RUNS" "${rows[*]}" "$mem_ecr_warm" "$mem_kc_warm" "$mem_ecr_cold" "$mem_kc_cold" "$mem_kubelet" "$mem_cluster" "$mem_eks_aws" "$mem_eks_cold" "$mem_eks_warm" "$mem_gke_plugin_cold" "$mem_gke_plugin_warm" "$mem_gke_cold" "$mem_gke_warm" "$mem_baseline" <<'PY' | tee bench/RESULTS.md
 import json, os, sys, statistics, platform, subprocess
 times = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 mem = dict(zip(sys.argv[3].split(), sys.argv[4:]))
@@ -160,6 +185,8 @@ print()
 warm = ratio('ecr-login-warm', 'kubecred-warm')
 print(f"- docker helper, warm: docker-credential-ecr-login / kubecred = **{warm:.1f}x** (target ≥ 3x: {'met' if warm >= 3 else 'not met'}; both include `sh-exec-baseline`, {med('sh-exec-baseline'):.1f} ms)")
 print(f"- docker helper, cold: docker-credential-ecr-login / kubecred = **{ratio('ecr-login-cold', 'kubecred-cold'):.1f}x** (ecr-login through an intercepting proxy, see below)")
+gke_warm = ratio('gke-plugin-warm', 'kubecred-gke-warm')
+print(f"- kubectl exec plugin (GKE, node identity): gke-gcloud-auth-plugin cold / kubecred cold = **{ratio('gke-plugin-cold', 'kubecred-gke-cold'):.1f}x**; warm / warm = **{gke_warm:.1f}x** (kubecred's warm exec plugin {'faster' if gke_warm > 1 else 'NOT faster'})")
 print(f"- kubectl exec plugin (EKS): aws eks get-token / kubecred cold = **{ratio('aws-eks-get-token', 'kubecred-eks-cold'):.1f}x**; / kubecred warm (disk cache) = **{ratio('aws-eks-get-token', 'kubecred-eks-warm'):.1f}x** (`aws eks get-token` has no cache: every kubectl call is a cold one)")
 print("""
 Each tool runs in the environment a user would give it for that case, set on hyperfine (no `env`
@@ -185,6 +212,12 @@ process is timed); removing a cache before a cold run is hyperfine's untimed `--
   kubeconfig` writes). Both presign an STS `GetCallerIdentity` URL locally, no network call.
   kubecred cold: its cache file removed before each run (the run writes a new one); warm: served
   from its disk cache.
+- kubectl exec plugin for GKE, both with `KUBERNETES_EXEC_INFO` and the node's identity from the
+  sandbox's metadata server stand-in (`GCE_METADATA_HOST`, as Google's libraries read it):
+  `gke-gcloud-auth-plugin --use_application_default_credentials` (what GKE kubeconfigs run, in
+  ADC mode) and `kubecred cluster credentials --provider gcp --node --cluster ID`. Cold: each
+  run starts with both tools' caches removed (kubecred's disk cache, the plugin's `~/.kube`);
+  warm: whatever each keeps between runs (kubecred's disk cache).
 - The kubelet provider runs cold (the kubelet caches by `cacheDuration`) with node identity (IMDSv2
   stand-in, ECR Public); `cluster-credentials-warm` is the generic provider's exec plugin served
   from its disk cache.

@@ -209,11 +209,85 @@ async fn the_docker_helper_logs_in_to_artifact_registry() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn unsupported_levels_are_explained() -> TestResult {
-    let home = tempfile::tempdir()?;
-    let output = kubecred(home.path(), &[], &["token", "--provider", "gcp"])?;
-    assert_exit(&output, 1, &["the gcp provider has no controller level"]);
+/// Controller level, Application Default Credentials: an `external_account` file in
+/// `GOOGLE_APPLICATION_CREDENTIALS` whose file source holds a ServiceAccount token (minted here
+/// with the generic provider), exchanged at the STS stand-in and impersonating the app's
+/// account; without any file, the metadata server's token; a named file that is missing is an
+/// error naming it (never skipped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_level_is_application_default_credentials() -> TestResult {
+    let w = world()?;
+    let mint = [
+        "token",
+        "--provider",
+        "generic",
+        "-n",
+        "team-a",
+        "--service-account",
+        "federated",
+        "--audience",
+    ];
+    let audience = format!("//iam.googleapis.com/{PROVIDER}");
+    let output = w.kubecred(&[&mint[..], &[audience.as_str(), "--output", "json"]].concat())?;
+    let subject = success_json(&output)?["token"]
+        .as_str()
+        .ok_or("no Kubernetes token")?
+        .to_owned();
+    let subject_file = w.home.path().join("subject.jwt");
+    std::fs::write(&subject_file, &subject)?;
+    let value = |name: &str| {
+        w.env
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let iam = value("KUBECRED_GCP_IAM_CREDENTIALS_URL").ok_or("no IAM URL")?;
+    let config = serde_json::json!({
+        "type": "external_account",
+        "audience": audience,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": value("KUBECRED_GCP_STS_URL").ok_or("no STS URL")?,
+        "service_account_impersonation_url": format!(
+            "{iam}/v1/projects/-/serviceAccounts/{APP_SA}:generateAccessToken"
+        ),
+        "credential_source": {"file": subject_file},
+    });
+    let config_file = w.home.path().join("adc.json");
+    std::fs::write(&config_file, config.to_string())?;
+    let controller = ["token", "--provider", "gcp", "--output", "json"];
+    let mut env = w.env();
+    let config_path = config_file.to_string_lossy().into_owned();
+    env.push(("GOOGLE_APPLICATION_CREDENTIALS", &config_path));
+    let output = kubecred(w.home.path(), &env, &controller)?;
+    let token = success_json(&output)?["token"]
+        .as_str()
+        .ok_or("no token")?
+        .to_owned();
+    assert_eq!(w.token_info(&token).await?["email"], APP_SA);
+    // Nothing named, no gcloud file under the test's HOME: the metadata server's token.
+    let value = success_json(&w.kubecred(&controller)?)?;
+    let info = w
+        .token_info(value["token"].as_str().ok_or("no token")?)
+        .await?;
+    let email = info["email"].as_str().unwrap_or_default();
+    assert!(email.starts_with("kubecred-sandbox-node@"), "{info}");
+    let missing = w
+        .home
+        .path()
+        .join("missing.json")
+        .to_string_lossy()
+        .into_owned();
+    let env = [("GOOGLE_APPLICATION_CREDENTIALS", missing.as_str())];
+    let output = kubecred(w.home.path(), &env, &controller)?;
+    assert_exit(
+        &output,
+        1,
+        &[
+            "GOOGLE_APPLICATION_CREDENTIALS file",
+            "missing.json: no such file",
+        ],
+    );
+    assert!(!stdout(&output).contains(&subject));
     Ok(())
 }
 

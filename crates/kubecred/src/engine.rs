@@ -426,14 +426,13 @@ mod tests {
         let sa = || Identity::service_account("app");
         let secret = || Identity::Secret("keys".into());
         let no_kubernetes = "no Kubernetes access configured";
-        let (gcp_lacks_controller_level, gcp_lacks_secret_level) = match cfg!(feature = "gcp") {
-            true => (
-                "the gcp provider has no controller level",
-                "the gcp provider has no secret level",
-            ),
-            false => ("provider 'gcp' is not", "provider 'gcp' is not"),
+        // With GCP built in, its secret level reads the Secret first; its controller level
+        // (Application Default Credentials, ending at the metadata server) is in tests/gcp_adc.rs.
+        let gcp_secret_level = match cfg!(feature = "gcp") {
+            true => no_kubernetes,
+            false => "provider 'gcp' is not",
         };
-        let cases: Vec<(bool, Option<&str>, Provider, Identity, &str)> = vec![
+        let mut cases: Vec<(bool, Option<&str>, Provider, Identity, &str)> = vec![
             // The gate is checked first, for every provider.
             (
                 false,
@@ -466,14 +465,7 @@ mod tests {
             ),
             // Providers not in this build: explained, for every level.
             (true, None, Provider::Azure, sa(), "provider 'azure' is not"),
-            (
-                true,
-                None,
-                Provider::Gcp,
-                Identity::Controller,
-                gcp_lacks_controller_level,
-            ),
-            (true, None, Provider::Gcp, secret(), gcp_lacks_secret_level),
+            (true, None, Provider::Gcp, secret(), gcp_secret_level),
             // Levels a provider has: dispatched to it (here they stop at missing access).
             (true, None, Provider::Generic, sa(), no_kubernetes),
             (
@@ -492,6 +484,16 @@ mod tests {
                 no_kubernetes,
             ),
         ];
+        if !cfg!(feature = "gcp") {
+            let controller = (
+                true,
+                None,
+                Provider::Gcp,
+                Identity::Controller,
+                "provider 'gcp' is not",
+            );
+            cases.push(controller);
+        }
         for (gate, default_sa, provider, identity, expected) in cases {
             let engine = engine(gate, default_sa)?;
             let request = request(provider, identity.clone());

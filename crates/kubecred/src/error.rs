@@ -103,6 +103,14 @@ impl Error {
         self
     }
 
+    /// Prefixes the message with `context` (a file, a Secret key: what `at` cannot name, as
+    /// its step is fixed text), keeping the kind.
+    #[cfg(feature = "gcp")]
+    pub(crate) fn within(mut self, context: impl fmt::Display) -> Self {
+        self.0.message = format!("{context}: {}", self.0.message);
+        self
+    }
+
     /// Names the provider, unless a deeper layer already did.
     pub(crate) fn for_provider(mut self, provider: Provider) -> Self {
         self.0.provider.get_or_insert(provider);

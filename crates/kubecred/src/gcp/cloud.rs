@@ -3,8 +3,10 @@
 //! metadata server's token), GAR / GCR / S3NS registry login with either, and GKE remote
 //! clusters (the access token as the bearer).
 //!
-//! Not yet here (each answers the shared "unsupported" refusal): controller level
-//! (Application Default Credentials), secret level, access checks, git.
+//! Controller level is Application Default Credentials (`controller`), secret level a Secret's
+//! service-account key (`secret`).
+//!
+//! Not yet here (each answers the shared "unsupported" refusal): access checks, git.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -13,7 +15,7 @@ use url::Url;
 
 use super::annotations::{self, GcpAnnotations};
 use super::audience::{Federation, IMPERSONATION_STS_SCOPE, REGISTRY_USERNAME, SCOPES};
-use super::{endpoints, gke, hosts, iam, metadata, sts};
+use super::{controller, endpoints, gke, hosts, iam, metadata, secret, sts};
 use crate::account::ServiceAccountInfo;
 use crate::cloud::{self, Capabilities, Cloud, Operation, Presented};
 use crate::cluster::{ClusterCredentials, ClusterRef};
@@ -31,7 +33,12 @@ fn lacks(operation: Operation) -> Error {
 
 impl Cloud for Gcp {
     const CAPABILITIES: Capabilities = Capabilities {
-        levels: &[Operation::ObjectLevel, Operation::NodeLevel],
+        levels: &[
+            Operation::ControllerLevel,
+            Operation::ObjectLevel,
+            Operation::NodeLevel,
+            Operation::SecretLevel,
+        ],
         registries: Some("GAR, GCR, S3NS"),
         clusters: Some("GKE"),
         reports_cluster_address: true,
@@ -68,8 +75,11 @@ impl Cloud for Gcp {
             .map(Credential::AccessToken)
     }
 
-    async fn controller_level(_: &Engine, _: &Request) -> Result<Credential> {
-        Err(lacks(Operation::ControllerLevel))
+    async fn controller_level(engine: &Engine, request: &Request) -> Result<Credential> {
+        let scopes = scopes(request)?;
+        controller::access_token(engine, request, &scopes)
+            .await
+            .map(Credential::AccessToken)
     }
 
     async fn node_level(engine: &Engine, request: &Request) -> Result<Credential> {
@@ -80,11 +90,15 @@ impl Cloud for Gcp {
     }
 
     async fn secret_level(
-        _: &Engine,
-        _: &Request,
-        _: &BTreeMap<String, Secret>,
+        engine: &Engine,
+        request: &Request,
+        data: &BTreeMap<String, Secret>,
     ) -> Result<Credential> {
-        Err(lacks(Operation::SecretLevel))
+        let scopes = scopes(request)?;
+        let key = secret::key(engine.env(), data)?;
+        controller::key_token(engine, request, &scopes, &key)
+            .await
+            .map(Credential::AccessToken)
     }
 
     fn owns_registry(host: &str) -> bool {

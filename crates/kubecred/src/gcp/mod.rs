@@ -9,22 +9,30 @@
 //! - `hosts`: GAR, GCR and S3NS registry hosts, matched exactly.
 //! - `key`, `external_account` (with `source`): Google's credential files, checked, their
 //!   endpoints checked by `urls`; `json`: reading them, errors without values.
+//! - `controller`: Application Default Credentials (controller level), with `jwt_bearer` (a
+//!   key for a token), `authorized_user` (gcloud's user credentials) and `subject` (an external account's subject token); `secret`: the
+//!   Secret forms of a key (secret level).
 
 pub mod annotations;
 pub mod audience;
+pub mod authorized_user;
 mod cloud;
 pub mod cluster;
+pub mod controller;
 pub mod endpoints;
 pub mod external_account;
 mod gke;
 pub mod hosts;
 mod iam;
 pub mod json;
+mod jwt_bearer;
 pub mod key;
 pub mod metadata;
 pub mod parse;
+pub mod secret;
 pub mod source;
 mod sts;
+mod subject;
 pub mod urls;
 mod wire;
 

@@ -49,6 +49,17 @@ pub(crate) async fn exchange(
     subject_token: &Secret,
     now: SystemTime,
 ) -> Result<AccessToken> {
+    exchange_typed(exchange, subject_token, SUBJECT_TOKEN_TYPE_JWT, now).await
+}
+
+/// Exchanges `subject_token` of `subject_token_type` (an external account's JWT, OIDC ID
+/// token or SAML response).
+pub(crate) async fn exchange_typed(
+    exchange: Exchange<'_>,
+    subject_token: &Secret,
+    subject_token_type: &str,
+    now: SystemTime,
+) -> Result<AccessToken> {
     let client = http::client(ACTION, Proxy::Request(exchange.proxy), exchange.timeouts)?;
     let scope = exchange.scopes.join(" ");
     let form = [
@@ -57,7 +68,7 @@ pub(crate) async fn exchange(
         ("scope", &scope),
         ("requested_token_type", REQUESTED_TOKEN_TYPE),
         ("subject_token", subject_token.expose()),
-        ("subject_token_type", SUBJECT_TOKEN_TYPE_JWT),
+        ("subject_token_type", subject_token_type),
     ];
     tracing::debug!(url = %exchange.url, audience = exchange.audience, %scope, "GCP STS token exchange");
     let body = url::form_urlencoded::Serializer::new(String::new())

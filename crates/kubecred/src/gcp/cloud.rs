@@ -1,9 +1,10 @@
 //! GCP's side of the cloud seam ([`crate::cloud::Cloud`]): object level (STS exchange, then
 //! impersonation when the ServiceAccount names a GCP service account), node level (the
-//! metadata server's token), and GAR / GCR / S3NS registry login with either.
+//! metadata server's token), and GAR / GCR / S3NS registry login with either, and access checks
+//! (`gs://`, `gcpkms://`, `pubsub://`, in [`super::checks`]).
 //!
 //! Not yet here (each answers the shared "unsupported" refusal): controller level
-//! (Application Default Credentials), secret level, GKE remote clusters, access checks, git.
+//! (Application Default Credentials), secret level, GKE remote clusters, git.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -12,7 +13,7 @@ use url::Url;
 
 use super::annotations::{self, GcpAnnotations};
 use super::audience::{Federation, IMPERSONATION_STS_SCOPE, REGISTRY_USERNAME, SCOPES};
-use super::{endpoints, hosts, iam, metadata, sts};
+use super::{check_targets, checks, endpoints, hosts, iam, metadata, sts};
 use crate::account::ServiceAccountInfo;
 use crate::cloud::{self, Capabilities, Cloud, Operation, Presented};
 use crate::cluster::{ClusterCredentials, ClusterRef};
@@ -35,7 +36,7 @@ impl Cloud for Gcp {
         clusters: None,
         reports_cluster_address: false,
         git: None,
-        checks: None,
+        checks: Some(check_targets::TARGETS),
     };
     const ANNOTATIONS: &'static [&'static str] = annotations::ALL;
     const REQUIRED_ANNOTATIONS: &'static [&'static str] = annotations::REQUIRED;
@@ -135,12 +136,12 @@ impl Cloud for Gcp {
         Err(lacks(Operation::GitCredentials))
     }
 
-    fn owns_check(_: &str) -> bool {
-        false
+    fn owns_check(target: &str) -> bool {
+        check_targets::owns(target)
     }
 
-    async fn check(_: &Engine, _: &str, _: &Request) -> Result<String> {
-        Err(lacks(Operation::AccessCheck))
+    async fn check(engine: &Engine, target: &str, request: &Request) -> Result<String> {
+        checks::run(engine, target, request).await
     }
 }
 

@@ -24,6 +24,10 @@ pub struct GcpConfig {
     pub service_accounts: Vec<GcpServiceAccount>,
     /// The email of the service account the metadata server serves (node level).
     pub node_service_account: Option<String>,
+    /// Role bindings on buckets, KMS keys and topics (the access checks' resources).
+    pub resource_bindings: Vec<super::grants::ResourceBinding>,
+    /// The Cloud Storage server (fake-gcs-server) allowed listings are forwarded to.
+    pub gcs_upstream: Option<String>,
 }
 
 /// A workload identity pool (`projects/N/locations/global/workloadIdentityPools/<id>`).

@@ -9,6 +9,9 @@
 //! - the OAuth token endpoint's JWT-bearer grant for service-account keys
 //!   ([`GcpStandIns::create_key`]) and its `tokeninfo`;
 //! - the metadata server (project, GKE cluster attributes, the node's service account);
+//! - the Google APIs of the access checks (Cloud Storage listing in front of
+//!   [`FakeGcs`], Cloud KMS and Pub/Sub `testIamPermissions`), enforcing
+//!   [`ResourceBinding`]s;
 //! - and [`GcpStandIns::token_info`], what a Google API learns from a bearer token.
 
 use std::net::SocketAddr;
@@ -19,9 +22,12 @@ use tokio::task::JoinHandle;
 
 use crate::aws::server;
 
+mod apis;
 mod audience;
 mod config;
 mod error;
+mod fake_gcs;
+mod grants;
 mod iam;
 mod keys;
 mod metadata;
@@ -37,6 +43,11 @@ pub use config::{
     service_accounts_for_annotated_service_accounts,
 };
 pub use error::{ApiError, GcpStartError, OAuthError};
+pub use fake_gcs::{FAKE_GCS_SERVER_VAR, FakeGcs};
+pub use grants::{
+    GCP_GRANTS_ANNOTATION, KMS_DECRYPTER, PUBSUB_PUBLISHER, ResourceBinding, STORAGE_OBJECT_VIEWER,
+    resource_bindings_for_annotated_service_accounts,
+};
 pub use keys::{KeyError, ServiceAccountKey};
 pub use state::TokenInfo;
 
@@ -49,6 +60,7 @@ pub struct GcpStandIns {
     sts: SocketAddr,
     iam: SocketAddr,
     metadata: SocketAddr,
+    apis: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -72,6 +84,7 @@ impl GcpStandIns {
         let (iam_listener, iam) = server::bind().await?;
         let (oauth_listener, oauth) = server::bind().await?;
         let (metadata_listener, metadata) = server::bind().await?;
+        let (apis_listener, apis) = server::bind().await?;
         let token_uri = format!("http://{oauth}{}", oauth::PATH);
         let state = Arc::new(GcpState::new(config, token_uri));
         let (stop, stopped) = watch::channel(false);
@@ -80,14 +93,20 @@ impl GcpStandIns {
             server::serve(sts_listener, sts::router(shared()), stopped.clone()),
             server::serve(iam_listener, iam::router(shared()), stopped.clone()),
             server::serve(oauth_listener, oauth::router(shared()), stopped.clone()),
-            server::serve(metadata_listener, metadata::router(shared()), stopped),
+            server::serve(
+                metadata_listener,
+                metadata::router(shared()),
+                stopped.clone(),
+            ),
+            server::serve(apis_listener, apis::router(shared()), stopped),
         ];
-        tracing::info!(%sts, %iam, %oauth, %metadata, "GCP stand-ins listening");
+        tracing::info!(%sts, %iam, %oauth, %metadata, %apis, "GCP stand-ins listening");
         Ok(GcpStandIns {
             state,
             sts,
             iam,
             metadata,
+            apis,
             stop,
             tasks,
         })
@@ -121,6 +140,13 @@ impl GcpStandIns {
     /// The metadata server as `GCE_METADATA_HOST` takes it: `127.0.0.1:PORT`.
     pub fn metadata_host(&self) -> String {
         self.metadata.to_string()
+    }
+
+    /// The base URL of the Google APIs the access checks call (Cloud Storage, Cloud KMS,
+    /// Pub/Sub), `http://127.0.0.1:PORT`: the value of `KUBECRED_GCP_STORAGE_URL`,
+    /// `KUBECRED_GCP_KMS_URL` and `KUBECRED_GCP_PUBSUB_URL`.
+    pub fn apis_url(&self) -> String {
+        format!("http://{}", self.apis)
     }
 
     /// Creates a key for a configured service account (or the node's): the JSON key file,

@@ -61,6 +61,7 @@ pub struct GcpStandIns {
     iam: SocketAddr,
     metadata: SocketAddr,
     apis: SocketAddr,
+    gcs: Option<FakeGcs>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -107,6 +108,7 @@ impl GcpStandIns {
             iam,
             metadata,
             apis,
+            gcs: None,
             stop,
             tasks,
         })
@@ -149,6 +151,12 @@ impl GcpStandIns {
         format!("http://{}", self.apis)
     }
 
+    /// Keeps `gcs` (the Cloud Storage behind [`GcpStandIns::apis_url`]) running as long as
+    /// these stand-ins.
+    pub fn keep_gcs(&mut self, gcs: FakeGcs) {
+        self.gcs = Some(gcs);
+    }
+
     /// Creates a key for a configured service account (or the node's): the JSON key file,
     /// whose `token_uri` is [`GcpStandIns::oauth_token_url`].
     pub fn create_key(&self, email: &str) -> Result<ServiceAccountKey, KeyError> {
@@ -174,5 +182,6 @@ impl GcpStandIns {
         for task in self.tasks {
             server::join(task).await;
         }
+        drop(self.gcs);
     }
 }

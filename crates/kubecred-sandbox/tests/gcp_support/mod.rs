@@ -108,6 +108,7 @@ pub async fn start() -> Env {
         }),
         service_accounts: service_accounts(),
         node_service_account: Some(NODE_SA.into()),
+        ..GcpConfig::default()
     };
     let gcp = GcpStandIns::start(config)
         .await

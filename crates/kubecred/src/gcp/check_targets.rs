@@ -72,7 +72,7 @@ pub fn parse(target: &str) -> Result<CheckTarget> {
         let bucket = bucket.strip_suffix('/').unwrap_or(bucket);
         return bucket_name(bucket)
             .map(CheckTarget::Bucket)
-            .map_err(|why| invalid(why));
+            .map_err(invalid);
     }
     if let Some(name) = target.strip_prefix(KMS_SCHEME) {
         return match KMS_KEY_RE.is_match(name) {

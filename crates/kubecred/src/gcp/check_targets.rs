@@ -24,7 +24,7 @@ pub const KMS_SCHEME: &str = "gcpkms://";
 /// The scheme of a Pub/Sub topic check.
 pub const PUBSUB_SCHEME: &str = "pubsub://";
 /// The targets, as help text names them.
-pub const TARGETS: &str = "gs://BUCKET, gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K or pubsub://projects/P/topics/T";
+pub const TARGETS: &str = "gs://BUCKET, gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K, pubsub://projects/P/topics/T";
 
 // A project id (6-30 characters) or number, spelled out in each pattern.
 const KMS_KEY: &str = concat!(

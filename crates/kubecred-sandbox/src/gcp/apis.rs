@@ -74,7 +74,7 @@ async fn forward(upstream: &str, bucket: &str, query: Option<&str>) -> Response 
         path.clear().extend(["storage", "v1", "b", bucket, "o"]);
     }
     url.set_query(query);
-    let answer = match reqwest::get(url).await {
+    let answer = match super::fake_gcs::loopback_client().get(url).send().await {
         Ok(answer) => answer,
         Err(_) => {
             return ApiError::unavailable("The Cloud Storage backend is down.").into_response();

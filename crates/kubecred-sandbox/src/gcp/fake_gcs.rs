@@ -17,6 +17,15 @@ const IN_WHEEL: &str = "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64";
 /// How long the server gets to answer its first request.
 const READY_WITHIN: Duration = Duration::from_secs(10);
 
+/// A client for the loopback server: never through a proxy the environment names, bounded.
+pub(crate) fn loopback_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(READY_WITHIN)
+        .build()
+        .unwrap_or_default()
+}
+
 /// A running fake-gcs-server; killed when dropped.
 #[derive(Debug)]
 pub struct FakeGcs {
@@ -72,8 +81,11 @@ impl FakeGcs {
     async fn ready(&self) -> Result<(), GcpStartError> {
         let deadline = tokio::time::Instant::now() + READY_WITHIN;
         let probe = format!("{}/storage/v1/b", self.url);
+        let client = loopback_client();
         while tokio::time::Instant::now() < deadline {
-            if reqwest::get(&probe)
+            if client
+                .get(&probe)
+                .send()
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
@@ -91,7 +103,7 @@ impl FakeGcs {
     }
 
     async fn create(&self, bucket: &str) -> Result<(), GcpStartError> {
-        let client = reqwest::Client::new();
+        let client = loopback_client();
         let failed = |what: &str| {
             GcpStartError::new(
                 format!("fake-gcs-server: {what} of bucket '{bucket}' failed"),

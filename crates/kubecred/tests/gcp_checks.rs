@@ -142,12 +142,13 @@ async fn check(w: &World, target: &str, account: &str) -> Result<String, kubecre
     kubecred::check::run(&w.engine, target, &object(account)).await
 }
 
-/// A denial: `denied`, naming the permission.
+/// A denial: `denied`, naming the permission, and no token (the stand-ins' start `ya29.`).
 fn assert_denied(result: Result<String, kubecred::Error>, permission: &str) {
     let error = result.err();
     let message = error.as_ref().map(|e| e.to_string()).unwrap_or_default();
     assert!(error.is_some_and(|e| e.is_denied()), "{message}");
     assert!(message.contains(permission), "{message}");
+    assert!(!message.contains("ya29."), "{message}");
 }
 
 #[tokio::test]

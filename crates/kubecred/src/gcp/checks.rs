@@ -253,4 +253,14 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_override_is_taken_or_refused_without_panicking(value in "\\PC{0,200}") {
+            let env = Env::from_pairs(&[("KUBECRED_GCP_PUBSUB_URL", &value)]);
+            if let Ok(base) = base_url(&env, Api::PubSub) {
+                proptest::prop_assert!(!base.contains(['?', '#', '@']));
+            }
+        }
+    }
 }

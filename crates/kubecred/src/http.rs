@@ -1,4 +1,4 @@
-//! The reqwest client of the calls kubecred makes by hand (the AWS S3/KMS checks, GCP's STS,
+//! The reqwest client of the calls kubecred makes by hand (the AWS S3/KMS and GCP checks, GCP's STS,
 //! IAM Credentials and metadata calls), for any cloud: a request's proxy, the engine's
 //! [`Timeouts`], and the classification of failures to send.
 //!

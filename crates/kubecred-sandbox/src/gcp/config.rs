@@ -27,6 +27,10 @@ pub struct GcpConfig {
     /// The control plane of [`GcpConfig::gke`] that `clusters.get` reports; without it,
     /// `clusters.get` finds no cluster.
     pub control_plane: Option<ControlPlane>,
+    /// Role bindings on buckets, KMS keys and topics (the access checks' resources).
+    pub resource_bindings: Vec<super::grants::ResourceBinding>,
+    /// The Cloud Storage server (fake-gcs-server) allowed listings are forwarded to.
+    pub gcs_upstream: Option<String>,
 }
 
 /// The API server of the GKE cluster: what `clusters.get` reports.

@@ -139,6 +139,11 @@ impl ApiError {
         ApiError::new(404, "NOT_FOUND", message)
     }
 
+    /// 503 `UNAVAILABLE`.
+    pub(crate) fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(503, "UNAVAILABLE", message)
+    }
+
     /// The HTTP status code.
     pub fn code(&self) -> u16 {
         self.code

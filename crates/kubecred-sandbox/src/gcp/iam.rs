@@ -112,7 +112,7 @@ fn target<'a>(state: &GcpState, project: &str, name: &'a str) -> Result<&'a str,
 }
 
 /// The issued token in `Authorization: Bearer`.
-fn caller(state: &GcpState, headers: &HeaderMap) -> Result<Issued, ApiError> {
+pub(crate) fn caller(state: &GcpState, headers: &HeaderMap) -> Result<Issued, ApiError> {
     headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -10,6 +10,9 @@
 //!   ([`GcpStandIns::create_key`]) and its `tokeninfo`;
 //! - the metadata server (project, GKE cluster attributes, the node's service account);
 //! - GKE `clusters.get` (the configured [`ControlPlane`]'s endpoint and CA);
+//! - the Google APIs of the access checks (Cloud Storage listing in front of
+//!   [`FakeGcs`], Cloud KMS and Pub/Sub `testIamPermissions`), enforcing
+//!   [`ResourceBinding`]s;
 //! - and [`GcpStandIns::token_info`], what a Google API learns from a bearer token.
 
 use std::net::SocketAddr;
@@ -20,10 +23,13 @@ use tokio::task::JoinHandle;
 
 use crate::aws::server;
 
+mod apis;
 mod audience;
 mod config;
 mod container;
 mod error;
+mod fake_gcs;
+mod grants;
 mod iam;
 mod keys;
 mod metadata;
@@ -39,6 +45,11 @@ pub use config::{
     service_accounts_for_annotated_service_accounts,
 };
 pub use error::{ApiError, GcpStartError, OAuthError};
+pub use fake_gcs::{FAKE_GCS_SERVER_VAR, FakeGcs};
+pub use grants::{
+    GCP_GRANTS_ANNOTATION, KMS_DECRYPTER, PUBSUB_PUBLISHER, ResourceBinding, STORAGE_OBJECT_VIEWER,
+    resource_bindings_for_annotated_service_accounts,
+};
 pub use keys::{KeyError, ServiceAccountKey};
 pub use state::TokenInfo;
 
@@ -52,6 +63,8 @@ pub struct GcpStandIns {
     iam: SocketAddr,
     metadata: SocketAddr,
     container: SocketAddr,
+    apis: SocketAddr,
+    gcs: Option<FakeGcs>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -77,6 +90,7 @@ impl GcpStandIns {
         let (oauth_listener, oauth) = server::bind().await?;
         let (metadata_listener, metadata) = server::bind().await?;
         let (container_listener, container) = server::bind().await?;
+        let (apis_listener, apis) = server::bind().await?;
         let token_uri = format!("http://{oauth}{}", oauth::PATH);
         let state = Arc::new(GcpState::new(config, token_uri));
         let (stop, stopped) = watch::channel(false);
@@ -90,15 +104,22 @@ impl GcpStandIns {
                 metadata::router(shared()),
                 stopped.clone(),
             ),
-            server::serve(container_listener, container::router(shared()), stopped),
+            server::serve(
+                container_listener,
+                container::router(shared()),
+                stopped.clone(),
+            ),
+            server::serve(apis_listener, apis::router(shared()), stopped),
         ];
-        tracing::info!(%sts, %iam, %oauth, %metadata, %container, "GCP stand-ins listening");
+        tracing::info!(%sts, %iam, %oauth, %metadata, %container, %apis, "GCP stand-ins listening");
         Ok(GcpStandIns {
             state,
             sts,
             iam,
             metadata,
             container,
+            apis,
+            gcs: None,
             stop,
             tasks,
         })
@@ -152,6 +173,19 @@ impl GcpStandIns {
         }
     }
 
+    /// The base URL of the Google APIs the access checks call (Cloud Storage, Cloud KMS,
+    /// Pub/Sub), `http://127.0.0.1:PORT`: the value of `KUBECRED_GCP_STORAGE_URL`,
+    /// `KUBECRED_GCP_KMS_URL` and `KUBECRED_GCP_PUBSUB_URL`.
+    pub fn apis_url(&self) -> String {
+        format!("http://{}", self.apis)
+    }
+
+    /// Keeps `gcs` (the Cloud Storage behind [`GcpStandIns::apis_url`]) running as long as
+    /// these stand-ins.
+    pub fn keep_gcs(&mut self, gcs: FakeGcs) {
+        self.gcs = Some(gcs);
+    }
+
     /// Creates a key for a configured service account (or the node's): the JSON key file,
     /// whose `token_uri` is [`GcpStandIns::oauth_token_url`].
     pub fn create_key(&self, email: &str) -> Result<ServiceAccountKey, KeyError> {
@@ -177,5 +211,6 @@ impl GcpStandIns {
         for task in self.tasks {
             server::join(task).await;
         }
+        drop(self.gcs);
     }
 }

@@ -112,6 +112,7 @@ pub async fn start() -> Env {
             endpoint: sandbox.url().trim_start_matches("https://").to_owned(),
             ca_pem: sandbox.ca_pem().to_owned(),
         }),
+        ..GcpConfig::default()
     };
     let gcp = GcpStandIns::start(config)
         .await

@@ -1,12 +1,13 @@
 //! GCP's side of the cloud seam ([`crate::cloud::Cloud`]): object level (STS exchange, then
 //! impersonation when the ServiceAccount names a GCP service account), node level (the
-//! metadata server's token), GAR / GCR / S3NS registry login with either, and GKE remote
-//! clusters (the access token as the bearer).
+//! metadata server's token), GAR / GCR / S3NS registry login with either, GKE remote
+//! clusters (the access token as the bearer), and access checks (`gs://`, `gcpkms://`,
+//! `pubsub://`, in [`super::checks`]).
 //!
 //! Controller level is Application Default Credentials (`controller`), secret level a Secret's
 //! service-account key (`secret`).
 //!
-//! Not yet here (each answers the shared "unsupported" refusal): access checks, git.
+//! Not yet here (it answers the shared "unsupported" refusal): git.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -15,7 +16,7 @@ use url::Url;
 
 use super::annotations::{self, GcpAnnotations};
 use super::audience::{Federation, IMPERSONATION_STS_SCOPE, REGISTRY_USERNAME, SCOPES};
-use super::{controller, endpoints, gke, hosts, iam, metadata, secret, sts};
+use super::{check_targets, checks, controller, endpoints, gke, hosts, iam, metadata, secret, sts};
 use crate::account::ServiceAccountInfo;
 use crate::cloud::{self, Capabilities, Cloud, Operation, Presented};
 use crate::cluster::{ClusterCredentials, ClusterRef};
@@ -43,7 +44,7 @@ impl Cloud for Gcp {
         clusters: Some("GKE"),
         reports_cluster_address: true,
         git: None,
-        checks: None,
+        checks: Some(check_targets::TARGETS),
     };
     const ANNOTATIONS: &'static [&'static str] = annotations::ALL;
     const REQUIRED_ANNOTATIONS: &'static [&'static str] = annotations::REQUIRED;
@@ -150,12 +151,12 @@ impl Cloud for Gcp {
         Err(lacks(Operation::GitCredentials))
     }
 
-    fn owns_check(_: &str) -> bool {
-        false
+    fn owns_check(target: &str) -> bool {
+        check_targets::owns(target)
     }
 
-    async fn check(_: &Engine, _: &str, _: &Request) -> Result<String> {
-        Err(lacks(Operation::AccessCheck))
+    async fn check(engine: &Engine, target: &str, request: &Request) -> Result<String> {
+        checks::run(engine, target, request).await
     }
 }
 

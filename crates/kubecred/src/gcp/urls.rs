@@ -208,7 +208,7 @@ fn parts_are_bare(url: &Url, loopback: bool) -> std::result::Result<(), &'static
     problem.map_or(Ok(()), Err)
 }
 
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(name)) => name == "localhost",
         Some(Host::Ipv4(ip)) => ip.is_loopback(),

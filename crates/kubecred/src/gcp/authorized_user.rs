@@ -67,13 +67,6 @@ impl AuthorizedUser {
     }
 }
 
-#[derive(Deserialize)]
-struct Answer {
-    access_token: String,
-    expires_in: i64,
-    scope: Option<String>,
-}
-
 /// The user's access token (its scopes are the refresh token's: those Google answers with,
 /// else `scopes`).
 pub(crate) async fn access_token(
@@ -84,28 +77,19 @@ pub(crate) async fn access_token(
     now: std::time::SystemTime,
 ) -> Result<AccessToken> {
     let client = http::client(ACTION, Proxy::Request(proxy), timeouts)?;
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("grant_type", "refresh_token"),
-            ("client_id", user.client_id.as_str()),
-            ("client_secret", user.client_secret.expose()),
-            ("refresh_token", user.refresh_token.expose()),
-        ])
-        .finish();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", user.client_id.as_str()),
+        ("client_secret", user.client_secret.expose()),
+        ("refresh_token", user.refresh_token.expose()),
+    ];
     tracing::debug!(token_uri = %user.token_uri, "GCP refresh-token grant");
-    let request = client
-        .post(user.token_uri.clone())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body);
-    let answer: Answer = wire::json(request, ACTION).await?;
+    let mut answer = wire::token_grant(&client, &user.token_uri, &form, ACTION).await?;
     let granted = answer
         .scope
+        .take()
         .map(|s| s.split_whitespace().map(str::to_owned).collect());
-    Ok(AccessToken {
-        token: Secret::new(answer.access_token),
-        expires_at: wire::expiry(now, answer.expires_in, ACTION)?,
-        scopes: granted.unwrap_or_else(|| scopes.to_vec()),
-    })
+    answer.into_access_token(now, granted.unwrap_or_else(|| scopes.to_vec()), ACTION)
 }
 
 #[cfg(test)]

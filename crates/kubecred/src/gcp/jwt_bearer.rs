@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use url::Url;
 
 use super::key::ServiceAccountKey;
@@ -29,12 +29,6 @@ struct Claims<'a> {
     scope: String,
     iat: u64,
     exp: u64,
-}
-
-#[derive(Deserialize)]
-struct Answer {
-    access_token: String,
-    expires_in: i64,
 }
 
 /// The assertion `key` signs for `scopes` at `now`.
@@ -69,21 +63,12 @@ pub(crate) async fn access_token(
 ) -> Result<AccessToken> {
     let assertion = assertion(key, scopes, now)?;
     let client = http::client(ACTION, Proxy::Request(proxy), timeouts)?;
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("grant_type", GRANT_TYPE),
-            ("assertion", assertion.expose()),
-        ])
-        .finish();
+    let form = [
+        ("grant_type", GRANT_TYPE),
+        ("assertion", assertion.expose()),
+    ];
     tracing::debug!(token_uri = %key.token_uri, account = %key.client_email, "GCP JWT-bearer grant");
-    let request = client
-        .post(key.token_uri.clone())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body);
-    let answer: Answer = wire::json(request, ACTION).await?;
-    Ok(AccessToken {
-        token: Secret::new(answer.access_token),
-        expires_at: wire::expiry(now, answer.expires_in, ACTION)?,
-        scopes: scopes.to_vec(),
-    })
+    wire::token_grant(&client, &key.token_uri, &form, ACTION)
+        .await?
+        .into_access_token(now, scopes.to_vec(), ACTION)
 }

@@ -10,15 +10,13 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
-use serde::Deserialize;
-
 use super::cluster::GkeCluster;
 use super::wire;
+use crate::Env;
 use crate::credential::AccessToken;
 use crate::error::{Error, Result};
 use crate::http::{self, Proxy};
 use crate::timeouts::Timeouts;
-use crate::{Env, Secret};
 
 /// The variable naming the metadata server (`host` or `host:port`), as Google's libraries read it.
 pub const METADATA_HOST_VAR: &str = "GCE_METADATA_HOST";
@@ -96,12 +94,6 @@ async fn value(client: &reqwest::Client, host: &str, path: &str, what: &str) -> 
     }
 }
 
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    expires_in: i64,
-}
-
 /// The node's access token (its default service account), for `scopes`.
 pub(crate) async fn node_token(
     env: &Env,
@@ -117,12 +109,8 @@ pub(crate) async fn node_token(
             "http://{host}/computeMetadata/v1/instance/service-accounts/default/token?scopes={query}"
         ))
         .header("Metadata-Flavor", "Google");
-    let answer: TokenAnswer = wire::json(request, action).await?;
-    Ok(AccessToken {
-        token: Secret::new(answer.access_token),
-        expires_at: wire::expiry(env.now(), answer.expires_in, action)?,
-        scopes: scopes.to_vec(),
-    })
+    let answer: wire::TokenAnswer = wire::json(request, action).await?;
+    answer.into_access_token(env.now(), scopes.to_vec(), action)
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@
 
 use std::time::SystemTime;
 
-use serde::Deserialize;
 use url::Url;
 
 use super::audience::{REQUESTED_TOKEN_TYPE, SUBJECT_TOKEN_TYPE_JWT, TOKEN_EXCHANGE_GRANT_TYPE};
@@ -32,12 +31,6 @@ pub(crate) struct Exchange<'a> {
     pub(crate) proxy: Option<&'a Url>,
     /// The deadlines.
     pub(crate) timeouts: &'a Timeouts,
-}
-
-#[derive(Deserialize)]
-struct Answer {
-    access_token: String,
-    expires_in: i64,
 }
 
 const ACTION: &str = "exchange the Kubernetes token at Google STS";
@@ -71,17 +64,7 @@ pub(crate) async fn exchange_typed(
         ("subject_token_type", subject_token_type),
     ];
     tracing::debug!(url = %exchange.url, audience = exchange.audience, %scope, "GCP STS token exchange");
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let request = client
-        .post(exchange.url.clone())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body);
-    let answer: Answer = wire::json(request, ACTION).await?;
-    Ok(AccessToken {
-        token: Secret::new(answer.access_token),
-        expires_at: wire::expiry(now, answer.expires_in, ACTION)?,
-        scopes: exchange.scopes.to_vec(),
-    })
+    wire::token_grant(&client, exchange.url, &form, ACTION)
+        .await?
+        .into_access_token(now, exchange.scopes.to_vec(), ACTION)
 }

@@ -8,7 +8,10 @@
 use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
+use url::Url;
 
+use crate::Secret;
+use crate::credential::AccessToken;
 use crate::error::{Error, Result};
 use crate::http::send_error;
 
@@ -95,6 +98,50 @@ fn google_text(body: &str) -> Option<String> {
 fn oauth_code(body: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(body).ok()?;
     value["error"].as_str().map(str::to_owned)
+}
+
+/// An OAuth token endpoint's answer (RFC 6749 §5.1), the fields kubecred reads.
+#[derive(serde::Deserialize)]
+pub(crate) struct TokenAnswer {
+    access_token: String,
+    expires_in: i64,
+    /// The granted scopes, space-separated, when the endpoint says.
+    #[serde(default)]
+    pub(crate) scope: Option<String>,
+}
+
+impl TokenAnswer {
+    /// The access token, expiring `expires_in` after `now`, carrying `scopes`.
+    pub(crate) fn into_access_token(
+        self,
+        now: SystemTime,
+        scopes: Vec<String>,
+        action: &str,
+    ) -> Result<AccessToken> {
+        Ok(AccessToken {
+            expires_at: expiry(now, self.expires_in, action)?,
+            token: Secret::new(self.access_token),
+            scopes,
+        })
+    }
+}
+
+/// POSTs `form` URL-encoded to the OAuth token endpoint `url` (STS, a key's or a user's
+/// `token_uri`) and reads its token answer.
+pub(crate) async fn token_grant(
+    client: &reqwest::Client,
+    url: &Url,
+    form: &[(&str, &str)],
+    action: &str,
+) -> Result<TokenAnswer> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let request = client
+        .post(url.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    json(request, action).await
 }
 
 /// `now + expires_in`, for an answer's `expires_in` (seconds, must be positive).

@@ -13,3 +13,18 @@ pub struct ServiceAccountInfo {
     /// Its annotations (cloud identities: role ARN, client id, GCP service account, ...).
     pub annotations: BTreeMap<String, String>,
 }
+
+#[cfg(test)]
+impl ServiceAccountInfo {
+    /// ServiceAccount team-a/app with these annotations (for tests).
+    pub(crate) fn annotated(pairs: &[(&str, &str)]) -> Self {
+        ServiceAccountInfo {
+            namespace: "team-a".into(),
+            name: "app".into(),
+            annotations: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+}

@@ -55,19 +55,11 @@ fn guid(account: &ServiceAccountInfo, key: &str, what: &str) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
 
     fn account(pairs: &[(&str, &str)]) -> ServiceAccountInfo {
-        ServiceAccountInfo {
-            namespace: "team-a".into(),
-            name: "app".into(),
-            annotations: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<BTreeMap<_, _>>(),
-        }
+        ServiceAccountInfo::annotated(pairs)
     }
 
     fn message(result: Result<WorkloadIdentity>) -> String {

@@ -49,14 +49,7 @@ mod tests {
     use super::*;
 
     fn account(pairs: &[(&str, &str)]) -> ServiceAccountInfo {
-        ServiceAccountInfo {
-            namespace: "team-a".into(),
-            name: "app".into(),
-            annotations: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
+        ServiceAccountInfo::annotated(pairs)
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl Error {
 
     /// Prefixes the message with `context` (a file, a Secret key: what `at` cannot name, as
     /// its step is fixed text), keeping the kind.
-    #[cfg(feature = "gcp")]
+    #[cfg(any(feature = "gcp", feature = "azure"))]
     pub(crate) fn within(mut self, context: impl fmt::Display) -> Self {
         self.0.message = format!("{context}: {}", self.0.message);
         self

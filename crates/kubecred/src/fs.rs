@@ -23,6 +23,9 @@ use rustix::fs::OFlags;
 
 use crate::{Error, Result};
 
+/// The largest credential file [`read_bounded`] reads (keys, certificates, configurations).
+pub(crate) const MAX_FILE_LEN: usize = 64 * 1024;
+
 /// Permission bits a private file or directory must not have: anything for group and others.
 const GROUP_OTHER_BITS: u32 = 0o077;
 
@@ -183,6 +186,37 @@ fn io_error(error: std::io::Error, step: &str, path: &Path) -> Error {
         _ => Error::invalid(message),
     }
     .with_source(error)
+}
+
+/// A credential file the operator or a workload mounted (a key, a certificate, a projected
+/// token; symlinks followed, as Kubernetes' volumes are links): a regular file of at most
+/// [`MAX_FILE_LEN`] bytes (never more is read, so
+/// a device or a FIFO named by mistake cannot hang or exhaust memory); errors name the path.
+#[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
+pub(crate) async fn read_bounded(path: &Path) -> Result<String> {
+    use tokio::io::AsyncReadExt;
+    let shown = path.display();
+    let unreadable = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::not_found(format!("{shown}: no such file")),
+        kind => Error::invalid(format!("{shown}: cannot be read ({kind})")),
+    };
+    let metadata = tokio::fs::metadata(path).await.map_err(unreadable)?;
+    if !metadata.is_file() {
+        return Err(Error::invalid(format!("{shown}: not a regular file")));
+    }
+    let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(MAX_FILE_LEN).unwrap_or(u64::MAX);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(unreadable)?;
+    if bytes.len() > MAX_FILE_LEN {
+        return Err(Error::invalid(format!(
+            "{shown}: larger than {MAX_FILE_LEN} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| Error::invalid(format!("{shown}: not UTF-8")))
 }
 
 #[cfg(test)]

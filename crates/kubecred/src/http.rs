@@ -18,7 +18,7 @@ pub(crate) enum Proxy<'a> {
     /// The request's proxy, else the proxy environment variables.
     Request(Option<&'a Url>),
     /// Never (link-local metadata servers: a proxy elsewhere would answer for its own host).
-    #[cfg_attr(not(feature = "gcp"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
     Never,
 }
 

@@ -2,6 +2,7 @@
 
 use url::Url;
 
+use crate::error::{Error, Result};
 use crate::{Identity, Provider, Purpose};
 
 /// A request for credentials.
@@ -70,6 +71,26 @@ impl Request {
             assume_roles: Vec::new(),
             cluster_address: None,
         }
+    }
+
+    /// The OAuth scopes of the cloud token: the request's (`--scope`), else `defaults`. Each
+    /// is one token of visible ASCII without `,` (token forms join them with spaces, metadata
+    /// servers' queries with commas); `example` is shown in the error.
+    #[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
+    pub(crate) fn checked_scopes(&self, defaults: &[&str], example: &str) -> Result<Vec<String>> {
+        if self.scopes.is_empty() {
+            return Ok(defaults.iter().map(|s| (*s).to_owned()).collect());
+        }
+        for scope in &self.scopes {
+            if scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+                return Err(Error::invalid(format!(
+                    "invalid OAuth scope '{}': expected visible ASCII without spaces or commas, \
+                     such as {example}",
+                    scope.escape_default()
+                )));
+            }
+        }
+        Ok(self.scopes.clone())
     }
 }
 

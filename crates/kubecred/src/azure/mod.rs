@@ -1,7 +1,9 @@
-//! Azure: the parsers and patterns of everything Azure that arrives from outside. Not wired into
-//! the cloud seam yet (`cloud::dispatch!` answers "not implemented yet" for `azure`); the Azure
-//! issue builds the exchanges on these.
+//! Azure: Entra ID tokens at every identity level, through the cloud seam (`cloud.rs`).
 //!
+//! - `cloud`: Azure's side of the seam; `controller` (environment credentials, workload
+//!   identity, managed identity), `secret` (a Secret's app registration), `managed_identity`
+//!   (IMDS), `entra` (token requests through `azure_identity`), `certificate` (a certificate's
+//!   client assertion), `authority` (authority hosts, tenants, client ids), `endpoints`;
 //! - `annotations`: the workload identity annotations (`azure.workload.identity/client-id`,
 //!   `azure.workload.identity/tenant-id`), GUIDs.
 //! - `hosts`: Azure Container Registry hosts of the public, China and US Government clouds,
@@ -9,8 +11,22 @@
 //! - `cluster`: AKS cluster resource ids.
 
 pub mod annotations;
+pub mod authority;
+mod certificate;
+mod cloud;
 pub mod cluster;
+pub mod controller;
+mod endpoints;
+mod entra;
 pub mod hosts;
+mod managed_identity;
+pub mod secret;
+
+pub(crate) use cloud::Azure;
+pub use endpoints::IMDS_URL_VAR;
+
+/// The audience of the Kubernetes tokens exchanged with Entra ID (workload identity federation).
+pub const AUDIENCE: &str = "api://AzureADTokenExchange";
 
 use std::sync::LazyLock;
 

@@ -1,7 +1,7 @@
 //! The seam between the cloud-neutral front of the library ([`crate::Engine`], [`crate::registry`],
 //! [`crate::cluster`], [`crate::git`], [`crate::check`]) and each cloud module.
 //!
-//! Every cloud (`aws/`, `gcp/`, `generic.rs`, and `azure/` to come) implements `Cloud`: the
+//! Every cloud (`aws/`, `gcp/`, `azure/`, `generic.rs`) implements `Cloud`: the
 //! same operations, each a plain async function. `dispatch!` is the one `match` on
 //! [`Provider`]; it has no wildcard arm, so adding a provider makes the compiler list every
 //! place that must learn it, and a provider compiled out (its cargo feature off) answers one
@@ -202,6 +202,12 @@ macro_rules! dispatch {
                 let $absent = provider;
                 $fallback
             }
+            #[cfg(feature = "azure")]
+            $crate::Provider::Azure => {
+                type $cloud = $crate::azure::Azure;
+                $call
+            }
+            #[cfg(not(feature = "azure"))]
             $crate::Provider::Azure => {
                 let $absent = provider;
                 $fallback
@@ -223,29 +229,13 @@ pub(crate) use ops::{
     owns_registry, registry_login, secret_level,
 };
 
-/// Why `provider` cannot serve anything in this build: compiled out, or not implemented yet.
+/// Why `provider` cannot serve anything in this build: its cargo feature is off.
 pub(crate) fn absent(provider: Provider) -> Error {
     let feature = provider.name();
-    let compiled = match provider {
-        Provider::Aws => cfg!(feature = "aws"),
-        Provider::Azure => cfg!(feature = "azure"),
-        Provider::Gcp => cfg!(feature = "gcp"),
-        Provider::Generic => true,
-    };
-    match compiled {
-        false => Error::invalid(format!(
-            "provider '{provider}' is not in this build: kubecred was compiled without the \
-             cargo feature '{feature}' (rebuild with --features {feature})"
-        )),
-        true => Error::invalid(format!(
-            "provider '{provider}' is not implemented yet; this build supports {}",
-            served()
-                .iter()
-                .map(|p| p.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    }
+    Error::invalid(format!(
+        "provider '{provider}' is not in this build: kubecred was compiled without the \
+         cargo feature '{feature}' (rebuild with --features {feature})"
+    ))
     .for_provider(provider)
 }
 

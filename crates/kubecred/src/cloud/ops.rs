@@ -7,7 +7,13 @@ use std::time::SystemTime;
 
 use url::Url;
 
-use super::{Capabilities, Cloud, Presented, absent};
+// `absent` is only called by the arms of providers compiled out.
+#[cfg_attr(
+    all(feature = "aws", feature = "gcp", feature = "azure"),
+    allow(unused_imports)
+)]
+use super::absent;
+use super::{Capabilities, Cloud, Presented};
 use crate::account::ServiceAccountInfo;
 use crate::cluster::{ClusterCredentials, ClusterRef};
 use crate::credential::{Credential, KubernetesToken, RegistryCredentials};

@@ -173,24 +173,9 @@ fn identity(annotations: &GcpAnnotations) -> String {
     format!("{federation}, {access}")
 }
 
-/// The scopes of the access token: the request's (`--scope`), else the reference's two. Each
-/// is one token of visible ASCII without `,` (the STS form joins them with spaces, the metadata
-/// server's query with commas).
+/// The scopes of the access token: the request's (`--scope`), else the reference's two.
 fn scopes(request: &Request) -> Result<Vec<String>> {
-    if request.scopes.is_empty() {
-        return Ok(SCOPES.iter().map(|s| (*s).to_owned()).collect());
-    }
-    for scope in &request.scopes {
-        if scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
-            return Err(Error::invalid(format!(
-                "invalid OAuth scope '{}': expected visible ASCII without spaces or commas, \
-                 such as {}",
-                scope.escape_default(),
-                SCOPES[0]
-            )));
-        }
-    }
-    Ok(request.scopes.clone())
+    request.checked_scopes(SCOPES, SCOPES[0])
 }
 
 /// Where a ServiceAccount's token is federated: the workload identity provider its annotation

@@ -76,7 +76,7 @@ async fn from_file(
     scopes: &[String],
     path: &Path,
 ) -> Result<AccessToken> {
-    let text = subject::read_bounded(path).await?;
+    let text = crate::fs::read_bounded(path).await?;
     let endpoints = Endpoints::GoogleOrLoopback;
     match json::credential_type(&text)? {
         CredentialType::ServiceAccount => {

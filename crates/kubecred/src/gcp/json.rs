@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 
 /// The largest credential file read (keys are ~2.4 kB, configurations less).
-pub const MAX_FILE_LEN: usize = 64 * 1024;
+pub(crate) use crate::fs::MAX_FILE_LEN;
 
 /// What a Google credential file is, by its `type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

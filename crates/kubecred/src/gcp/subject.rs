@@ -4,17 +4,16 @@
 //! executable-response JSON), in text or in a JSON field. Errors name the source and the step,
 //! never the token.
 
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use url::Url;
 
 use super::external_account::ExternalAccount;
-use super::json::MAX_FILE_LEN;
 use super::source::{ALLOW_EXECUTABLES_VAR, CredentialSource, Executable, SubjectTokenFormat};
 use super::wire;
 use crate::error::{Error, Result};
+use crate::fs::read_bounded;
 use crate::http::{self, Proxy};
 use crate::timeouts::Timeouts;
 use crate::{Env, Secret};
@@ -50,34 +49,6 @@ pub(crate) async fn subject_token(
             executable_token(account, executable, env).await
         }
     }
-}
-
-/// A credential file: a regular file of at most [`MAX_FILE_LEN`] bytes (never more is read, so
-/// a device or a FIFO named by mistake cannot hang or exhaust memory); errors name the path.
-pub(crate) async fn read_bounded(path: &Path) -> Result<String> {
-    use tokio::io::AsyncReadExt;
-    let shown = path.display();
-    let unreadable = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::not_found(format!("{shown}: no such file")),
-        kind => Error::invalid(format!("{shown}: cannot be read ({kind})")),
-    };
-    let metadata = tokio::fs::metadata(path).await.map_err(unreadable)?;
-    if !metadata.is_file() {
-        return Err(Error::invalid(format!("{shown}: not a regular file")));
-    }
-    let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
-    let mut bytes = Vec::new();
-    let limit = u64::try_from(MAX_FILE_LEN).unwrap_or(u64::MAX);
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(unreadable)?;
-    if bytes.len() > MAX_FILE_LEN {
-        return Err(Error::invalid(format!(
-            "{shown}: larger than {MAX_FILE_LEN} bytes"
-        )));
-    }
-    String::from_utf8(bytes).map_err(|_| Error::invalid(format!("{shown}: not UTF-8")))
 }
 
 /// The token in `text`, as `format` says; errors show no value.
@@ -244,7 +215,10 @@ fn response_token(text: &str, account: &ExternalAccount, now: SystemTime) -> Res
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::fs::MAX_FILE_LEN;
     use crate::gcp::urls::Endpoints;
 
     fn account() -> ExternalAccount {

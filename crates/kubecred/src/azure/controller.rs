@@ -1,0 +1,358 @@
+//! Controller level: the process's own Azure identity, chosen as Flux chooses it (the first
+//! source whose settings are complete wins; a later one is not tried when it fails), read from
+//! the engine's [`Env`] only:
+//!
+//! 1. environment credentials: `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET`, or
+//!    `AZURE_CLIENT_CERTIFICATE_PATH` (a PEM bundle; `AZURE_CLIENT_CERTIFICATE_PASSWORD` for an
+//!    encrypted key, `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` to send `x5c`);
+//! 2. workload identity: `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`
+//!    and `AZURE_AUTHORITY_HOST` all set (what the AKS webhook injects);
+//! 3. managed identity (IMDS), the user-assigned one `AZURE_CLIENT_ID` names, else the
+//!    system-assigned one.
+//!
+//! When none works, the error lists what each step found missing.
+
+use std::path::Path;
+
+use super::authority::{self, AUTHORITY_HOST_VAR};
+use super::certificate::ClientCertificate;
+use super::entra::{self, App, Proof};
+use super::{endpoints, managed_identity};
+use crate::credential::AccessToken;
+use crate::error::{Error, Result};
+use crate::{Engine, Env, Request, Secret};
+
+/// The tenant variable.
+pub const TENANT_ID_VAR: &str = "AZURE_TENANT_ID";
+/// The client (application) id variable.
+pub const CLIENT_ID_VAR: &str = "AZURE_CLIENT_ID";
+/// The client secret variable.
+pub const CLIENT_SECRET_VAR: &str = "AZURE_CLIENT_SECRET";
+/// The certificate bundle variable.
+pub const CERTIFICATE_PATH_VAR: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+/// The certificate key's password variable.
+pub const CERTIFICATE_PASSWORD_VAR: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
+/// The send-chain variable.
+pub const SEND_CHAIN_VAR: &str = "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN";
+/// The federated token file variable.
+pub const FEDERATED_TOKEN_FILE_VAR: &str = "AZURE_FEDERATED_TOKEN_FILE";
+/// Resource-owner password variables (refused: Entra's ROPC flow is not supported).
+const USERNAME_VAR: &str = "AZURE_USERNAME";
+
+/// Which source the chain chose, with its settings.
+#[derive(Debug)]
+enum Source {
+    Secret {
+        tenant: String,
+        client: String,
+        secret: Secret,
+    },
+    Certificate {
+        tenant: String,
+        client: String,
+        path: String,
+        password: Option<Secret>,
+        send_chain: bool,
+    },
+    WorkloadIdentity {
+        tenant: String,
+        client: String,
+        token_file: String,
+    },
+    ManagedIdentity {
+        client: Option<String>,
+    },
+}
+
+/// The controller's access token for `scopes`.
+pub(crate) async fn access_token(
+    engine: &Engine,
+    request: &Request,
+    scopes: &[String],
+) -> Result<AccessToken> {
+    let env = engine.env();
+    let (source, skipped) = choose(env);
+    let authority = || authority::from_env(env);
+    let result = match &source {
+        Source::Secret {
+            tenant,
+            client,
+            secret,
+        } => {
+            let authority = authority()?;
+            let app = App {
+                authority: &authority,
+                tenant,
+                client_id: client,
+            };
+            entra::token(engine, request, &app, Proof::Secret(secret), scopes).await
+        }
+        Source::Certificate {
+            tenant,
+            client,
+            path,
+            password,
+            send_chain,
+        } => {
+            let authority = authority()?;
+            let pem = crate::fs::read_bounded(Path::new(path))
+                .await
+                .map_err(|e| e.within(format_args!("{CERTIFICATE_PATH_VAR}")))?;
+            let source = format!("{CERTIFICATE_PATH_VAR} file {path}");
+            let certificate =
+                ClientCertificate::from_pem(pem.as_bytes(), password.as_ref(), &source)?;
+            let audience = authority::token_endpoint(&authority, tenant);
+            let assertion = certificate.assertion(client, &audience, env.now(), *send_chain)?;
+            let app = App {
+                authority: &authority,
+                tenant,
+                client_id: client,
+            };
+            entra::token(engine, request, &app, Proof::Assertion(assertion), scopes).await
+        }
+        Source::WorkloadIdentity {
+            tenant,
+            client,
+            token_file,
+        } => {
+            let authority = authority()?;
+            let token = crate::fs::read_bounded(Path::new(token_file))
+                .await
+                .map_err(|e| e.within(format_args!("{FEDERATED_TOKEN_FILE_VAR}")))?;
+            let app = App {
+                authority: &authority,
+                tenant,
+                client_id: client,
+            };
+            let assertion = Secret::new(token.trim());
+            entra::token(engine, request, &app, Proof::Assertion(assertion), scopes).await
+        }
+        Source::ManagedIdentity { client } => {
+            let scope = one_scope(scopes, "a managed identity")?;
+            let base = endpoints::imds_base(env)?;
+            managed_identity::token(env, engine.timeouts(), &base, client.as_deref(), scope)
+                .await
+                .map_err(|e| {
+                    if e.is_not_configured() && !skipped.is_empty() {
+                        Error::not_configured(format!(
+                            "no Azure credential at controller level:\n{}\n  ManagedIdentity: {e}",
+                            skipped.join("\n")
+                        ))
+                    } else {
+                        e
+                    }
+                })
+        }
+    };
+    result.map_err(|e| e.within(format_args!("controller level ({})", describe(&source))))
+}
+
+/// The chain's choice, and why each earlier step was skipped.
+fn choose(env: &Env) -> (Source, Vec<String>) {
+    let set = |name: &str| env.var(name).filter(|v| !v.is_empty());
+    let mut skipped = Vec::new();
+    let tenant = set(TENANT_ID_VAR);
+    let client = set(CLIENT_ID_VAR);
+    let secret = set(CLIENT_SECRET_VAR);
+    let certificate = set(CERTIFICATE_PATH_VAR);
+    match (&tenant, &client, secret, certificate) {
+        (Some(tenant), Some(client), Some(secret), _) => {
+            return (
+                Source::Secret {
+                    tenant: tenant.clone(),
+                    client: client.clone(),
+                    secret: Secret::new(secret),
+                },
+                skipped,
+            );
+        }
+        (Some(tenant), Some(client), None, Some(path)) => {
+            let send_chain =
+                set(SEND_CHAIN_VAR).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+            return (
+                Source::Certificate {
+                    tenant: tenant.clone(),
+                    client: client.clone(),
+                    path,
+                    password: set(CERTIFICATE_PASSWORD_VAR).map(Secret::new),
+                    send_chain,
+                },
+                skipped,
+            );
+        }
+        (tenant, client, None, None) => {
+            let mut missing: Vec<&str> = Vec::new();
+            if tenant.is_none() {
+                missing.push(TENANT_ID_VAR);
+            }
+            if client.is_none() {
+                missing.push(CLIENT_ID_VAR);
+            }
+            missing.push("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH");
+            let ropc = match set(USERNAME_VAR) {
+                Some(_) => {
+                    " (AZURE_USERNAME/AZURE_PASSWORD are not supported: Entra's \
+                            username-password flow is deprecated)"
+                }
+                None => "",
+            };
+            skipped.push(format!(
+                "  EnvironmentCredential: missing {}{ropc}",
+                missing.join(", ")
+            ));
+        }
+        (_, _, _, _) => {
+            let missing: Vec<&str> = [(TENANT_ID_VAR, &tenant), (CLIENT_ID_VAR, &client)]
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(name, _)| *name)
+                .collect();
+            skipped.push(format!(
+                "  EnvironmentCredential: missing {}",
+                missing.join(", ")
+            ));
+        }
+    }
+    let workload = [
+        CLIENT_ID_VAR,
+        TENANT_ID_VAR,
+        FEDERATED_TOKEN_FILE_VAR,
+        AUTHORITY_HOST_VAR,
+    ];
+    let absent: Vec<&str> = workload
+        .iter()
+        .filter(|name| set(name).is_none())
+        .copied()
+        .collect();
+    match (&tenant, &client, set(FEDERATED_TOKEN_FILE_VAR)) {
+        (Some(tenant), Some(client), Some(token_file)) if absent.is_empty() => {
+            return (
+                Source::WorkloadIdentity {
+                    tenant: tenant.clone(),
+                    client: client.clone(),
+                    token_file,
+                },
+                skipped,
+            );
+        }
+        _ => skipped.push(format!(
+            "  Workload Identity: missing environment variables for workload identity ({}). \
+             Check webhook and pod configuration",
+            absent.join(", ")
+        )),
+    }
+    (Source::ManagedIdentity { client }, skipped)
+}
+
+fn describe(source: &Source) -> String {
+    match source {
+        Source::Secret { client, .. } => format!("client secret of {CLIENT_ID_VAR} {client}"),
+        Source::Certificate { client, path, .. } => {
+            format!("certificate {path} of {CLIENT_ID_VAR} {client}")
+        }
+        Source::WorkloadIdentity { client, .. } => {
+            format!("workload identity of {CLIENT_ID_VAR} {client}")
+        }
+        Source::ManagedIdentity { client: Some(id) } => {
+            format!("user-assigned managed identity {id}")
+        }
+        Source::ManagedIdentity { client: None } => "system-assigned managed identity".to_owned(),
+    }
+}
+
+/// The one scope a managed identity (or anything asking IMDS) can take.
+pub(crate) fn one_scope<'a>(scopes: &'a [String], who: &str) -> Result<&'a str> {
+    match scopes {
+        [scope] => Ok(scope),
+        _ => Err(Error::invalid(format!(
+            "{who} takes exactly one scope, not {} ({})",
+            scopes.len(),
+            scopes.join(" ")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const CLIENT: &str = "00000000-0000-0000-0000-0000000000aa";
+
+    fn chosen(pairs: &[(&str, &str)]) -> (String, Vec<String>) {
+        let (source, skipped) = choose(&Env::from_pairs(pairs));
+        (describe(&source), skipped)
+    }
+
+    #[test]
+    fn the_first_complete_source_wins_in_fluxs_order() {
+        let base = [(TENANT_ID_VAR, TENANT), (CLIENT_ID_VAR, CLIENT)];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            chosen(&pairs).0
+        };
+        assert!(
+            with(&[(CLIENT_SECRET_VAR, "s"), (CERTIFICATE_PATH_VAR, "/c")])
+                .starts_with("client secret")
+        );
+        assert!(with(&[(CERTIFICATE_PATH_VAR, "/c")]).starts_with("certificate /c"));
+        assert!(
+            with(&[
+                (FEDERATED_TOKEN_FILE_VAR, "/t"),
+                (AUTHORITY_HOST_VAR, "https://login.microsoftonline.com/")
+            ])
+            .starts_with("workload identity")
+        );
+        // Workload identity needs the authority host too (the webhook sets all four).
+        assert_eq!(
+            with(&[(FEDERATED_TOKEN_FILE_VAR, "/t")]),
+            format!("user-assigned managed identity {CLIENT}")
+        );
+        assert_eq!(chosen(&[]).0, "system-assigned managed identity");
+    }
+
+    #[test]
+    fn skipped_steps_say_what_was_missing() {
+        let (_, skipped) = chosen(&[(CLIENT_ID_VAR, CLIENT), (USERNAME_VAR, "u")]);
+        assert_eq!(
+            skipped,
+            vec![
+                "  EnvironmentCredential: missing AZURE_TENANT_ID, AZURE_CLIENT_SECRET or \
+                 AZURE_CLIENT_CERTIFICATE_PATH (AZURE_USERNAME/AZURE_PASSWORD are not supported: \
+                 Entra's username-password flow is deprecated)"
+                    .to_owned(),
+                "  Workload Identity: missing environment variables for workload identity \
+                 (AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE, AZURE_AUTHORITY_HOST). Check \
+                 webhook and pod configuration"
+                    .to_owned(),
+            ]
+        );
+        let (_, skipped) = chosen(&[(CLIENT_SECRET_VAR, "s")]);
+        assert_eq!(
+            skipped.first().map(String::as_str),
+            Some("  EnvironmentCredential: missing AZURE_TENANT_ID, AZURE_CLIENT_ID")
+        );
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let (source, _) = choose(&Env::from_pairs(&[
+            (TENANT_ID_VAR, TENANT),
+            (CLIENT_ID_VAR, CLIENT),
+            (CLIENT_SECRET_VAR, "very-secret-value"),
+        ]));
+        assert!(!format!("{source:?}").contains("very-secret-value"));
+    }
+
+    #[test]
+    fn managed_identities_take_one_scope() {
+        assert!(one_scope(&["a/.default".into()], "x").is_ok());
+        let two = ["a/.default".to_owned(), "b/.default".to_owned()];
+        let error = one_scope(&two, "a managed identity");
+        assert_eq!(
+            error.err().map(|e| e.to_string()).as_deref(),
+            Some("a managed identity takes exactly one scope, not 2 (a/.default b/.default)")
+        );
+    }
+}

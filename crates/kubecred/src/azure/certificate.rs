@@ -25,13 +25,13 @@ use crate::Secret;
 use crate::error::{Error, Result};
 
 /// The largest PEM bundle read (a certificate chain and a key are a few KB).
-pub(crate) const MAX_BUNDLE: usize = 64 * 1024;
+pub const MAX_BUNDLE: usize = 64 * 1024;
 /// How long an assertion is valid (Microsoft: "5-10 minutes after nbf at most").
 const ASSERTION_LIFETIME: Duration = Duration::from_secs(600);
 
 /// A certificate with its private key, ready to sign assertions. `Debug` shows the thumbprint
 /// only.
-pub(crate) struct ClientCertificate {
+pub struct ClientCertificate {
     key: RsaKeyPair,
     /// DER of the leaf (the certificate of the key) first, then the others in file order.
     chain: Vec<Vec<u8>>,
@@ -50,7 +50,7 @@ impl std::fmt::Debug for ClientCertificate {
 impl ClientCertificate {
     /// Reads a PEM bundle from `source` (named in errors: a file, a Secret's key). `password`
     /// decrypts an `ENCRYPTED PRIVATE KEY` (PKCS#8, PBES2).
-    pub(crate) fn from_pem(
+    pub fn from_pem(
         pem: &[u8],
         password: Option<&Secret>,
         source: &str,
@@ -140,14 +140,13 @@ impl ClientCertificate {
     }
 
     /// The certificate's `x5t#S256` thumbprint (base64url SHA-256 of its DER).
-    #[cfg_attr(not(test), allow(dead_code))] // read by tests and the sandbox's conformance
-    pub(crate) fn thumbprint(&self) -> &str {
+    pub fn thumbprint(&self) -> &str {
         &self.thumbprint
     }
 
     /// A signed client assertion for `client_id` at the token endpoint `audience`, valid from
     /// `now` for ten minutes; with the chain in `x5c` when `send_chain`.
-    pub(crate) fn assertion(
+    pub fn assertion(
         &self,
         client_id: &str,
         audience: &str,

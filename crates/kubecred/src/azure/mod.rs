@@ -12,7 +12,7 @@
 
 pub mod annotations;
 pub mod authority;
-mod certificate;
+pub mod certificate;
 mod cloud;
 pub mod cluster;
 pub mod controller;

@@ -23,22 +23,28 @@ use crate::{Env, Secret};
 pub const SOPS_KEY: &str = "sops.azure-kv";
 
 /// What the Secret proves the app with.
-pub(crate) enum Credentials {
+pub enum Credentials {
     /// A client secret.
     Secret(Secret),
     /// A certificate, with or without its chain sent.
     Certificate {
+        /// The certificate and its key.
         certificate: Box<ClientCertificate>,
+        /// Whether the chain is sent (`x5c`).
         send_chain: bool,
     },
 }
 
 /// The app registration a Secret holds.
-pub(crate) struct AppSecret {
-    pub(crate) tenant: String,
-    pub(crate) client_id: String,
-    pub(crate) authority: Url,
-    pub(crate) credentials: Credentials,
+pub struct AppSecret {
+    /// The tenant.
+    pub tenant: String,
+    /// The client (application) id.
+    pub client_id: String,
+    /// The authority host.
+    pub authority: Url,
+    /// How the app proves itself.
+    pub credentials: Credentials,
 }
 
 /// The YAML form's fields (`deny_unknown_fields`: a misspelt field is an error, not ignored).
@@ -92,7 +98,7 @@ struct Fields {
 }
 
 /// The Secret's app registration, checked.
-pub(crate) fn app(env: &Env, data: &BTreeMap<String, Secret>) -> Result<AppSecret> {
+pub fn app(env: &Env, data: &BTreeMap<String, Secret>) -> Result<AppSecret> {
     let (fields, source) = match data.get(SOPS_KEY) {
         Some(yaml) => (sops_form(yaml)?, format!("Secret key '{SOPS_KEY}'")),
         None => (key_form(data)?, "the Secret".to_owned()),

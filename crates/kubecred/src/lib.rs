@@ -47,7 +47,7 @@ pub mod gcp;
 pub mod generic;
 pub mod git;
 pub mod hosts;
-#[cfg(any(feature = "aws", feature = "gcp"))]
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 mod http;
 mod identity;
 mod jwt;

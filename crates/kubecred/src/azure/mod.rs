@@ -8,9 +8,13 @@
 //!   matched exactly.
 //! - `cluster`: AKS cluster resource ids.
 
+pub(crate) mod acr;
 pub mod annotations;
 pub mod cluster;
+pub(crate) mod endpoints;
+pub(crate) mod environment;
 pub mod hosts;
+pub(crate) mod wire;
 
 use std::sync::LazyLock;
 

@@ -9,6 +9,7 @@
 //! - `cluster`: AKS cluster resource ids.
 
 pub(crate) mod acr;
+pub(crate) mod aks;
 pub mod annotations;
 pub mod cluster;
 pub(crate) mod endpoints;

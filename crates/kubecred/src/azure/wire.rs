@@ -141,12 +141,15 @@ pub(crate) mod stand_in {
         }
     }
 
+    /// The requests a stand-in saw.
+    pub(crate) type Log = Arc<Mutex<Vec<Seen>>>;
+
     type Answer = Arc<dyn Fn(&Seen) -> (u16, String) + Send + Sync>;
 
     /// Starts the stand-in; its base URL (`http://127.0.0.1:PORT`) and the requests seen.
     pub(crate) async fn serve(
         answer: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
-    ) -> std::io::Result<(String, Arc<Mutex<Vec<Seen>>>)> {
+    ) -> std::io::Result<(String, Log)> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let seen = Arc::new(Mutex::new(Vec::new()));

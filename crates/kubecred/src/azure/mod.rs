@@ -11,7 +11,10 @@
 pub(crate) mod acr;
 pub(crate) mod aks;
 pub mod annotations;
+pub(crate) mod check_targets;
+pub(crate) mod checks;
 pub mod cluster;
+pub(crate) mod devops;
 pub(crate) mod endpoints;
 pub(crate) mod environment;
 pub mod hosts;

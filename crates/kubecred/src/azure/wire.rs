@@ -113,6 +113,42 @@ fn xml_text(body: &str) -> Option<String> {
     }
 }
 
+/// Who an Entra access token was issued to, for messages: its client (`appid` of v1 tokens,
+/// `azp` of v2) and object id (`oid`), read without verification (kubecred's own token). Only
+/// GUID-shaped values are taken, so nothing else of the token can reach a message.
+pub(crate) fn token_holder(token: &crate::Secret) -> Option<String> {
+    let claims = claims(token)?;
+    let object = guid(&claims, "oid");
+    match (client_id(&claims), object) {
+        (Some(client), Some(object)) => Some(format!("client {client} (object {object})")),
+        (Some(client), None) => Some(format!("client {client}")),
+        (None, Some(object)) => Some(format!("object {object}")),
+        (None, None) => None,
+    }
+}
+
+/// The client id of an Entra access token (`appid`, else `azp`), when GUID-shaped.
+pub(crate) fn token_client_id(token: &crate::Secret) -> Option<String> {
+    client_id(&claims(token)?).map(str::to_owned)
+}
+
+fn client_id(claims: &serde_json::Value) -> Option<&str> {
+    guid(claims, "appid").or_else(|| guid(claims, "azp"))
+}
+
+fn guid<'a>(claims: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    claims[name].as_str().filter(|v| super::is_guid(v))
+}
+
+fn claims(token: &crate::Secret) -> Option<serde_json::Value> {
+    use base64::Engine as _;
+    let payload = token.expose().split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
 /// Test support: a loopback HTTP/1.1 stand-in that records each request and answers it with
 /// a closure's `(status, body)`, one request per connection.
 #[cfg(test)]

@@ -81,6 +81,7 @@ pub(crate) fn send_error(error: reqwest::Error, action: &str) -> Error {
 
 /// Reads `response`'s body as text, refusing one longer than `max_bytes` (an answer is read whole
 /// only when it is small, whoever sent it).
+#[cfg_attr(not(feature = "azure"), allow(dead_code))]
 pub(crate) async fn bounded_text(
     mut response: reqwest::Response,
     max_bytes: usize,

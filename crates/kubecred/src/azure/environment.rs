@@ -717,10 +717,16 @@ mod tests {
                 "resourceManagerEndpoint": value,
                 "tokenAudience": value,
             });
-            if let Ok(file) = EnvironmentFile::parse(Path::new("/env.json"), &json.to_string()) {
-                if let Some(endpoint) = file.resource_manager_endpoint {
-                    proptest::prop_assert!(endpoint.starts_with("https://") && !endpoint.contains(['@', '?', '#']));
-                }
+            let endpoint = EnvironmentFile::parse(Path::new("/env.json"), &json.to_string())
+                .ok()
+                .and_then(|file| file.resource_manager_endpoint);
+            if let Some(endpoint) = endpoint {
+                let url = Url::parse(&endpoint);
+                proptest::prop_assert!(url.is_ok_and(|u| u.scheme() == "https"
+                    && u.username().is_empty()
+                    && u.password().is_none()
+                    && u.query().is_none()
+                    && u.fragment().is_none()));
             }
         }
     }

@@ -12,10 +12,8 @@
 //!   event hub of 1-256 letters, digits, `.`, `_` and `-`, beginning and ending with a letter
 //!   or digit.
 //!
-//! Every name is a DNS label or a path segment of the request, so nothing else is taken.
-
-// Wired by azure/cloud.rs (the lead's seam), not on this branch yet.
-#![allow(dead_code)]
+//! Every name is a DNS label or a path segment of the request, so nothing else is taken. Public,
+//! as GCP's, so that the fuzz targets can reach the parser.
 
 use std::sync::LazyLock;
 
@@ -54,7 +52,7 @@ static HUB_RE: LazyLock<Regex> = LazyLock::new(|| compiled(HUB));
 
 /// A parsed check target.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum CheckTarget {
+pub enum CheckTarget {
     /// A blob container of a storage account.
     Container {
         /// The storage account.
@@ -80,7 +78,7 @@ pub(crate) enum CheckTarget {
 
 impl CheckTarget {
     /// The target as written by the user (normalised: no trailing `/`).
-    pub(crate) fn shown(&self) -> String {
+    pub fn shown(&self) -> String {
         match self {
             CheckTarget::Container { account, container } => {
                 format!("{BLOB_SCHEME}{account}/{container}")
@@ -94,14 +92,14 @@ impl CheckTarget {
 }
 
 /// Whether `target` has one of Azure's check schemes (it may still be invalid).
-pub(crate) fn owns(target: &str) -> bool {
+pub fn owns(target: &str) -> bool {
     [BLOB_SCHEME, KEY_VAULT_SCHEME, EVENT_HUB_SCHEME]
         .iter()
         .any(|scheme| target.starts_with(scheme))
 }
 
 /// Parses `target`; the error names what is wrong with it.
-pub(crate) fn parse(target: &str) -> Result<CheckTarget> {
+pub fn parse(target: &str) -> Result<CheckTarget> {
     let invalid = |why: &str| {
         Error::invalid(format!(
             "invalid check target '{}': {why}",

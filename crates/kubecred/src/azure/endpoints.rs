@@ -61,6 +61,11 @@ pub(crate) fn imds_base(env: &Env) -> Result<Url> {
     }
 }
 
+/// The managed identity token endpoint: [`imds_base`] and `/metadata/identity/oauth2/token`.
+pub(crate) fn imds_token_url(env: &Env) -> Result<Url> {
+    imds_base(env).map(|base| joined(base, &["metadata", "identity", "oauth2", "token"]))
+}
+
 /// The ACR token exchange URL of `registry`.
 pub(crate) fn acr_exchange_url(env: &Env, registry: &AcrRegistry) -> Result<Url> {
     let base = match overridden(env, ACR_URL_VAR)? {
@@ -181,6 +186,10 @@ mod tests {
     fn real_endpoints_by_default() -> Result<()> {
         let env = Env::from_pairs(&[]);
         assert_eq!(shown(imds_base(&env)), "http://169.254.169.254/");
+        assert_eq!(
+            shown(imds_token_url(&env)),
+            "http://169.254.169.254/metadata/identity/oauth2/token"
+        );
         assert_eq!(acr(&[])?, "https://myregistry.azurecr.io/oauth2/exchange");
         assert_eq!(
             shown(arm_url(
@@ -233,6 +242,10 @@ mod tests {
             (EVENTHUBS_URL_VAR, "http://localhost:5"),
         ]);
         assert_eq!(shown(imds_base(&env)), "http://127.0.0.1:8080/");
+        assert_eq!(
+            shown(imds_token_url(&env)),
+            "http://127.0.0.1:8080/metadata/identity/oauth2/token"
+        );
         assert_eq!(
             acr(&[(ACR_URL_VAR, "http://127.0.0.1:9")])?,
             "http://127.0.0.1:9/oauth2/exchange"

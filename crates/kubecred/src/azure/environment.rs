@@ -388,10 +388,11 @@ pub(crate) fn acr_scope(env: &Env, registry: &AcrRegistry) -> Result<String> {
             let (endpoint, _) = file.resource_manager()?;
             Ok(format!("{endpoint}/.default"))
         }
-        None => {
-            debug_assert!(registry.cloud != AzureCloud::Private);
-            Ok(ACR_SCOPE.to_owned())
-        }
+        None if registry.cloud == AzureCloud::Private => Err(Error::invalid(format!(
+            "the private-cloud registry {} needs {ENVIRONMENT_FILE_VAR}",
+            registry.host()
+        ))),
+        None => Ok(ACR_SCOPE.to_owned()),
     }
 }
 

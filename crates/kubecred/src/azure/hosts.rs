@@ -1,8 +1,9 @@
 //! Azure Container Registry hosts, which decide where an Entra token goes:
 //! `<registry>.azurecr.io` (public cloud), `.azurecr.cn` (Azure China), `.azurecr.us` (Azure US
-//! Government), and a private cloud's suffix from its environment file
-//! ([`super::environment::registry`]); Azure DevOps git hosts ([`git_host`]). Matched exactly on [`dns_name`]'s output (lowercase ASCII, no user info, path or
-//! port but 443); look-alikes are tested against the shared table of tricks (`lookalike.rs`).
+//! Government), and a private cloud's suffix from its environment file (read by
+//! `environment::registry`); Azure DevOps git hosts (`git_host`). Matched exactly on
+//! [`dns_name`]'s output (lowercase ASCII, no user info, path or port but 443); look-alikes are
+//! tested against the shared table of tricks (`lookalike.rs`).
 //!
 //! The reference's `^.+\.(azurecr\.io|azurecr\.cn|azurecr\.de|azurecr\.us)$` took anything
 //! before the suffix (`evil.example/x.azurecr.io`, `a@b.azurecr.io`, `x.evil.azurecr.io`), and

@@ -11,7 +11,7 @@
 pub(crate) mod acr;
 pub(crate) mod aks;
 pub mod annotations;
-pub(crate) mod check_targets;
+pub mod check_targets;
 pub(crate) mod checks;
 pub mod cluster;
 pub(crate) mod devops;

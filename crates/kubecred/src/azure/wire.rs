@@ -31,10 +31,13 @@ pub(crate) async fn json<T: DeserializeOwned>(
 pub(crate) async fn text(request: reqwest::RequestBuilder, action: &str) -> Result<String> {
     let response = request.send().await.map_err(|e| send_error(e, action))?;
     let status = response.status().as_u16();
-    let body = bounded_text(response, MAX_ANSWER, action).await?;
     match status {
-        200..=299 => Ok(body),
-        _ => Err(refusal(status, &body, action)),
+        200..=299 => bounded_text(response, MAX_ANSWER, action).await,
+        // A refusal is classified by its status even when its body is unreadable or too long.
+        _ => {
+            let body = bounded_text(response, MAX_ANSWER, action).await;
+            Err(refusal(status, body.as_deref().unwrap_or_default(), action))
+        }
     }
 }
 

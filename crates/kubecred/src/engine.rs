@@ -432,6 +432,10 @@ mod tests {
             true => no_kubernetes,
             false => "provider 'gcp' is not",
         };
+        let azure_object_level = match cfg!(feature = "azure") {
+            true => no_kubernetes,
+            false => "provider 'azure' is not",
+        };
         let mut cases: Vec<(bool, Option<&str>, Provider, Identity, &str)> = vec![
             // The gate is checked first, for every provider.
             (
@@ -463,8 +467,8 @@ mod tests {
                 secret(),
                 "the generic provider has no secret level",
             ),
-            // Providers not in this build: explained, for every level.
-            (true, None, Provider::Azure, sa(), "provider 'azure' is not"),
+            // Providers with or without their feature: dispatched, or explained.
+            (true, None, Provider::Azure, sa(), azure_object_level),
             (true, None, Provider::Gcp, secret(), gcp_secret_level),
             // Levels a provider has: dispatched to it (here they stop at missing access).
             (true, None, Provider::Generic, sa(), no_kubernetes),

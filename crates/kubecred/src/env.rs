@@ -74,6 +74,16 @@ impl Env {
         value.filter(|v| !v.is_empty())
     }
 
+    /// Whether a variable is defined, even empty (for the few settings whose mere presence
+    /// means something, such as `AZURE_ENVIRONMENT_FILEPATH`).
+    #[cfg_attr(not(feature = "azure"), allow(dead_code))]
+    pub(crate) fn is_defined(&self, name: &str) -> bool {
+        match &self.vars {
+            Vars::Process => std::env::var_os(name).is_some(),
+            Vars::Fixed(map) => map.contains_key(name),
+        }
+    }
+
     /// The pod's own ServiceAccount token file.
     pub fn service_account_token_file(&self) -> &Path {
         &self.token_file

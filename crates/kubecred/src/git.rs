@@ -42,7 +42,7 @@ impl std::fmt::Debug for GitCredentials {
 /// serves.
 pub fn provider_for_host(host: &str) -> Option<Provider> {
     let name = hosts::dns_name(without_port(host)?)?;
-    cloud::owner(|provider| cloud::claims_git_host(provider, &name))
+    cloud::owner(|provider| cloud::owns_git_host(provider, &name))
 }
 
 /// Git credentials for the HTTPS repository `url`, by the request's provider.

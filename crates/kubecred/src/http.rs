@@ -1,12 +1,14 @@
 //! The reqwest client of the calls kubecred makes by hand (the AWS S3/KMS and GCP checks, GCP's STS,
-//! IAM Credentials and metadata calls), for any cloud: a request's proxy, the engine's
-//! [`Timeouts`], and the classification of failures to send.
+//! IAM Credentials and metadata calls, Azure's ACR, ARM and check calls), for any cloud: a
+//! request's proxy, the engine's [`Timeouts`], the classification of failures to send, answers
+//! read up to a bound, and the checks shared by the operators' base-URL overrides (loopback
+//! listeners, values shown without user info).
 //!
 //! A request's proxy carries every call (its URL's user info as basic authentication); without
 //! one, reqwest follows `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`. The timeouts bound
 //! connecting, each read, and the whole call.
 
-use url::Url;
+use url::{Host, Url};
 
 use crate::error::{Error, Result};
 use crate::request::redacted_url;
@@ -77,9 +79,77 @@ pub(crate) fn send_error(error: reqwest::Error, action: &str) -> Error {
     .with_source(error.without_url())
 }
 
+/// Reads `response`'s body as text, refusing one longer than `max_bytes` (an answer is read whole
+/// only when it is small, whoever sent it).
+#[cfg_attr(not(feature = "azure"), allow(dead_code))]
+pub(crate) async fn bounded_text(
+    mut response: reqwest::Response,
+    max_bytes: usize,
+    action: &str,
+) -> Result<String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| send_error(e, action))? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(Error::upstream(format!(
+                "{action}: the answer is larger than {max_bytes} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body)
+        .map_err(|_| Error::upstream(format!("{action}: the answer is not UTF-8")))
+}
+
+/// Whether `url` names a loopback listener (`localhost`, `127.0.0.0/8`, `[::1]`).
+#[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(name)) => name == "localhost",
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// An operator's override `value` for an error: not at all if it may carry user info (a
+/// password), else escaped and cut.
+#[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
+pub(crate) fn shown_override(value: &str) -> String {
+    match value.contains('@') {
+        true => "(not shown: it has user info)".to_owned(),
+        false => value
+            .chars()
+            .take(200)
+            .collect::<String>()
+            .escape_default()
+            .to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_listeners() -> std::result::Result<(), url::ParseError> {
+        for (url, loopback) in [
+            ("http://127.0.0.1:1", true),
+            ("http://127.1.2.3", true),
+            ("http://[::1]:8080", true),
+            ("https://localhost", true),
+            ("http://localhost.evil.example", false),
+            ("http://10.0.0.1", false),
+            ("http://169.254.169.254", false),
+        ] {
+            assert_eq!(is_loopback(&Url::parse(url)?), loopback, "{url}");
+        }
+        assert_eq!(
+            shown_override("http://u:s3cret@x"),
+            "(not shown: it has user info)"
+        );
+        assert_eq!(shown_override("http://x\n"), "http://x\\n");
+        Ok(())
+    }
 
     #[test]
     fn proxies_must_be_http_with_a_host() -> std::result::Result<(), url::ParseError> {

@@ -2,7 +2,9 @@
 //! token as the client assertion of the Entra app or managed identity its workload identity
 //! annotations name), controller level (`controller`: environment credentials, workload
 //! identity, managed identity), node level (the node's managed identity through IMDS) and
-//! secret level (`secret`: an app's client secret or certificate).
+//! secret level (`secret`: an app's client secret or certificate); ACR login (`acr`: the Entra
+//! token exchanged for an ACR refresh token), AKS clusters (`aks`), Azure DevOps git (`devops`)
+//! and access checks (`checks`: `azblob://`, `azkv://`, `eventhub://`).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -13,25 +15,20 @@ use super::authority;
 use super::controller::{self, CLIENT_ID_VAR};
 use super::entra::{self, App, Proof};
 use super::secret::{self, Credentials};
-use super::{AUDIENCE, annotations, endpoints, managed_identity};
+use super::{
+    AUDIENCE, acr, aks, annotations, check_targets, checks, devops, endpoints, environment, hosts,
+    managed_identity,
+};
 use crate::account::ServiceAccountInfo;
-use crate::cloud::{self, Capabilities, Cloud, Operation, Presented};
+use crate::cloud::{Capabilities, Cloud, Operation, Presented};
 use crate::cluster::{ClusterCredentials, ClusterRef};
 use crate::credential::{Credential, KubernetesToken, RegistryCredentials};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::git::GitCredentials;
-use crate::{Engine, Provider, Request, Secret};
+use crate::{Engine, Request, Secret};
 
 /// Azure.
 pub(crate) struct Azure;
-
-fn lacks(operation: Operation) -> Error {
-    cloud::unsupported(Provider::Azure, operation)
-}
-
-/// The scope of a plain token when the request names none: Azure Resource Manager's, as
-/// `az account get-access-token` gives.
-const DEFAULT_SCOPE: &str = "https://management.core.windows.net//.default";
 
 impl Cloud for Azure {
     const CAPABILITIES: Capabilities = Capabilities {
@@ -41,11 +38,11 @@ impl Cloud for Azure {
             Operation::NodeLevel,
             Operation::SecretLevel,
         ],
-        registries: None,
-        clusters: None,
-        reports_cluster_address: false,
-        git: None,
-        checks: None,
+        registries: Some("ACR"),
+        clusters: Some("AKS"),
+        reports_cluster_address: true,
+        git: Some("Azure DevOps"),
+        checks: Some(check_targets::TARGETS),
     };
     const ANNOTATIONS: &'static [&'static str] = annotations::ALL;
     const REQUIRED_ANNOTATIONS: &'static [&'static str] = annotations::REQUIRED;
@@ -70,7 +67,7 @@ impl Cloud for Azure {
         token: KubernetesToken,
     ) -> Result<Credential> {
         let identity = annotations::read(account)?;
-        let scopes = scopes(request)?;
+        let scopes = scopes(engine, request)?;
         let authority = authority::from_env(engine.env())?;
         let app = App {
             authority: &authority,
@@ -89,14 +86,14 @@ impl Cloud for Azure {
     }
 
     async fn controller_level(engine: &Engine, request: &Request) -> Result<Credential> {
-        let scopes = scopes(request)?;
+        let scopes = scopes(engine, request)?;
         controller::access_token(engine, request, &scopes)
             .await
             .map(Credential::AccessToken)
     }
 
     async fn node_level(engine: &Engine, request: &Request) -> Result<Credential> {
-        let scopes = scopes(request)?;
+        let scopes = scopes(engine, request)?;
         let scope = controller::one_scope(&scopes, "node level (the node's managed identity)")?;
         let env = engine.env();
         let client = env.var(CLIENT_ID_VAR).filter(|v| !v.is_empty());
@@ -114,7 +111,7 @@ impl Cloud for Azure {
         request: &Request,
         data: &BTreeMap<String, Secret>,
     ) -> Result<Credential> {
-        let scopes = scopes(request)?;
+        let scopes = scopes(engine, request)?;
         let env = engine.env();
         let app_secret = secret::app(env, data)?;
         let app = App {
@@ -142,55 +139,74 @@ impl Cloud for Azure {
             .map(Credential::AccessToken)
     }
 
-    fn owns_registry(_: &str) -> bool {
-        false
+    fn owns_registry(host: &str) -> bool {
+        hosts::registry(host).is_ok()
     }
 
     async fn registry_login(
-        _: &Engine,
-        _: &str,
-        _: &Request,
-        _: Option<Presented<'_>>,
+        engine: &Engine,
+        host: &str,
+        request: &Request,
+        presented: Option<Presented<'_>>,
     ) -> Result<RegistryCredentials> {
-        Err(lacks(Operation::RegistryLogin))
+        let env = engine.env();
+        let registry = environment::registry(env, host)?;
+        let scoped = Request {
+            scopes: vec![acr::scope(env, &registry)?],
+            ..request.clone()
+        };
+        let token = match presented {
+            None => engine.access_token(&scoped).await?,
+            Some(Presented { account, token }) => engine
+                .exchange_presented_token(&scoped, account, token)
+                .await?
+                .into_access_token()?,
+        };
+        acr::exchange(engine, request, &registry, &token.token).await
     }
 
     async fn cluster_credentials(
-        _: &Engine,
-        _: &ClusterRef,
-        _: &Request,
+        engine: &Engine,
+        cluster: &ClusterRef,
+        request: &Request,
     ) -> Result<ClusterCredentials> {
-        Err(lacks(Operation::ClusterCredentials))
+        aks::credentials(engine, cluster, request).await
     }
 
     async fn cluster_token(
-        _: &Engine,
-        _: &ClusterRef,
-        _: &Request,
+        engine: &Engine,
+        cluster: &ClusterRef,
+        request: &Request,
     ) -> Result<(Secret, SystemTime)> {
-        Err(lacks(Operation::ClusterCredentials))
+        aks::token(engine, cluster, request).await
     }
 
-    fn owns_git_host(_: &str) -> bool {
-        false
+    fn owns_git_host(host: &str) -> bool {
+        hosts::git_host(host)
     }
 
-    async fn git_credentials(_: &Engine, _: &Url, _: &Request) -> Result<GitCredentials> {
-        Err(lacks(Operation::GitCredentials))
+    async fn git_credentials(
+        engine: &Engine,
+        url: &Url,
+        request: &Request,
+    ) -> Result<GitCredentials> {
+        devops::git_credentials(engine, url, request).await
     }
 
-    fn owns_check(_: &str) -> bool {
-        false
+    fn owns_check(target: &str) -> bool {
+        check_targets::owns(target)
     }
 
-    async fn check(_: &Engine, _: &str, _: &Request) -> Result<String> {
-        Err(lacks(Operation::AccessCheck))
+    async fn check(engine: &Engine, target: &str, request: &Request) -> Result<String> {
+        checks::run(engine, target, request).await
     }
 }
 
-/// The scopes of the access token: the request's (`--scope`), else Resource Manager's.
-fn scopes(request: &Request) -> Result<Vec<String>> {
-    request.checked_scopes(&[DEFAULT_SCOPE], "https://storage.azure.com/.default")
+/// The scopes of the access token: the request's (`--scope`), else the cloud's Resource
+/// Manager scope (what `az account get-access-token` gives).
+fn scopes(engine: &Engine, request: &Request) -> Result<Vec<String>> {
+    let arm = environment::cloud(engine.env())?.arm_scope();
+    request.checked_scopes(&[arm.as_str()], environment::BLOB_SCOPE)
 }
 
 #[cfg(test)]

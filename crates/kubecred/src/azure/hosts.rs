@@ -1,7 +1,9 @@
 //! Azure Container Registry hosts, which decide where an Entra token goes:
 //! `<registry>.azurecr.io` (public cloud), `.azurecr.cn` (Azure China), `.azurecr.us` (Azure US
-//! Government). Matched exactly on [`dns_name`]'s output (lowercase ASCII, no user info, path or
-//! port but 443); look-alikes are tested against the shared table of tricks (`lookalike.rs`).
+//! Government), and a private cloud's suffix from its environment file (read by
+//! `environment::registry`); Azure DevOps git hosts (`git_host`). Matched exactly on
+//! [`dns_name`]'s output (lowercase ASCII, no user info, path or port but 443); look-alikes are
+//! tested against the shared table of tricks (`lookalike.rs`).
 //!
 //! The reference's `^.+\.(azurecr\.io|azurecr\.cn|azurecr\.de|azurecr\.us)$` took anything
 //! before the suffix (`evil.example/x.azurecr.io`, `a@b.azurecr.io`, `x.evil.azurecr.io`), and
@@ -34,6 +36,8 @@ pub enum AzureCloud {
     China,
     /// Azure US Government (`azurecr.us`).
     Government,
+    /// A private cloud described by `AZURE_ENVIRONMENT_FILEPATH` (its own registry suffix).
+    Private,
 }
 
 /// An Azure Container Registry.
@@ -43,17 +47,14 @@ pub struct AcrRegistry {
     pub name: String,
     /// Its cloud.
     pub cloud: AzureCloud,
+    /// The registry DNS suffix after the name (`azurecr.io`, or a private cloud's).
+    pub suffix: String,
 }
 
 impl AcrRegistry {
     /// The registry's host.
     pub fn host(&self) -> String {
-        let suffix = match self.cloud {
-            AzureCloud::Public => "io",
-            AzureCloud::China => "cn",
-            AzureCloud::Government => "us",
-        };
-        format!("{}.azurecr.{suffix}", self.name)
+        format!("{}.{}", self.name, self.suffix)
     }
 }
 
@@ -79,7 +80,38 @@ fn registry_name(name: &str) -> Option<AcrRegistry> {
     Some(AcrRegistry {
         name: captures["name"].to_owned(),
         cloud,
+        suffix: format!("azurecr.{}", &captures["cloud"]),
     })
+}
+
+/// The registry of `name` (a host already normalised by [`dns_name`]) under a private cloud's
+/// `suffix` (validated, lowercase, without a leading dot): one ACR name label, then the suffix.
+pub(crate) fn private_registry(name: &str, suffix: &str) -> Option<AcrRegistry> {
+    let registry = name.strip_suffix(suffix)?.strip_suffix('.')?;
+    let label = (5..=50).contains(&registry.len())
+        && registry
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    label.then(|| AcrRegistry {
+        name: registry.to_owned(),
+        cloud: AzureCloud::Private,
+        suffix: suffix.to_owned(),
+    })
+}
+
+/// Whether `host` (a name already normalised by [`dns_name`]) is an Azure DevOps git host:
+/// `dev.azure.com`, or an organisation's `<org>.visualstudio.com` (one DNS label).
+pub(crate) fn git_host(host: &str) -> bool {
+    let organisation = |org: &str| {
+        (1..=63).contains(&org.len())
+            && !org.starts_with('-')
+            && !org.ends_with('-')
+            && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    host == "dev.azure.com"
+        || host
+            .strip_suffix(".visualstudio.com")
+            .is_some_and(organisation)
 }
 
 #[cfg(test)]

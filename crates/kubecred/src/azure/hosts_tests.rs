@@ -96,3 +96,112 @@ proptest::proptest! {
         let _ = registry(&input);
     }
 }
+
+fn devops(host: &str) -> Option<String> {
+    let name = dns_name(host)?;
+    git_host(&name).then_some(name)
+}
+
+/// A private cloud's registries under the suffix of the reference's vector (`azurecr.private`).
+fn private(host: &str) -> Option<String> {
+    let name = dns_name(host)?;
+    private_registry(&name, "azurecr.private").map(|r| format!("{r:?}"))
+}
+
+const DEV_AZURE: Pattern = Pattern {
+    name: "Azure DevOps",
+    valid: &["dev.azure.com"],
+    accept: devops,
+    url: false,
+    any_port: false,
+    extensions: &[],
+    open_first_label: false,
+};
+
+const VISUAL_STUDIO: Pattern = Pattern {
+    name: "Azure DevOps organisations",
+    valid: &["contoso.visualstudio.com", "a-1.visualstudio.com"],
+    accept: devops,
+    url: false,
+    any_port: false,
+    extensions: &[],
+    open_first_label: true,
+};
+
+const PRIVATE_ACR: Pattern = Pattern {
+    name: "private-cloud ACR hosts",
+    valid: &["myregistry.azurecr.private"],
+    accept: private,
+    url: false,
+    any_port: false,
+    extensions: &[],
+    open_first_label: true,
+};
+
+#[test]
+fn devops_hosts_are_exact() {
+    for (host, ok) in [
+        ("dev.azure.com", true),
+        ("DEV.Azure.com", true),
+        ("contoso.visualstudio.com", true),
+        ("a-1.visualstudio.com", true),
+        ("visualstudio.com", false),
+        ("a.contoso.visualstudio.com", false),
+        ("-a.visualstudio.com", false),
+        ("a-.visualstudio.com", false),
+        ("ssh.dev.azure.com", false),
+        ("dev.azure.com.evil.example", false),
+        ("evil.example/dev.azure.com", false),
+        ("u@dev.azure.com", false),
+    ] {
+        assert_eq!(devops(host).is_some(), ok, "{host}");
+    }
+}
+
+/// The reference's `HasSuffix(registry, suffix)` took `evilazurecr.private` and
+/// `x.y.azurecr.private`; here the name is one ACR label before `.<suffix>`.
+#[test]
+fn private_registries_are_one_label_before_the_suffix() {
+    assert_eq!(
+        dns_name("foo12.azurecr.private").and_then(|n| private_registry(&n, "azurecr.private")),
+        Some(AcrRegistry {
+            name: "foo12".into(),
+            cloud: AzureCloud::Private,
+            suffix: "azurecr.private".into()
+        })
+    );
+    for host in [
+        "evilazurecr.private",
+        "x.myregistry.azurecr.private",
+        "abcd.azurecr.private",
+        "my-registry.azurecr.private",
+        "myregistry.azurecr.pr",
+        "myregistry.azurecr.private.evil.example",
+        "azurecr.private",
+        ".azurecr.private",
+    ] {
+        assert_eq!(private(host), None, "{host}");
+    }
+}
+
+#[test]
+fn devops_and_private_hosts_refuse_every_trick() {
+    for pattern in [&DEV_AZURE, &VISUAL_STUDIO, &PRIVATE_ACR] {
+        lookalike::assert_tricks_refused(pattern);
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn no_label_added_to_a_devops_or_private_host_matches(index in 0usize..64, label in lookalike::LABEL) {
+        for pattern in [&DEV_AZURE, &VISUAL_STUDIO, &PRIVATE_ACR] {
+            lookalike::extra_label_refused(pattern, index, &label)
+                .map_err(proptest::test_runner::TestCaseError::fail)?;
+        }
+    }
+
+    #[test]
+    fn private_registry_never_panics(input in "\\PC{0,300}", suffix in "[a-z.]{0,20}") {
+        let _ = private_registry(&input, &suffix);
+    }
+}

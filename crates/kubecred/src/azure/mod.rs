@@ -10,17 +10,24 @@
 //!   matched exactly.
 //! - `cluster`: AKS cluster resource ids.
 
+pub(crate) mod acr;
+pub(crate) mod aks;
 pub mod annotations;
 pub mod authority;
 pub mod certificate;
+pub mod check_targets;
+pub(crate) mod checks;
 mod cloud;
 pub mod cluster;
 pub mod controller;
-mod endpoints;
+pub(crate) mod devops;
+pub(crate) mod endpoints;
 mod entra;
+pub(crate) mod environment;
 pub mod hosts;
 mod managed_identity;
 pub mod secret;
+pub(crate) mod wire;
 
 pub(crate) use cloud::Azure;
 pub use endpoints::IMDS_URL_VAR;

@@ -269,33 +269,6 @@ pub(crate) fn served_by_other(
     Error::invalid(message).for_provider(provider)
 }
 
-/// Whether `provider` serves git host `host`, counting the hosts of providers still to come (so
-/// their users get an explained refusal rather than silence).
-pub(crate) fn claims_git_host(provider: Provider, host: &str) -> bool {
-    owns_git_host(provider, host) || planned::owns_git_host(provider, host)
-}
-
-/// Hosts of providers that are not implemented yet: moves into their modules when they land.
-mod planned {
-    use crate::Provider;
-
-    /// Azure DevOps git hosts: `dev.azure.com`, or an organisation's `<org>.visualstudio.com`
-    /// (one DNS label), for a name already normalised by [`crate::hosts::dns_name`].
-    pub(super) fn owns_git_host(provider: Provider, host: &str) -> bool {
-        let organisation = |org: &str| {
-            (1..=63).contains(&org.len())
-                && !org.starts_with('-')
-                && !org.ends_with('-')
-                && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        };
-        provider == Provider::Azure
-            && (host == "dev.azure.com"
-                || host
-                    .strip_suffix(".visualstudio.com")
-                    .is_some_and(organisation))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

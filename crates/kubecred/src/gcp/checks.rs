@@ -25,7 +25,7 @@ use super::check_targets::{self, CheckTarget};
 use super::urls::is_loopback;
 use super::wire;
 use crate::error::{Error, Result};
-use crate::http::{self, Proxy};
+use crate::http::{self, Proxy, shown_override as shown};
 use crate::{Engine, Env, Request, Secret};
 
 /// A Google API whose base URL a check uses.
@@ -71,19 +71,6 @@ pub(crate) fn base_url(env: &Env, api: Api) -> Result<String> {
             )))
         })
         .unwrap_or_else(|| Ok(value.trim_end_matches('/').to_owned()))
-}
-
-/// `value` for an error: not at all if it may carry user info (a password).
-fn shown(value: &str) -> String {
-    match value.contains('@') {
-        true => "(not shown: it has user info)".to_owned(),
-        false => value
-            .chars()
-            .take(200)
-            .collect::<String>()
-            .escape_default()
-            .to_string(),
-    }
 }
 
 /// Why `value` is not an acceptable base URL of `api`, if it is not.

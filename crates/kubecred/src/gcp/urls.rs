@@ -17,7 +17,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use url::{Host, Url};
+use url::Url;
 
 use super::parse::compiled;
 
@@ -208,14 +208,7 @@ fn parts_are_bare(url: &Url, loopback: bool) -> std::result::Result<(), &'static
     problem.map_or(Ok(()), Err)
 }
 
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(name)) => name == "localhost",
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
+pub(crate) use crate::http::is_loopback;
 
 #[cfg(test)]
 mod tests {

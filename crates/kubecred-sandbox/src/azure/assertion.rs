@@ -357,7 +357,7 @@ mod tests {
         let none = verify(state(), &app(), &jwt(r#"{"alg":"PS256"}"#, claims), &[]);
         assert_eq!(none.map_err(|e| e.code()), Err(50027));
         let unknown = verify(
-            &state(),
+            state(),
             &app(),
             &jwt(r#"{"alg":"PS256","x5t#S256":"AAAA"}"#, claims),
             &[],

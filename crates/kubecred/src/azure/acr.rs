@@ -8,9 +8,6 @@
 //!
 //! Hand-written: no Rust crate performs ACR's exchange, and it is one form POST.
 
-// Wired by azure/cloud.rs (the lead's seam), not on this branch yet.
-#![allow(dead_code)]
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;

@@ -19,9 +19,6 @@
 //!
 //! Hand-written: two ARM calls, where the `azure_mgmt` crates would bring a generated client.
 
-// Wired by azure/cloud.rs (the lead's seam), not on this branch yet.
-#![allow(dead_code)]
-
 use std::time::SystemTime;
 
 use base64::Engine as _;

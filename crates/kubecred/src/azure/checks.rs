@@ -25,9 +25,6 @@
 //! GET or POST each, where the `azure_storage_blob`, `azure_security_keyvault_keys` and Event
 //! Hubs (AMQP) crates would bring their pipelines and, for Event Hubs, a second protocol.
 
-// Wired by azure/cloud.rs (the lead's seam), not on this branch yet.
-#![allow(dead_code)]
-
 use serde::Deserialize;
 use url::Url;
 

@@ -100,8 +100,8 @@ impl Cloud for Azure {
         if let Some(id) = &client {
             authority::client_id(id, CLIENT_ID_VAR)?;
         }
-        let base = endpoints::imds_base(env)?;
-        managed_identity::token(env, engine.timeouts(), &base, client.as_deref(), scope)
+        let url = endpoints::imds_token_url(env)?;
+        managed_identity::token(env, engine.timeouts(), &url, client.as_deref(), scope)
             .await
             .map(Credential::AccessToken)
     }

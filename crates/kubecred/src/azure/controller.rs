@@ -129,8 +129,8 @@ pub(crate) async fn access_token(
         }
         Source::ManagedIdentity { client } => {
             let scope = one_scope(scopes, "a managed identity")?;
-            let base = endpoints::imds_base(env)?;
-            managed_identity::token(env, engine.timeouts(), &base, client.as_deref(), scope)
+            let url = endpoints::imds_token_url(env)?;
+            managed_identity::token(env, engine.timeouts(), &url, client.as_deref(), scope)
                 .await
                 .map_err(|e| {
                     if e.is_not_configured() && !skipped.is_empty() {

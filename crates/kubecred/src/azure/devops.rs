@@ -19,9 +19,6 @@
 //! The URL is not otherwise checked here beyond `https` and an Azure DevOps host (the
 //! reference checked nothing; the token is not bound to a repository).
 
-// Wired by azure/cloud.rs (the lead's seam), not on this branch yet.
-#![allow(dead_code)]
-
 use url::Url;
 
 use super::environment::DEVOPS_SCOPE;

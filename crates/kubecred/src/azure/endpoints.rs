@@ -16,9 +16,6 @@
 //! the segments are appended. Names put into URLs are validated by their parsers first and
 //! appended as path segments (escaped), never spliced as text.
 
-// Wired by azure/cloud.rs (the lead's seam), not on this branch yet.
-#![allow(dead_code)]
-
 use url::Url;
 
 use super::environment::{Cloud, Service};

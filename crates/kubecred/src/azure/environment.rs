@@ -12,9 +12,6 @@
 //! The cloud of a registry follows its host ([`super::hosts`]); the cloud of everything else
 //! follows the environment file, else the authority host.
 
-// Wired by azure/cloud.rs (the lead's seam), not on this branch yet.
-#![allow(dead_code)]
-
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 

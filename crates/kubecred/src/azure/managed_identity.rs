@@ -19,8 +19,6 @@ use crate::http::{self, Proxy};
 use crate::timeouts::Timeouts;
 use crate::{Env, Secret};
 
-/// IMDS's path for tokens.
-pub(crate) const PATH: &str = "/metadata/identity/oauth2/token";
 const API_VERSION: &str = "2018-02-01";
 /// The connect timeout of the link-local IMDS address.
 const CONNECT: Duration = Duration::from_secs(2);
@@ -39,7 +37,7 @@ struct Answer {
 pub(crate) async fn token(
     env: &Env,
     timeouts: &Timeouts,
-    base: &Url,
+    token_url: &Url,
     client_id: Option<&str>,
     scope: &str,
 ) -> Result<AccessToken> {
@@ -47,11 +45,12 @@ pub(crate) async fn token(
         Some(id) => format!("user-assigned managed identity {id}"),
         None => "system-assigned managed identity".to_owned(),
     };
-    let action = format!("get a token of the {which} from IMDS at {}", base.as_str());
+    let action = format!(
+        "get a token of the {which} from IMDS at {}",
+        token_url.as_str()
+    );
     let resource = resource(scope)?;
-    let mut url = base
-        .join(PATH)
-        .map_err(|_| Error::invalid(format!("{action}: bad URL")))?;
+    let mut url = token_url.clone();
     url.query_pairs_mut()
         .append_pair("api-version", API_VERSION)
         .append_pair("resource", resource);

@@ -6,9 +6,6 @@
 //! Service Bus XML `<Error><Code>…</Code><Message>…</Message>` or `<Detail>`). No error carries
 //! a token: requests are never shown, and answers are read only for their error fields.
 
-// Wired by azure/cloud.rs (the lead's seam), not on this branch yet.
-#![allow(dead_code)]
-
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};

@@ -119,6 +119,10 @@ pub struct IdentityArgs {
     /// without it HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply.
     #[arg(long, value_name = "URL")]
     pub proxy: Option<Url>,
+    /// Controller level may run the cloud's CLI as a last resort (Azure: `az account
+    /// get-access-token` when no managed identity answers), as Flux's --allow-shell-out does.
+    #[arg(long)]
+    pub allow_shell_out: bool,
     /// Assume this role after the base identity (AWS role chaining; repeatable, in order).
     #[arg(long = "assume-role", value_name = "ARN")]
     pub assume_roles: Vec<String>,

@@ -109,6 +109,7 @@ fn request(
         sts_endpoint: args.sts_endpoint.clone(),
         proxy: args.proxy.clone(),
         assume_roles: assume_roles(args),
+        allow_shell_out: args.allow_shell_out,
         ..Request::new(provider)
     })
 }

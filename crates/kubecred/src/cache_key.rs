@@ -119,6 +119,10 @@ pub(crate) fn access_token_key(
         let hops: Vec<String> = request.assume_roles.iter().map(hop).collect();
         parts.push(format!("assumeRoles={}", hops.join(",")));
     }
+    // Not in the reference either: a token the cloud's CLI may have answered.
+    if request.allow_shell_out {
+        parts.push("allowShellOut=true".to_owned());
+    }
     CacheKey::from_parts(&parts)
 }
 

@@ -52,6 +52,11 @@ pub struct Request {
     /// Address of a remote cluster's API server. The `generic` provider uses it, as given, as
     /// the default audience of the Kubernetes token.
     pub cluster_address: Option<String>,
+    /// Controller level may run the cloud's own CLI as a last resort (Azure: `az account
+    /// get-access-token`, after the managed identity found nothing), as Flux's
+    /// `--allow-shell-out` does. For people at a terminal (`kubecred --allow-shell-out`);
+    /// controllers leave it off.
+    pub allow_shell_out: bool,
 }
 
 impl Request {
@@ -70,6 +75,7 @@ impl Request {
             ca_data: None,
             assume_roles: Vec::new(),
             cluster_address: None,
+            allow_shell_out: false,
         }
     }
 
@@ -111,6 +117,7 @@ impl std::fmt::Debug for Request {
             ca_data,
             assume_roles,
             cluster_address,
+            allow_shell_out,
         } = self;
         f.debug_struct("Request")
             .field("provider", provider)
@@ -125,6 +132,7 @@ impl std::fmt::Debug for Request {
             .field("ca_data", ca_data)
             .field("assume_roles", assume_roles)
             .field("cluster_address", cluster_address)
+            .field("allow_shell_out", allow_shell_out)
             .finish()
     }
 }

@@ -19,10 +19,23 @@ const SECRET_VARIABLES: &[&str] = &[
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "AZURE_PASSWORD",
 ];
 /// Prefixes of the variables that change a credential (cloud SDK settings, endpoints).
-/// (GCP: `GCE_METADATA_HOST`, `GOOGLE_APPLICATION_CREDENTIALS`, the `KUBECRED_GCP_*` endpoints.)
-const KEYED_PREFIXES: &[&str] = &["AWS_", "KUBECONFIG", "GCE_", "GOOGLE_", "KUBECRED_GCP_"];
+/// (GCP: `GCE_METADATA_HOST`, `GOOGLE_APPLICATION_CREDENTIALS`, the `KUBECRED_GCP_*` endpoints;
+/// Azure: `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_AUTHORITY_HOST`, … and the
+/// `KUBECRED_AZURE_*` endpoints.)
+const KEYED_PREFIXES: &[&str] = &[
+    "AWS_",
+    "KUBECONFIG",
+    "GCE_",
+    "GOOGLE_",
+    "KUBECRED_GCP_",
+    "AZURE_",
+    "KUBECRED_AZURE_",
+];
 /// Where a pod's in-cluster configuration lives (as kube reads it).
 const IN_CLUSTER_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -59,14 +72,23 @@ pub fn environment_key_parts() -> Vec<(String, String)> {
 
 /// The environment variables that name an identity or endpoint, sorted, secrets left out.
 fn keyed_environment() -> Vec<(String, String)> {
-    let mut variables: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(name, value)| Some((name.into_string().ok()?, value)))
+    keyed_variables(std::env::vars_os().filter_map(|(name, value)| {
+        Some((
+            name.into_string().ok()?,
+            value.to_string_lossy().into_owned(),
+        ))
+    }))
+}
+
+/// Of `variables`, those [`keyed_environment`] keeps, as key parts.
+fn keyed_variables(variables: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut kept: Vec<(String, String)> = variables
         .filter(|(name, _)| KEYED_PREFIXES.iter().any(|p| name.starts_with(p)))
         .filter(|(name, _)| !SECRET_VARIABLES.contains(&name.as_str()))
-        .map(|(name, value)| (format!("env:{name}"), value.to_string_lossy().into_owned()))
+        .map(|(name, value)| (format!("env:{name}"), value))
         .collect();
-    variables.sort();
-    variables
+    kept.sort();
+    kept
 }
 
 /// The AWS shared config and credentials files, by size and modification time: an edited

@@ -92,3 +92,27 @@ fn only_cluster_dependent_identities_read_the_kubeconfig() {
     assert!(depends_on_cluster(Provider::Aws, true));
     assert!(depends_on_cluster(Provider::Generic, false));
 }
+
+#[test]
+fn identity_variables_are_keyed_and_secrets_left_out() {
+    let variables = [
+        ("AZURE_CLIENT_ID", "client"),
+        ("AZURE_CLIENT_SECRET", "hunter2"),
+        ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "hunter3"),
+        ("KUBECRED_AZURE_ACR_URL", "https://127.0.0.1:1"),
+        ("AWS_SECRET_ACCESS_KEY", "hunter4"),
+        ("GOOGLE_APPLICATION_CREDENTIALS", "/key.json"),
+        ("HOME", "/root"),
+    ]
+    .map(|(n, v)| (n.to_owned(), v.to_owned()));
+    let kept = keyed_variables(variables.into_iter());
+    let names: Vec<&str> = kept.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "env:AZURE_CLIENT_ID",
+            "env:GOOGLE_APPLICATION_CREDENTIALS",
+            "env:KUBECRED_AZURE_ACR_URL"
+        ]
+    );
+}

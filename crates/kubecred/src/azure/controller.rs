@@ -8,7 +8,9 @@
 //! 2. workload identity: `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`
 //!    and `AZURE_AUTHORITY_HOST` all set (what the AKS webhook injects);
 //! 3. managed identity (IMDS), the user-assigned one `AZURE_CLIENT_ID` names, else the
-//!    system-assigned one.
+//!    system-assigned one;
+//! 4. only when the request allows shell-out (`--allow-shell-out`) and no managed identity
+//!    answered: the Azure CLI's login (`cli`).
 //!
 //! When none works, the error lists what each step found missing.
 
@@ -17,7 +19,7 @@ use std::path::Path;
 use super::authority::{self, AUTHORITY_HOST_VAR};
 use super::certificate::ClientCertificate;
 use super::entra::{self, App, Proof};
-use super::{endpoints, managed_identity};
+use super::{cli, endpoints, managed_identity};
 use crate::credential::AccessToken;
 use crate::error::{Error, Result};
 use crate::{Engine, Env, Request, Secret};
@@ -130,18 +132,26 @@ pub(crate) async fn access_token(
         Source::ManagedIdentity { client } => {
             let scope = one_scope(scopes, "a managed identity")?;
             let url = endpoints::imds_token_url(env)?;
-            managed_identity::token(env, engine.timeouts(), &url, client.as_deref(), scope)
-                .await
-                .map_err(|e| {
-                    if e.is_not_configured() && !skipped.is_empty() {
+            let managed =
+                managed_identity::token(env, engine.timeouts(), &url, client.as_deref(), scope)
+                    .await;
+            let mut skipped = skipped;
+            match managed {
+                Err(e) if e.is_not_configured() && request.allow_shell_out => {
+                    skipped.push(format!("  ManagedIdentity: {e}"));
+                    cli::access_token(engine, scope).await.map_err(|cli| {
                         Error::not_configured(format!(
-                            "no Azure credential at controller level:\n{}\n  ManagedIdentity: {e}",
+                            "no Azure credential at controller level:\n{}\n  AzureCLI: {cli}",
                             skipped.join("\n")
                         ))
-                    } else {
-                        e
-                    }
-                })
+                    })
+                }
+                Err(e) if e.is_not_configured() => Err(Error::not_configured(format!(
+                    "no Azure credential at controller level:\n{}\n  ManagedIdentity: {e}",
+                    skipped.join("\n")
+                ))),
+                other => other,
+            }
         }
     };
     result.map_err(|e| e.within(format_args!("controller level ({})", describe(&source))))

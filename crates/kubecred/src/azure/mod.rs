@@ -17,6 +17,7 @@ pub mod authority;
 pub mod certificate;
 pub mod check_targets;
 pub(crate) mod checks;
+mod cli;
 mod cloud;
 pub mod cluster;
 pub mod controller;

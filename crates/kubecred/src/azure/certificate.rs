@@ -177,7 +177,7 @@ impl ClientCertificate {
             "aud": audience,
             "iss": client_id,
             "sub": client_id,
-            "jti": uuid(id),
+            "jti": uuid::Builder::from_random_bytes(id).into_uuid().to_string(),
             "nbf": issued,
             "iat": issued,
             "exp": issued + ASSERTION_LIFETIME.as_secs(),
@@ -233,21 +233,6 @@ fn certifies(der: &[u8], key: &RsaKeyPair) -> bool {
             .as_ref()
             == key.public_key().as_ref()
     })
-}
-
-/// A random (version 4) UUID from 16 random bytes.
-fn uuid(mut bytes: [u8; 16]) -> String {
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
 
 #[cfg(test)]

@@ -17,7 +17,12 @@ pub(crate) fn uuid() -> String {
     let mut b = random_bytes::<16>();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+    guid(&b)
+}
+
+/// 16 bytes in the GUID form `8-4-4-4-12` (lowercase hexadecimal).
+pub(crate) fn guid(bytes: &[u8; 16]) -> String {
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],

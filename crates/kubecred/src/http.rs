@@ -79,9 +79,60 @@ pub(crate) fn send_error(error: reqwest::Error, action: &str) -> Error {
     .with_source(error.without_url())
 }
 
+/// How a cloud turns a non-2xx answer (status, body, action) into an error (its error shapes).
+#[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
+pub(crate) type Refusal = fn(u16, &str, &str) -> Error;
+
+/// The largest answer of a hand-made call read (tokens, kubeconfigs and listings are a few KB).
+pub(crate) const MAX_ANSWER: usize = 1024 * 1024;
+
+/// Sends `request`, for `action` (named in errors); the JSON body of a 2xx answer as `T`, else
+/// the cloud's `refusal`.
+#[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
+pub(crate) async fn json<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    action: &str,
+    refusal: Refusal,
+) -> Result<T> {
+    parse(&text(request, action, refusal).await?, action)
+}
+
+/// Sends `request`; the body of a 2xx answer (at most [`MAX_ANSWER`] bytes), else the cloud's
+/// `refusal`, classified by its status even when its body is unreadable or too long.
+#[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
+pub(crate) async fn text(
+    request: reqwest::RequestBuilder,
+    action: &str,
+    refusal: Refusal,
+) -> Result<String> {
+    let response = request.send().await.map_err(|e| send_error(e, action))?;
+    let status = response.status().as_u16();
+    match status {
+        200..=299 => bounded_text(response, MAX_ANSWER, action).await,
+        _ => {
+            let body = bounded_text(response, MAX_ANSWER, action).await;
+            Err(refusal(status, body.as_deref().unwrap_or_default(), action))
+        }
+    }
+}
+
+/// A success's body as `T`; an error names where it went wrong, never a value.
+#[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &str, action: &str) -> Result<T> {
+    serde_json::from_str(body).map_err(|e| {
+        // Only the category and position: serde_json's message may quote a value.
+        Error::upstream(format!(
+            "{action}: unexpected answer ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
 /// Reads `response`'s body as text, refusing one longer than `max_bytes` (an answer is read whole
 /// only when it is small, whoever sent it).
-#[cfg_attr(not(feature = "azure"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
 pub(crate) async fn bounded_text(
     mut response: reqwest::Response,
     max_bytes: usize,
@@ -128,6 +179,26 @@ pub(crate) fn shown_override(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn unexpected_answers_quote_no_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Answer {
+            access_token: String,
+            expires_in: i64,
+        }
+        let body = r#"{"access_token": 1, "expires_in": "ya29.secret"}"#;
+        let error = parse::<Answer>(body, "x").err().map(|e| e.to_string());
+        let error = error.unwrap_or_default();
+        assert!(
+            error.starts_with("x: unexpected answer (Data error at line 1"),
+            "{error}"
+        );
+        let body = r#"{"access_token": "ya29.secret", "expires_in": "3600"}"#;
+        let error = parse::<Answer>(body, "x").err().map(|e| e.to_string());
+        assert!(!error.unwrap_or_default().contains("ya29"));
+    }
     use super::*;
 
     #[test]

@@ -245,18 +245,9 @@ pub(crate) fn derived_id(namespace: &str, value: &str) -> String {
         &aws_lc_rs::digest::SHA256,
         format!("{namespace}\0{value}").as_bytes(),
     );
-    let hex: String = digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    crate::random::guid(&bytes)
 }
 
 /// The sandbox annotation of a ServiceAccount granting its app (`azure.workload.identity/client-id`)

@@ -74,20 +74,11 @@ pub(crate) async fn token(
             .with_source(e.without_url())
         })?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| http::send_error(e, &action))?;
-    if body.len() > MAX_ANSWER {
-        return Err(Error::upstream(format!(
-            "{action}: answer of {} bytes, more than {MAX_ANSWER}",
-            body.len()
-        )));
-    }
+    let body = http::bounded_text(response, MAX_ANSWER, &action).await?;
     if !(200..300).contains(&status) {
-        return Err(refusal(status, &body, &action));
+        return Err(refusal(status, body.as_bytes(), &action));
     }
-    let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
+    let answer: Answer = serde_json::from_str(&body).map_err(|e| {
         Error::upstream(format!("{action}: unexpected answer ({:?})", e.classify()))
     })?;
     let seconds = match &answer.expires_in {

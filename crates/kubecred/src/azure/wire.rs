@@ -1,5 +1,5 @@
 //! The edge of every Azure call kubecred makes by hand (ACR's exchange, ARM, the Blob, Key Vault
-//! and Event Hubs checks): an answer is read up to [`MAX_ANSWER`] bytes, as JSON when it is a
+//! and Event Hubs checks): an answer is read up to [`crate::http::MAX_ANSWER`] bytes, as JSON when it is a
 //! success, else classified by its status and described with Azure's own error text, in any of
 //! its shapes (ARM and Key Vault `{"error": {"code", "message"}}`; ACR's registry API
 //! `{"errors": [{"code", "message"}]}`; OAuth `{"error", "error_description"}`; Storage and
@@ -9,10 +9,8 @@
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
-use crate::http::{bounded_text, send_error};
+use crate::http;
 
-/// The largest answer read (kubeconfigs and listings are a few kilobytes).
-pub(crate) const MAX_ANSWER: usize = 1024 * 1024;
 /// The longest error text shown.
 const MAX_TEXT: usize = 500;
 
@@ -21,34 +19,12 @@ pub(crate) async fn json<T: DeserializeOwned>(
     request: reqwest::RequestBuilder,
     action: &str,
 ) -> Result<T> {
-    parse(&text(request, action).await?, action)
+    http::json(request, action, refusal).await
 }
 
 /// Sends `request`; the body of a 2xx answer, else the classified refusal.
 pub(crate) async fn text(request: reqwest::RequestBuilder, action: &str) -> Result<String> {
-    let response = request.send().await.map_err(|e| send_error(e, action))?;
-    let status = response.status().as_u16();
-    match status {
-        200..=299 => bounded_text(response, MAX_ANSWER, action).await,
-        // A refusal is classified by its status even when its body is unreadable or too long.
-        _ => {
-            let body = bounded_text(response, MAX_ANSWER, action).await;
-            Err(refusal(status, body.as_deref().unwrap_or_default(), action))
-        }
-    }
-}
-
-/// A success's body as `T`; an error names where it went wrong, never a value.
-pub(crate) fn parse<T: DeserializeOwned>(body: &str, action: &str) -> Result<T> {
-    serde_json::from_str(body).map_err(|e| {
-        // Only the category and position: serde_json's message may quote a value.
-        Error::upstream(format!(
-            "{action}: unexpected answer ({:?} error at line {}, column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
-    })
+    http::text(request, action, refusal).await
 }
 
 /// A non-2xx answer as an error: 408, 429 and 5xx transient; 401 and 403 denied; 404 not
@@ -311,23 +287,6 @@ mod tests {
         );
         let text = refusal(400, &long, "x").to_string();
         assert!(text.len() < 700 && !text.contains('\n'), "{text}");
-    }
-
-    #[test]
-    fn unexpected_answers_quote_no_value() {
-        #[derive(Debug, serde::Deserialize)]
-        #[allow(dead_code)]
-        struct Answer {
-            refresh_token: String,
-        }
-        let error = parse::<Answer>(r#"{"refresh_token": 1, "x": "secret-value"}"#, "x")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            error.starts_with("x: unexpected answer (Data error") && !error.contains("secret"),
-            "{error}"
-        );
     }
 
     proptest::proptest! {

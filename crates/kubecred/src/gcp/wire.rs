@@ -13,38 +13,19 @@ use url::Url;
 use crate::Secret;
 use crate::credential::AccessToken;
 use crate::error::{Error, Result};
-use crate::http::send_error;
+use crate::http;
 
 /// Sends `request`, for `action` (named in errors); the JSON body of a 2xx answer as `T`.
 pub(crate) async fn json<T: DeserializeOwned>(
     request: reqwest::RequestBuilder,
     action: &str,
 ) -> Result<T> {
-    parse(&text(request, action).await?, action)
-}
-
-/// A success's body as `T`; an error names where it went wrong, never a value.
-fn parse<T: DeserializeOwned>(body: &str, action: &str) -> Result<T> {
-    serde_json::from_str(body).map_err(|e| {
-        // Only the category and position: serde_json's message may quote a value.
-        Error::upstream(format!(
-            "{action}: unexpected answer ({:?} error at line {}, column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
-    })
+    http::json(request, action, refusal).await
 }
 
 /// Sends `request`; the body of a 2xx answer, else the classified refusal.
 pub(crate) async fn text(request: reqwest::RequestBuilder, action: &str) -> Result<String> {
-    let response = request.send().await.map_err(|e| send_error(e, action))?;
-    let status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| send_error(e, action))?;
-    match status {
-        200..=299 => Ok(body),
-        _ => Err(refusal(status, &body, action)),
-    }
+    http::text(request, action, refusal).await
 }
 
 /// A non-2xx answer as an error: 408, 429 and 5xx transient; 401 and 403 denied, as are the
@@ -194,26 +175,6 @@ mod tests {
         );
         let text = refusal(400, &long, "x").to_string();
         assert!(text.len() < 600 && !text.contains('\n'), "{text}");
-    }
-
-    #[test]
-    fn unexpected_answers_quote_no_value() {
-        #[derive(Debug, serde::Deserialize)]
-        #[allow(dead_code)]
-        struct Answer {
-            access_token: String,
-            expires_in: i64,
-        }
-        let body = r#"{"access_token": 1, "expires_in": "ya29.secret"}"#;
-        let error = parse::<Answer>(body, "x").err().map(|e| e.to_string());
-        let error = error.unwrap_or_default();
-        assert!(
-            error.starts_with("x: unexpected answer (Data error at line 1"),
-            "{error}"
-        );
-        let body = r#"{"access_token": "ya29.secret", "expires_in": "3600"}"#;
-        let error = parse::<Answer>(body, "x").err().map(|e| e.to_string());
-        assert!(!error.unwrap_or_default().contains("ya29"));
     }
 
     #[test]

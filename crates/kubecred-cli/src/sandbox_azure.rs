@@ -93,8 +93,8 @@ pub fn config(sandbox: &Sandbox, verifier: JwtVerifier, manifests: &Manifests) -
     }
 }
 
-/// Starts the stand-ins for `manifests`, Azurite behind the Blob stand-in when it is installed
-/// (holding each granted container, with one blob), and lets the sandbox's API server take
+/// Starts the stand-ins for `manifests`, Azurite behind the Blob stand-in when a container is
+/// granted and Azurite is installed (holding each granted container, with one blob), and lets the sandbox's API server take
 /// their AKS tokens.
 pub async fn start_azure(
     sandbox: &Sandbox,
@@ -116,7 +116,9 @@ pub async fn start_azure_with(
     let mut azure = AzureStandIns::start(config)
         .await
         .context("starting the Azure stand-ins")?;
-    if let Err(e) = fill_azurite(&mut azure, &containers).await {
+    if containers.is_empty() {
+        tracing::debug!("no Blob container is granted: Azurite is not started");
+    } else if let Err(e) = fill_azurite(&mut azure, &containers).await {
         tracing::warn!("no Blob storage stand-in (Azurite): {e:#}");
     }
     sandbox.accept_bearer_tokens(azure.aks_authenticator());
@@ -224,7 +226,7 @@ pub fn print_azure(
         ),
         None => writeln!(
             out,
-            "  Blob storage: Azurite is not installed (npm ci --prefix conformance/azure)"
+            "  Blob storage: not served (no azblob:// grant in the manifests, or Azurite is not installed: npm ci --prefix conformance/azure)"
         ),
     }
 }

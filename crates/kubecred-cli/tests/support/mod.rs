@@ -18,6 +18,13 @@ use kubecred_sandbox::{Sandbox, SandboxConfig};
 #[path = "../../../kubecred/tests/support/moto.rs"]
 pub mod moto;
 
+/// Azure worlds: the sandbox and the Azure stand-ins in this process.
+pub mod azure;
+
+/// `kubecred sandbox`'s Azure configuration, shared with the Azure worlds.
+#[path = "../../src/sandbox_azure.rs"]
+pub mod sandbox_azure;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_kubecred");
 

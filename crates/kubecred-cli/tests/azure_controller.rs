@@ -149,6 +149,9 @@ async fn workload_identity_then_managed_identities() -> TestResult {
     Ok(())
 }
 
+/// One run: its extra variables and its arguments.
+type Run<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
 /// Azure paths at `-vvv` (every crate's trace events, the HTTP stacks' included): the client
 /// secret, the certificate's key, the Kubernetes tokens, the Entra tokens and the ACR refresh
 /// token appear in no log line, and the Entra tokens only where a command prints them.
@@ -164,7 +167,7 @@ async fn no_secret_reaches_the_logs_at_trace_level() -> TestResult {
         .filter(|l| !l.starts_with("-----"))
         .collect::<Vec<_>>()
         .join("\n");
-    let runs: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let runs: Vec<Run> = vec![
         (
             vec![
                 ("AZURE_TENANT_ID", TENANT),

@@ -11,7 +11,8 @@
 //!   AWS CodeCommit (`git-codecommit[-fips].<region>.amazonaws.com[.cn]`, HTTPS only): git
 //!   credentials signed locally (SigV4) with the identity's AWS keys, region from the host, over
 //!   the repository path (so git must send it: `credential.useHttpPath`). Azure DevOps
-//!   (`dev.azure.com`, `<org>.visualstudio.com`) is recognised and refused as not implemented yet.
+//!   (`dev.azure.com`, `<org>.visualstudio.com`, HTTPS only): an Entra token for Azure DevOps
+//!   as the password (the path is not needed).
 //!   Any other host gets an empty answer, so git asks its next helper.
 //! - `store` and `erase` read the description and do nothing: the credentials are short-lived and
 //!   never stored. Other operations are ignored, as the protocol asks of helpers.
@@ -169,13 +170,13 @@ async fn answer(
     host: &str,
     provider: Provider,
 ) -> anyhow::Result<String> {
-    let url = https_url(description, host)?;
+    let url = https_url(description, host, provider)?;
     let cache = DiskCache::open_default(CACHE_KIND, args.no_cache);
     // The helper's flags name the identity (and what its kubeconfig resolves to, when the
     // identity is read there); the URL, the repository.
     let key = || {
         let url = ("url".to_owned(), url.to_string());
-        let cluster = disk_cache::identity_cluster_parts(&args.identity, Provider::Aws);
+        let cluster = disk_cache::identity_cluster_parts(&args.identity, provider);
         let parts = [url, disk_cache::argv_key_part()]
             .into_iter()
             .chain(cluster);
@@ -205,27 +206,32 @@ async fn answer(
     Ok(answer)
 }
 
-/// `https://<host>/<path>`; CodeCommit needs HTTPS and signs the repository path.
-fn https_url(description: &Description, host: &str) -> anyhow::Result<Url> {
+/// `https://<host>/<path>`: HTTPS only (a token never goes over plain HTTP); CodeCommit signs
+/// the repository path, so it must be there; Azure DevOps' token is the same for every path.
+fn https_url(description: &Description, host: &str, provider: Provider) -> anyhow::Result<Url> {
+    let service = match provider {
+        Provider::Azure => "Azure DevOps",
+        _ => "AWS CodeCommit",
+    };
     let protocol = description.protocol.as_deref().unwrap_or_default();
     if !protocol.eq_ignore_ascii_case("https") {
-        bail!(
-            "AWS CodeCommit authentication requires HTTPS, but git asked for '{protocol}://{host}'"
-        );
+        bail!("{service} authentication requires HTTPS, but git asked for '{protocol}://{host}'");
     }
     let path = description
         .path
         .as_deref()
         .map(|path| path.trim_start_matches('/'))
-        .filter(|path| !path.is_empty())
-        .ok_or_else(|| {
-            anyhow!(
-                "git did not send the repository path for {host}, and AWS CodeCommit credentials \
-                 are signed over it: set `git config --global credential.useHttpPath true`"
-            )
-        })?;
+        .filter(|path| !path.is_empty());
+    let path = match (path, provider) {
+        (Some(path), _) => path,
+        (None, Provider::Azure) => "",
+        (None, _) => bail!(
+            "git did not send the repository path for {host}, and AWS CodeCommit credentials \
+             are signed over it: set `git config --global credential.useHttpPath true`"
+        ),
+    };
     let mut url = Url::parse(&format!("https://{host}/"))
-        .map_err(|e| anyhow!("invalid AWS CodeCommit host '{host}': {e}"))?;
+        .map_err(|e| anyhow!("invalid {service} host '{host}': {e}"))?;
     url.set_path(&format!("/{path}"));
     Ok(url)
 }
@@ -324,9 +330,13 @@ mod tests {
                 host: None,
                 path: path.map(Into::into),
             };
-            https_url(&description, "git-codecommit.us-east-1.amazonaws.com:8443")
-                .map(String::from)
-                .map_err(|e| e.to_string())
+            https_url(
+                &description,
+                "git-codecommit.us-east-1.amazonaws.com:8443",
+                Provider::Aws,
+            )
+            .map(String::from)
+            .map_err(|e| e.to_string())
         };
         assert_eq!(
             with("https", Some("v1/repos/my repo")),
@@ -335,6 +345,27 @@ mod tests {
         assert!(with("http", Some("v1/repos/r")).is_err_and(|e| e.contains("requires HTTPS")));
         assert!(with("https", None).is_err_and(|e| e.contains("credential.useHttpPath")));
         assert!(with("https", Some("")).is_err());
+    }
+
+    #[test]
+    fn azure_devops_urls_need_https_but_no_path() {
+        let with = |protocol: &str, path: Option<&str>| {
+            let description = Description {
+                protocol: Some(protocol.into()),
+                host: None,
+                path: path.map(Into::into),
+            };
+            https_url(&description, "dev.azure.com", Provider::Azure)
+                .map(String::from)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(with("https", None), Ok("https://dev.azure.com/".into()));
+        assert_eq!(
+            with("https", Some("org/project/_git/repo")),
+            Ok("https://dev.azure.com/org/project/_git/repo".into())
+        );
+        let plain = with("http", None);
+        assert!(plain.is_err_and(|e| e.contains("Azure DevOps authentication requires HTTPS")));
     }
 
     #[test]

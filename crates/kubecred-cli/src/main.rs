@@ -6,6 +6,7 @@ mod argv0;
 mod check;
 mod cluster;
 mod demo;
+mod demo_azure;
 mod disk_cache;
 mod docker;
 mod git;
@@ -16,6 +17,7 @@ mod kubelet;
 mod registry;
 mod request;
 mod sandbox;
+mod sandbox_azure;
 mod sandbox_gcp;
 mod token;
 

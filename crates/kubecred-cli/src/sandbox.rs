@@ -7,6 +7,7 @@ use anyhow::Context;
 use kubecred_sandbox::aws::{
     AwsConfig, AwsRole, AwsStandIns, roles_for_annotated_service_accounts,
 };
+use kubecred_sandbox::azure::AzureStandIns;
 use kubecred_sandbox::gcp::GcpStandIns;
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
@@ -26,14 +27,26 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     .context("starting the sandbox")?;
     let aws = start_aws(&sandbox, &manifests).await?;
     let gcp = crate::sandbox_gcp::start_gcp(&sandbox, &manifests).await?;
+    let azure = crate::sandbox_azure::start_azure(&sandbox, &manifests).await?;
     let (kubeconfig, temporary) = match args.kubeconfig {
         Some(path) => (path, false),
         None => (default_kubeconfig_path(&sandbox), true),
     };
     kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())
         .with_context(|| format!("writing the kubeconfig {}", kubeconfig.display()))?;
-    print_ready(&sandbox, &aws, &gcp, &kubeconfig)?;
+    let azure_ca = crate::sandbox_azure::ca_file(&kubeconfig);
+    kubecred::fs::write_private(&azure_ca, azure.ca_pem().as_bytes())
+        .with_context(|| format!("writing the Azure stand-ins' CA {}", azure_ca.display()))?;
+    let stand_ins = StandIns {
+        aws: &aws,
+        gcp: &gcp,
+        azure: &azure,
+        azure_ca: &azure_ca,
+    };
+    print_ready(&sandbox, &stand_ins, &kubeconfig)?;
     wait_for_shutdown().await;
+    azure.shutdown().await;
+    let _ = std::fs::remove_file(&azure_ca);
     gcp.shutdown().await;
     aws.shutdown().await;
     sandbox.shutdown().await;
@@ -78,12 +91,20 @@ pub async fn start_aws(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Resu
         .context("starting the AWS stand-ins")
 }
 
+/// The clouds' stand-ins the banner describes.
+struct StandIns<'a> {
+    aws: &'a AwsStandIns,
+    gcp: &'a GcpStandIns,
+    azure: &'a AzureStandIns,
+    azure_ca: &'a std::path::Path,
+}
+
 fn print_ready(
     sandbox: &Sandbox,
-    aws: &AwsStandIns,
-    gcp: &GcpStandIns,
+    stand_ins: &StandIns<'_>,
     kubeconfig: &std::path::Path,
 ) -> anyhow::Result<()> {
+    let aws = stand_ins.aws;
     let mut out = std::io::stdout().lock();
     writeln!(out, "kubecred sandbox ready at {}", sandbox.url())?;
     writeln!(
@@ -122,7 +143,9 @@ fn print_ready(
         "  kubecred token --provider aws --namespace team-a --service-account app --region us-east-1 --output json"
     )?;
     writeln!(out)?;
-    crate::sandbox_gcp::print_gcp(&mut out, gcp)?;
+    crate::sandbox_gcp::print_gcp(&mut out, stand_ins.gcp)?;
+    writeln!(out)?;
+    crate::sandbox_azure::print_azure(&mut out, stand_ins.azure, stand_ins.azure_ca)?;
     writeln!(out)?;
     writeln!(out, "Press Ctrl-C to stop.")?;
     out.flush()?;

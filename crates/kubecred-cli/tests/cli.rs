@@ -217,8 +217,11 @@ fn credential_errors_exit_1_with_a_clear_message() -> TestResult {
             "service account team-a/ghost: read service account",
         ),
         (
-            token("azure", &["-n", "team-a", "--service-account", "app"]),
-            "not implemented yet",
+            token(
+                "azure",
+                &["-n", "team-a", "--service-account", "tenant-default"],
+            ),
+            "azure tenant ID is not set in the service account annotation",
         ),
         (
             token("aws", &["-n", "team-a", "--service-account", "app"]),

@@ -18,10 +18,18 @@ use kubecred_sandbox::{Sandbox, SandboxConfig};
 #[path = "../../../kubecred/tests/support/moto.rs"]
 pub mod moto;
 
+/// Azure worlds: the sandbox and the Azure stand-ins in this process.
+pub mod azure;
+
+/// `kubecred sandbox`'s Azure configuration, shared with the Azure worlds.
+#[path = "../../src/sandbox_azure.rs"]
+pub mod sandbox_azure;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_kubecred");
 
-/// A command with a cleared environment: PATH, HOME, no kubeconfig, IMDS disabled.
+/// A command with a cleared environment: PATH, HOME, no kubeconfig, IMDS disabled (AWS's, and
+/// Azure's managed identity endpoint pointed at a closed loopback port).
 pub fn isolated(program: &str, home: &Path) -> Command {
     let mut command = Command::new(program);
     command
@@ -30,6 +38,7 @@ pub fn isolated(program: &str, home: &Path) -> Command {
         .env("HOME", home)
         .env("KUBECONFIG", home.join("no-kubeconfig"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("KUBECRED_AZURE_IMDS_URL", "http://127.0.0.1:9")
         .stdin(Stdio::null());
     command
 }

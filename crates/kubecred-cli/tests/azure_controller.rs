@@ -79,7 +79,13 @@ async fn environment_client_secret_and_certificates() -> TestResult {
         ("AZURE_CLIENT_SECRET", "not-the-secret"),
     ];
     let refused = token(&w, &wrong, &STORAGE)?;
-    assert_exit(&refused, 1, &["AADSTS7000215"]);
+    // Entra's own text, classified by its status (not a parsing error of azure_identity's).
+    assert_exit(&refused, 1, &["HTTP 401: AADSTS7000215", "Trace ID:"]);
+    assert!(
+        !stderr(&refused).contains("borrowed"),
+        "{}",
+        stderr(&refused)
+    );
 
     // A PEM bundle (key and certificate), no password, no chain.
     let plain = w.file("app.pem", &certificate.bundle_pem())?;

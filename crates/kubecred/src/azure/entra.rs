@@ -8,6 +8,12 @@
 //! and no retries (like every other exchange, bounded by the operation's deadline; a transient
 //! failure is reported as such and the cache serves a still-valid token). The assertion is made
 //! before the call, so `azure_identity` only ever sees a finished JWT.
+//!
+//! The transport ([`EntraTransport`]) reads every answer whole but bounded, and hands
+//! `azure_identity` Entra's refusals with the line breaks of `error_description` made spaces:
+//! `azure_identity` 1.0 borrows that field as `&str`, which serde cannot do for a JSON string
+//! with escapes, and Entra's descriptions always carry `\r\n` ("…\r\nTrace ID: …"), so every
+//! real refusal would otherwise surface as a parsing error instead of Entra's text.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -15,11 +21,14 @@ use std::time::SystemTime;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
 use azure_core::error::ErrorKind;
-use azure_core::http::{ClientMethodOptions, ClientOptions, RetryOptions, Transport};
+use azure_core::http::{
+    AsyncRawResponse, ClientMethodOptions, ClientOptions, HttpClient, RetryOptions, Transport,
+};
 use azure_identity::{
     ClientAssertion, ClientAssertionCredential, ClientAssertionCredentialOptions,
     ClientSecretCredential, ClientSecretCredentialOptions,
 };
+use futures_util::StreamExt as _;
 use url::Url;
 
 use crate::credential::AccessToken;
@@ -115,11 +124,74 @@ fn client_options(engine: &Engine, request: &Request, authority: &Url) -> Result
     custom.authority_host = authority.as_str().to_owned();
     let cloud = CloudConfiguration::from(custom);
     Ok(ClientOptions {
-        transport: Some(Transport::new(Arc::new(client))),
+        transport: Some(Transport::new(Arc::new(EntraTransport(client)))),
         retry: RetryOptions::none(),
         cloud: Some(Arc::new(cloud)),
         ..ClientOptions::default()
     })
+}
+
+/// kubecred's reqwest client, answers bounded and Entra's refusals made readable (see the module
+/// docs).
+#[derive(Debug)]
+struct EntraTransport(reqwest::Client);
+
+/// The largest Entra answer read (a token answer is a few KB).
+const MAX_ANSWER: usize = 256 * 1024;
+
+#[async_trait::async_trait]
+impl HttpClient for EntraTransport {
+    async fn execute_request(
+        &self,
+        request: &azure_core::http::Request,
+    ) -> azure_core::Result<AsyncRawResponse> {
+        let answer = self.0.execute_request(request).await?;
+        let (status, headers, mut body) = answer.deconstruct();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            if bytes.len() + chunk.len() > MAX_ANSWER {
+                return Err(azure_core::Error::with_message(
+                    ErrorKind::Io,
+                    format!("Entra ID's answer is larger than {MAX_ANSWER} bytes"),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            bytes = readable_refusal(u16::from(status), bytes);
+        }
+        Ok(AsyncRawResponse::from_bytes(status, headers, bytes))
+    }
+}
+
+/// A refusal as `azure_identity` can read it: Entra's OAuth error with `error_description` on
+/// one line and without characters JSON must escape (it is borrowed unescaped); any other answer
+/// (a proxy's HTML page, an empty body) becomes such an error naming the status, so that the
+/// status still decides whether it is transient.
+fn readable_refusal(status: u16, bytes: Vec<u8>) -> Vec<u8> {
+    let mut answer = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .filter(|a| a.get("error_description").is_some_and(|d| d.is_string()))
+        .unwrap_or_else(|| {
+            serde_json::json!({
+                "error": "http_error",
+                "error_description": format!("HTTP {status} without an Entra ID error answer"),
+            })
+        });
+    let description = answer["error_description"].as_str().unwrap_or_default();
+    let plain: String = description
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    answer["error_description"] =
+        serde_json::Value::from(plain.split_whitespace().collect::<Vec<_>>().join(" "));
+    serde_json::to_vec(&answer).unwrap_or(bytes)
 }
 
 /// Entra's refusal or a failure to reach it, explained: what was asked of whom, Entra's own
@@ -143,7 +215,13 @@ fn refused(error: azure_core::Error, app: &App<'_>) -> Error {
         app.tenant,
         app.authority.as_str()
     );
-    match error.kind() {
+    // `azure_identity` wraps the pipeline's error in a `Credential` one: the kind that says
+    // what happened is the wrapped error's.
+    let cause = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<azure_core::Error>())
+        .unwrap_or(&error);
+    match cause.kind() {
         ErrorKind::HttpResponse { status, .. } => {
             let code = u16::from(*status);
             let message = format!("{whom}: HTTP {code}: {said}");
@@ -153,7 +231,61 @@ fn refused(error: azure_core::Error, app: &App<'_>) -> Error {
                 _ => Error::upstream(message),
             }
         }
-        ErrorKind::Io => Error::transient(format!("{whom}: cannot reach Entra ID: {said}")),
+        ErrorKind::Io | ErrorKind::Connection => {
+            Error::transient(format!("{whom}: cannot reach Entra ID: {said}"))
+        }
         _ => Error::invalid(format!("{whom}: {said}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn description(status: u16, body: &[u8]) -> serde_json::Value {
+        let readable = readable_refusal(status, body.to_vec());
+        let value: serde_json::Value = serde_json::from_slice(&readable).unwrap_or_default();
+        // What azure_identity does with it: borrow the description unescaped.
+        #[derive(serde::Deserialize)]
+        struct Borrowed<'a> {
+            #[allow(dead_code)]
+            error_description: &'a str,
+        }
+        assert!(
+            serde_json::from_slice::<Borrowed<'_>>(&readable).is_ok(),
+            "{value}"
+        );
+        value
+    }
+
+    #[test]
+    fn refusals_become_readable_for_azure_identity() {
+        let entra = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided. Ensure the \"secret\" is right.\r\nTrace ID: 1\r\nCorrelation ID: 2","error_codes":[7000215]}"#;
+        let value = description(401, entra);
+        assert_eq!(
+            value["error_description"],
+            "AADSTS7000215: Invalid client secret provided. Ensure the 'secret' is right. \
+             Trace ID: 1 Correlation ID: 2"
+        );
+        assert_eq!(value["error_codes"][0], 7000215);
+        let proxy = description(502, b"<html>Bad gateway</html>");
+        assert_eq!(
+            proxy["error_description"],
+            "HTTP 502 without an Entra ID error answer"
+        );
+        assert_eq!(
+            description(500, b"")["error_description"],
+            "HTTP 500 without an Entra ID error answer"
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever a server answers, azure_identity can read the refusal kubecred hands it.
+        #[test]
+        fn any_refusal_is_readable(status in 400u16..600, body in "\\PC{0,200}") {
+            let _ = description(status, body.as_bytes());
+            let json = serde_json::json!({"error": "e", "error_description": body}).to_string();
+            let _ = description(status, json.as_bytes());
+        }
     }
 }

@@ -7,7 +7,12 @@
 #     (as the kubeconfig `kubecred cluster kubeconfig` writes runs it) vs `aws eks get-token`
 #     (the AWS CLI, which EKS kubeconfigs run by default), cold, and kubecred warm (its disk
 #     cache; `aws eks get-token` has none);
-#   - cold start of `kubecred kubelet-credential-provider`, warm `kubecred cluster credentials`.
+#   - cold start of `kubecred kubelet-credential-provider`, warm `kubecred cluster credentials`;
+#   - Azure, with the workload identity of a pod (the sandbox's Entra ID stand-in trusts team-a/app
+#     as an app): kubecred's docker helper for an ACR registry vs `az acr login --expose-token`,
+#     and the AKS exec plugin `kubecred cluster credentials --provider azure` vs `az account
+#     get-access-token --resource <AKS server app>` (what kubelogin's azurecli mode runs), each
+#     cold (Entra token, plus the ACR exchange) and warm (kubecred's disk cache; az's MSAL cache).
 # Prints a table and writes bench/RESULTS.md. Everything runs on loopback.
 #
 # Notes on fairness, also written into RESULTS.md:
@@ -21,6 +26,9 @@
 #     its cache. Warm runs therefore use a credential that is valid for 12 h: for ecr-login its
 #     cache file from a moto login with the expiry moved ahead; for kubecred a cached login at
 #     the sandbox's ECR Public stand-in. A warm run makes no network call in either helper.
+#   - The Azure CLI is pointed at the sandbox's Entra ID stand-in as a registered cloud. What it
+#     asks beyond Entra ID (Resource Manager reads, the registry's /v2/ challenge), which kubecred
+#     does not ask, is answered by bench/azure-front.py, part of az's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-40}"
@@ -29,6 +37,10 @@ HOST=123456789012.dkr.ecr.us-east-1.amazonaws.com
 need() { command -v "$1" >/dev/null 2>&1; }
 need docker-credential-ecr-login && need hyperfine || { apt-get update -qq && apt-get install -y -qq amazon-ecr-credential-helper hyperfine >/dev/null; }
 python3 -c 'import moto.server, multipart' 2>/dev/null || python3 -m pip install --quiet 'moto[server,proxy]'
+# The Azure CLI, in a virtualenv outside the repository (AZURE_CLI_VENV to reuse one).
+azvenv="${AZURE_CLI_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/kubecred-bench/azure-cli}"
+[ -x "$azvenv/bin/az" ] || { python3 -m venv "$azvenv" && "$azvenv/bin/pip" install --quiet azure-cli; }
+azbin="$azvenv/bin/az"
 cargo build --release -q -p kubecred-cli
 BIN="$PWD/target/release/kubecred"
 [ -n "${CARGO_TARGET_DIR:-}" ] && BIN="$CARGO_TARGET_DIR/release/kubecred"
@@ -45,7 +57,8 @@ moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 & pids+=($!)
 moto_proxy -H 127.0.0.1 -p "$proxy_port" >"$work/proxy.log" 2>&1 & pids+=($!)
 wait_http "http://127.0.0.1:$moto_port/moto-api/"
 "$BIN" sandbox --manifests examples/sandbox.yaml --kubeconfig "$work/kubeconfig" >"$work/sandbox.out" 2>&1 & pids+=($!)
-for _ in $(seq 100); do grep -q 'Press Ctrl-C' "$work/sandbox.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q 'Press Ctrl-C' "$work/sandbox.out" 2>/dev/null && break; sleep 0.1; done
+grep -q 'Press Ctrl-C' "$work/sandbox.out" || { cat "$work/sandbox.out" >&2; echo "the sandbox did not start" >&2; exit 1; }
 exported() { sed -n "s/^  export $1=//p" "$work/sandbox.out"; }
 ecr_public=$(exported AWS_ENDPOINT_URL_ECR_PUBLIC); imds=$(exported AWS_EC2_METADATA_SERVICE_ENDPOINT)
 
@@ -116,6 +129,62 @@ in_env "$gke_plugin_env $exec_info" sh -c "$gke_plugin" >"$work/gke-plugin.json"
 in_env "$gke_kc_env $exec_info" sh -c "$gke_kubecred" >"$work/gke-kubecred.json"
 grep -q '"token"' "$work/gke-plugin.json"; grep -q '"token"' "$work/gke-kubecred.json"
 
+# Azure, with a pod's workload identity: the environment the workload identity webhook gives a
+# pod whose ServiceAccount (team-a/app) is annotated with azure.workload.identity/client-id, its
+# projected token (audience api://AzureADTokenExchange) in a file. Both kubecred and az present
+# that token to the Entra ID stand-in as the app's client assertion.
+azure_tenant=$(exported AZURE_TENANT_ID); azure_authority=$(exported AZURE_AUTHORITY_HOST)
+azure_acr=$(exported KUBECRED_AZURE_ACR_URL); azure_ca=$(exported SSL_CERT_FILE)
+azure_app=00000000-0000-0000-0000-00000000000a
+acr_host=kubecredsandbox.azurecr.io
+aks_id=/subscriptions/00000000-0000-0000-0000-0000000000c1/resourceGroups/kubecred-sandbox/providers/Microsoft.ContainerService/managedClusters/kubecred-sandbox
+aks_server_app=6dae42f8-4368-4678-94ff-3960e28e3630
+kubectl --kubeconfig "$work/kubeconfig" create token app -n team-a --audience api://AzureADTokenExchange --duration 3h >"$work/azure-token"
+wi="AZURE_AUTHORITY_HOST=$azure_authority AZURE_TENANT_ID=$azure_tenant AZURE_CLIENT_ID=$azure_app AZURE_FEDERATED_TOKEN_FILE=$work/azure-token"
+echo "$acr_host" >"$work/acr.txt"
+# kubecred's docker helper: the stand-in's CA (SSL_CERT_FILE) and ACR address (the registry's
+# name does not resolve here).
+acr_kc_env="PATH=$work/helpers:$PATH HOME=$work/home XDG_CACHE_HOME=$work/acr-cache $wi SSL_CERT_FILE=$azure_ca KUBECRED_AZURE_ACR_URL=$azure_acr"
+acr_kc_cold_prepare="sh -c 'rm -f $work/acr-cache/kubecred/*.json'"
+in_env "$acr_kc_env" sh -c "$kubecred <$work/acr.txt" >"$work/acr-kubecred.json"
+grep -q '"Username":"00000000-0000-0000-0000-000000000000"' "$work/acr-kubecred.json"
+# The AKS exec plugin exactly as `kubecred cluster kubeconfig --provider azure` writes it.
+aks_kc_env="PATH=$PATH HOME=$work/home XDG_CACHE_HOME=$work/aks-cache $wi SSL_CERT_FILE=$azure_ca"
+in_env "$aks_kc_env KUBECRED_AZURE_ARM_URL=$(exported KUBECRED_AZURE_ARM_URL)" \
+  "$BIN" cluster kubeconfig --provider azure --cluster "$aks_id" -o "$work/aks.kubeconfig"
+aks_kubecred="$BIN $(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["users"][0]["user"]["exec"]; print(" ".join(e["args"]))' "$work/aks.kubeconfig")"
+aks_kc_cold_prepare="sh -c 'rm -f $work/aks-cache/kubecred/*.json'"
+in_env "$aks_kc_env $exec_info" sh -c "$aks_kubecred" >"$work/aks-kubecred.json"
+grep -q '"token"' "$work/aks-kubecred.json"
+
+# The Azure CLI: a cloud whose Entra ID is the stand-in and whose Resource Manager (and the
+# registry's login server) is bench/azure-front.py, over HTTPS with its own certificate; its own
+# config directory; logged in as the app with the pod's token (`az login --service-principal
+# --federated-token`, as in a workload-identity pod).
+front_port=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/front.key" -out "$work/front.crt" 2>/dev/null
+cat "$azure_ca" "$work/front.crt" >"$work/az-ca.pem"
+python3 bench/azure-front.py "$front_port" "$work/front.crt" "$work/front.key" "$azure_acr" "$azure_ca" \
+  00000000-0000-0000-0000-0000000000c1 "$azure_tenant" kubecred-sandbox "$acr_host" >"$work/front.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do grep -q ready "$work/front.log" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$work/front.log" || { cat "$work/front.log" >&2; exit 1; }
+mkdir -p "$work/az-home"
+az_env="PATH=$PATH HOME=$work/az-home AZURE_CONFIG_DIR=$work/azure-config REQUESTS_CA_BUNDLE=$work/az-ca.pem"
+in_env "$az_env" "$azbin" cloud register -n KubecredSandbox --skip-endpoint-discovery \
+  --endpoint-active-directory "${azure_authority%/}" --endpoint-resource-manager "https://127.0.0.1:$front_port/" \
+  --endpoint-active-directory-resource-id https://management.core.windows.net/ --suffix-acr-login-server-endpoint .azurecr.io >/dev/null
+in_env "$az_env" "$azbin" cloud set -n KubecredSandbox 2>/dev/null
+in_env "$az_env" "$azbin" config set core.instance_discovery=false core.collect_telemetry=false core.survey_message=false 2>/dev/null
+in_env "$az_env" "$azbin" login --service-principal -u "$azure_app" --tenant "$azure_tenant" \
+  --federated-token "$(cat "$work/azure-token")" --allow-no-subscriptions >/dev/null
+az_version=$(in_env "$az_env" "$azbin" version --query '"azure-cli"' -o tsv)
+az_acr="$azbin acr login -n ${acr_host%%.*} --expose-token"
+az_aks="$azbin account get-access-token --resource $aks_server_app"
+az_cold_prepare="rm -f $work/azure-config/msal_token_cache.json"
+in_env "$az_env" $az_acr 2>/dev/null >"$work/az-acr.json"; grep -q '"refreshToken"' "$work/az-acr.json"
+in_env "$az_env" $az_aks >"$work/az-aks.json"; grep -q '"accessToken"' "$work/az-aks.json"
+
 restore_ecr_warm() {
   in_env "$ecr_env" sh -c "$ecr_login <$work/private.txt" >/dev/null
   python3 - "$work/home/.ecr/cache.json" <<'PY'
@@ -164,12 +233,29 @@ bench kubecred-gke-cold "$gke_kc_env $exec_info" "$gke_kubecred" "$gke_cold_prep
 mem_gke_cold=$(peak "$gke_kc_env $exec_info" "$gke_cold_prepare; $gke_kubecred")
 in_env "$gke_kc_env $exec_info" sh -c "$gke_kubecred" >/dev/null   # warm its cache
 bench kubecred-gke-warm "$gke_kc_env $exec_info" "$gke_kubecred"; mem_gke_warm=$(peak "$gke_kc_env $exec_info" "$gke_kubecred")
+# Azure: ACR docker helper and AKS exec plugin, cold then warm, kubecred and az.
+bench kubecred-acr-cold "$acr_kc_env" "$(fed "$kubecred" "$work/acr.txt")" "$acr_kc_cold_prepare"
+mem_acr_kc_cold=$(peak "$acr_kc_env" "$acr_kc_cold_prepare; $kubecred <$work/acr.txt")
+in_env "$acr_kc_env" sh -c "$kubecred <$work/acr.txt" >/dev/null   # warm its cache
+bench kubecred-acr-warm "$acr_kc_env" "$(fed "$kubecred" "$work/acr.txt")"; mem_acr_kc_warm=$(peak "$acr_kc_env" "$kubecred <$work/acr.txt")
+bench az-acr-login-cold "$az_env" "$az_acr" "$az_cold_prepare"
+mem_az_acr_cold=$(peak "$az_env" "$az_cold_prepare; $az_acr")
+in_env "$az_env" $az_acr >/dev/null 2>&1   # its MSAL cache
+bench az-acr-login-warm "$az_env" "$az_acr"; mem_az_acr_warm=$(peak "$az_env" "$az_acr")
+bench kubecred-aks-cold "$aks_kc_env $exec_info" "$aks_kubecred" "$aks_kc_cold_prepare"
+mem_aks_kc_cold=$(peak "$aks_kc_env $exec_info" "$aks_kc_cold_prepare; $aks_kubecred")
+in_env "$aks_kc_env $exec_info" sh -c "$aks_kubecred" >/dev/null   # warm its cache
+bench kubecred-aks-warm "$aks_kc_env $exec_info" "$aks_kubecred"; mem_aks_kc_warm=$(peak "$aks_kc_env $exec_info" "$aks_kubecred")
+bench az-get-token-aks-cold "$az_env" "$az_aks" "$az_cold_prepare"
+mem_az_aks_cold=$(peak "$az_env" "$az_cold_prepare; $az_aks")
+in_env "$az_env" $az_aks >/dev/null   # its MSAL cache
+bench az-get-token-aks-warm "$az_env" "$az_aks"; mem_az_aks_warm=$(peak "$az_env" "$az_aks")
 bench sh-exec-baseline "$common" "$(fed true "$work/private.txt")"; mem_baseline=$(peak "$common" "exec true <$work/private.txt")
-rows=(ecr-login-warm kubecred-warm ecr-login-cold kubecred-cold kubelet-provider-node cluster-credentials-warm aws-eks-get-token kubecred-eks-cold kubecred-eks-warm gke-plugin-cold gke-plugin-warm kubecred-gke-cold kubecred-gke-warm sh-exec-baseline)
+rows=(ecr-login-warm kubecred-warm ecr-login-cold kubecred-cold kubelet-provider-node cluster-credentials-warm aws-eks-get-token kubecred-eks-cold kubecred-eks-warm gke-plugin-cold gke-plugin-warm kubecred-gke-cold kubecred-gke-warm kubecred-acr-cold kubecred-acr-warm az-acr-login-cold az-acr-login-warm kubecred-aks-cold kubecred-aks-warm az-get-token-aks-cold az-get-token-aks-warm sh-exec-baseline)
 python3 -c 'import json,sys; print(json.dumps({"results": [json.load(open(f"{sys.argv[1]}/{n}.json"))["results"][0] for n in sys.argv[2:]]}))' \
   "$work" "${rows[@]}" >"$work/times.json"
 
-python3 - "$work/times.json" "$RUNS" "${rows[*]}" "$mem_ecr_warm" "$mem_kc_warm" "$mem_ecr_cold" "$mem_kc_cold" "$mem_kubelet" "$mem_cluster" "$mem_eks_aws" "$mem_eks_cold" "$mem_eks_warm" "$mem_gke_plugin_cold" "$mem_gke_plugin_warm" "$mem_gke_cold" "$mem_gke_warm" "$mem_baseline" <<'PY' | tee bench/RESULTS.md
+AZ_VERSION="$az_version" python3 - "$work/times.json" "$RUNS" "${rows[*]}" "$mem_ecr_warm" "$mem_kc_warm" "$mem_ecr_cold" "$mem_kc_cold" "$mem_kubelet" "$mem_cluster" "$mem_eks_aws" "$mem_eks_cold" "$mem_eks_warm" "$mem_gke_plugin_cold" "$mem_gke_plugin_warm" "$mem_gke_cold" "$mem_gke_warm" "$mem_acr_kc_cold" "$mem_acr_kc_warm" "$mem_az_acr_cold" "$mem_az_acr_warm" "$mem_aks_kc_cold" "$mem_aks_kc_warm" "$mem_az_aks_cold" "$mem_az_aks_warm" "$mem_baseline" <<'PY' | tee bench/RESULTS.md
 import json, os, sys, statistics, platform, subprocess
 times = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 mem = dict(zip(sys.argv[3].split(), sys.argv[4:]))
@@ -188,6 +274,8 @@ print(f"- docker helper, cold: docker-credential-ecr-login / kubecred = **{ratio
 gke_warm = ratio('gke-plugin-warm', 'kubecred-gke-warm')
 print(f"- kubectl exec plugin (GKE, node identity): gke-gcloud-auth-plugin cold / kubecred cold = **{ratio('gke-plugin-cold', 'kubecred-gke-cold'):.1f}x**; warm / warm = **{gke_warm:.1f}x** (kubecred's warm exec plugin {'faster' if gke_warm > 1 else 'NOT faster'})")
 print(f"- kubectl exec plugin (EKS): aws eks get-token / kubecred cold = **{ratio('aws-eks-get-token', 'kubecred-eks-cold'):.1f}x**; / kubecred warm (disk cache) = **{ratio('aws-eks-get-token', 'kubecred-eks-warm'):.1f}x** (`aws eks get-token` has no cache: every kubectl call is a cold one)")
+print(f"- docker helper (ACR, workload identity): az acr login --expose-token / kubecred cold = **{ratio('az-acr-login-cold', 'kubecred-acr-cold'):.1f}x**; warm / warm = **{ratio('az-acr-login-warm', 'kubecred-acr-warm'):.1f}x** (az's warm run still looks the registry up and exchanges at ACR: its MSAL cache holds the Entra token only)")
+print(f"- kubectl exec plugin (AKS, workload identity): az account get-access-token / kubecred cold = **{ratio('az-get-token-aks-cold', 'kubecred-aks-cold'):.1f}x**; warm / warm = **{ratio('az-get-token-aks-warm', 'kubecred-aks-warm'):.1f}x**")
 print("""
 Each tool runs in the environment a user would give it for that case, set on hyperfine (no `env`
 process is timed); removing a cache before a cold run is hyperfine's untimed `--prepare` step.
@@ -218,6 +306,33 @@ process is timed); removing a cache before a cold run is hyperfine's untimed `--
   ADC mode) and `kubecred cluster credentials --provider gcp --node --cluster ID`. Cold: each
   run starts with both tools' caches removed (kubecred's disk cache, the plugin's `~/.kube`);
   warm: whatever each keeps between runs (kubecred's disk cache).
+- Azure, both sides with a pod's workload identity as the workload identity webhook gives it
+  (`AZURE_AUTHORITY_HOST`, `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_FEDERATED_TOKEN_FILE`: the
+  ServiceAccount team-a/app's token, audience `api://AzureADTokenExchange`), presented as the
+  app's client assertion to the sandbox's Entra ID stand-in (HTTPS, its CA given to each tool:
+  `SSL_CERT_FILE` for kubecred, `REQUESTS_CA_BUNDLE` for az). The baseline is the Azure CLI
+  (azure-cli """ + os.environ["AZ_VERSION"] + """, in its own config directory, logged in once, untimed, with `az login
+  --service-principal --federated-token` to a cloud registered with the stand-in as its Entra ID;
+  instance discovery and telemetry off).
+  - ACR docker helper: `docker-credential-kubecred get` for `kubecredsandbox.azurecr.io` (cold:
+    Entra token and `/oauth2/exchange` at the ACR stand-in, whose address it gets through
+    `KUBECRED_AZURE_ACR_URL` since the name does not resolve here; warm: its disk cache) vs `az
+    acr login -n kubecredsandbox --expose-token`, what users run for an ACR token (no docker
+    credential helper of Microsoft's exists). az also looks the registry up in Resource Manager
+    (resources of its type, then the registry) and sends `GET /v2/` twice to the login server
+    before the exchange; the stand-ins do not serve these, so `bench/azure-front.py` (Python,
+    loopback HTTPS) answers them as the cloud's Resource Manager and the registry's login server
+    and passes the exchange on to the ACR stand-in: those round trips are in az's time, as
+    Azure's are in real use (it sets `TCP_NODELAY`: without it, Nagle's algorithm held its
+    answers back ~40 ms each and az's ACR rows measured ~700 ms instead of ~480). Cold: az's MSAL token cache (`msal_token_cache.json`) removed before
+    each run (the login stays); warm: the Entra token from that cache (the lookups and the
+    exchange happen every run).
+  - AKS exec plugin, with `KUBERNETES_EXEC_INFO` as kubectl sets it: `kubecred cluster
+    credentials --provider azure --cluster ID --address URL`, the exec entry `kubecred cluster
+    kubeconfig --provider azure` writes (the CA is in the kubeconfig's cluster entry; no Resource
+    Manager call) vs `az account get-access-token --resource 6dae42f8-4368-4678-94ff-3960e28e3630`,
+    what kubelogin runs in its `azurecli` mode (kubelogin itself is not installed here; its own
+    time would come on top). Cold: each tool's token cache removed; warm: served from it.
 - The kubelet provider runs cold (the kubelet caches by `cacheDuration`) with node identity (IMDSv2
   stand-in, ECR Public); `cluster-credentials-warm` is the generic provider's exec plugin served
   from its disk cache.
@@ -233,5 +348,23 @@ against ~130 for the empty program, ~170 of them in the dynamic loader applying 
 ~34k relative relocations (`.data.rel.ro`, ~540 KiB). A non-PIE link
 (`-C relocation-model=static`) removes those (~0.3 ms) but gives up ASLR for the binary's
 image; the shipped build stays PIE. Packed relative relocations (`-z pack-relative-relocs`) do
-not reduce the page faults and measured no faster.""")
+not reduce the page faults and measured no faster.
+
+## Where kubecred's cold Azure time goes (measured by hand, 2026-12-03)
+
+The Azure rows are the only cold rows over HTTPS (ECR, EKS and GKE talk plain HTTP to their
+stand-ins). Two things make up most of a cold Azure run, neither of them the token requests
+themselves (curl gets the same Entra token, or the same ACR exchange, in ~3 ms, handshake
+included):
+- ~25 ms of CPU before the first ClientHello is sent (`KUBECRED_LOG=trace`: between rustls'
+  "Not resuming any session" and "Sending ClientHello"; hyperfine counts ~27-30 ms of user time
+  per cold run): the crypto provider's first use (randomness, key shares). The second handshake
+  (ACR, in the docker helper) takes under 1 ms.
+- Intermittent ~40 ms waits for a stand-in's answer (`strace`: kubecred writes the whole
+  request in one `writev` on a `TCP_NODELAY` socket, then the response arrives ~41 ms later);
+  curl never waits so. The stand-ins' HTTPS listener does not set `TCP_NODELAY` on accepted
+  connections, so this is most likely Nagle holding the answer behind an un-acknowledged TLS
+  session ticket until the client's delayed ACK: a sandbox artefact that inflates the cold rows
+  (and the ACR row, with two requests, more often), which az's requests to the same stand-ins
+  may meet too. Not investigated further here.""")
 PY

@@ -79,6 +79,9 @@ async fn accept_loop(
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => {
+                // Answers go out at once: with Nagle's algorithm a small answer waits for the
+                // client's delayed ACK (~40 ms), which real services do not add.
+                let _ = tcp.set_nodelay(true);
                 tokio::spawn(handshake(acceptor.clone(), tcp, peer, ready.clone()));
             }
             Err(e) => {

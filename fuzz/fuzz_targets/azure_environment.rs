@@ -14,9 +14,17 @@ const MARKER: &str = "fuzz-secret-marker";
 
 fn check(file: &EnvironmentFile, host: &str) {
     if let Ok((endpoint, audience)) = file.resource_manager() {
-        let https = endpoint.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
-        assert!(https && !endpoint.contains(['?', '#', '%', '\\']), "{endpoint}");
-        assert!(!endpoint[8..].starts_with('/') && endpoint.len() > 8, "{endpoint}");
+        let https = endpoint
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        assert!(
+            https && !endpoint.contains(['?', '#', '%', '\\']),
+            "{endpoint}"
+        );
+        assert!(
+            !endpoint[8..].starts_with('/') && endpoint.len() > 8,
+            "{endpoint}"
+        );
         assert!(!audience.is_empty() && audience.bytes().all(|b| b.is_ascii_graphic()));
     }
     if let Ok(registry) = file.registry(host) {

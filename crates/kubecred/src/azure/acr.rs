@@ -4,7 +4,7 @@
 //! used as the password of username `00000000-0000-0000-0000-000000000000`, expiring at the
 //! refresh token's `exp` (read without verifying the signature: it is ACR's token for ACR, and
 //! kubecred only reads when to ask again). The base URL is `KUBECRED_AZURE_ACR_URL` when the
-//! operator sets it ([`super::endpoints`]).
+//! operator sets it (`super::endpoints`).
 //!
 //! Hand-written: no Rust crate performs ACR's exchange, and it is one form POST.
 
@@ -89,8 +89,9 @@ async fn exchange_at(
     })
 }
 
-/// The refresh token's `exp` (read without verification); missing or out of range is an error.
-fn expiry(refresh_token: &Secret, action: &str) -> Result<SystemTime> {
+/// The refresh token's `exp` (read without verification); missing or out of range is an error
+/// naming `action`, never the token.
+pub fn expiry(refresh_token: &Secret, action: &str) -> Result<SystemTime> {
     // The decoding error's source may quote a claim: only what was wrong is said.
     let claims = crate::jwt::unverified_claims(refresh_token.expose()).map_err(|_| {
         Error::upstream(format!(
@@ -212,21 +213,74 @@ mod tests {
         Ok(())
     }
 
-    /// The reference panicked on a refresh token without `exp`.
+    /// The reference panicked on a refresh token without `exp`; §4.3: `exp` is the expiry
+    /// (`time.Unix(exp, 0)`).
     #[test]
     fn a_missing_or_invalid_exp_is_an_error() {
-        let error = |token: &str| {
-            expiry(&Secret::new(token), "x")
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        };
-        assert!(error(&jwt(r#"{"iss":"acr"}"#)).contains("has no exp claim"));
-        assert!(error(&jwt(r#"{"exp":-5}"#)).contains("not a positive number"));
-        assert!(error(&jwt(r#"{"exp":0}"#)).contains("not a positive number"));
-        assert!(error(&jwt(r#"{"exp":"soon"}"#)).contains("x: the refresh token"));
-        assert!(error("opaque-s3cret").contains("x: the refresh token"));
-        assert!(!error("opaque-s3cret").contains("s3cret"));
+        let expiry = |token: &str| expiry(&Secret::new(token), "x").map_err(|e| e.to_string());
+        for (claims, seconds) in [
+            (
+                r#"{"exp":1735693200,"iss":"Azure Container Registry"}"#,
+                1_735_693_200,
+            ),
+            (r#"{"exp":1}"#, 1),
+            (r#"{"exp":9223372036854775807}"#, i64::MAX as u64),
+        ] {
+            assert_eq!(
+                expiry(&jwt(claims)),
+                Ok(UNIX_EPOCH + Duration::from_secs(seconds)),
+                "{claims}"
+            );
+        }
+        let s3cret = URL_SAFE_NO_PAD.encode(r#"{"exp":"s3cret"}"#);
+        for (token, expected) in [
+            (
+                jwt(r#"{"iss":"acr"}"#),
+                "x: the refresh token has no exp claim",
+            ),
+            (
+                jwt(r#"{"exp":null}"#),
+                "x: the refresh token has no exp claim",
+            ),
+            (
+                jwt(r#"{"exp":-5}"#),
+                "x: the refresh token's exp is not a positive number of seconds",
+            ),
+            (jwt(r#"{"exp":0}"#), "not a positive number"),
+            (
+                jwt(r#"{"exp":"soon"}"#),
+                "x: the refresh token is not a JWT with a JSON claim set",
+            ),
+            (jwt(r#"{"exp":1.5}"#), "not a JWT with a JSON claim set"),
+            (jwt(r#"{"exp":1e30}"#), "not a JWT with a JSON claim set"),
+            (
+                jwt(r#"{"exp":18446744073709551616}"#),
+                "not a JWT with a JSON claim set",
+            ),
+            (jwt("[1735693200]"), "not a JWT with a JSON claim set"),
+            (jwt("not json s3cret"), "not a JWT with a JSON claim set"),
+            (format!("e30.{s3cret}"), "not a JWT with a JSON claim set"),
+            (
+                format!("e30.{s3cret}.c2ln.c2ln"),
+                "not a JWT with a JSON claim set",
+            ),
+            (
+                "e30.!!s3cret!!.c2ln".to_owned(),
+                "not a JWT with a JSON claim set",
+            ),
+            (
+                "opaque-s3cret".to_owned(),
+                "not a JWT with a JSON claim set",
+            ),
+            (String::new(), "not a JWT with a JSON claim set"),
+        ] {
+            let error = expiry(&token).err().unwrap_or_default();
+            assert!(
+                error.starts_with("x: ") && error.contains(expected),
+                "{token}: {error}"
+            );
+            assert!(!error.contains("s3cret"), "{error}");
+        }
     }
 
     #[tokio::test]

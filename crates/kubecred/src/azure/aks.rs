@@ -1,7 +1,7 @@
 //! AKS remote clusters, as the reference's `NewRESTConfig`: the bearer is an Entra token for
 //! the AKS server application (`6dae42f8-4368-4678-94ff-3960e28e3630/.default`), as kubelogin
 //! hands kubectl. Only when the caller lacks the address or the CA is ARM asked (with a token
-//! for the cloud's ARM scope, [`super::environment::Cloud::arm_scope`]):
+//! for the cloud's ARM scope, `Cloud::arm_scope`):
 //!
 //! 1. `GET <ARM>/subscriptions/S/resourceGroups/G/providers/Microsoft.ContainerService/managedClusters/N?api-version=2024-05-01`:
 //!    the cluster must have Microsoft Entra ID integration (`properties.aadProfile`), else the
@@ -13,7 +13,7 @@
 //!    (`https://<lowercase host>:<port, 443 by default>`, the reference's `ParseClusterAddress`).
 //!
 //! The server is the given address verbatim (not canonicalised), else the kubeconfig's. ARM's
-//! base URL is the cloud's, or `KUBECRED_AZURE_ARM_URL` ([`super::endpoints`]). AKS reports its
+//! base URL is the cloud's, or `KUBECRED_AZURE_ARM_URL` (`super::endpoints`). AKS reports its
 //! clusters' addresses, so a tenant's address for the caller's own identity is checked against
 //! the first kubeconfig's server by [`crate::cluster`] (`Capabilities::reports_cluster_address`).
 //!
@@ -110,9 +110,11 @@ struct Lookup {
 
 /// What a kubeconfig said.
 #[derive(Debug, PartialEq, Eq)]
-struct Found {
-    server: String,
-    ca_data: Option<Vec<u8>>,
+pub struct Found {
+    /// The current context's cluster `server`, as written.
+    pub server: String,
+    /// Its `certificate-authority-data`, decoded.
+    pub ca_data: Option<Vec<u8>>,
 }
 
 impl Lookup {
@@ -218,6 +220,21 @@ impl Lookup {
     }
 }
 
+/// The kubeconfig `listClusterUserCredential`'s answer `body` gives for cluster `id` (checked)
+/// and the `address` given, if any: what `credentials` does once ARM has answered, without a
+/// call (public for the fuzz targets).
+pub fn listed_kubeconfig(id: &str, address: Option<&str>, body: &str) -> Result<Found> {
+    let cluster = ClusterRef {
+        cluster: Some(id.to_owned()),
+        address: address.map(str::to_owned),
+        ..ClusterRef::default()
+    };
+    let lookup = Lookup::new(&Env::from_pairs(&[]), &cluster, address)?;
+    let action = format!("list the user credentials of AKS cluster {id}");
+    let listed: Listed = wire::parse(body, &action)?;
+    lookup.pick(&listed.kubeconfigs)
+}
+
 #[derive(Deserialize)]
 struct Described {
     #[serde(default)]
@@ -245,7 +262,7 @@ struct Kubeconfig {
 
 /// The current context's cluster server and CA of a base64 kubeconfig; why not, without
 /// quoting it (a local-account kubeconfig holds credentials).
-fn read_kubeconfig(encoded: &str) -> std::result::Result<Found, String> {
+pub fn read_kubeconfig(encoded: &str) -> std::result::Result<Found, String> {
     let decoded = STANDARD
         .decode(encoded.trim())
         .map_err(|_| "not base64".to_owned())?;
@@ -289,7 +306,7 @@ fn read_kubeconfig(encoded: &str) -> std::result::Result<Found, String> {
 
 /// The reference's `ParseClusterAddress`: `https://<lowercase host>:<port>` (443 by default),
 /// path and query dropped; a bare host gets `https://`. User info is refused here.
-fn canonical_address(address: &str) -> std::result::Result<String, String> {
+pub fn canonical_address(address: &str) -> std::result::Result<String, String> {
     if address.is_empty() {
         return Err("empty address".into());
     }
@@ -569,6 +586,18 @@ mod tests {
             ),
             ("http://example.com:443", "must use https scheme"),
             ("https://u:p@example.com", "user info"),
+            // §6 #13: a bare host starting with "http" is not prefixed, so refused.
+            ("httpbin.example", "'httpbin.example'"),
+            (
+                "https://",
+                "failed to parse Kubernetes API server address 'https://'",
+            ),
+            (
+                "example.com:99999",
+                "failed to parse Kubernetes API server address",
+            ),
+            ("exam ple.com", "a control character or space"),
+            ("example.com\n", "a control character or space"),
         ] {
             let error = canonical_address(address).err().unwrap_or_default();
             assert!(error.contains(why), "{address:?}: {error}");
@@ -578,21 +607,147 @@ mod tests {
     #[test]
     fn kubeconfigs_are_read_without_quoting_them() {
         assert_eq!(
-            read_kubeconfig(&kubeconfig(FIRST))
-                .map(|f| f.server)
-                .as_deref(),
-            Ok(FIRST)
+            read_kubeconfig(&kubeconfig(FIRST)),
+            Ok(Found {
+                server: FIRST.into(),
+                ca_data: Some(b"-----BEGIN CERTIFICATE-----".to_vec())
+            })
         );
+        assert_eq!(
+            read_kubeconfig(&format!(" {}\n", kubeconfig(SECOND))).map(|f| f.server),
+            Ok(SECOND.into())
+        );
+        let no_ca = "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://a.example'}\n";
+        assert_eq!(
+            read_kubeconfig(&STANDARD.encode(no_ca)),
+            Ok(Found {
+                server: "https://a.example".into(),
+                ca_data: None
+            })
+        );
+        let with = |cluster: &str| {
+            STANDARD.encode(format!(
+                "current-context: x\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\nclusters:\n- name: c\n  cluster: {cluster}\nusers:\n- name: u\n  user: {{token: local-s3cret}}\n"
+            ))
+        };
         for (value, why) in [
             ("!!".to_owned(), "not base64"),
+            (String::new(), "no current-context"),
+            (STANDARD.encode([0xff, 0xfe, b'x']), "not UTF-8"),
             (STANDARD.encode("token: local-s3cret\n: ["), "not a kubeconfig"),
             (STANDARD.encode("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n"), "no current-context"),
-            (STANDARD.encode("current-context: x\ncontexts: []\nusers:\n- name: u\n  user: {token: local-s3cret}\n"), "not defined"),
+            (STANDARD.encode("current-context: ''\n"), "no current-context"),
+            (STANDARD.encode("current-context: x\ncontexts: []\nusers:\n- name: u\n  user: {token: local-s3cret}\n"), "the current context is not defined"),
+            (
+                STANDARD.encode("current-context: x\ncontexts:\n- name: x\n  context: {cluster: other, user: u}\nclusters: []\nusers:\n- name: u\n  user: {token: local-s3cret}\n"),
+                "the current context's cluster is not defined",
+            ),
+            (with("{}"), "the cluster has no server"),
+            (with("{server: ''}"), "the cluster has no server"),
+            (
+                with("{server: 'https://a.example', certificate-authority-data: '!!local-s3cret'}"),
+                "certificate-authority-data is not base64",
+            ),
             (STANDARD.encode(vec![b'#'; MAX_KUBECONFIG_LEN + 1]), "larger than"),
         ] {
             let error = read_kubeconfig(&value).err().unwrap_or_default();
             assert!(error.contains(why) && !error.contains("s3cret"), "{error}");
         }
+    }
+
+    /// §4.3 `NewRESTConfig` on ARM's answer: the first kubeconfig, or the one matching the
+    /// address (with or without `:443`); every way the answer can be wrong, named by index.
+    #[test]
+    fn listed_kubeconfigs_are_picked_by_address() {
+        let two = listed(&[FIRST, SECOND]);
+        let pick = |address: Option<&str>, body: &str| {
+            listed_kubeconfig(ID, address, body).map_err(|e| e.to_string())
+        };
+        for (address, server) in [
+            (None, FIRST),
+            (Some(FIRST), FIRST),
+            (Some(SECOND), SECOND),
+            (
+                Some("https://test-cluster-secondary-87654321.hcp.westus.azmk8s.io"),
+                SECOND,
+            ),
+            (
+                Some("TEST-CLUSTER-SECONDARY-87654321.hcp.westus.azmk8s.io:443/ignored"),
+                SECOND,
+            ),
+        ] {
+            assert_eq!(
+                pick(address, &two).map(|f| f.server).as_deref(),
+                Ok(server),
+                "{address:?}"
+            );
+        }
+        let lower = ID.replace("resourceGroups", "resourcegroups");
+        assert!(listed_kubeconfig(&lower, None, &two).is_ok());
+        let bad = |value: &str| {
+            serde_json::json!({"kubeconfigs": [{"name": "clusterUser", "value": value}]})
+                .to_string()
+        };
+        let different = "https://different-cluster.hcp.eastus.azmk8s.io:443";
+        for (address, body, expected) in [
+            (
+                Some(different),
+                listed(&[FIRST]),
+                format!("no kubeconfig found for AKS cluster {ID} matching the specified address '{different}'. cluster addresses: ['{FIRST}']"),
+            ),
+            (
+                Some("https://test-cluster-12345678.hcp.eastus.azmk8s.io:6443"),
+                two.clone(),
+                format!("cluster addresses: ['{FIRST}', '{SECOND}']"),
+            ),
+            (None, r#"{"kubeconfigs":[]}"#.to_owned(), format!("no kubeconfig found for AKS cluster {ID}")),
+            (None, "{}".to_owned(), format!("no kubeconfig found for AKS cluster {ID}")),
+            (
+                None,
+                r#"{"kubeconfigs":{"value":"local-s3cret"}}"#.to_owned(),
+                format!("list the user credentials of AKS cluster {ID}: unexpected answer (Data error"),
+            ),
+            (None, "local-s3cret".to_owned(), "unexpected answer (Syntax error".to_owned()),
+            (None, bad("local-s3cret!"), "failed to parse kubeconfig[0]: not base64".to_owned()),
+            (
+                None,
+                listed(&["http://test-cluster.example"]),
+                "failed to parse address 'http://test-cluster.example' from kubeconfig[0]: the Kubernetes API server address 'http://test-cluster.example' must use https scheme".to_owned(),
+            ),
+            (
+                Some(FIRST),
+                serde_json::json!({"kubeconfigs": [{"value": kubeconfig(SECOND)}, {"value": "!!"}]}).to_string(),
+                "failed to parse kubeconfig[1]: not base64".to_owned(),
+            ),
+            (Some("http://x"), two.clone(), "failed to parse specified cluster address 'http://x'".to_owned()),
+            (Some(""), two.clone(), "failed to parse specified cluster address '': empty address".to_owned()),
+        ] {
+            let error = pick(address, &body).err().unwrap_or_default();
+            assert!(error.contains(&expected), "{address:?} {body}: {error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+        // At most 16 kubeconfigs are read: a match past them is not found.
+        let many: Vec<&str> = std::iter::repeat_n(FIRST, MAX_KUBECONFIGS)
+            .chain([SECOND])
+            .collect();
+        assert!(
+            pick(Some(SECOND), &listed(&many))
+                .err()
+                .is_some_and(|e| e.starts_with("no kubeconfig found"))
+        );
+        assert!(
+            pick(None, &listed(&[FIRST])).is_ok_and(
+                |f| f.ca_data.as_deref() == Some(b"-----BEGIN CERTIFICATE-----".as_slice())
+            )
+        );
+        let error = listed_kubeconfig("invalid-cluster-id", None, &two)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.starts_with("invalid AKS cluster ID: \"invalid-cluster-id\""),
+            "{error}"
+        );
     }
 
     proptest::proptest! {

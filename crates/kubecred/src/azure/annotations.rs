@@ -81,15 +81,39 @@ mod tests {
         );
     }
 
+    /// §4.3: the reference's messages, the tenant checked first. (The reference took empty
+    /// values; an empty or blank GUID is as missing here.)
     #[test]
     fn missing_annotations_give_the_reference_messages() {
+        let tenant = "azure tenant ID is not set in the service account annotation azure.workload.identity/tenant-id";
+        let client = "azure client ID is not set in the service account annotation azure.workload.identity/client-id";
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[(CLIENT_ID, CLIENT)], tenant),
+            (&[], tenant),
+            (&[(TENANT_ID, ""), (CLIENT_ID, "")], tenant),
+            (&[(TENANT_ID, " \t"), (CLIENT_ID, CLIENT)], tenant),
+            (&[(TENANT_ID, TENANT)], client),
+            (&[(TENANT_ID, TENANT), (CLIENT_ID, " ")], client),
+            (&[(TENANT_ID, TENANT), (CLIENT_ID, "")], client),
+            (
+                &[
+                    (TENANT_ID, TENANT),
+                    ("azure.workload.identity/client", CLIENT),
+                ],
+                client,
+            ),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(message(read(&account(pairs))), *expected, "{pairs:?}");
+        }
         assert_eq!(
-            message(read(&account(&[(CLIENT_ID, CLIENT)]))),
-            "azure tenant ID is not set in the service account annotation azure.workload.identity/tenant-id"
-        );
-        assert_eq!(
-            message(read(&account(&[(TENANT_ID, TENANT), (CLIENT_ID, " ")]))),
-            "azure client ID is not set in the service account annotation azure.workload.identity/client-id"
+            read(&account(&[
+                (TENANT_ID, &format!(" {TENANT}\n")),
+                (CLIENT_ID, CLIENT)
+            ]))
+            .ok()
+            .map(|w| w.tenant_id),
+            Some(TENANT.to_ascii_lowercase())
         );
     }
 
@@ -110,6 +134,23 @@ mod tests {
                 "{bad:?}: {got}"
             );
             assert!(!got.contains('\n'), "{got}");
+        }
+        let (long, cut) = ("x".repeat(300), format!("\"{}\".", "x".repeat(100)));
+        for (bad, shown) in [
+            ("app\nid", "\"app\\nid\""),
+            (long.as_str(), cut.as_str()),
+            (
+                "00000000-0000-0000-0000-00000000000g",
+                "\"00000000-0000-0000-0000-00000000000g\"",
+            ),
+        ] {
+            let got = message(read(&account(&[(TENANT_ID, TENANT), (CLIENT_ID, bad)])));
+            assert!(
+                got.starts_with(&format!(
+                    "invalid azure.workload.identity/client-id annotation: {shown}"
+                )),
+                "{bad:?}: {got}"
+            );
         }
     }
 

@@ -52,7 +52,7 @@ fn parse(value: &str, source: &str) -> Result<Url> {
     let bad = |why: &str| {
         Error::invalid(format!(
             "{source}: invalid authority host '{}': {why}",
-            value.escape_default()
+            without_user_info(value).escape_default()
         ))
     };
     let url = Url::parse(value).map_err(|_| bad("not a URL"))?;
@@ -74,6 +74,21 @@ fn parse(value: &str, source: &str) -> Result<Url> {
         ));
     }
     Ok(url)
+}
+
+/// `value` for a message, anything up to its last `@` cut out (`https://user:password@host/` →
+/// `https://***@host/`): a password written into the URL, however it is spelt
+/// (`https:user:password@host` parses too), must not reach an error.
+fn without_user_info(value: &str) -> String {
+    let Some(at) = value.rfind('@') else {
+        return value.to_owned();
+    };
+    let scheme = value
+        .find("://")
+        .map(|i| i + 3)
+        .filter(|&end| end <= at)
+        .unwrap_or(0);
+    format!("{}***{}", &value[..scheme], &value[at..])
 }
 
 /// The token endpoint of `tenant` at `authority` (also the audience of certificate assertions).
@@ -169,12 +184,18 @@ mod tests {
             ("login.microsoftonline.com", "not a URL"),
         ] {
             let error = message(from_env(&env(Some(bad))));
+            if bad.contains('@') {
+                assert_eq!(
+                    error,
+                    "AZURE_AUTHORITY_HOST: invalid authority host 'https://***@login.microsoftonline.com/': user info is not allowed"
+                );
+            }
             assert!(
                 error.contains("AZURE_AUTHORITY_HOST: invalid authority host"),
                 "{error}"
             );
             assert!(error.contains(why), "{bad}: {error}");
-            assert!(!error.contains("pw@") || bad.contains("pw@") && error.contains("user info"));
+            assert!(!error.contains("pw@"), "{error}");
         }
     }
 
@@ -185,8 +206,49 @@ mod tests {
             "https://login.microsoftonline.us/",
             "https://login.chinacloudapi.cn",
             "https://127.0.0.1:8443/",
+            "https://login.microsoftonline.com",
+            "https://LOGIN.MicrosoftOnline.com:443/",
         ] {
             assert!(from_secret(&operator, good, "Secret a/b").is_ok(), "{good}");
+        }
+        // A Secret's host is still parsed as the operator's is.
+        for (bad, why) in [
+            ("http://login.microsoftonline.com/", "expected https://"),
+            (
+                "https://login.microsoftonline.com/tenant",
+                "a path is not allowed",
+            ),
+            // Was shown whole: a password in the URL reached the error.
+            (
+                "https://u:s3cret@login.microsoftonline.com/",
+                "user info is not allowed",
+            ),
+            ("https://u:s3cret@", "not a URL"),
+            ("https://s3cret@login.microsoftonline.com:x/", "not a URL"),
+            (
+                "https:u:s3cret@login.microsoftonline.com/",
+                "user info is not allowed",
+            ),
+            (
+                "https:\\\\u:s3cret@login.microsoftonline.com",
+                "user info is not allowed",
+            ),
+            ("https://u:s3c?ret@login.microsoftonline.com/", "not"),
+            (
+                "https://login.microsoftonline.com/#x",
+                "a query or fragment",
+            ),
+            ("login.microsoftonline.com", "not a URL"),
+            ("", "not a URL"),
+            ("https://", "not a URL"),
+        ] {
+            let error = message(from_secret(&operator, bad, "Secret a/b: authorityHost"));
+            assert!(
+                error.starts_with("Secret a/b: authorityHost: invalid authority host '")
+                    && error.contains(why)
+                    && !error.contains("s3cret"),
+                "{bad}: {error}"
+            );
         }
         for bad in [
             "https://login.microsoftonline.com.evil.example/",
@@ -202,22 +264,43 @@ mod tests {
 
     #[test]
     fn tenants_and_clients() {
+        let label63 = format!("{}.com", "a".repeat(63));
+        let name253 = format!("{0}.{0}.{0}.{1}", "a".repeat(63), "b".repeat(61));
         for good in [
             "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "72F988BF-86F1-41AF-91AB-2D7CD011DB47",
             "contoso.onmicrosoft.com",
             "example.com",
+            "x-1.y-2.example",
+            label63.as_str(),
+            name253.as_str(),
         ] {
-            assert!(tenant(good, "s").is_ok(), "{good}");
+            assert_eq!(tenant(good, "s").ok(), Some(good), "{good}");
         }
+        let label64 = format!("{}.com", "a".repeat(64));
+        let name255 = format!("{name253}.b");
         for bad in [
             "",
             "common/../x",
             "tenant",
+            "common",
             "a b.com",
             "-x.com",
+            "x-.com",
             "x.com/oauth2",
             "x..com",
+            "x.com.",
+            ".x.com",
+            "x.com ",
             "t\n.com",
+            "exämple.com",
+            "x.com?x=1",
+            "x.com#f",
+            "u@x.com",
+            "72f988bf-86f1-41af-91ab-2d7cd011db4",
+            "{72f988bf-86f1-41af-91ab-2d7cd011db47}",
+            label64.as_str(),
+            name255.as_str(),
         ] {
             assert!(
                 message(tenant(bad, "s")).contains("invalid tenant"),
@@ -225,7 +308,26 @@ mod tests {
             );
         }
         assert!(client_id("72f988bf-86f1-41af-91ab-2d7cd011db47", "s").is_ok());
-        assert!(message(client_id("app", "s")).contains("expected a GUID"));
+        for bad in [
+            "app",
+            "",
+            "contoso.onmicrosoft.com",
+            " 72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47\n",
+            "72f988bf_86f1_41af_91ab_2d7cd011db47",
+        ] {
+            let error = message(client_id(bad, "s"));
+            assert!(
+                error.starts_with("s: invalid client id \"")
+                    && error.ends_with("\": expected a GUID"),
+                "{bad:?}: {error}"
+            );
+        }
+        let long = message(tenant(&"t".repeat(1000), "s"));
+        assert!(
+            long.len() < 200 && !long.contains(&"t".repeat(101)),
+            "{long}"
+        );
     }
 
     proptest! {

@@ -214,12 +214,52 @@ fn pkcs8_key(der: &[u8]) -> std::result::Result<RsaKeyPair, String> {
 fn encrypted_key(der: &[u8], password: &Secret) -> std::result::Result<RsaKeyPair, String> {
     let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
         .map_err(|_| "the ENCRYPTED PRIVATE KEY block is not PKCS#8".to_owned())?;
+    bounded_cost(&info.encryption_algorithm)?;
     let document = info.decrypt(password.expose()).map_err(|_| {
         "cannot decrypt the private key: wrong password, or an encryption other than PBES2 \
          (PBKDF2 or scrypt with AES-CBC)"
             .to_owned()
     })?;
     pkcs8_key(document.as_bytes())
+}
+
+/// The most PBKDF2 iterations a key may ask for (OpenSSL writes 2048; OWASP's advice is 600,000).
+const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+/// The largest scrypt cost `N` (OpenSSL writes 16384), block size `r` and parallelism `p` a
+/// key may ask for: at most 64 MiB of memory (`128 · r · N`) and four passes.
+const MAX_SCRYPT: (u64, u16, u16) = (1 << 16, 8, 4);
+
+/// Refuses key-derivation parameters that would cost more than a key file's ever do. They come
+/// with the bundle, so a hostile one could ask for 2³² PBKDF2 iterations (hours of CPU) or an
+/// scrypt `N` of 2⁴⁰ (an allocation that aborts the process), and `pkcs5` panics on `N = 0`.
+fn bounded_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> std::result::Result<(), String> {
+    use pkcs8::pkcs5::EncryptionScheme;
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let EncryptionScheme::Pbes2(parameters) = scheme else {
+        // Anything else is refused by the decryption itself, at no cost.
+        return Ok(());
+    };
+    let (max_n, max_r, max_p) = MAX_SCRYPT;
+    match &parameters.kdf {
+        Kdf::Pbkdf2(pbkdf2) if pbkdf2.iteration_count > MAX_PBKDF2_ITERATIONS => Err(format!(
+            "the private key's encryption asks for {} PBKDF2 iterations, more than the \
+             {MAX_PBKDF2_ITERATIONS} accepted",
+            pbkdf2.iteration_count
+        )),
+        Kdf::Scrypt(scrypt)
+            if !(2..=max_n).contains(&scrypt.cost_parameter)
+                || !scrypt.cost_parameter.is_power_of_two()
+                || !(1..=max_r).contains(&scrypt.block_size)
+                || !(1..=max_p).contains(&scrypt.parallelization) =>
+        {
+            Err(format!(
+                "the private key's encryption asks for scrypt N={}, r={}, p={}; accepted are N a \
+                 power of two up to {max_n}, r up to {max_r} and p up to {max_p}",
+                scrypt.cost_parameter, scrypt.block_size, scrypt.parallelization
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether the certificate `der` is for `key` (its subject public key is the key's).

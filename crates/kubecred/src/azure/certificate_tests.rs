@@ -174,6 +174,88 @@ fn bad_bundles_are_named_and_explained() {
     let _ = pass;
 }
 
+/// The app certificate with an encrypted key whose derivation is `kdf` (the key itself junk).
+fn encrypted_with(kdf: pkcs8::pkcs5::pbes2::Kdf<'_>) -> String {
+    use pkcs8::der::Encode as _;
+    use pkcs8::pkcs5::{EncryptionScheme, pbes2};
+    let iv = [7u8; 16];
+    let info = pkcs8::EncryptedPrivateKeyInfo {
+        encryption_algorithm: EncryptionScheme::Pbes2(pbes2::Parameters {
+            kdf,
+            encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: &iv },
+        }),
+        encrypted_data: &[0u8; 48],
+    };
+    let encoded = STANDARD.encode(info.to_der().unwrap_or_default());
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).unwrap_or_default())
+        .collect();
+    format!(
+        "{APP}-----BEGIN ENCRYPTED PRIVATE KEY-----\n{}\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
+}
+
+/// The key derivation's cost comes with the bundle: a hostile one asked for hours of PBKDF2,
+/// an scrypt allocation that aborted the process, or (`N = 0`) a panic in `pkcs5`. Each is
+/// refused at once, before any derivation; ordinary costs still reach the decryption.
+#[test]
+fn key_derivation_costs_are_bounded() {
+    use pkcs8::pkcs5::pbes2::{Kdf, Pbkdf2Params, Pbkdf2Prf, ScryptParams};
+    let salt = [1u8; 16];
+    let pbkdf2 = |iteration_count| {
+        Kdf::Pbkdf2(Pbkdf2Params {
+            salt: &salt,
+            iteration_count,
+            key_length: None,
+            prf: Pbkdf2Prf::HmacWithSha256,
+        })
+    };
+    let scrypt = |cost_parameter, block_size, parallelization| {
+        Kdf::Scrypt(ScryptParams {
+            salt: &salt,
+            cost_parameter,
+            block_size,
+            parallelization,
+            key_length: None,
+        })
+    };
+    let pass = password();
+    for (kdf, expected) in [
+        (
+            pbkdf2(u32::MAX),
+            "asks for 4294967295 PBKDF2 iterations, more than the 1000000 accepted",
+        ),
+        (pbkdf2(1_000_001), "PBKDF2 iterations, more than"),
+        (scrypt(0, 8, 1), "asks for scrypt N=0, r=8, p=1"),
+        (scrypt(1, 8, 1), "asks for scrypt N=1,"),
+        (scrypt(1 << 40, 8, 1), "asks for scrypt N=1099511627776,"),
+        (
+            scrypt(u64::MAX, 8, 1),
+            "asks for scrypt N=18446744073709551615,",
+        ),
+        (scrypt(3, 8, 1), "asks for scrypt N=3,"),
+        (scrypt(1 << 17, 8, 1), "asks for scrypt N=131072,"),
+        (scrypt(16384, 0, 1), "r=0"),
+        (scrypt(16384, 9, 1), "r=9"),
+        (scrypt(16384, 8, 0), "p=0"),
+        (scrypt(16384, 8, 5), "p=5"),
+        (pbkdf2(2048), "wrong password"),
+        (pbkdf2(1), "wrong password"),
+        (scrypt(16384, 8, 1), "wrong password"),
+    ] {
+        let message = error(&encrypted_with(kdf), Some(&pass));
+        assert!(
+            message.starts_with("client certificate in Secret team/app key clientCertificate: ")
+                && message.contains(expected)
+                && !message.contains("s3cret"),
+            "{expected}: {message}"
+        );
+    }
+}
+
 #[test]
 fn debug_shows_the_thumbprint_only() {
     let certificate = ClientCertificate::from_pem(BUNDLE.as_bytes(), None, "t").ok();

@@ -213,6 +213,29 @@ mod tests {
             ))
             .is_ok()
         );
+        // Each name at its limits.
+        for (target, shown) in [
+            ("azblob://abc/$root", "azblob://abc/$root"),
+            ("azblob://abc/$logs/", "azblob://abc/$logs"),
+            ("azblob://abc/a-1", "azblob://abc/a-1"),
+            (
+                &format!("azblob://{}/{}", "a".repeat(24), "c".repeat(63)),
+                &format!("azblob://{}/{}", "a".repeat(24), "c".repeat(63)),
+            ),
+            ("azkv://abc/keys/k", "azkv://abc/keys/k"),
+            (
+                &format!("azkv://A{}/keys/{}", "b".repeat(23), "K".repeat(127)),
+                &format!("azkv://a{}/keys/{}", "b".repeat(23), "K".repeat(127)),
+            ),
+            ("eventhub://abcdef/h", "eventhub://abcdef/h"),
+            ("eventhub://name-sbx/h-1", "eventhub://name-sbx/h-1"),
+        ] {
+            assert_eq!(
+                parsed(target).map(|t| t.shown()),
+                Ok(shown.to_owned()),
+                "{target}"
+            );
+        }
     }
 
     #[test]
@@ -260,6 +283,31 @@ mod tests {
             ("eventhub://namespace", "expected eventhub://"),
             ("azblob://account/container\n", "container name"),
             ("s3://bucket", "expected azblob://"),
+            ("", "expected azblob://"),
+            ("azblob://", "expected azblob://"),
+            ("azblob:///container", "storage account name"),
+            ("azblob://account//", "container name"),
+            (
+                &format!("azblob://account/{}", "c".repeat(64)),
+                "container name",
+            ),
+            ("azblob://account/co-", "container name"),
+            ("azblob://ACCOUNT/container", "storage account name"),
+            ("azkv://", "expected azkv://"),
+            ("azkv://vault/keys", "expected azkv://"),
+            (&format!("azkv://v{}/keys/k", "a".repeat(24)), "vault name"),
+            ("azkv://vault/keys/k%2F", "key name"),
+            ("azkv://vault/keys/../k", "key name"),
+            ("eventhub://", "expected eventhub://"),
+            ("eventhub://namesp/", "event hub name"),
+            (&format!("eventhub://{}/h", "n".repeat(51)), "namespace"),
+            ("eventhub://names-/hub", "namespace"),
+            (
+                &format!("eventhub://namespace/{}", "h".repeat(257)),
+                "event hub name",
+            ),
+            ("eventhub://namespace/hub-", "event hub name"),
+            ("AZBLOB://account/container", "expected azblob://"),
         ] {
             let error = parsed(target).err().unwrap_or_default();
             assert!(
@@ -267,6 +315,19 @@ mod tests {
                 "{target}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn refused_targets_are_shown_escaped_and_cut() {
+        let error = parsed(&format!("azblob://a\u{1b}[2J\n/{}", "x".repeat(1000)))
+            .err()
+            .unwrap_or_default();
+        assert!(
+            error.starts_with("invalid check target 'azblob://a\\u{1b}[2J\\n/xxx")
+                && !error.chars().any(char::is_control)
+                && !error.contains(&"x".repeat(300)),
+            "{error}"
+        );
     }
 
     #[test]

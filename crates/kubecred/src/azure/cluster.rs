@@ -63,6 +63,7 @@ mod tests {
 
     #[test]
     fn cluster_ids() {
+        let (g90, c63) = ("g".repeat(90), "c".repeat(63));
         for (id, group, name) in [
             (
                 format!(
@@ -78,6 +79,37 @@ mod tests {
                 ),
                 "My_Group(1)",
                 "Prod",
+            ),
+            // §4.3's cluster, and its lowercase `resourcegroups` row.
+            (
+                format!(
+                    "/subscriptions/{SUB}/resourceGroups/test-rg/providers/Microsoft.ContainerService/managedClusters/test-cluster"
+                ),
+                "test-rg",
+                "test-cluster",
+            ),
+            (
+                format!(
+                    "/subscriptions/{SUB}/resourcegroups/test-rg/providers/Microsoft.ContainerService/managedClusters/test-cluster"
+                ),
+                "test-rg",
+                "test-cluster",
+            ),
+            // ARM's limits: a group of 90 characters, a cluster of 63; `_` inside a name.
+            (
+                format!(
+                    "/subscriptions/{SUB}/resourceGroups/{}/providers/Microsoft.ContainerService/managedClusters/{}",
+                    g90, c63
+                ),
+                g90.as_str(),
+                c63.as_str(),
+            ),
+            (
+                format!(
+                    "/subscriptions/{SUB}/resourceGroups/a.b-c_(d)/providers/Microsoft.ContainerService/managedClusters/a_b-1"
+                ),
+                "a.b-c_(d)",
+                "a_b-1",
             ),
         ] {
             let parsed = aks_cluster_id(&id).ok();
@@ -120,6 +152,26 @@ mod tests {
             format!("{base}/c\n"),
             format!("x{base}/c"),
             String::new(),
+            "invalid-cluster-id".to_owned(),
+            format!(
+                "/subscriptions/{SUB}/resourceGroups//providers/Microsoft.ContainerService/managedClusters/c"
+            ),
+            format!(
+                "/subscriptions/{SUB}/resourceGroups/{}/providers/Microsoft.ContainerService/managedClusters/c",
+                "g".repeat(91)
+            ),
+            format!("{base}/c_"),
+            format!("{base}/"),
+            format!(
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c/extra"
+            ),
+            format!(
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/c"
+            ),
+            format!(
+                "/subscriptions/{SUB}/resourceGroups/rég/providers/Microsoft.ContainerService/managedClusters/c"
+            ),
+            format!("https://management.azure.com{base}/c"),
         ] {
             assert!(aks_cluster_id(&id).is_err(), "{id:?}");
         }

@@ -43,7 +43,7 @@ const MAX_FILE_LEN: u64 = 64 * 1024;
 
 /// A private cloud's environment file, as far as kubecred reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct EnvironmentFile {
+pub struct EnvironmentFile {
     path: PathBuf,
     registry_suffix: Option<String>,
     resource_manager_endpoint: Option<String>,
@@ -63,7 +63,7 @@ struct Raw {
 
 impl EnvironmentFile {
     /// Parses the file's `text`; errors name `path` and the field, never a value of another.
-    pub(crate) fn parse(path: &Path, text: &str) -> Result<Self> {
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
         let shown = path.display();
         let raw: Raw = serde_json::from_str(text).map_err(|e| {
             Error::invalid(format!(
@@ -123,8 +123,24 @@ impl EnvironmentFile {
         })
     }
 
+    /// The registry `host` names under the private cloud's suffix: one ACR name label (5-50
+    /// letters and digits), then the suffix (reference: `invalid Azure registry: '%s'. must end
+    /// with %s`).
+    pub fn registry(&self, host: &str) -> Result<AcrRegistry> {
+        let suffix = self.registry_suffix()?;
+        dns_name(host)
+            .and_then(|name| hosts::private_registry(&name, suffix))
+            .ok_or_else(|| {
+                let cut: String = host.chars().take(200).collect();
+                Error::invalid(format!(
+                    "invalid Azure registry: {cut:?}. must end with {suffix} \
+                     (<registry>.{suffix}, registry: 5 to 50 letters and digits)"
+                ))
+            })
+    }
+
     /// The private cloud's ARM endpoint and token audience (reference: both are required).
-    fn resource_manager(&self) -> Result<(&str, &str)> {
+    pub fn resource_manager(&self) -> Result<(&str, &str)> {
         match (&self.resource_manager_endpoint, &self.token_audience) {
             (Some(endpoint), Some(audience)) => Ok((endpoint, audience)),
             _ => Err(Error::invalid(format!(
@@ -197,7 +213,10 @@ fn registry_suffix(value: &str) -> Option<String> {
     (labels_ok && name == value.to_ascii_lowercase()).then_some(name)
 }
 
-/// Why an ARM endpoint is unusable: `https`, a host, no user info, query or fragment.
+/// Why an ARM endpoint is unusable: `https`, a host, no user info, query or fragment. The text
+/// is used as written (the ACR scope is `<endpoint>/.default`), so it must also be written as
+/// the URL it parses to begins: `https://` then the host, no `\` (the URL parser reads
+/// `https:host//x` or `https:\\host` as `https://host/...`).
 fn endpoint_problem(value: &str) -> Option<&'static str> {
     if !value.bytes().all(|b| b.is_ascii_graphic() && b != b'%') {
         return Some("only printable ASCII without %-escapes is accepted");
@@ -205,6 +224,11 @@ fn endpoint_problem(value: &str) -> Option<&'static str> {
     let Ok(url) = Url::parse(value) else {
         return Some("not a URL");
     };
+    let written = value
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        && !value[8..].starts_with('/')
+        && !value.contains('\\');
     let problem = [
         (url.scheme() != "https", "the scheme is not https"),
         (url.host().is_none(), "it has no host"),
@@ -216,6 +240,7 @@ fn endpoint_problem(value: &str) -> Option<&'static str> {
             url.query().is_some() || url.fragment().is_some(),
             "it has a query or fragment",
         ),
+        (!written, "not written https://HOST[:PORT][/PATH]"),
     ];
     problem
         .into_iter()
@@ -364,16 +389,7 @@ pub(crate) fn registry(env: &Env, host: &str) -> Result<AcrRegistry> {
     if public.is_ok() {
         return public;
     }
-    let suffix = file.registry_suffix()?;
-    dns_name(host)
-        .and_then(|name| hosts::private_registry(&name, suffix))
-        .ok_or_else(|| {
-            let cut: String = host.chars().take(200).collect();
-            Error::invalid(format!(
-                "invalid Azure registry: {cut:?}. must end with {suffix} \
-                 (<registry>.{suffix}, registry: 5 to 50 letters and digits)"
-            ))
-        })
+    file.registry(host)
 }
 
 /// The scope of an Entra token for ACR: `containerregistry.azure.net` in the public and
@@ -698,6 +714,203 @@ mod tests {
                 Some("https://management.core.azure.private".into()),
                 Some("https://management.core.azure.private".into())
             ))
+        );
+        Ok(())
+    }
+
+    /// The parser alone, field by field: what is taken, what is refused and why (errors name
+    /// the file and the field; a value is never shown).
+    #[test]
+    fn each_field_is_taken_or_refused() {
+        let path = Path::new("/etc/azure/env.json");
+        let parsed = |json: &str| EnvironmentFile::parse(path, json).map_err(|e| e.to_string());
+        let fields = |json: &str| {
+            parsed(json).map(|f| {
+                (
+                    f.registry_suffix,
+                    f.resource_manager_endpoint,
+                    f.token_audience,
+                )
+            })
+        };
+        let some = |s: &str| Some(s.to_owned());
+        for (json, expected) in [
+            ("{}", (None, None, None)),
+            (
+                r#"{"containerRegistryDNSSuffix": "", "resourceManagerEndpoint": "", "tokenAudience": ""}"#,
+                (None, None, None),
+            ),
+            (
+                r#"{"containerRegistryDNSSuffix": null, "tokenAudience": null}"#,
+                (None, None, None),
+            ),
+            (
+                r#"{"containerRegistryDNSSuffix": "azurecr.private"}"#,
+                (some("azurecr.private"), None, None),
+            ),
+            (
+                r#"{"containerRegistryDNSSuffix": "Private-1.Example"}"#,
+                (some("private-1.example"), None, None),
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https://management.core.azure.private/", "tokenAudience": "https://management.core.azure.private/"}"#,
+                (
+                    None,
+                    some("https://management.core.azure.private/"),
+                    some("https://management.core.azure.private/"),
+                ),
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "HTTPS://ARM.private"}"#,
+                (None, some("HTTPS://ARM.private"), None),
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https://10.0.0.1:8443/arm", "tokenAudience": "api://arm"}"#,
+                (None, some("https://10.0.0.1:8443/arm"), some("api://arm")),
+            ),
+            (
+                r#"{"containerRegistryDnsSuffix": "ignored", "name": "AzureStackCloud"}"#,
+                (None, None, None),
+            ),
+        ] {
+            assert_eq!(fields(json), Ok(expected), "{json}");
+        }
+        let long = format!(r#"{{"tokenAudience": "{}"}}"#, "a".repeat(201));
+        for (json, expected) in [
+            (
+                r#"{"containerRegistryDNSSuffix": "azurecr..private"}"#,
+                "field 'containerRegistryDNSSuffix': not a DNS suffix",
+            ),
+            (
+                r#"{"containerRegistryDNSSuffix": "azurecr.private."}"#,
+                "field 'containerRegistryDNSSuffix'",
+            ),
+            (
+                r#"{"containerRegistryDNSSuffix": "u@azurecr.private"}"#,
+                "field 'containerRegistryDNSSuffix'",
+            ),
+            (
+                r#"{"containerRegistryDNSSuffix": "azurecr_private"}"#,
+                "field 'containerRegistryDNSSuffix'",
+            ),
+            (
+                r#"{"containerRegistryDNSSuffix": "x-.private"}"#,
+                "field 'containerRegistryDNSSuffix'",
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https://arm.private/%2e%2e"}"#,
+                "field 'resourceManagerEndpoint': only printable ASCII without %-escapes",
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https://arm.private/ x"}"#,
+                "field 'resourceManagerEndpoint': only printable ASCII",
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https://ärm.private"}"#,
+                "field 'resourceManagerEndpoint': only printable ASCII",
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "file:///etc/passwd"}"#,
+                "field 'resourceManagerEndpoint': the scheme is not https",
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https://:443"}"#,
+                "field 'resourceManagerEndpoint'",
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https://u@arm.private"}"#,
+                "field 'resourceManagerEndpoint': it has user info",
+            ),
+            // Found by the azure_environment fuzz target: parsed as `https://ure.p//…`, but
+            // written otherwise (and used as written).
+            (
+                r#"{"resourceManagerEndpoint": "https:ure.p//management.core.azure.private/"}"#,
+                "field 'resourceManagerEndpoint': not written https://HOST",
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https:/arm.private"}"#,
+                "field 'resourceManagerEndpoint': not written https://HOST",
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https:///arm.private"}"#,
+                "field 'resourceManagerEndpoint': not written https://HOST",
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https:\\\\arm.private"}"#,
+                "field 'resourceManagerEndpoint': not written https://HOST",
+            ),
+            (
+                r#"{"resourceManagerEndpoint": "https://arm.private\\x"}"#,
+                "field 'resourceManagerEndpoint': not written https://HOST",
+            ),
+            (
+                r#"{"tokenAudience": "https://arm.private/\n"}"#,
+                "field 'tokenAudience': not an audience",
+            ),
+            (long.as_str(), "field 'tokenAudience': not an audience"),
+            (
+                r#"{"tokenAudience": "s3cret", "resourceManagerEndpoint": 5}"#,
+                "not a JSON object of strings (Data error at line 1, column",
+            ),
+            ("\u{feff}{}", "not a JSON object of strings (Syntax error"),
+            ("", "not a JSON object of strings (Eof error"),
+            ("{} {}", "not a JSON object of strings (Syntax error"),
+            ("null", "not a JSON object of strings (Data error"),
+        ] {
+            let error = parsed(json).err().unwrap_or_default();
+            assert!(
+                error.starts_with("AZURE_ENVIRONMENT_FILEPATH /etc/azure/env.json: ")
+                    && error.contains(expected)
+                    && !error.contains("s3cret"),
+                "{json}: {error}"
+            );
+        }
+    }
+
+    /// §4.3 with the file alone: the private cloud's registries and its ARM pair.
+    #[test]
+    fn a_files_registry_and_resource_manager() -> Result<()> {
+        let path = Path::new("/env.json");
+        let file =
+            EnvironmentFile::parse(path, r#"{"containerRegistryDNSSuffix": "azurecr.private"}"#)?;
+        let registry = file.registry("FooRegistry.azurecr.private:443")?;
+        assert_eq!(
+            (registry.host(), registry.cloud),
+            (
+                "fooregistry.azurecr.private".to_owned(),
+                AzureCloud::Private
+            )
+        );
+        for host in [
+            "foo.azurecr.private",
+            "fooregistry.azurecr.pr",
+            "x.fooregistry.azurecr.private",
+            "fooregistry.azurecr.private/repo",
+            "fooregistry.azurecr.io.azurecr.private",
+        ] {
+            let error = message(file.registry(host));
+            assert!(
+                error.starts_with(&format!(
+                    "invalid Azure registry: {host:?}. must end with azurecr.private (<registry>.azurecr.private, registry: 5 to 50 letters and digits)"
+                )),
+                "{host}: {error}"
+            );
+        }
+        assert_eq!(
+            message(file.resource_manager()),
+            "AZURE_ENVIRONMENT_FILEPATH /env.json: resourceManagerEndpoint and tokenAudience must be set in the environment file"
+        );
+        let arm = EnvironmentFile::parse(path, PRIVATE)?;
+        assert_eq!(
+            arm.resource_manager()?,
+            (
+                "https://management.core.azure.private",
+                "https://management.core.azure.private"
+            )
+        );
+        assert_eq!(
+            message(arm.registry("fooregistry.azurecr.private")),
+            "failed to get container registry suffix from environment file /env.json: containerRegistryDNSSuffix must be set in the environment file"
         );
         Ok(())
     }

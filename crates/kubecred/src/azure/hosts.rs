@@ -86,7 +86,7 @@ fn registry_name(name: &str) -> Option<AcrRegistry> {
 
 /// The registry of `name` (a host already normalised by [`dns_name`]) under a private cloud's
 /// `suffix` (validated, lowercase, without a leading dot): one ACR name label, then the suffix.
-pub(crate) fn private_registry(name: &str, suffix: &str) -> Option<AcrRegistry> {
+pub fn private_registry(name: &str, suffix: &str) -> Option<AcrRegistry> {
     let registry = name.strip_suffix(suffix)?.strip_suffix('.')?;
     let label = (5..=50).contains(&registry.len())
         && registry
@@ -101,7 +101,7 @@ pub(crate) fn private_registry(name: &str, suffix: &str) -> Option<AcrRegistry> 
 
 /// Whether `host` (a name already normalised by [`dns_name`]) is an Azure DevOps git host:
 /// `dev.azure.com`, or an organisation's `<org>.visualstudio.com` (one DNS label).
-pub(crate) fn git_host(host: &str) -> bool {
+pub fn git_host(host: &str) -> bool {
     let organisation = |org: &str| {
         (1..=63).contains(&org.len())
             && !org.starts_with('-')

@@ -79,6 +79,52 @@ fn look_alikes_of_the_reference_pattern_are_refused() {
     );
 }
 
+/// §4.3 `ParseArtifactRepository`'s vectors (the registry part; the path is split off before).
+/// The reference's `foo` is not an ACR name (5 to 50 letters and digits), so its accepted rows
+/// are written with `fooregistry`; `azurecr.de` (Azure Germany) was retired.
+#[test]
+fn registries_of_the_reference_vectors() {
+    let fifty = format!("{}.azurecr.io", "a".repeat(50));
+    for (host, cloud) in [
+        ("fooregistry.azurecr.io", AzureCloud::Public),
+        ("fooregistry.azurecr.cn", AzureCloud::China),
+        ("fooregistry.azurecr.us", AzureCloud::Government),
+        ("FOOREGISTRY.AZURECR.IO", AzureCloud::Public),
+        ("fooregistry.azurecr.io:443", AzureCloud::Public),
+        (fifty.as_str(), AzureCloud::Public),
+        ("abcde.azurecr.io", AzureCloud::Public),
+    ] {
+        assert_eq!(registry(host).map(|r| r.cloud).ok(), Some(cloud), "{host}");
+    }
+    for host in [
+        "foo.azurecr.io",
+        "fooregistry.azurecr.de",
+        "foo.azurecr.com",
+        "fooregistry.azurecr.com",
+        ".azurecr.io",
+        "azurecr.io",
+        "012345678901.dkr.ecr.us-east-1.amazonaws.com",
+        "fooregistry.azurecr.io/repo",
+        "fooregistry.azurecr.io:5000",
+        "fooregistry.azurecr.io:443x",
+        "https://fooregistry.azurecr.io",
+        "fooregistry.azurecr.private",
+        "foo_registry.azurecr.io",
+        "fooregistry .azurecr.io",
+        "fooregistry.azurecr.io\n",
+        "",
+    ] {
+        let error = registry(host)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.starts_with(&format!("invalid Azure registry: {host:?}. expected ")),
+            "{host:?}: {error}"
+        );
+    }
+}
+
 #[test]
 fn acr_hosts_refuse_every_trick() {
     lookalike::assert_tricks_refused(&ACR);

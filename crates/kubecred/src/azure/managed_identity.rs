@@ -8,7 +8,7 @@
 //! host's identity), a short connect timeout (the address is link-local: it answers at once or
 //! not at all), and IMDS's own error text.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use url::Url;
@@ -75,10 +75,32 @@ pub(crate) async fn token(
         })?;
     let status = response.status().as_u16();
     let body = http::bounded_text(response, MAX_ANSWER, &action).await?;
-    if !(200..300).contains(&status) {
-        return Err(refusal(status, body.as_bytes(), &action));
+    let (token, expires_at) = answer(status, body.as_bytes(), env.now(), &action)?;
+    Ok(AccessToken {
+        token,
+        expires_at,
+        scopes: vec![scope.to_owned()],
+    })
+}
+
+/// IMDS's answer (`status`, `body`) to a token request (`action`, named in errors) at `now`:
+/// the token and when it expires, else the refusal, classified. Errors never show the token.
+pub fn answer(
+    status: u16,
+    body: &[u8],
+    now: SystemTime,
+    action: &str,
+) -> Result<(Secret, SystemTime)> {
+    if body.len() > MAX_ANSWER {
+        return Err(Error::upstream(format!(
+            "{action}: answer of {} bytes, more than {MAX_ANSWER}",
+            body.len()
+        )));
     }
-    let answer: Answer = serde_json::from_str(&body).map_err(|e| {
+    if !(200..300).contains(&status) {
+        return Err(refusal(status, body, action));
+    }
+    let answer: Answer = serde_json::from_slice(body).map_err(|e| {
         Error::upstream(format!("{action}: unexpected answer ({:?})", e.classify()))
     })?;
     let seconds = match &answer.expires_in {
@@ -92,15 +114,19 @@ pub(crate) async fn token(
             "{action}: the answer's expires_in is not a positive number of seconds"
         ))
     })?;
-    Ok(AccessToken {
-        token: Secret::new(answer.access_token),
-        expires_at: env.now() + Duration::from_secs(seconds),
-        scopes: vec![scope.to_owned()],
-    })
+    // A lifetime past the clock's range was a panic (`SystemTime + Duration` overflows).
+    let expires_at = now
+        .checked_add(Duration::from_secs(seconds))
+        .ok_or_else(|| {
+            Error::upstream(format!(
+                "{action}: the answer's expires_in ({seconds} s) is out of range"
+            ))
+        })?;
+    Ok((Secret::new(answer.access_token), expires_at))
 }
 
 /// IMDS's `resource` for a scope: the scope without `/.default` (Entra's v1 resource).
-pub(crate) fn resource(scope: &str) -> Result<&str> {
+pub fn resource(scope: &str) -> Result<&str> {
     scope
         .strip_suffix("/.default")
         .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_graphic()))
@@ -144,6 +170,8 @@ fn refusal(status: u16, body: &[u8], action: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]
@@ -172,5 +200,117 @@ mod tests {
         );
         assert!(refusal(503, b"", "x").is_transient());
         assert_eq!(refusal(500, b"<html>", "x").to_string(), "x: HTTP 500");
+        let long = format!(
+            r#"{{"error":"e","error_description":"a\nb\u001b[31m{}"}}"#,
+            "c".repeat(1000)
+        );
+        let shown = refusal(404, long.as_bytes(), "x").to_string();
+        assert!(
+            shown.starts_with("x: HTTP 404: e: ab[31mccc")
+                && shown.chars().count() < 320
+                && !shown.chars().any(char::is_control),
+            "{shown}"
+        );
+        assert_eq!(
+            refusal(418, br#"{"error":1}"#, "x").to_string(),
+            "x: HTTP 418"
+        );
+    }
+
+    /// IMDS's answers: `expires_in` a string (IMDS's form) or a number of seconds; anything
+    /// else, or a refusal, an error that never shows the token.
+    #[test]
+    fn answers_are_read_or_refused_without_the_token() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let read = |status: u16, body: &str| answer(status, body.as_bytes(), now, "x");
+        for body in [
+            r#"{"access_token":"tok-s3cret","expires_in":"3599","token_type":"Bearer"}"#,
+            r#"{"access_token":"tok-s3cret","expires_in":3599}"#,
+        ] {
+            let (token, expires_at) = read(200, body).unwrap_or_else(|e| panic!("{body}: {e}"));
+            assert_eq!(token.expose(), "tok-s3cret");
+            assert_eq!(expires_at, now + Duration::from_secs(3599));
+        }
+        for (status, body, expected) in [
+            (
+                200,
+                r#"{"access_token":"tok-s3cret","expires_in":"0"}"#,
+                "x: the answer's expires_in is not a positive number of seconds",
+            ),
+            (
+                200,
+                r#"{"access_token":"tok-s3cret","expires_in":"-5"}"#,
+                "not a positive number",
+            ),
+            (
+                200,
+                r#"{"access_token":"tok-s3cret","expires_in":1.5}"#,
+                "not a positive number",
+            ),
+            (
+                200,
+                r#"{"access_token":"tok-s3cret","expires_in":null}"#,
+                "not a positive number",
+            ),
+            // Was a panic: `now + u64::MAX seconds` overflows `SystemTime`.
+            (
+                200,
+                r#"{"access_token":"tok-s3cret","expires_in":"18446744073709551615"}"#,
+                "x: the answer's expires_in (18446744073709551615 s) is out of range",
+            ),
+            (
+                200,
+                r#"{"access_token":"tok-s3cret","expires_in":9223372036854775807}"#,
+                "is out of range",
+            ),
+            (
+                200,
+                r#"{"expires_in":"3599"}"#,
+                "x: unexpected answer (Data)",
+            ),
+            (
+                200,
+                r#"{"access_token":"tok-s3cret""#,
+                "x: unexpected answer (Eof)",
+            ),
+            (200, "tok-s3cret", "x: unexpected answer (Syntax)"),
+            (
+                400,
+                r#"{"error":"invalid_request","error_description":"Identity not found"}"#,
+                "x: HTTP 400: invalid_request: Identity not found",
+            ),
+            (
+                503,
+                r#"{"access_token":"tok-s3cret","expires_in":"3599"}"#,
+                "x: HTTP 503",
+            ),
+        ] {
+            let error = read(status, body)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                error.starts_with("x: ") && error.contains(expected),
+                "{body}: {error}"
+            );
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+        let huge = format!(
+            r#"{{"access_token":"{}","expires_in":"1"}}"#,
+            "t".repeat(MAX_ANSWER)
+        );
+        let error = read(200, &huge)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("more than 65536"), "{error}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_answer_is_read_or_refused_without_panicking(status in 100u16..600, body in "\\PC{0,300}") {
+            let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            let _ = answer(status, body.as_bytes(), now, "x");
+        }
     }
 }

@@ -9,9 +9,15 @@
 //! - `hosts`: Azure Container Registry hosts of the public, China and US Government clouds,
 //!   matched exactly.
 //! - `cluster`: AKS cluster resource ids.
+//!
+//! Every parser of what arrives from outside is public, as GCP's, so that the fuzz targets
+//! (`fuzz/`) reach it: identifiers and hosts (`annotations`, `hosts`, `cluster`,
+//! `check_targets`), the environment file (`environment`), credentials (`certificate`,
+//! `secret`, `authority`) and answers (`acr`'s refresh token, `aks`'s kubeconfigs and
+//! addresses, `wire`'s refusals, `managed_identity`'s IMDS answers).
 
-pub(crate) mod acr;
-pub(crate) mod aks;
+pub mod acr;
+pub mod aks;
 pub mod annotations;
 pub mod authority;
 pub mod certificate;
@@ -24,11 +30,11 @@ pub mod controller;
 pub(crate) mod devops;
 pub(crate) mod endpoints;
 mod entra;
-pub(crate) mod environment;
+pub mod environment;
 pub mod hosts;
-mod managed_identity;
+pub mod managed_identity;
 pub mod secret;
-pub(crate) mod wire;
+pub mod wire;
 
 pub(crate) use cloud::Azure;
 pub use endpoints::IMDS_URL_VAR;

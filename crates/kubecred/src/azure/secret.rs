@@ -6,7 +6,7 @@
 //! - key `sops.azure-kv`: the same fields as YAML, `clientCertificateSendChain` a YAML *boolean*.
 //!
 //! A Secret is a tenant's: its authority host must be a public cloud's or the operator's
-//! ([`super::authority::from_secret`]); every field is checked and errors name the key, never a
+//! (`authority::from_secret`); every field is checked and errors name the key, never a
 //! value of a secret field.
 
 use std::collections::BTreeMap;
@@ -204,6 +204,7 @@ mod tests {
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     const CLIENT: &str = "00000000-0000-0000-0000-0000000000aa";
     const BUNDLE: &str = include_str!("testdata/bundle.pem");
+    const BUNDLE_ENCRYPTED: &str = include_str!("testdata/bundle-chain-encrypted.pem");
 
     fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, Secret> {
         pairs
@@ -248,6 +249,87 @@ mod tests {
                     send_chain: true,
                     ..
                 }
+            ));
+        }
+    }
+
+    /// What each form takes: the send-chain flag's spellings, an encrypted key with its
+    /// password, a known or the operator's authority host.
+    #[test]
+    fn good_secrets_of_either_form() {
+        let send_chain = |pairs: &[(&str, &str)]| match app(&Env::from_pairs(&[]), &data(pairs)) {
+            Ok(AppSecret {
+                credentials: Credentials::Certificate { send_chain, .. },
+                ..
+            }) => Some(send_chain),
+            _ => None,
+        };
+        let certificate = [
+            ("tenantId", TENANT),
+            ("clientId", CLIENT),
+            ("clientCertificate", BUNDLE_ENCRYPTED),
+            ("clientCertificatePassword", "s3cret"),
+        ];
+        for (flag, expected) in [
+            (None, false),
+            (Some(""), false),
+            (Some("false"), false),
+            (Some("true"), true),
+            (Some(" true\n"), true),
+        ] {
+            let mut pairs = certificate.to_vec();
+            pairs.extend(flag.map(|f| ("clientCertificateSendChain", f)));
+            assert_eq!(send_chain(&pairs), Some(expected), "{flag:?}");
+        }
+        let indented: String = BUNDLE_ENCRYPTED
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect();
+        for (flag, expected) in [
+            ("", false),
+            ("clientCertificateSendChain: false\n", false),
+            ("clientCertificateSendChain: true\n", true),
+        ] {
+            let yaml = format!(
+                "tenantId: {TENANT}\nclientId: {CLIENT}\nclientCertificatePassword: s3cret\n{flag}clientCertificate: |\n{indented}"
+            );
+            assert_eq!(send_chain(&[(SOPS_KEY, &yaml)]), Some(expected), "{flag}");
+        }
+        let operator =
+            Env::from_pairs(&[(authority::AUTHORITY_HOST_VAR, "https://127.0.0.1:8443/")]);
+        for (host, expected) in [
+            (None, "https://127.0.0.1:8443/"),
+            (Some("https://127.0.0.1:8443"), "https://127.0.0.1:8443/"),
+            (
+                Some("https://login.chinacloudapi.cn/"),
+                "https://login.chinacloudapi.cn/",
+            ),
+            (
+                Some(" https://login.microsoftonline.us "),
+                "https://login.microsoftonline.us/",
+            ),
+        ] {
+            let mut pairs = vec![
+                ("tenantId", "contoso.onmicrosoft.com"),
+                ("clientId", CLIENT),
+                ("clientSecret", "s"),
+            ];
+            pairs.extend(host.map(|h| ("authorityHost", h)));
+            let parsed = app(&operator, &data(&pairs));
+            assert_eq!(
+                parsed
+                    .as_ref()
+                    .map(|a| (a.tenant.as_str(), a.authority.as_str()))
+                    .ok(),
+                Some(("contoso.onmicrosoft.com", expected)),
+                "{host:?}"
+            );
+            assert!(matches!(
+                parsed,
+                Ok(AppSecret {
+                    credentials: Credentials::Secret(_),
+                    ..
+                })
             ));
         }
     }
@@ -322,6 +404,80 @@ mod tests {
                 "not the expected YAML",
             ),
             (&[(SOPS_KEY, "tenantId: [hunter2")], "not the expected YAML"),
+            (
+                &[(
+                    SOPS_KEY,
+                    "tenantId: t\nclientId: c\nclientSecret: hunter2\nclientID: x\n",
+                )],
+                "Secret key 'sops.azure-kv': not the expected YAML at line",
+            ),
+            (&[(SOPS_KEY, "- hunter2\n")], "not the expected YAML"),
+            (&[(SOPS_KEY, "")], "not the expected YAML"),
+            (
+                &[(SOPS_KEY, "clientSecret: \"hunter2")],
+                "not the expected YAML",
+            ),
+            (
+                &[(
+                    SOPS_KEY,
+                    "tenantId: not a tenant\nclientId: c\nclientSecret: hunter2\n",
+                )],
+                "Secret key 'sops.azure-kv': tenantId: invalid tenant",
+            ),
+            (
+                &[
+                    ("tenantId", " "),
+                    ("clientId", CLIENT),
+                    ("clientSecret", "hunter2"),
+                ],
+                "no 'tenantId'",
+            ),
+            (
+                &[("tenantId", TENANT), ("clientSecret", "hunter2")],
+                "no 'clientId'",
+            ),
+            (
+                &[
+                    ("tenantId", TENANT),
+                    ("clientId", CLIENT),
+                    ("clientSecret", "hunter2"),
+                    ("clientCertificateSendChain", "True"),
+                ],
+                "clientCertificateSendChain must be \"true\" or \"false\"",
+            ),
+            (
+                &[
+                    ("tenantId", TENANT),
+                    ("clientId", CLIENT),
+                    (
+                        "clientCertificate",
+                        "-----BEGIN PRIVATE KEY-----\nhunter2\n-----END PRIVATE KEY-----\n",
+                    ),
+                    ("clientCertificatePassword", "hunter2"),
+                ],
+                "the Secret: clientCertificate",
+            ),
+            (
+                &[
+                    ("tenantId", TENANT),
+                    ("clientId", CLIENT),
+                    ("clientCertificate", BUNDLE_ENCRYPTED),
+                    ("clientCertificatePassword", "hunter2"),
+                ],
+                "client certificate in the Secret: clientCertificate:",
+            ),
+            (
+                &[
+                    ("tenantId", TENANT),
+                    ("clientId", CLIENT),
+                    ("clientSecret", "hunter2"),
+                    (
+                        "authorityHost",
+                        "https://user:hunter2@login.microsoftonline.com/",
+                    ),
+                ],
+                "authorityHost: invalid authority host 'https://***@login.microsoftonline.com/': user info is not allowed",
+            ),
         ];
         for (pairs, expected) in cases {
             let message = error(pairs);

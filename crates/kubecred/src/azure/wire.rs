@@ -1,5 +1,5 @@
 //! The edge of every Azure call kubecred makes by hand (ACR's exchange, ARM, the Blob, Key Vault
-//! and Event Hubs checks): an answer is read up to [`crate::http::MAX_ANSWER`] bytes, as JSON when it is a
+//! and Event Hubs checks): an answer is read up to 1 MiB, as JSON when it is a
 //! success, else classified by its status and described with Azure's own error text, in any of
 //! its shapes (ARM and Key Vault `{"error": {"code", "message"}}`; ACR's registry API
 //! `{"errors": [{"code", "message"}]}`; OAuth `{"error", "error_description"}`; Storage and
@@ -27,9 +27,14 @@ pub(crate) async fn text(request: reqwest::RequestBuilder, action: &str) -> Resu
     http::text(request, action, refusal).await
 }
 
+/// A success's body as `T` ([`crate`]'s one JSON edge; public for the fuzz targets).
+pub fn parse<T: DeserializeOwned>(body: &str, action: &str) -> Result<T> {
+    http::parse(body, action)
+}
+
 /// A non-2xx answer as an error: 408, 429 and 5xx transient; 401 and 403 denied; 404 not
 /// found; any other status invalid. The message is Azure's text (bounded), else the status.
-pub(crate) fn refusal(status: u16, body: &str, action: &str) -> Error {
+pub fn refusal(status: u16, body: &str, action: &str) -> Error {
     let azure = azure_text(body)
         .map(|t| format!(": {t}"))
         .unwrap_or_default();
@@ -92,7 +97,7 @@ fn xml_text(body: &str) -> Option<String> {
 /// Who an Entra access token was issued to, for messages: its client (`appid` of v1 tokens,
 /// `azp` of v2) and object id (`oid`), read without verification (kubecred's own token). Only
 /// GUID-shaped values are taken, so nothing else of the token can reach a message.
-pub(crate) fn token_holder(token: &crate::Secret) -> Option<String> {
+pub fn token_holder(token: &crate::Secret) -> Option<String> {
     let claims = claims(token)?;
     let object = guid(&claims, "oid");
     match (client_id(&claims), object) {
@@ -277,6 +282,151 @@ mod tests {
         assert_eq!(refusal(500, "not json", "x").to_string(), "x: HTTP 500");
         let bad = refusal(400, "{}", "x");
         assert!(!bad.is_denied() && !bad.is_transient());
+    }
+
+    /// Every status class and every error shape Azure answers with, one row each.
+    #[test]
+    fn each_status_and_shape_is_classified_and_described() {
+        #[derive(Debug, PartialEq)]
+        enum Kind {
+            Denied,
+            Transient,
+            NotFound,
+            Invalid,
+        }
+        let kind = |e: &Error| {
+            if e.is_denied() {
+                Kind::Denied
+            } else if e.is_transient() {
+                Kind::Transient
+            } else if e.is_not_found() {
+                Kind::NotFound
+            } else {
+                Kind::Invalid
+            }
+        };
+        for (status, body, expected, expected_kind) in [
+            (401, "", "x: HTTP 401", Kind::Denied),
+            (403, "{}", "x: HTTP 403", Kind::Denied),
+            (404, "", "x: HTTP 404", Kind::NotFound),
+            (408, "", "x: HTTP 408", Kind::Transient),
+            (429, "", "x: HTTP 429", Kind::Transient),
+            (500, "", "x: HTTP 500", Kind::Transient),
+            (599, "", "x: HTTP 599", Kind::Transient),
+            (302, "", "x: HTTP 302", Kind::Invalid),
+            (400, "", "x: HTTP 400", Kind::Invalid),
+            (409, "", "x: HTTP 409", Kind::Invalid),
+            (600, "", "x: HTTP 600", Kind::Invalid),
+            (
+                403,
+                r#"{"error":{"code":"Forbidden","message":"Caller is not authorized"}}"#,
+                "x: HTTP 403: Forbidden: Caller is not authorized",
+                Kind::Denied,
+            ),
+            (
+                404,
+                r#"{"error":{"code":"ResourceNotFound"}}"#,
+                "x: HTTP 404: ResourceNotFound",
+                Kind::NotFound,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"only a message"}}"#,
+                "x: HTTP 400: only a message",
+                Kind::Invalid,
+            ),
+            (
+                401,
+                r#"{"error":"invalid_client"}"#,
+                "x: HTTP 401: invalid_client",
+                Kind::Denied,
+            ),
+            (
+                401,
+                r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"},{"code":"second"}]}"#,
+                "x: HTTP 401: DENIED: requested access to the resource is denied",
+                Kind::Denied,
+            ),
+            (401, r#"{"errors":[]}"#, "x: HTTP 401", Kind::Denied),
+            (
+                401,
+                r#"{"errors":{"code":"c"}}"#,
+                "x: HTTP 401",
+                Kind::Denied,
+            ),
+            (400, r#"{"error":5}"#, "x: HTTP 400", Kind::Invalid),
+            (
+                400,
+                r#"{"error":{"code":5,"message":["m"]}}"#,
+                "x: HTTP 400",
+                Kind::Invalid,
+            ),
+            (400, "[1,2]", "x: HTTP 400", Kind::Invalid),
+            (400, "null", "x: HTTP 400", Kind::Invalid),
+            (
+                404,
+                "<Error><Code>ContainerNotFound</Code><Message>The specified container does not exist.</Message></Error>",
+                "x: HTTP 404: ContainerNotFound: The specified container does not exist.",
+                Kind::NotFound,
+            ),
+            (
+                401,
+                "<Error><Detail>  Claim 'Send' required.  </Detail></Error>",
+                "x: HTTP 401: Claim 'Send' required.",
+                Kind::Denied,
+            ),
+            (500, "<Error><Code>Unclosed", "x: HTTP 500", Kind::Transient),
+            (500, "</Code>x<Code>", "x: HTTP 500", Kind::Transient),
+            (500, "<Code></Code>", "x: HTTP 500: ", Kind::Transient),
+            (
+                400,
+                "<Code>a\u{7}b</Code><Message>\u{1b}[2Jc\td</Message>",
+                "x: HTTP 400: a\\u{7}b: \\u{1b}[2Jc\\td",
+                Kind::Invalid,
+            ),
+        ] {
+            let error = refusal(status, body, "x");
+            assert_eq!(
+                (error.to_string(), kind(&error)),
+                (expected.to_owned(), expected_kind),
+                "{status} {body}"
+            );
+        }
+    }
+
+    /// Who a token was issued to: GUID-shaped `appid`/`azp` and `oid` only.
+    #[test]
+    fn token_holders_are_guids_only() {
+        use base64::Engine as _;
+        let token = |claims: &str| {
+            crate::Secret::new(format!(
+                "e30.{}.c2ln",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims)
+            ))
+        };
+        const A: &str = "11111111-2222-3333-4444-555555555555";
+        const O: &str = "66666666-7777-8888-9999-000000000000";
+        for (claims, expected) in [
+            (
+                format!(r#"{{"appid":"{A}","oid":"{O}"}}"#),
+                Some(format!("client {A} (object {O})")),
+            ),
+            (format!(r#"{{"azp":"{A}"}}"#), Some(format!("client {A}"))),
+            (
+                format!(r#"{{"appid":"s3cret","azp":"{A}"}}"#),
+                Some(format!("client {A}")),
+            ),
+            (format!(r#"{{"oid":"{O}"}}"#), Some(format!("object {O}"))),
+            (r#"{"appid":"s3cret","oid":5}"#.to_owned(), None),
+            (format!(r#"{{"appid":"{A}\n"}}"#), None),
+            ("[]".to_owned(), None),
+            ("not json".to_owned(), None),
+        ] {
+            assert_eq!(token_holder(&token(&claims)), expected, "{claims}");
+        }
+        for opaque in ["", "s3cret", "a.!!.c", "a..c"] {
+            assert_eq!(token_holder(&crate::Secret::new(opaque)), None, "{opaque}");
+        }
     }
 
     #[test]

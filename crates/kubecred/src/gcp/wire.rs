@@ -128,7 +128,14 @@ pub(crate) async fn token_grant(
 /// `now + expires_in`, for an answer's `expires_in` (seconds, must be positive).
 pub(crate) fn expiry(now: SystemTime, expires_in: i64, action: &str) -> Result<SystemTime> {
     match u64::try_from(expires_in) {
-        Ok(seconds) if seconds > 0 => Ok(now + Duration::from_secs(seconds)),
+        Ok(seconds) if seconds > 0 => {
+            now.checked_add(Duration::from_secs(seconds))
+                .ok_or_else(|| {
+                    Error::upstream(format!(
+                        "{action}: the answer's expires_in is {expires_in}, out of range"
+                    ))
+                })
+        }
         _ => Err(Error::upstream(format!(
             "{action}: the answer's expires_in is {expires_in}, not a positive number of seconds"
         ))),
@@ -187,5 +194,8 @@ mod tests {
         for bad in [0, -1] {
             assert!(expiry(now, bad, "x").is_err());
         }
+        // A hostile answer's huge expires_in is an error, not an overflow panic.
+        let far = expiry(now + Duration::from_secs(1), i64::MAX, "x");
+        assert!(far.is_err_and(|e| e.to_string().ends_with("out of range")));
     }
 }

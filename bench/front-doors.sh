@@ -362,9 +362,10 @@ included):
   (ACR, in the docker helper) takes under 1 ms.
 - Intermittent ~40 ms waits for a stand-in's answer (`strace`: kubecred writes the whole
   request in one `writev` on a `TCP_NODELAY` socket, then the response arrives ~41 ms later);
-  curl never waits so. The stand-ins' HTTPS listener does not set `TCP_NODELAY` on accepted
-  connections, so this is most likely Nagle holding the answer behind an un-acknowledged TLS
-  session ticket until the client's delayed ACK: a sandbox artefact that inflates the cold rows
+  curl never waits so. The stand-ins' listeners did not set `TCP_NODELAY` on accepted
+  connections, so this was most likely Nagle holding the answer behind an un-acknowledged TLS
+  session ticket until the client's delayed ACK: a sandbox artefact that inflated the cold rows
   (and the ACR row, with two requests, more often), which az's requests to the same stand-ins
-  may meet too. Not investigated further here.""")
+  may meet too. The sandbox sets `TCP_NODELAY` since; a run after that change shows whether
+  these waits are gone.""")
 PY

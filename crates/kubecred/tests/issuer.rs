@@ -22,7 +22,13 @@ async fn served(sandbox: &Sandbox, path: &str) -> Result<Value, Box<dyn std::err
     let roots = reqwest::Certificate::from_pem_bundle(sandbox.ca_pem().as_bytes())?;
     let client = reqwest::Client::builder().tls_certs_only(roots).build()?;
     let url = format!("{}{path}", sandbox.url());
-    Ok(client.get(url).send().await?.error_for_status()?.json().await?)
+    Ok(client
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
 }
 
 #[tokio::test]
@@ -55,7 +61,15 @@ async fn the_sandbox_issuer_verifies_with_its_signing_key() -> TestResult {
     let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
     assert_eq!(
         names,
-        ["issuer-url", "discovery", "issuer", "jwks-uri", "jwks", "keys", "signing-keys"]
+        [
+            "issuer-url",
+            "discovery",
+            "issuer",
+            "jwks-uri",
+            "jwks",
+            "keys",
+            "signing-keys"
+        ]
     );
     // Without the sandbox's CA, as a cloud sees it: the certificate is not trusted.
     let untrusted = issuer::verify(&sandbox.issuer(), &VerifyOptions::default()).await?;
@@ -133,11 +147,17 @@ async fn each_publishing_mistake_has_its_own_message() -> TestResult {
     let url = site.url();
     let good = published.verify(&url).await?;
     assert!(good.passed, "{good:#?}");
-    let discovery = issuer::generate(&Issuer::parse(&url)?, None, &[published.key.clone()])?.discovery;
+    let discovery =
+        issuer::generate(&Issuer::parse(&url)?, None, &[published.key.clone()])?.discovery;
 
     let mut seen = Vec::new();
-    let mut expect = |(name, problem, message): (String, String, String), want: (&str, &str, &str)| {
-        assert_eq!((name.as_str(), problem.as_str()), (want.0, want.1), "{message}");
+    let mut expect = |(name, problem, message): (String, String, String),
+                      want: (&str, &str, &str)| {
+        assert_eq!(
+            (name.as_str(), problem.as_str()),
+            (want.0, want.1),
+            "{message}"
+        );
         assert!(message.contains(want.2), "{message}");
         assert!(!seen.contains(&message), "{message}");
         seen.push(message);
@@ -147,11 +167,17 @@ async fn each_publishing_mistake_has_its_own_message() -> TestResult {
     let slash = format!("{url}/");
     expect(
         published.failure(&slash).await?,
-        ("issuer", "issuer-mismatch", "compare the two strings exactly"),
+        (
+            "issuer",
+            "issuer-mismatch",
+            "compare the two strings exactly",
+        ),
     );
 
     expect(
-        published.failure(&url.replace("https://", "http://")).await?,
+        published
+            .failure(&url.replace("https://", "http://"))
+            .await?,
         ("issuer-url", "not-https", "only over https"),
     );
 
@@ -160,7 +186,11 @@ async fn each_publishing_mistake_has_its_own_message() -> TestResult {
     site.put(DISCOVERY, Page::json(&unreachable));
     expect(
         published.failure(&url).await?,
-        ("jwks", "unreachable", "cannot fetch the JWKS at jwks_uri https://127.0.0.1:1"),
+        (
+            "jwks",
+            "unreachable",
+            "cannot fetch the JWKS at jwks_uri https://127.0.0.1:1",
+        ),
     );
 
     let mut plain = discovery.clone();
@@ -183,13 +213,19 @@ async fn each_publishing_mistake_has_its_own_message() -> TestResult {
         ("discovery", "redirect", "clouds do not follow redirects"),
     );
 
-    site.put(DISCOVERY, Page::ok("application/json", "<html>not json</html>"));
+    site.put(
+        DISCOVERY,
+        Page::ok("application/json", "<html>not json</html>"),
+    );
     expect(
         published.failure(&url).await?,
         ("discovery", "not-json", "is not JSON"),
     );
 
-    site.put(DISCOVERY, Page::ok("application/json", vec![b' '; 300 * 1024]));
+    site.put(
+        DISCOVERY,
+        Page::ok("application/json", vec![b' '; 300 * 1024]),
+    );
     expect(
         published.failure(&url).await?,
         ("discovery", "too-large", "larger than"),
@@ -198,7 +234,11 @@ async fn each_publishing_mistake_has_its_own_message() -> TestResult {
     site.remove(DISCOVERY);
     expect(
         published.failure(&url).await?,
-        ("discovery", "http-status", "HTTP 404: upload it at exactly this path"),
+        (
+            "discovery",
+            "http-status",
+            "HTTP 404: upload it at exactly this path",
+        ),
     );
 
     // A rotation published too late: the JWKS lacks the key the API server signs with.
@@ -215,7 +255,10 @@ async fn each_publishing_mistake_has_its_own_message() -> TestResult {
         ("signing-keys", "missing-key", "(sa.pub)"),
     );
 
-    site.put(JWKS, Page::ok("application/octet-stream", stale.jwks.to_string()));
+    site.put(
+        JWKS,
+        Page::ok("application/octet-stream", stale.jwks.to_string()),
+    );
     expect(
         published.failure(&url).await?,
         ("jwks", "content-type", "'application/octet-stream'"),

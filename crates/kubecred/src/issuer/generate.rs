@@ -43,7 +43,11 @@ fn pretty(value: &Value) -> String {
 
 /// The documents of `issuer` publishing `keys` (at least one; several during a rotation), with
 /// `jwks_uri` (default `<issuer>/openid/v1/jwks`, which must then also be `https`).
-pub fn generate(issuer: &Issuer, jwks_uri: Option<&str>, keys: &[PublicKeyPem]) -> Result<Documents> {
+pub fn generate(
+    issuer: &Issuer,
+    jwks_uri: Option<&str>,
+    keys: &[PublicKeyPem],
+) -> Result<Documents> {
     if keys.is_empty() {
         return Err(Error::invalid(
             "no public key given: the JWKS must publish every key the API server signs with \
@@ -99,7 +103,10 @@ mod tests {
     fn documents_have_the_api_servers_fields() -> Result<()> {
         let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
             .map_err(|_| Error::invalid("keygen"))?;
-        let rsa = rsa.public_key().as_der().map_err(|_| Error::invalid("der"))?;
+        let rsa = rsa
+            .public_key()
+            .as_der()
+            .map_err(|_| Error::invalid("der"))?;
         let ec = signature::EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_ASN1_SIGNING)
             .map_err(|_| Error::invalid("keygen"))?;
         let ec = signature::ParsedPublicKey::new(
@@ -124,13 +131,19 @@ mod tests {
                 "id_token_signing_alg_values_supported": ["ES384", "RS256"],
             })
         );
-        let published = documents.jwks["keys"].as_array().cloned().unwrap_or_default();
+        let published = documents.jwks["keys"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(published.len(), 2);
         assert_eq!(published[0]["crv"], "P-384");
         assert_eq!(published[1]["kty"], "RSA");
         assert!(documents.jwks_json().ends_with("}\n"));
         let custom = generate(&issuer, Some("https://cdn.example.com/keys.json"), &keys)?;
-        assert_eq!(custom.discovery["jwks_uri"], "https://cdn.example.com/keys.json");
+        assert_eq!(
+            custom.discovery["jwks_uri"],
+            "https://cdn.example.com/keys.json"
+        );
         Ok(())
     }
 
@@ -143,7 +156,11 @@ mod tests {
         let error = generate(&issuer, Some("http://x/jwks"), &[key])
             .err()
             .map(|e| e.to_string());
-        assert!(error.unwrap_or_default().contains("must be an https:// URL"));
+        assert!(
+            error
+                .unwrap_or_default()
+                .contains("must be an https:// URL")
+        );
         Ok(())
     }
 }

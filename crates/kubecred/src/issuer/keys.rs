@@ -37,6 +37,12 @@ impl PublicKeyPem {
         }
     }
 
+    /// Reads a PEM file (a regular file, size-bounded); errors name the path, never the text.
+    pub async fn read(path: &std::path::Path) -> Result<Self> {
+        let pem = crate::fs::read_bounded(path).await?;
+        Ok(PublicKeyPem::new(path.display().to_string(), pem))
+    }
+
     /// Where the PEM came from.
     pub fn source(&self) -> &str {
         &self.source
@@ -84,7 +90,9 @@ impl Jwk {
     /// Whether `other` holds the same public key (whatever its `kid`, `use` or `alg`).
     pub fn same_key(&self, other: &Jwk) -> bool {
         (&self.kty, &self.crv, &self.x, &self.y, &self.n, &self.e)
-            == (&other.kty, &other.crv, &other.x, &other.y, &other.n, &other.e)
+            == (
+                &other.kty, &other.crv, &other.x, &other.y, &other.n, &other.e,
+            )
     }
 }
 
@@ -173,7 +181,11 @@ fn from_spki(der: &[u8]) -> Result<Jwk, String> {
             c if c == OID_NIST_EC_P521 => {
                 ("P-521", "ES512", &signature::ECDSA_P521_SHA512_ASN1, 66)
             }
-            other => return Err(format!("an EC key on curve {other} (P-256, P-384 or P-521)")),
+            other => {
+                return Err(format!(
+                    "an EC key on curve {other} (P-256, P-384 or P-521)"
+                ));
+            }
         };
     let point = spki.subject_public_key.data.as_ref();
     if point.len() != 1 + 2 * size || point.first() != Some(&4) {
@@ -320,12 +332,18 @@ mod tests {
     fn rsa_pkix_and_pkcs1_give_the_same_jwk() -> Result<()> {
         let pair = rsa_pair();
         let pkcs1 = pair.public_key().as_ref().to_vec();
-        let pkix = pair.public_key().as_der().map_err(|_| Error::invalid("der"))?;
+        let pkix = pair
+            .public_key()
+            .as_der()
+            .map_err(|_| Error::invalid("der"))?;
         let a = public_keys(&[PublicKeyPem::new("a", pem("PUBLIC KEY", pkix.as_ref()))])?;
         let b = public_keys(&[PublicKeyPem::new("b", pem("RSA PUBLIC KEY", &pkcs1))])?;
         assert_eq!(a, b);
         assert_eq!(a[0].kid, kid(pkix.as_ref()));
-        assert_eq!((a[0].alg.as_str(), a[0].e.as_deref()), ("RS256", Some("AQAB")));
+        assert_eq!(
+            (a[0].alg.as_str(), a[0].e.as_deref()),
+            ("RS256", Some("AQAB"))
+        );
         assert!(check_published(&serde_json::to_value(&a[0]).unwrap_or_default()).is_ok());
         Ok(())
     }
@@ -333,9 +351,24 @@ mod tests {
     #[test]
     fn ecdsa_keys_on_each_curve() -> Result<()> {
         for (alg, crv, jws, size) in [
-            (&signature::ECDSA_P256_SHA256_ASN1_SIGNING, "P-256", "ES256", 32),
-            (&signature::ECDSA_P384_SHA384_ASN1_SIGNING, "P-384", "ES384", 48),
-            (&signature::ECDSA_P521_SHA512_ASN1_SIGNING, "P-521", "ES512", 66),
+            (
+                &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                "P-256",
+                "ES256",
+                32,
+            ),
+            (
+                &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+                "P-384",
+                "ES384",
+                48,
+            ),
+            (
+                &signature::ECDSA_P521_SHA512_ASN1_SIGNING,
+                "P-521",
+                "ES512",
+                66,
+            ),
         ] {
             let spki = ec_spki(alg);
             let keys = public_keys(&[PublicKeyPem::new("ec", pem("PUBLIC KEY", &spki))])?;
@@ -353,7 +386,10 @@ mod tests {
 
     #[test]
     fn several_keys_in_files_in_order_each_once() -> Result<()> {
-        let first = pem("PUBLIC KEY", &ec_spki(&signature::ECDSA_P256_SHA256_ASN1_SIGNING));
+        let first = pem(
+            "PUBLIC KEY",
+            &ec_spki(&signature::ECDSA_P256_SHA256_ASN1_SIGNING),
+        );
         let second = pem("RSA PUBLIC KEY", rsa_pair().public_key().as_ref());
         let both = format!("# rotation\n{first}{second}");
         let keys = public_keys(&[
@@ -368,7 +404,12 @@ mod tests {
     #[test]
     fn private_keys_are_refused_without_being_shown() {
         let secret_body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
-        for label in ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY"] {
+        for label in [
+            "PRIVATE KEY",
+            "RSA PRIVATE KEY",
+            "EC PRIVATE KEY",
+            "ENCRYPTED PRIVATE KEY",
+        ] {
             let text = format!("-----BEGIN {label}-----\n{secret_body}\n-----END {label}-----\n");
             let error = public_keys(&[PublicKeyPem::new("sa.key", text)])
                 .err()
@@ -381,15 +422,29 @@ mod tests {
 
     #[test]
     fn other_inputs_are_refused_with_the_reason() {
-        let ed = aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap_or_else(|_| unreachable!());
-        let ed = ed.public_key().as_der().map(|d| d.as_ref().to_vec()).unwrap_or_default();
+        let ed =
+            aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap_or_else(|_| unreachable!());
+        let ed = ed
+            .public_key()
+            .as_der()
+            .map(|d| d.as_ref().to_vec())
+            .unwrap_or_default();
         for (text, reason) in [
             (String::new(), "holds no PEM public key"),
             ("not pem at all".to_owned(), "holds no PEM public key"),
-            (pem("PUBLIC KEY", b"garbage"), "not DER SubjectPublicKeyInfo"),
-            (pem("RSA PUBLIC KEY", b"garbage"), "RSA public key is malformed"),
+            (
+                pem("PUBLIC KEY", b"garbage"),
+                "not DER SubjectPublicKeyInfo",
+            ),
+            (
+                pem("RSA PUBLIC KEY", b"garbage"),
+                "RSA public key is malformed",
+            ),
             (pem("PUBLIC KEY", &ed), "RSA or ECDSA keys only"),
-            (pem("X509 CRL", b"x"), "'X509 CRL' PEM block is not a public key"),
+            (
+                pem("X509 CRL", b"x"),
+                "'X509 CRL' PEM block is not a public key",
+            ),
         ] {
             let error = public_keys(&[PublicKeyPem::new("f", text)])
                 .err()

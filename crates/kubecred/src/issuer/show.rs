@@ -121,7 +121,14 @@ fn private_address(ip: IpAddr) -> Option<&'static str> {
 
 fn private_name(name: &str) -> Option<&'static str> {
     let in_cluster = [".svc", ".svc.cluster.local", ".cluster.local"];
-    let local = [".local", ".localhost", ".internal", ".lan", ".home.arpa", ".localdomain"];
+    let local = [
+        ".local",
+        ".localhost",
+        ".internal",
+        ".lan",
+        ".home.arpa",
+        ".localdomain",
+    ];
     if name == "localhost" {
         Some("a loopback name")
     } else if name == "kubernetes"

@@ -156,7 +156,10 @@ async fn run(
     let later = ["discovery", "issuer", "jwks-uri", "jwks", "keys"];
     let issuer = match Issuer::parse(&issuer) {
         Ok(parsed) => {
-            checks.push(Check::pass("issuer-url", "https, no user info, query or fragment"));
+            checks.push(Check::pass(
+                "issuer-url",
+                "https, no user info, query or fragment",
+            ));
             parsed
         }
         Err(error) => {
@@ -170,9 +173,19 @@ async fn run(
         }
     };
     let discovery_url = issuer.discovery_url();
-    let discovery = match fetch(&client, &discovery_url, "the discovery document", &["application/json"]).await {
+    let discovery = match fetch(
+        &client,
+        &discovery_url,
+        "the discovery document",
+        &["application/json"],
+    )
+    .await
+    {
         Ok(document) => {
-            checks.push(Check::pass("discovery", format!("{discovery_url}: JSON, served as application/json")));
+            checks.push(Check::pass(
+                "discovery",
+                format!("{discovery_url}: JSON, served as application/json"),
+            ));
             document
         }
         Err((problem, message)) => {
@@ -224,9 +237,10 @@ async fn run(
 /// The document's `issuer` must be the very string the cloud registers (and tokens carry).
 fn check_issuer(issuer: &Issuer, discovery: &Value) -> Check {
     match discovery.get("issuer").and_then(Value::as_str) {
-        Some(found) if found == issuer.as_str() => {
-            Check::pass("issuer", format!("the document names '{found}', as expected"))
-        }
+        Some(found) if found == issuer.as_str() => Check::pass(
+            "issuer",
+            format!("the document names '{found}', as expected"),
+        ),
         Some(found) => Check::fail(
             "issuer",
             "issuer-mismatch",
@@ -289,7 +303,10 @@ fn published_keys(jwks: &Value) -> Result<(Check, Vec<Jwk>), Check> {
             Ok(jwk) => keys.push(jwk),
             Err(why) => {
                 let kid = entry.get("kid").and_then(Value::as_str).map(shown);
-                bad.push(format!("key #{index} ({}): {why}", kid.as_deref().unwrap_or("no kid")));
+                bad.push(format!(
+                    "key #{index} ({}): {why}",
+                    kid.as_deref().unwrap_or("no kid")
+                ));
             }
         }
     }
@@ -303,7 +320,10 @@ fn published_keys(jwks: &Value) -> Result<(Check, Vec<Jwk>), Check> {
             ),
         ));
     }
-    let listed: Vec<String> = keys.iter().map(|k| format!("{} ({})", k.kid, k.alg)).collect();
+    let listed: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{} ({})", k.kid, k.alg))
+        .collect();
     Ok((Check::pass("keys", listed.join(", ")), keys))
 }
 
@@ -312,7 +332,10 @@ fn check_signing(signing: &[(String, Jwk)], published: &[Jwk]) -> Check {
     let mut missing = Vec::new();
     let mut renamed = Vec::new();
     for (source, key) in signing {
-        if published.iter().any(|p| p.kid == key.kid && p.same_key(key)) {
+        if published
+            .iter()
+            .any(|p| p.kid == key.kid && p.same_key(key))
+        {
             continue;
         }
         match published.iter().find(|p| p.same_key(key)) {
@@ -356,7 +379,11 @@ async fn fetch(
     what: &str,
     content_types: &[&str],
 ) -> Result<Value, (&'static str, String)> {
-    let response = client.get(url).send().await.map_err(|e| unreachable(&e, url, what))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| unreachable(&e, url, what))?;
     let status = response.status();
     if status.is_redirection() {
         let location = response
@@ -377,7 +404,9 @@ async fn fetch(
     if !status.is_success() {
         let hint = match status.as_u16() {
             404 => "upload it at exactly this path",
-            401 | 403 => "make it readable without authentication (a public object or bucket policy)",
+            401 | 403 => {
+                "make it readable without authentication (a public object or bucket policy)"
+            }
             _ => "clouds need a 200 answer",
         };
         return Err((
@@ -389,9 +418,18 @@ async fn fetch(
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
     if !media.as_deref().is_some_and(|m| content_types.contains(&m)) {
-        let served = media.map_or_else(|| "no content type".to_owned(), |m| format!("'{}'", m.escape_default()));
+        let served = media.map_or_else(
+            || "no content type".to_owned(),
+            |m| format!("'{}'", m.escape_default()),
+        );
         return Err((
             "content-type",
             format!(
@@ -404,7 +442,9 @@ async fn fetch(
     let too_large = || {
         (
             "too-large",
-            format!("{what} {url} is larger than {MAX_DOCUMENT} bytes; it holds only public keys and should be a few KB"),
+            format!(
+                "{what} {url} is larger than {MAX_DOCUMENT} bytes; it holds only public keys and should be a few KB"
+            ),
         )
     };
     let declared = response
@@ -415,16 +455,21 @@ async fn fetch(
     if declared.is_some_and(|length| length > MAX_DOCUMENT as u64) {
         return Err(too_large());
     }
-    let body = http::bounded_text(response, MAX_DOCUMENT, what).await.map_err(|e| {
-        // `bounded_text` names the bound in its message; nothing else tells the cases apart.
-        match e.to_string().contains("is larger than") {
-            true => too_large(),
-            false => ("unreachable", format!("reading {what} {url} failed: {e}")),
-        }
-    })?;
+    let body = http::bounded_text(response, MAX_DOCUMENT, what)
+        .await
+        .map_err(|e| {
+            // `bounded_text` names the bound in its message; nothing else tells the cases apart.
+            match e.to_string().contains("is larger than") {
+                true => too_large(),
+                false => ("unreachable", format!("reading {what} {url} failed: {e}")),
+            }
+        })?;
     match serde_json::from_str::<Value>(&body) {
         Ok(value) if value.is_object() => Ok(value),
-        Ok(_) => Err(("not-json", format!("{what} {url} is JSON but not an object"))),
+        Ok(_) => Err((
+            "not-json",
+            format!("{what} {url} is JSON but not an object"),
+        )),
         Err(e) => Err((
             "not-json",
             format!(
@@ -456,5 +501,8 @@ fn unreachable(error: &reqwest::Error, url: &str, what: &str) -> (&'static str, 
     } else {
         "clouds must reach it from the internet (a public DNS name, port open, https)"
     };
-    ("unreachable", format!("cannot fetch {what} {url}: {hint} ({causes})"))
+    (
+        "unreachable",
+        format!("cannot fetch {what} {url}: {hint} ({causes})"),
+    )
 }

@@ -25,6 +25,10 @@ pub(crate) enum Proxy<'a> {
 }
 
 /// A client for `action` (named in errors) with these timeouts and proxy.
+#[cfg_attr(
+    not(any(feature = "aws", feature = "gcp", feature = "azure")),
+    allow(dead_code)
+)]
 pub(crate) fn client(
     action: &str,
     proxy: Proxy<'_>,

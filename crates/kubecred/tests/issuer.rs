@@ -107,7 +107,11 @@ impl Published {
         let sandbox = sandbox().await?;
         let site = StaticSite::start().await?;
         let key = PublicKeyPem::new("sa.pub", sandbox.signing_key_pem());
-        let documents = issuer::generate(&Issuer::parse(&site.url())?, None, &[key.clone()])?;
+        let documents = issuer::generate(
+            &Issuer::parse(&site.url())?,
+            None,
+            std::slice::from_ref(&key),
+        )?;
         site.put(DISCOVERY, Page::json(&documents.discovery));
         site.put(JWKS, Page::json(&documents.jwks));
         Ok(Published {
@@ -147,8 +151,12 @@ async fn each_publishing_mistake_has_its_own_message() -> TestResult {
     let url = site.url();
     let good = published.verify(&url).await?;
     assert!(good.passed, "{good:#?}");
-    let discovery =
-        issuer::generate(&Issuer::parse(&url)?, None, &[published.key.clone()])?.discovery;
+    let discovery = issuer::generate(
+        &Issuer::parse(&url)?,
+        None,
+        std::slice::from_ref(&published.key),
+    )?
+    .discovery;
 
     let mut seen = Vec::new();
     let mut expect = |(name, problem, message): (String, String, String),

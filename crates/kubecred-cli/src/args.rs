@@ -66,6 +66,10 @@ pub enum Command {
     GitCredential(Box<GitCredentialArgs>),
     #[command(about = crate::help::docker())]
     DockerCredential(DockerCredentialArgs),
+    /// A cluster's ServiceAccount issuer for the clouds: show it, generate its documents for a
+    /// self-managed cluster, verify them as a cloud fetches them.
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
     /// Run the local sandbox: a Kubernetes API subset with an OIDC issuer, on loopback.
     Sandbox(SandboxArgs),
     /// Start an embedded sandbox, fetch tokens through it and verify them (no cloud needed).
@@ -316,6 +320,86 @@ pub struct DockerCredentialArgs {
     /// Neither read nor write the on-disk cache (also KUBECRED_NO_CACHE=1).
     #[arg(long, env = "KUBECRED_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_cache: bool,
+}
+
+/// `kubecred issuer ...`.
+#[derive(Debug, Subcommand)]
+pub enum IssuerCommand {
+    /// The cluster's discovery document and JWKS (through the kubeconfig), and whether a cloud
+    /// can reach its issuer as configured.
+    Show(IssuerShowArgs),
+    /// The discovery document and JWKS of a self-managed cluster, from its public keys (what its
+    /// API server would serve with --service-account-issuer set).
+    Generate(IssuerGenerateArgs),
+    /// Fetch an issuer's discovery document and JWKS as a cloud does and check them (exit 1 when
+    /// a check fails).
+    Verify(IssuerVerifyArgs),
+}
+
+/// `kubecred issuer show`.
+#[derive(Debug, Args)]
+pub struct IssuerShowArgs {
+    /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
+}
+
+/// `kubecred issuer generate`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Upload DIR's two files at the same keys under the issuer, as application/json \
+                  (e.g. aws s3 cp --recursive DIR s3://BUCKET --content-type application/json), \
+                  then check with `kubecred issuer verify ISSUER`."
+)]
+pub struct IssuerGenerateArgs {
+    /// The issuer (--service-account-issuer): https, no query, fragment or user info.
+    #[arg(long, value_name = "URL")]
+    pub issuer: String,
+    /// A public key file (PEM: PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE; several keys per file
+    /// allowed) the API server verifies tokens with (repeatable: every key of a rotation).
+    #[arg(long = "signing-key", value_name = "FILE", required = true)]
+    pub signing_keys: Vec<PathBuf>,
+    /// The jwks_uri (--service-account-jwks-uri; default ISSUER/openid/v1/jwks).
+    #[arg(long, value_name = "URL")]
+    pub jwks_uri: Option<String>,
+    /// Write DIR/.well-known/openid-configuration and DIR/openid/v1/jwks (else print both as
+    /// one JSON object).
+    #[arg(long = "output-dir", short = 'o', value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+/// `kubecred issuer verify`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 every check passed, 1 a check failed or an error, 2 usage error."
+)]
+pub struct IssuerVerifyArgs {
+    /// The issuer, exactly as registered with the cloud.
+    pub issuer: String,
+    /// A public key file the cluster signs with (repeatable): each must be published.
+    #[arg(long = "signing-key", value_name = "FILE")]
+    pub signing_keys: Vec<PathBuf>,
+    /// Proxy (http:// or https://) for the fetches; without it HTTPS_PROXY and NO_PROXY apply.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<Url>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
+}
+
+/// How `issuer show` and `issuer verify` print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportOutput {
+    /// Lines for a person.
+    Text,
+    /// One JSON object.
+    Json,
 }
 
 /// How `token` prints the credential.

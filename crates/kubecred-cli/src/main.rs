@@ -12,6 +12,7 @@ mod docker;
 mod git;
 mod google_executable;
 mod help;
+mod issuer;
 mod kubeconfig;
 mod kubelet;
 mod registry;
@@ -100,6 +101,9 @@ async fn run(cli: Cli, looked_up: Option<Box<docker::Lookup>>) -> anyhow::Result
         Command::KubeletCredentialProvider(args) => kubelet::run(args).await,
         Command::GitCredential(args) => git::run(*args).await,
         Command::DockerCredential(args) => docker::run(args, looked_up).await,
+        Command::Issuer(args::IssuerCommand::Show(args)) => issuer::show(args).await,
+        Command::Issuer(args::IssuerCommand::Generate(args)) => issuer::generate(args).await,
+        Command::Issuer(args::IssuerCommand::Verify(args)) => issuer::verify(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,
     }

@@ -49,6 +49,7 @@ mod random;
 mod routes;
 mod sandbox;
 mod signing;
+pub mod site;
 mod state;
 mod status;
 mod tls;

@@ -117,6 +117,13 @@ impl Sandbox {
         self.state.issuer.clone()
     }
 
+    /// The public half of the issuer's signing key as PEM (`PUBLIC KEY`, PKIX), as
+    /// kube-apiserver's `--service-account-key-file` takes it: what a self-managed cluster's
+    /// operator hands `kubecred issuer generate`. The JWKS at `/openid/v1/jwks` publishes it.
+    pub fn signing_key_pem(&self) -> String {
+        self.state.key.public_key_pem()
+    }
+
     /// Lets the API server also take the bearer tokens `authenticator` vouches for (tried after
     /// the admin token, the static users and ServiceAccount tokens), as GKE's takes Google
     /// access tokens: e.g. [`crate::gcp::GcpStandIns::gke_authenticator`].

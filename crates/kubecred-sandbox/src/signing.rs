@@ -7,10 +7,11 @@
 //! aws-lc-rs key generation does not export. Verification uses jsonwebtoken
 //! (see `verify.rs`), so the two implementations check each other.
 
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Serialize;
 
 /// Why a JWT could not be signed.
@@ -30,6 +31,8 @@ pub(crate) struct SigningKey {
     kid: String,
     n: Vec<u8>,
     e: Vec<u8>,
+    /// The public key as a PKIX `SubjectPublicKeyInfo` (DER).
+    spki: Vec<u8>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -41,16 +44,36 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Generates a fresh RSA-2048 key. The key id is the base64url SHA-256 of
-    /// the DER public key, as kube-apiserver derives it.
+    /// Generates a fresh RSA-2048 key. The key id is the base64url (unpadded) SHA-256 of the
+    /// PKIX `SubjectPublicKeyInfo` DER, as kube-apiserver derives it (`keyIDFromPublicKey`:
+    /// `x509.MarshalPKIXPublicKey`), not of the PKCS#1 `RSAPublicKey`.
     pub(crate) fn generate() -> Result<SigningKey, aws_lc_rs::error::Unspecified> {
         let pair = KeyPair::generate(KeySize::Rsa2048)?;
         let public = pair.public_key();
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, public.as_ref());
+        let spki = public.as_der()?.as_ref().to_vec();
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &spki);
         let kid = URL_SAFE_NO_PAD.encode(digest.as_ref());
         let n = public.modulus().big_endian_without_leading_zero().to_vec();
         let e = public.exponent().big_endian_without_leading_zero().to_vec();
-        Ok(SigningKey { pair, kid, n, e })
+        Ok(SigningKey {
+            pair,
+            kid,
+            n,
+            e,
+            spki,
+        })
+    }
+
+    /// The public key as PEM (`PUBLIC KEY`, PKIX), as `--service-account-key-file` takes it.
+    pub(crate) fn public_key_pem(&self) -> String {
+        let body = STANDARD.encode(&self.spki);
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        pem
     }
 
     /// The public key as a JWK (`kty RSA, alg RS256, use sig`).
@@ -100,6 +123,21 @@ mod tests {
         assert_eq!(jwk["e"], "AQAB");
         let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap_or_default());
         assert_eq!(n.map(|n| n.len()).ok(), Some(256));
+    }
+
+    #[test]
+    fn kid_is_the_sha256_of_the_pkix_public_key() {
+        let key = SigningKey::generate().expect("keygen");
+        let pem = key.public_key_pem();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = STANDARD.decode(body).expect("base64");
+        assert_eq!(der, key.spki);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
+        assert_eq!(key.kid, URL_SAFE_NO_PAD.encode(digest.as_ref()));
+        // Not the PKCS#1 RSAPublicKey, which the SPKI wraps.
+        let pkcs1 = key.pair.public_key().as_ref().to_vec();
+        assert_ne!(der, pkcs1);
+        assert!(der.ends_with(&pkcs1));
     }
 
     #[test]

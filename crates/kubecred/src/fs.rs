@@ -192,7 +192,6 @@ fn io_error(error: std::io::Error, step: &str, path: &Path) -> Error {
 /// token; symlinks followed, as Kubernetes' volumes are links): a regular file of at most
 /// [`MAX_FILE_LEN`] bytes (never more is read, so
 /// a device or a FIFO named by mistake cannot hang or exhaust memory); errors name the path.
-#[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
 pub(crate) async fn read_bounded(path: &Path) -> Result<String> {
     use tokio::io::AsyncReadExt;
     let shown = path.display();

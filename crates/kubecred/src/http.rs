@@ -25,20 +25,37 @@ pub(crate) enum Proxy<'a> {
 }
 
 /// A client for `action` (named in errors) with these timeouts and proxy.
+#[cfg_attr(
+    not(any(feature = "aws", feature = "gcp", feature = "azure")),
+    allow(dead_code)
+)]
 pub(crate) fn client(
     action: &str,
     proxy: Proxy<'_>,
     timeouts: &Timeouts,
 ) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
+    build(builder(action, proxy, timeouts)?, action)
+}
+
+/// The builder of [`client`], for callers that set more (the issuer check refuses redirects).
+pub(crate) fn builder(
+    action: &str,
+    proxy: Proxy<'_>,
+    timeouts: &Timeouts,
+) -> Result<reqwest::ClientBuilder> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(timeouts.connect)
         .read_timeout(timeouts.read)
         .timeout(timeouts.overall);
-    match proxy {
-        Proxy::Never => builder = builder.no_proxy(),
-        Proxy::Request(None) => {}
-        Proxy::Request(Some(url)) => builder = builder.proxy(fixed_proxy(action, url)?),
-    }
+    Ok(match proxy {
+        Proxy::Never => builder.no_proxy(),
+        Proxy::Request(None) => builder,
+        Proxy::Request(Some(url)) => builder.proxy(fixed_proxy(action, url)?),
+    })
+}
+
+/// Builds a client of [`builder`], for `action` (named in errors).
+pub(crate) fn build(builder: reqwest::ClientBuilder, action: &str) -> Result<reqwest::Client> {
     builder.build().map_err(|e| {
         Error::invalid(format!("{action}: cannot build the HTTP client")).with_source(e)
     })

@@ -228,6 +228,23 @@ impl Kubernetes {
         Ok(object.data.unwrap_or_default())
     }
 
+    /// GETs a path outside the resource API (e.g. `/.well-known/openid-configuration`) as text,
+    /// retrying transient failures.
+    pub(crate) async fn get_path(&self, path: &'static str) -> Result<String> {
+        let deadline = Deadline::after(self.timeouts.overall);
+        let step = format!("get {path}");
+        retry::transient(Backoff::default(), deadline, &step, || async {
+            let request = http::Request::get(path)
+                .body(Vec::new())
+                .map_err(|e| Error::invalid(format!("get {path}")).with_source(e))?;
+            self.client
+                .request_text(request)
+                .await
+                .map_err(|e| api_error(e, "get", path))
+        })
+        .await
+    }
+
     /// GETs a namespaced object, retrying transient failures.
     async fn get<K>(&self, namespace: &str, name: &str, resource: &Resource) -> Result<K>
     where

@@ -47,9 +47,9 @@ pub mod gcp;
 pub mod generic;
 pub mod git;
 pub mod hosts;
-#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 mod http;
 mod identity;
+pub mod issuer;
 mod jwt;
 mod kubernetes;
 #[cfg(test)]

@@ -28,7 +28,7 @@ mod ecr_public;
 mod eks;
 mod error;
 mod http;
-mod https;
+pub(crate) mod https;
 mod ids;
 mod imds;
 mod pod_identity;

@@ -1,0 +1,35 @@
+//! A cluster's ServiceAccount token issuer, as the clouds see it: the OIDC discovery document
+//! and the JWKS a self-managed cluster publishes ([`generate`]), a check of a published issuer
+//! made the way AWS, Entra and Google fetch it ([`verify`]), and the cluster's own documents read
+//! through the Kubernetes API ([`show`]). Cloud-neutral; no cargo feature.
+//!
+//! The documents are the ones kube-apiserver serves (`pkg/serviceaccount/openidmetadata.go`):
+//! `/.well-known/openid-configuration` (`issuer`, `jwks_uri`, `response_types_supported`,
+//! `subject_types_supported`, `id_token_signing_alg_values_supported`) and `/openid/v1/jwks`,
+//! one JWK per public key (`use: sig`, `alg` RS256/ES256/ES384/ES512, `kid` the unpadded
+//! base64url SHA-256 of the key's PKIX DER). A cloud trusts an issuer by fetching
+//! `<issuer>/.well-known/openid-configuration` over HTTPS, comparing its `issuer` with the
+//! registered string exactly, then fetching `jwks_uri` and picking the key by the token's `kid`.
+//!
+//! ```no_run
+//! use kubecred::issuer::{self, Issuer, PublicKeyPem};
+//!
+//! # fn example() -> kubecred::Result<()> {
+//! let issuer = Issuer::parse("https://oidc.example.com/cluster-a")?;
+//! let key = PublicKeyPem::new("sa.pub", std::fs::read_to_string("sa.pub").unwrap_or_default());
+//! let documents = issuer::generate(&issuer, None, &[key])?;
+//! println!("{}", documents.discovery_json());
+//! # Ok(()) }
+//! ```
+
+mod generate;
+mod keys;
+mod show;
+mod url;
+mod verify;
+
+pub use generate::{Documents, JWKS_PATH, generate};
+pub use keys::{Jwk, PublicKeyPem, public_keys};
+pub use show::{ClusterIssuer, Reachability, reachability, show};
+pub use url::{DISCOVERY_PATH, Issuer};
+pub use verify::{Check, Outcome, Report, VerifyOptions, verify};

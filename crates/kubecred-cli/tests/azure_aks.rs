@@ -17,7 +17,8 @@ use serde_json::Value;
 use support::azure::{AzureWorld, azure_world, claims, manifests};
 use support::sandbox_azure::{AKS_CLUSTER, AKS_CLUSTER_WITHOUT_ENTRA, aks_cluster_id};
 use support::{
-    BoxError, TestResult, assert_exit, assert_success, isolated, json, stderr, stdout, success_json,
+    BoxError, TestResult, assert_exit, assert_success, have_kubectl, isolated, json, stderr,
+    stdout, success_json,
 };
 
 const ATTACKER: &str = "https://attacker.example:6443";
@@ -146,19 +147,6 @@ async fn arm_is_asked_only_for_what_is_missing_and_needs_entra_integration() -> 
     assert!(stdout(&output).is_empty(), "{}", stdout(&output));
     assert_eq!(w.azure.calls("arm.listClusterUserCredential"), 1);
     Ok(())
-}
-
-fn have_kubectl() -> bool {
-    match std::process::Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-    {
-        Ok(_) => true,
-        Err(e) => {
-            kubecred_sandbox::peers::missing("kubectl", "install kubectl", &e);
-            false
-        }
-    }
 }
 
 /// `cluster kubeconfig ARGS -o FILE`: the file and its JSON.

@@ -15,8 +15,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use support::{
-    BoxError, SandboxProcess, TestResult, assert_exit, assert_success, isolated, json, kubecred,
-    stderr, stdout, success_json,
+    BoxError, SandboxProcess, TestResult, assert_exit, assert_success, have_kubectl, isolated,
+    json, kubecred, stderr, stdout, success_json,
 };
 
 const CLUSTER: &str = "projects/example-project/locations/europe-west1/clusters/kubecred-sandbox";
@@ -132,19 +132,6 @@ impl World {
         assert_success(&output);
         let config = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
         Ok((path, config))
-    }
-}
-
-fn have_kubectl() -> bool {
-    match std::process::Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-    {
-        Ok(_) => true,
-        Err(e) => {
-            kubecred_sandbox::peers::missing("kubectl", "install kubectl", &e);
-            false
-        }
     }
 }
 

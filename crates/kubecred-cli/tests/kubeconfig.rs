@@ -5,7 +5,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -13,8 +13,8 @@ use base64::engine::general_purpose::STANDARD;
 mod support;
 use support::moto::Moto;
 use support::{
-    BoxError, SandboxProcess, TestResult, assert_exit, assert_success, aws_world, isolated, json,
-    kubecred, stderr, stdout,
+    BoxError, SandboxProcess, TestResult, assert_exit, assert_success, aws_world, have_kubectl,
+    isolated, json, kubecred, stderr, stdout,
 };
 
 fn free_port() -> std::io::Result<u16> {
@@ -78,19 +78,6 @@ fn assert_kubectl_reaches_the_sandbox(home: &Path, kubeconfig: &Path) -> TestRes
         stdout(&version)
     );
     Ok(())
-}
-
-fn have_kubectl() -> bool {
-    match Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-    {
-        Ok(_) => true,
-        Err(e) => {
-            kubecred_sandbox::peers::missing("kubectl", "install kubectl", &e);
-            false
-        }
-    }
 }
 
 #[test]

@@ -428,3 +428,17 @@ impl AwsWorld {
         command
     }
 }
+
+/// Whether `kubectl` runs here; when not, the missing peer is reported (a failure under CI).
+pub fn have_kubectl() -> bool {
+    match Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+    {
+        Ok(_) => true,
+        Err(e) => {
+            kubecred_sandbox::peers::missing("kubectl", "install kubectl", &e);
+            false
+        }
+    }
+}

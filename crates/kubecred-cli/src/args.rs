@@ -344,15 +344,22 @@ pub enum IssuerCommand {
 
 /// `kubecred issuer publish`.
 #[derive(Debug, Args)]
-#[command(after_help = "Keys written: [PREFIX/].well-known/openid-configuration and \
+#[command(
+    after_help = "Keys written: [PREFIX/].well-known/openid-configuration and \
                   [PREFIX/]openid/v1/jwks. The bucket must be publicly readable (Azure: the \
                   static website's $web container); check with `kubecred issuer verify ISSUER`. \
-                  Identity flags as for `kubecred token` (the target names the cloud).")]
+                  Identity flags as for `kubecred token` (the target names the cloud)."
+)]
 pub struct IssuerPublishArgs {
     /// s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] or azblob://ACCOUNT/$web[/PREFIX].
     pub target: String,
     /// The issuer (--service-account-issuer), to generate the documents.
-    #[arg(long, value_name = "URL", required_unless_present = "from", conflicts_with = "from")]
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "from",
+        conflicts_with = "from"
+    )]
     pub issuer: Option<String>,
     /// A public key file the API server verifies tokens with (repeatable).
     #[arg(long = "signing-key", value_name = "FILE", conflicts_with = "from")]
@@ -372,8 +379,10 @@ pub struct IssuerPublishArgs {
 
 /// `kubecred issuer rotate-plan`.
 #[derive(Debug, Args)]
-#[command(after_help = "Nothing is changed: the plan is printed. Placeholders in <angle \
-                  brackets> are files on the control plane.")]
+#[command(
+    after_help = "Nothing is changed: the plan is printed. Placeholders in <angle \
+                  brackets> are files on the control plane."
+)]
 pub struct IssuerRotatePlanArgs {
     /// The issuer the clouds trust now.
     #[arg(long, value_name = "URL")]

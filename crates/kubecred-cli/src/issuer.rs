@@ -205,15 +205,13 @@ pub async fn publish(args: IssuerPublishArgs) -> anyhow::Result<()> {
 fn read_documents(dir: &Path) -> anyhow::Result<Documents> {
     let read = |path: PathBuf| -> anyhow::Result<serde_json::Value> {
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not JSON", path.display()))
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))
     };
     let discovery = read(dir.join(".well-known/openid-configuration"))?;
     let jwks = read(dir.join("openid/v1/jwks"))?;
     let issuer = discovery["issuer"].as_str().unwrap_or_default();
-    Issuer::parse(issuer).with_context(|| {
-        format!("{}: the discovery document's issuer", dir.display())
-    })?;
+    Issuer::parse(issuer)
+        .with_context(|| format!("{}: the discovery document's issuer", dir.display()))?;
     if !jwks["keys"].as_array().is_some_and(|keys| !keys.is_empty()) {
         anyhow::bail!("{}: the JWKS has no keys", dir.display());
     }
@@ -227,7 +225,9 @@ pub async fn rotate_plan(args: IssuerRotatePlanArgs) -> anyhow::Result<()> {
         None => None,
     };
     if new_issuer.is_none() && args.new_signing_keys.is_empty() {
-        return Err(UsageError("give --new-issuer URL, --new-signing-key FILE or both".into()).into());
+        return Err(
+            UsageError("give --new-issuer URL, --new-signing-key FILE or both".into()).into(),
+        );
     }
     if let Some(target) = &args.target {
         Target::parse(target).map_err(|e| UsageError(e.to_string()))?;

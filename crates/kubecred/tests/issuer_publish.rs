@@ -21,7 +21,9 @@
 #[allow(dead_code)]
 mod moto;
 
-use kubecred::issuer::{self, CONTENT_TYPE, Documents, Issuer, PublicKeyPem, Target, VerifyOptions};
+use kubecred::issuer::{
+    self, CONTENT_TYPE, Documents, Issuer, PublicKeyPem, Target, VerifyOptions,
+};
 use kubecred_sandbox::site::{Page, StaticSite};
 use kubecred_sandbox::{Sandbox, SandboxConfig};
 use moto::{BoxError, Moto};
@@ -77,11 +79,30 @@ async fn s3_put_object_is_signed_and_what_moto_stores_verifies() -> TestResult {
     let env = moto.env();
     let objects = target.objects(&documents);
     for object in &objects {
-        put_object("oidc-issuer", "us-east-1", object, &writer, &env, Transport::default()).await?;
+        put_object(
+            "oidc-issuer",
+            "us-east-1",
+            object,
+            &writer,
+            &env,
+            Transport::default(),
+        )
+        .await?;
     }
-    let denied = put_object("oidc-issuer", "us-east-1", &objects[0], &reader, &env, Transport::default()).await;
+    let denied = put_object(
+        "oidc-issuer",
+        "us-east-1",
+        &objects[0],
+        &reader,
+        &env,
+        Transport::default(),
+    )
+    .await;
     let shown = denied.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(shown.contains("s3:PutObject") && shown.contains("HTTP 403"), "{shown}");
+    assert!(
+        shown.contains("s3:PutObject") && shown.contains("HTTP 403"),
+        "{shown}"
+    );
 
     // Verification off again (any number of unverified calls), then read back over moto's API.
     reqwest::Client::new()
@@ -141,9 +162,14 @@ async fn gcs_media_upload_stores_what_verifies() -> TestResult {
     let mut stored = Vec::new();
     for object in &objects {
         let mut url = url::Url::parse(fake.url())?;
-        url.path_segments_mut()
-            .map_err(|_| "base URL")?
-            .extend(["storage", "v1", "b", "oidc-issuer", "o", &object.key]);
+        url.path_segments_mut().map_err(|_| "base URL")?.extend([
+            "storage",
+            "v1",
+            "b",
+            "oidc-issuer",
+            "o",
+            &object.key,
+        ]);
         let metadata: serde_json::Value = client
             .get(url.clone())
             .send()
@@ -152,7 +178,14 @@ async fn gcs_media_upload_stores_what_verifies() -> TestResult {
             .json()
             .await?;
         url.query_pairs_mut().append_pair("alt", "media");
-        let body = client.get(url).send().await?.error_for_status()?.bytes().await?.to_vec();
+        let body = client
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?
+            .to_vec();
         assert_eq!(body, object.body, "{}", object.key);
         let content_type = metadata["contentType"].as_str().map(str::to_owned);
         stored.push((object.key.clone(), content_type, body));

@@ -336,7 +336,7 @@ pub enum IssuerCommand {
     Verify(IssuerVerifyArgs),
     /// Upload the discovery document and JWKS to a bucket (s3://, gs://, azblob://ACCOUNT/$web)
     /// as application/json, with kubecred's own credentials for that cloud.
-    Publish(IssuerPublishArgs),
+    Publish(Box<IssuerPublishArgs>),
     /// The ordered, safe steps and kube-apiserver flags of a signing-key or issuer rotation, from
     /// the cluster's current state.
     RotatePlan(IssuerRotatePlanArgs),

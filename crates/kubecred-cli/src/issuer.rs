@@ -212,7 +212,7 @@ fn read_documents(dir: &Path) -> anyhow::Result<Documents> {
     let issuer = discovery["issuer"].as_str().unwrap_or_default();
     Issuer::parse(issuer)
         .with_context(|| format!("{}: the discovery document's issuer", dir.display()))?;
-    if !jwks["keys"].as_array().is_some_and(|keys| !keys.is_empty()) {
+    if jwks["keys"].as_array().is_none_or(|keys| keys.is_empty()) {
         anyhow::bail!("{}: the JWKS has no keys", dir.display());
     }
     Ok(Documents { discovery, jwks })

@@ -36,7 +36,11 @@ async fn issuer_site() -> Result<(PublicKeyPem, StaticSite, Documents, Sandbox),
     let sandbox = Sandbox::start(SandboxConfig::default()).await?;
     let key = PublicKeyPem::new("sandbox.pub", sandbox.signing_key_pem());
     let site = StaticSite::start().await?;
-    let documents = issuer::generate(&Issuer::parse(&site.url())?, None, &[key.clone()])?;
+    let documents = issuer::generate(
+        &Issuer::parse(&site.url())?,
+        None,
+        std::slice::from_ref(&key),
+    )?;
     Ok((key, site, documents, sandbox))
 }
 

@@ -438,7 +438,7 @@ mod tests {
         assert_eq!(plan.kind, RotationKind::Key);
         assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
         let new_kid = public_keys(&[new])?[0].kid.clone();
-        assert_eq!(plan.new_kids, [new_kid.clone()]);
+        assert_eq!(plan.new_kids, std::slice::from_ref(&new_kid));
         assert_eq!(plan.current_kids.len(), 1);
         let publish = step(&plan, "publish a JWKS");
         let add = step(&plan, "add the new public key");

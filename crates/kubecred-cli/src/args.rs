@@ -334,6 +334,77 @@ pub enum IssuerCommand {
     /// Fetch an issuer's discovery document and JWKS as a cloud does and check them (exit 1 when
     /// a check fails).
     Verify(IssuerVerifyArgs),
+    /// Upload the discovery document and JWKS to a bucket (s3://, gs://, azblob://ACCOUNT/$web)
+    /// as application/json, with kubecred's own credentials for that cloud.
+    Publish(Box<IssuerPublishArgs>),
+    /// The ordered, safe steps and kube-apiserver flags of a signing-key or issuer rotation, from
+    /// the cluster's current state.
+    RotatePlan(IssuerRotatePlanArgs),
+}
+
+/// `kubecred issuer publish`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Keys written: [PREFIX/].well-known/openid-configuration and \
+                  [PREFIX/]openid/v1/jwks. The bucket must be publicly readable (Azure: the \
+                  static website's $web container); check with `kubecred issuer verify ISSUER`. \
+                  Identity flags as for `kubecred token` (the target names the cloud)."
+)]
+pub struct IssuerPublishArgs {
+    /// s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] or azblob://ACCOUNT/$web[/PREFIX].
+    pub target: String,
+    /// The issuer (--service-account-issuer), to generate the documents.
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "from",
+        conflicts_with = "from"
+    )]
+    pub issuer: Option<String>,
+    /// A public key file the API server verifies tokens with (repeatable).
+    #[arg(long = "signing-key", value_name = "FILE", conflicts_with = "from")]
+    pub signing_keys: Vec<PathBuf>,
+    /// The jwks_uri (default ISSUER/openid/v1/jwks).
+    #[arg(long, value_name = "URL", conflicts_with = "from")]
+    pub jwks_uri: Option<String>,
+    /// Publish the two files `kubecred issuer generate -o DIR` wrote.
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
+/// `kubecred issuer rotate-plan`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Nothing is changed: the plan is printed. Placeholders in <angle \
+                  brackets> are files on the control plane."
+)]
+pub struct IssuerRotatePlanArgs {
+    /// The issuer the clouds trust now.
+    #[arg(long, value_name = "URL")]
+    pub issuer: String,
+    /// The issuer to move to.
+    #[arg(long, value_name = "URL")]
+    pub new_issuer: Option<String>,
+    /// The public key of the new signing key (repeatable).
+    #[arg(long = "new-signing-key", value_name = "FILE")]
+    pub new_signing_keys: Vec<PathBuf>,
+    /// Where the documents are published (s3://, gs://, azblob://), for the commands shown.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
+    /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
 }
 
 /// `kubecred issuer show`.
@@ -372,6 +443,19 @@ pub struct IssuerGenerateArgs {
     /// one JSON object).
     #[arg(long = "output-dir", short = 'o', value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+    /// What to print: both documents, or (gcp-jwks) the JWKS file a GCP workload identity pool
+    /// provider takes directly (gcloud ... providers create-oidc --jwk-json-path FILE).
+    #[arg(long, value_enum, default_value_t = GenerateFormat::Documents, conflicts_with = "output_dir")]
+    pub format: GenerateFormat,
+}
+
+/// What `issuer generate` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GenerateFormat {
+    /// The discovery document and the JWKS.
+    Documents,
+    /// The JWKS file for a GCP workload identity pool provider (--jwk-json-path).
+    GcpJwks,
 }
 
 /// `kubecred issuer verify`.

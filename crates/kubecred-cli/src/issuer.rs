@@ -1,13 +1,16 @@
-//! `kubecred issuer show|generate|verify`: thin over `kubecred::issuer`.
+//! `kubecred issuer show|generate|verify|publish|rotate-plan`: thin over `kubecred::issuer`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use kubecred::issuer::{self, Issuer, Outcome, PublicKeyPem, Report, VerifyOptions};
+use kubecred::issuer::{
+    self, Documents, Issuer, Outcome, PublicKeyPem, Report, Rotation, Target, VerifyOptions,
+};
 
 use crate::UsageError;
 use crate::args::{
-    IdentityArgs, IssuerGenerateArgs, IssuerShowArgs, IssuerVerifyArgs, ReportOutput,
+    GenerateFormat, IdentityArgs, IssuerGenerateArgs, IssuerPublishArgs, IssuerRotatePlanArgs,
+    IssuerShowArgs, IssuerVerifyArgs, ReportOutput,
 };
 
 /// A check that failed: reported on stdout already, exit status 1.
@@ -63,6 +66,16 @@ pub async fn generate(args: IssuerGenerateArgs) -> anyhow::Result<()> {
     let issuer = Issuer::parse(&args.issuer).map_err(|e| UsageError(e.to_string()))?;
     let keys = read_keys(&args.signing_keys).await?;
     let documents = issuer::generate(&issuer, args.jwks_uri.as_deref(), &keys)?;
+    if args.format == GenerateFormat::GcpJwks {
+        print!("{}", documents.gcp_jwks_json());
+        eprintln!(
+            "save as a file and give it to the pool provider: gcloud iam workload-identity-pools \
+             providers create-oidc PROVIDER --workload-identity-pool=POOL --location=global \
+             --issuer-uri={} --jwk-json-path=FILE (update it after each key rotation)",
+            issuer.as_str()
+        );
+        return Ok(());
+    }
     let Some(dir) = args.output_dir else {
         let both = serde_json::json!({
             "openid-configuration": documents.discovery,
@@ -140,4 +153,102 @@ fn text(report: &Report) -> String {
         "failed\n"
     });
     out
+}
+
+pub async fn publish(args: IssuerPublishArgs) -> anyhow::Result<()> {
+    let target = Target::parse(&args.target).map_err(|e| UsageError(e.to_string()))?;
+    let documents = match &args.from {
+        Some(dir) => read_documents(dir)?,
+        None => {
+            let issuer = args.issuer.as_deref().unwrap_or_default();
+            let issuer = Issuer::parse(issuer).map_err(|e| UsageError(e.to_string()))?;
+            if args.signing_keys.is_empty() {
+                return Err(UsageError(
+                    "give --signing-key FILE (each public key the API server verifies with), \
+                     or --from DIR of `kubecred issuer generate -o DIR`"
+                        .into(),
+                )
+                .into());
+            }
+            let keys = read_keys(&args.signing_keys).await?;
+            issuer::generate(&issuer, args.jwks_uri.as_deref(), &keys)?
+        }
+    };
+    let issuer = documents.discovery["issuer"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (engine, request) = crate::request::prepare(&args.identity, target.provider()).await?;
+    let published = issuer::publish(&engine, &target, &documents, &request)
+        .await
+        .with_context(|| format!("publishing to {}", target.shown()))?;
+    match args.output {
+        ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&published)?),
+        ReportOutput::Text => {
+            for object in &published.objects {
+                println!("uploaded {object} ({})", published.content_type);
+            }
+            println!("next: kubecred issuer verify {issuer}");
+        }
+    }
+    let default_jwks = format!("{}{}", issuer.trim_end_matches('/'), issuer::JWKS_PATH);
+    if documents.discovery["jwks_uri"].as_str() != Some(default_jwks.as_str()) {
+        eprintln!(
+            "note: jwks_uri is not ISSUER/openid/v1/jwks: the JWKS must be served at the \
+             jwks_uri the discovery document names"
+        );
+    }
+    Ok(())
+}
+
+/// The two documents `generate -o DIR` wrote.
+fn read_documents(dir: &Path) -> anyhow::Result<Documents> {
+    let read = |path: PathBuf| -> anyhow::Result<serde_json::Value> {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))
+    };
+    let discovery = read(dir.join(".well-known/openid-configuration"))?;
+    let jwks = read(dir.join("openid/v1/jwks"))?;
+    let issuer = discovery["issuer"].as_str().unwrap_or_default();
+    Issuer::parse(issuer)
+        .with_context(|| format!("{}: the discovery document's issuer", dir.display()))?;
+    if jwks["keys"].as_array().is_none_or(|keys| keys.is_empty()) {
+        anyhow::bail!("{}: the JWKS has no keys", dir.display());
+    }
+    Ok(Documents { discovery, jwks })
+}
+
+pub async fn rotate_plan(args: IssuerRotatePlanArgs) -> anyhow::Result<()> {
+    let current = Issuer::parse(&args.issuer).map_err(|e| UsageError(e.to_string()))?;
+    let new_issuer = match &args.new_issuer {
+        Some(url) => Some(Issuer::parse(url).map_err(|e| UsageError(e.to_string()))?),
+        None => None,
+    };
+    if new_issuer.is_none() && args.new_signing_keys.is_empty() {
+        return Err(
+            UsageError("give --new-issuer URL, --new-signing-key FILE or both".into()).into(),
+        );
+    }
+    if let Some(target) = &args.target {
+        Target::parse(target).map_err(|e| UsageError(e.to_string()))?;
+    }
+    let rotation = Rotation {
+        new_issuer,
+        new_keys: read_keys(&args.new_signing_keys).await?,
+    };
+    let connection = IdentityArgs {
+        kubeconfig: args.kubeconfig,
+        context: args.context,
+        ..IdentityArgs::default()
+    };
+    let kubernetes = crate::request::connect(&connection).await?;
+    let cluster = issuer::show(&kubernetes)
+        .await
+        .context("reading the cluster's issuer")?;
+    let plan = issuer::rotate_plan(&cluster, &current, &rotation, args.target.as_deref())?;
+    match args.output {
+        ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        ReportOutput::Text => print!("{}", issuer::plan_text(&plan)),
+    }
+    Ok(())
 }

@@ -73,7 +73,12 @@ async fn list_one(
     transport: Transport<'_>,
     action: &str,
 ) -> Result<BucketCheck> {
-    let url = bucket_url(bucket, signing::region(region)?, env)?;
+    let url = bucket_url(
+        bucket,
+        signing::region(region)?,
+        env,
+        "?list-type=2&max-keys=1",
+    )?;
     let mut settings = SigningSettings::default();
     settings.percent_encoding_mode = PercentEncodingMode::Single;
     settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
@@ -108,9 +113,9 @@ async fn list_one(
     })
 }
 
-/// The listing URL: path style on an override or for names that are not DNS labels, else
-/// virtual-host style.
-fn bucket_url(bucket: &str, region: &str, env: &Env) -> Result<Url> {
+/// The URL of `tail` (`?query` of the bucket, or `/key` of an object): path style on an override
+/// or for names that are not DNS labels, else virtual-host style.
+pub(super) fn bucket_url(bucket: &str, region: &str, env: &Env, tail: &str) -> Result<Url> {
     if bucket.is_empty()
         || bucket.len() > 255
         || !bucket
@@ -125,14 +130,12 @@ fn bucket_url(bucket: &str, region: &str, env: &Env) -> Result<Url> {
         && !bucket.contains('.')
         && bucket == bucket.to_ascii_lowercase();
     let url = match env.endpoint_url("S3") {
-        Some(endpoint) => format!(
-            "{}/{bucket}?list-type=2&max-keys=1",
-            endpoint.trim_end_matches('/')
+        Some(endpoint) => format!("{}/{bucket}{tail}", endpoint.trim_end_matches('/')),
+        None if dns_label => format!(
+            "https://{bucket}.s3.{region}.{suffix}/{}",
+            tail.trim_start_matches('/')
         ),
-        None if dns_label => {
-            format!("https://{bucket}.s3.{region}.{suffix}/?list-type=2&max-keys=1")
-        }
-        None => format!("https://s3.{region}.{suffix}/{bucket}?list-type=2&max-keys=1"),
+        None => format!("https://s3.{region}.{suffix}/{bucket}{tail}"),
     };
     signing::endpoint(&url, "S3")
 }
@@ -221,7 +224,7 @@ fn key_check(answer: &str, action: &str) -> Result<KeyCheck> {
 }
 
 /// Signs and sends a request; the body of a 2xx answer, else the classified refusal.
-async fn send(
+pub(super) async fn send(
     keys: &AwsKeys,
     scope: Scope<'_>,
     request: Unsigned<'_>,
@@ -283,7 +286,7 @@ mod tests {
     use super::*;
 
     fn url(bucket: &str, region: &str, env: &Env) -> String {
-        bucket_url(bucket, region, env)
+        bucket_url(bucket, region, env, "?list-type=2&max-keys=1")
             .map(String::from)
             .unwrap_or_else(|e| e.to_string())
     }

@@ -20,6 +20,7 @@ pub(crate) mod http;
 pub use http::Transport;
 pub mod parse;
 mod process_loop;
+pub mod publish;
 pub mod sdk;
 mod sdk_error;
 mod secret_keys;

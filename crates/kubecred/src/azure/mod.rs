@@ -33,6 +33,7 @@ mod entra;
 pub mod environment;
 pub mod hosts;
 pub mod managed_identity;
+pub mod publish;
 pub mod secret;
 pub mod wire;
 

@@ -32,6 +32,7 @@ mod jwt_bearer;
 pub mod key;
 pub mod metadata;
 pub mod parse;
+pub mod publish;
 pub mod secret;
 pub mod source;
 mod sts;

@@ -33,6 +33,29 @@ impl Documents {
     pub fn jwks_json(&self) -> String {
         pretty(&self.jwks)
     }
+
+    /// The JWKS file a GCP workload identity pool OIDC provider takes instead of fetching the
+    /// issuer's (`gcloud iam workload-identity-pools providers create-oidc --jwk-json-path`, the
+    /// provider's `oidc.jwksJson`): `{"keys": [...]}` whose keys have only the fields Google
+    /// accepts (`kty`, `alg`, `use`, `kid`, and `n`/`e` or `crv`/`x`/`y`), RSA or EC.
+    pub fn gcp_jwks_json(&self) -> String {
+        const FIELDS: [&str; 9] = ["kty", "alg", "use", "kid", "n", "e", "x", "y", "crv"];
+        let keys: Vec<Value> = self.jwks["keys"]
+            .as_array()
+            .map(|keys| {
+                keys.iter()
+                    .filter(|k| matches!(k["kty"].as_str(), Some("RSA" | "EC")))
+                    .map(|k| {
+                        let kept = FIELDS
+                            .iter()
+                            .filter_map(|f| k.get(*f).map(|v| ((*f).to_owned(), v.clone())));
+                        Value::Object(kept.collect())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        pretty(&json!({ "keys": keys }))
+    }
 }
 
 fn pretty(value: &Value) -> String {
@@ -139,6 +162,16 @@ mod tests {
         assert_eq!(published[0]["crv"], "P-384");
         assert_eq!(published[1]["kty"], "RSA");
         assert!(documents.jwks_json().ends_with("}\n"));
+        // GCP's direct upload: the same keys, only Google's fields.
+        let gcp: Value = serde_json::from_str(&documents.gcp_jwks_json())
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        assert_eq!(gcp, documents.jwks);
+        let mut extra = documents.clone();
+        extra.jwks["keys"][0]["x5c"] = json!(["MIIB"]);
+        extra.jwks["keys"][1]["kty"] = json!("oct");
+        let gcp: Value = serde_json::from_str(&extra.gcp_jwks_json())
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        assert_eq!(gcp, json!({ "keys": [documents.jwks["keys"][0]] }));
         let custom = generate(&issuer, Some("https://cdn.example.com/keys.json"), &keys)?;
         assert_eq!(
             custom.discovery["jwks_uri"],

@@ -1,7 +1,9 @@
 //! A cluster's ServiceAccount token issuer, as the clouds see it: the OIDC discovery document
 //! and the JWKS a self-managed cluster publishes ([`generate`]), a check of a published issuer
 //! made the way AWS, Entra and Google fetch it ([`verify`]), and the cluster's own documents read
-//! through the Kubernetes API ([`show`]). Cloud-neutral; no cargo feature.
+//! through the Kubernetes API ([`show`]), the upload of both documents to a bucket with
+//! kubecred's own credentials ([`publish`]) and the plan of a key or issuer rotation
+//! ([`rotate_plan`]). Cloud-neutral; only the upload calls are per cloud (feature-gated).
 //!
 //! The documents are the ones kube-apiserver serves (`pkg/serviceaccount/openidmetadata.go`):
 //! `/.well-known/openid-configuration` (`issuer`, `jwks_uri`, `response_types_supported`,
@@ -24,12 +26,19 @@
 
 mod generate;
 mod keys;
+mod publish;
+mod rotate;
 mod show;
 mod url;
 mod verify;
 
 pub use generate::{Documents, JWKS_PATH, generate};
 pub use keys::{Jwk, PublicKeyPem, public_keys};
+pub use publish::{CONTENT_TYPE, Object, Published, TARGETS, Target, publish};
+pub use rotate::{
+    CURRENT_KEY_FILE, CURRENT_SIGNING_KEY_FILE, NEW_SIGNING_KEY_FILE, Plan, Rotation, RotationKind,
+    Step, plan_text, rotate_plan,
+};
 pub use show::{ClusterIssuer, Reachability, reachability, show};
 pub use url::{DISCOVERY_PATH, Issuer};
 pub use verify::{Check, Outcome, Report, VerifyOptions, verify};

@@ -17,6 +17,10 @@ pub struct ServiceAccountInfo {
 #[cfg(test)]
 impl ServiceAccountInfo {
     /// ServiceAccount team-a/app with these annotations (for tests).
+    #[cfg_attr(
+        not(any(feature = "aws", feature = "gcp", feature = "azure")),
+        allow(dead_code)
+    )]
     pub(crate) fn annotated(pairs: &[(&str, &str)]) -> Self {
         ServiceAccountInfo {
             namespace: "team-a".into(),

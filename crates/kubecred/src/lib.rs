@@ -60,6 +60,8 @@ pub mod registry;
 mod request;
 mod retry;
 mod secret;
+#[cfg(test)]
+mod test_pem;
 mod timeouts;
 
 pub use account::ServiceAccountInfo;

@@ -16,6 +16,7 @@
 //!
 //! Azurite (HTTPS itself, behind the grant-checking Blob stand-in) is proven through the CLI
 //! (`crates/kubecred-cli/tests/issuer_publish.rs`).
+#![cfg(all(feature = "aws", feature = "gcp"))]
 
 #[path = "support/moto.rs"]
 #[allow(dead_code)]

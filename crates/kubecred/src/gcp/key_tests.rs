@@ -2,7 +2,6 @@ use std::sync::LazyLock;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use base64::Engine as _;
 
 use super::*;
 
@@ -13,18 +12,7 @@ static PEM: LazyLock<String> = LazyLock::new(|| {
     pem("PRIVATE KEY", der.as_ref())
 });
 
-pub(crate) fn pem(label: &str, der: &[u8]) -> String {
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
+pub(crate) use crate::test_pem::pem;
 
 /// A key file as gcloud writes it, with `field` replaced by `value` (or removed when `None`).
 fn key_file(field: &str, value: Option<serde_json::Value>) -> String {

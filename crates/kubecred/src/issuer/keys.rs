@@ -297,20 +297,8 @@ pub(crate) fn check_published(value: &serde_json::Value) -> Result<Jwk, String> 
 mod tests {
     use super::*;
     use aws_lc_rs::signature::KeyPair as _;
-    use base64::engine::general_purpose::STANDARD;
 
-    fn pem(label: &str, der: &[u8]) -> String {
-        let body = STANDARD.encode(der);
-        let lines: Vec<&str> = body
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
-    }
+    use crate::test_pem::pem;
 
     fn ec_spki(alg: &'static signature::EcdsaSigningAlgorithm) -> Vec<u8> {
         let pair = signature::EcdsaKeyPair::generate(alg).unwrap_or_else(|_| unreachable!());

@@ -5,7 +5,7 @@
 //! the resolved identity for the Storage scope. `$web` is the container a storage account's static
 //! website serves (`https://ACCOUNT.z<N>.web.core.windows.net/`), which is the issuer to register.
 //! Base URL: the cloud's Blob suffix or `KUBECRED_AZURE_BLOB_URL`, as for the container check
-//! ([`super::checks`]).
+//! (`checks.rs`).
 
 use super::checks::BLOB_VERSION;
 use super::environment::{self, BLOB_SCOPE, Service};

@@ -3,7 +3,7 @@
 //! `Content-Type: application/json`; permission `storage.objects.create`, and
 //! `storage.objects.delete` to replace an object), with the resolved identity's access token as
 //! the bearer. The base URL is Google's or `KUBECRED_GCP_STORAGE_URL`, as for the bucket check
-//! ([`super::checks`]); the request's proxy and the engine's timeouts apply.
+//! (`checks.rs`); the request's proxy and the engine's timeouts apply.
 
 use serde::Deserialize;
 use url::Url;

@@ -340,6 +340,76 @@ pub enum IssuerCommand {
     /// The ordered, safe steps and kube-apiserver flags of a signing-key or issuer rotation, from
     /// the cluster's current state.
     RotatePlan(IssuerRotatePlanArgs),
+    /// What a target cloud needs to trust the issuer for one ServiceAccount, as JSON and as the
+    /// cloud CLI's commands (nothing is created).
+    Setup(Box<IssuerSetupArgs>),
+}
+
+/// The cloud `issuer setup` prints for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SetupCloud {
+    /// An IAM OIDC provider and a role trust policy.
+    Aws,
+    /// A federated identity credential on a managed identity or app.
+    Azure,
+    /// A workload identity pool provider.
+    Gcp,
+}
+
+/// `kubecred issuer setup`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "aws: --account-id --role-name. azure: --identity-name --resource-group (a \
+                  managed identity) or --app-id (an app), optional --credential-name, \
+                  --client-id, --tenant-id. gcp: --project-number --pool --provider. Nothing is \
+                  created: paste the commands (each argument is shell-quoted)."
+)]
+pub struct IssuerSetupArgs {
+    /// The issuer, exactly as the cluster's tokens carry it.
+    #[arg(long, value_name = "URL")]
+    pub issuer: String,
+    /// The target cloud.
+    #[arg(long, value_enum)]
+    pub target: SetupCloud,
+    /// The ServiceAccount to trust, NAMESPACE/NAME.
+    #[arg(long, value_name = "NS/NAME")]
+    pub service_account: String,
+    /// aws: the 12-digit account ID.
+    #[arg(long, required_if_eq("target", "aws"))]
+    pub account_id: Option<String>,
+    /// aws: the IAM role to create.
+    #[arg(long, required_if_eq("target", "aws"))]
+    pub role_name: Option<String>,
+    /// azure: the managed identity's name.
+    #[arg(long, requires = "resource_group", conflicts_with = "app_id")]
+    pub identity_name: Option<String>,
+    /// azure: the managed identity's resource group.
+    #[arg(long, requires = "identity_name")]
+    pub resource_group: Option<String>,
+    /// azure: the app registration's application (client) ID.
+    #[arg(long)]
+    pub app_id: Option<String>,
+    /// azure: the federated credential's name (default kubecred-NAMESPACE-NAME).
+    #[arg(long)]
+    pub credential_name: Option<String>,
+    /// azure: the identity's client ID, for the ServiceAccount annotation.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// azure: the tenant ID, for the ServiceAccount annotation.
+    #[arg(long)]
+    pub tenant_id: Option<String>,
+    /// gcp: the project number (not its ID).
+    #[arg(long, required_if_eq("target", "gcp"))]
+    pub project_number: Option<String>,
+    /// gcp: the workload identity pool ID.
+    #[arg(long, required_if_eq("target", "gcp"))]
+    pub pool: Option<String>,
+    /// gcp: the pool provider ID.
+    #[arg(long, required_if_eq("target", "gcp"))]
+    pub provider: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
 }
 
 /// `kubecred issuer publish`.

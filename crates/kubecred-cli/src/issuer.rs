@@ -1,16 +1,17 @@
-//! `kubecred issuer show|generate|verify|publish|rotate-plan`: thin over `kubecred::issuer`.
+//! `kubecred issuer show|generate|verify|publish|rotate-plan|setup`: thin over `kubecred::issuer`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use kubecred::issuer::{
-    self, Documents, Issuer, Outcome, PublicKeyPem, Report, Rotation, Target, VerifyOptions,
+    self, AzureIdentity, Documents, Issuer, Outcome, PublicKeyPem, Report, Rotation, SetupTarget,
+    Target, VerifyOptions,
 };
 
 use crate::UsageError;
 use crate::args::{
     GenerateFormat, IdentityArgs, IssuerGenerateArgs, IssuerPublishArgs, IssuerRotatePlanArgs,
-    IssuerShowArgs, IssuerVerifyArgs, ReportOutput,
+    IssuerSetupArgs, IssuerShowArgs, IssuerVerifyArgs, ReportOutput, SetupCloud,
 };
 
 /// A check that failed: reported on stdout already, exit status 1.
@@ -249,6 +250,50 @@ pub async fn rotate_plan(args: IssuerRotatePlanArgs) -> anyhow::Result<()> {
     match args.output {
         ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         ReportOutput::Text => print!("{}", issuer::plan_text(&plan)),
+    }
+    Ok(())
+}
+
+pub fn setup(args: IssuerSetupArgs) -> anyhow::Result<()> {
+    let target = match args.target {
+        SetupCloud::Aws => SetupTarget::Aws {
+            account_id: args.account_id.unwrap_or_default(),
+            role_name: args.role_name.unwrap_or_default(),
+        },
+        SetupCloud::Azure => {
+            let identity = match (args.identity_name, args.resource_group, args.app_id) {
+                (Some(identity_name), Some(resource_group), None) => AzureIdentity::Managed {
+                    identity_name,
+                    resource_group,
+                },
+                (None, None, Some(app_id)) => AzureIdentity::App { app_id },
+                _ => {
+                    return Err(UsageError(
+                        "azure: give --identity-name and --resource-group (a managed identity) \
+                         or --app-id (an app registration)"
+                            .into(),
+                    )
+                    .into());
+                }
+            };
+            SetupTarget::Azure {
+                identity,
+                credential_name: args.credential_name,
+                client_id: args.client_id,
+                tenant_id: args.tenant_id,
+            }
+        }
+        SetupCloud::Gcp => SetupTarget::Gcp {
+            project_number: args.project_number.unwrap_or_default(),
+            pool: args.pool.unwrap_or_default(),
+            provider: args.provider.unwrap_or_default(),
+        },
+    };
+    let setup = issuer::setup(&args.issuer, &args.service_account, &target)
+        .map_err(|e| UsageError(e.to_string()))?;
+    match args.output {
+        ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&setup.json())?),
+        ReportOutput::Text => print!("{}", setup.text()),
     }
     Ok(())
 }

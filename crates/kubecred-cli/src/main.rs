@@ -106,6 +106,7 @@ async fn run(cli: Cli, looked_up: Option<Box<docker::Lookup>>) -> anyhow::Result
         Command::Issuer(args::IssuerCommand::Verify(args)) => issuer::verify(args).await,
         Command::Issuer(args::IssuerCommand::Publish(args)) => issuer::publish(*args).await,
         Command::Issuer(args::IssuerCommand::RotatePlan(args)) => issuer::rotate_plan(args).await,
+        Command::Issuer(args::IssuerCommand::Setup(args)) => issuer::setup(*args),
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,
     }

@@ -3,7 +3,8 @@
 //! made the way AWS, Entra and Google fetch it ([`verify`]), and the cluster's own documents read
 //! through the Kubernetes API ([`show`]), the upload of both documents to a bucket with
 //! kubecred's own credentials ([`publish`]) and the plan of a key or issuer rotation
-//! ([`rotate_plan`]). Cloud-neutral; only the upload calls are per cloud (feature-gated).
+//! ([`rotate_plan`]), and what a target cloud needs to trust it for a ServiceAccount
+//! ([`setup()`]). Cloud-neutral; only the upload calls are per cloud (feature-gated).
 //!
 //! The documents are the ones kube-apiserver serves (`pkg/serviceaccount/openidmetadata.go`):
 //! `/.well-known/openid-configuration` (`issuer`, `jwks_uri`, `response_types_supported`,
@@ -28,6 +29,7 @@ mod generate;
 mod keys;
 mod publish;
 mod rotate;
+mod setup;
 mod show;
 mod url;
 mod verify;
@@ -38,6 +40,11 @@ pub use publish::{CONTENT_TYPE, Object, Published, TARGETS, Target, publish};
 pub use rotate::{
     CURRENT_KEY_FILE, CURRENT_SIGNING_KEY_FILE, NEW_SIGNING_KEY_FILE, Plan, Rotation, RotationKind,
     Step, plan_text, rotate_plan,
+};
+pub use setup::{
+    AWS_AUDIENCE, AWS_ROLE_ARN_ANNOTATION, AZURE_AUDIENCE, AZURE_CLIENT_ID_ANNOTATION,
+    AZURE_TENANT_ID_ANNOTATION, AzureIdentity, GCP_MAX_SUBJECT, GCP_PROVIDER_ANNOTATION, Setup,
+    SetupTarget, setup,
 };
 pub use show::{ClusterIssuer, Reachability, reachability, show};
 pub use url::{DISCOVERY_PATH, Issuer};

@@ -20,3 +20,14 @@ pub fn dns_name(host: &str) -> Option<String> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
     plain.then(|| name.to_ascii_lowercase())
 }
+
+/// One DNS label: 1 to 63 ASCII letters, digits and `-`, neither first nor last a `-`.
+#[cfg_attr(not(feature = "azure"), allow(dead_code))]
+pub(crate) fn dns_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}

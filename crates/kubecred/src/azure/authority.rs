@@ -111,13 +111,8 @@ fn host_port(url: &Url) -> String {
 /// Checks a tenant (from the environment or a Secret, `source`): a GUID, or a verified domain
 /// name such as `contoso.onmicrosoft.com`.
 pub(crate) fn tenant<'a>(value: &'a str, source: &str) -> Result<&'a str> {
-    let label = |l: &str| {
-        (1..=63).contains(&l.len())
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    let domain = value.len() <= 253 && value.contains('.') && value.split('.').all(label);
+    let domain =
+        value.len() <= 253 && value.contains('.') && value.split('.').all(crate::hosts::dns_label);
     if is_guid(value) || domain {
         return Ok(value);
     }

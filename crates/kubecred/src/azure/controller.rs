@@ -44,25 +44,29 @@ const USERNAME_VAR: &str = "AZURE_USERNAME";
 /// Which source the chain chose, with its settings.
 #[derive(Debug)]
 enum Source {
-    Secret {
+    /// An app registration (or a managed identity's federated credential) in a tenant.
+    App {
         tenant: String,
         client: String,
-        secret: Secret,
+        proof: AppProof,
     },
+    ManagedIdentity {
+        client: Option<String>,
+    },
+}
+
+/// How an environment's app proves itself.
+#[derive(Debug)]
+enum AppProof {
+    Secret(Secret),
     Certificate {
-        tenant: String,
-        client: String,
         path: String,
         password: Option<Secret>,
         send_chain: bool,
     },
-    WorkloadIdentity {
-        tenant: String,
-        client: String,
+    /// Workload identity: the projected token file.
+    FederatedToken {
         token_file: String,
-    },
-    ManagedIdentity {
-        client: Option<String>,
     },
 }
 
@@ -74,60 +78,47 @@ pub(crate) async fn access_token(
 ) -> Result<AccessToken> {
     let env = engine.env();
     let (source, skipped) = choose(env);
-    let authority = || authority::from_env(env);
     let result = match &source {
-        Source::Secret {
+        Source::App {
             tenant,
             client,
-            secret,
+            proof,
         } => {
-            let authority = authority()?;
+            let authority = authority::from_env(env)?;
+            let proof = match proof {
+                AppProof::Secret(secret) => Proof::Secret(secret),
+                AppProof::Certificate {
+                    path,
+                    password,
+                    send_chain,
+                } => {
+                    let pem = crate::fs::read_bounded(Path::new(path))
+                        .await
+                        .map_err(|e| e.within(format_args!("{CERTIFICATE_PATH_VAR}")))?;
+                    let source = format!("{CERTIFICATE_PATH_VAR} file {path}");
+                    let certificate =
+                        ClientCertificate::from_pem(pem.as_bytes(), password.as_ref(), &source)?;
+                    let audience = authority::token_endpoint(&authority, tenant);
+                    Proof::Assertion(certificate.assertion(
+                        client,
+                        &audience,
+                        env.now(),
+                        *send_chain,
+                    )?)
+                }
+                AppProof::FederatedToken { token_file } => {
+                    let token = crate::fs::read_bounded(Path::new(token_file))
+                        .await
+                        .map_err(|e| e.within(format_args!("{FEDERATED_TOKEN_FILE_VAR}")))?;
+                    Proof::Assertion(Secret::new(token.trim()))
+                }
+            };
             let app = App {
                 authority: &authority,
                 tenant,
                 client_id: client,
             };
-            entra::token(engine, request, &app, Proof::Secret(secret), scopes).await
-        }
-        Source::Certificate {
-            tenant,
-            client,
-            path,
-            password,
-            send_chain,
-        } => {
-            let authority = authority()?;
-            let pem = crate::fs::read_bounded(Path::new(path))
-                .await
-                .map_err(|e| e.within(format_args!("{CERTIFICATE_PATH_VAR}")))?;
-            let source = format!("{CERTIFICATE_PATH_VAR} file {path}");
-            let certificate =
-                ClientCertificate::from_pem(pem.as_bytes(), password.as_ref(), &source)?;
-            let audience = authority::token_endpoint(&authority, tenant);
-            let assertion = certificate.assertion(client, &audience, env.now(), *send_chain)?;
-            let app = App {
-                authority: &authority,
-                tenant,
-                client_id: client,
-            };
-            entra::token(engine, request, &app, Proof::Assertion(assertion), scopes).await
-        }
-        Source::WorkloadIdentity {
-            tenant,
-            client,
-            token_file,
-        } => {
-            let authority = authority()?;
-            let token = crate::fs::read_bounded(Path::new(token_file))
-                .await
-                .map_err(|e| e.within(format_args!("{FEDERATED_TOKEN_FILE_VAR}")))?;
-            let app = App {
-                authority: &authority,
-                tenant,
-                client_id: client,
-            };
-            let assertion = Secret::new(token.trim());
-            entra::token(engine, request, &app, Proof::Assertion(assertion), scopes).await
+            entra::token(engine, request, &app, proof, scopes).await
         }
         Source::ManagedIdentity { client } => {
             let scope = one_scope(scopes, "a managed identity")?;
@@ -168,10 +159,10 @@ fn choose(env: &Env) -> (Source, Vec<String>) {
     match (&tenant, &client, secret, certificate) {
         (Some(tenant), Some(client), Some(secret), _) => {
             return (
-                Source::Secret {
+                Source::App {
                     tenant: tenant.clone(),
                     client: client.clone(),
-                    secret: Secret::new(secret),
+                    proof: AppProof::Secret(Secret::new(secret)),
                 },
                 skipped,
             );
@@ -180,12 +171,14 @@ fn choose(env: &Env) -> (Source, Vec<String>) {
             let send_chain =
                 set(SEND_CHAIN_VAR).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
             return (
-                Source::Certificate {
+                Source::App {
                     tenant: tenant.clone(),
                     client: client.clone(),
-                    path,
-                    password: set(CERTIFICATE_PASSWORD_VAR).map(Secret::new),
-                    send_chain,
+                    proof: AppProof::Certificate {
+                        path,
+                        password: set(CERTIFICATE_PASSWORD_VAR).map(Secret::new),
+                        send_chain,
+                    },
                 },
                 skipped,
             );
@@ -237,10 +230,10 @@ fn choose(env: &Env) -> (Source, Vec<String>) {
     match (&tenant, &client, set(FEDERATED_TOKEN_FILE_VAR)) {
         (Some(tenant), Some(client), Some(token_file)) if absent.is_empty() => {
             return (
-                Source::WorkloadIdentity {
+                Source::App {
                     tenant: tenant.clone(),
                     client: client.clone(),
-                    token_file,
+                    proof: AppProof::FederatedToken { token_file },
                 },
                 skipped,
             );
@@ -256,13 +249,15 @@ fn choose(env: &Env) -> (Source, Vec<String>) {
 
 fn describe(source: &Source) -> String {
     match source {
-        Source::Secret { client, .. } => format!("client secret of {CLIENT_ID_VAR} {client}"),
-        Source::Certificate { client, path, .. } => {
-            format!("certificate {path} of {CLIENT_ID_VAR} {client}")
-        }
-        Source::WorkloadIdentity { client, .. } => {
-            format!("workload identity of {CLIENT_ID_VAR} {client}")
-        }
+        Source::App { client, proof, .. } => match proof {
+            AppProof::Secret(_) => format!("client secret of {CLIENT_ID_VAR} {client}"),
+            AppProof::Certificate { path, .. } => {
+                format!("certificate {path} of {CLIENT_ID_VAR} {client}")
+            }
+            AppProof::FederatedToken { .. } => {
+                format!("workload identity of {CLIENT_ID_VAR} {client}")
+            }
+        },
         Source::ManagedIdentity { client: Some(id) } => {
             format!("user-assigned managed identity {id}")
         }

@@ -201,14 +201,8 @@ fn read_bounded(path: &Path) -> Result<String> {
 fn registry_suffix(value: &str) -> Option<String> {
     let value = value.strip_prefix('.').unwrap_or(value);
     let name = dns_name(value)?;
-    let labels_ok = name.split('.').all(|label| {
-        (1..=63).contains(&label.len())
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    });
+    // `dns_name` lowercased it, so its labels are lowercase letters, digits and `-`.
+    let labels_ok = name.split('.').all(crate::hosts::dns_label);
     // `dns_name` keeps a `:443`; a suffix has no port.
     (labels_ok && name == value.to_ascii_lowercase()).then_some(name)
 }

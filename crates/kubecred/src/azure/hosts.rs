@@ -102,16 +102,10 @@ pub fn private_registry(name: &str, suffix: &str) -> Option<AcrRegistry> {
 /// Whether `host` (a name already normalised by [`dns_name`]) is an Azure DevOps git host:
 /// `dev.azure.com`, or an organisation's `<org>.visualstudio.com` (one DNS label).
 pub fn git_host(host: &str) -> bool {
-    let organisation = |org: &str| {
-        (1..=63).contains(&org.len())
-            && !org.starts_with('-')
-            && !org.ends_with('-')
-            && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
     host == "dev.azure.com"
         || host
             .strip_suffix(".visualstudio.com")
-            .is_some_and(organisation)
+            .is_some_and(crate::hosts::dns_label)
 }
 
 #[cfg(test)]

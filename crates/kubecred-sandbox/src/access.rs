@@ -100,7 +100,9 @@ pub(crate) struct Access {
     pub(crate) admin_token: String,
     pub(crate) users: Vec<User>,
     pub(crate) grants: Vec<Grant>,
-    pub(crate) verifier: JwtVerifier,
+    /// One per issuer the API server accepts (`--service-account-issuer`, each), with every
+    /// verification key.
+    pub(crate) verifiers: Vec<JwtVerifier>,
     pub(crate) webhooks: Webhooks,
 }
 
@@ -119,7 +121,11 @@ impl Access {
         if let Some(user) = self.users.iter().find(|u| same(token, &u.token)) {
             return Some(user.name.clone());
         }
-        let Ok(claims) = self.verifier.verify_any_audience(token) else {
+        let Some(claims) = self
+            .verifiers
+            .iter()
+            .find_map(|v| v.verify_any_audience(token).ok())
+        else {
             return self.webhooks.user(token);
         };
         let namespace = &claims.kubernetes.namespace;
@@ -162,7 +168,7 @@ mod tests {
                 token: "alice-secret".into(),
             }],
             grants,
-            verifier: JwtVerifier::from_jwks("http://x", &jwks).expect("verifier"),
+            verifiers: vec![JwtVerifier::from_jwks("http://x", &jwks).expect("verifier")],
             webhooks: Webhooks::default(),
         }
     }

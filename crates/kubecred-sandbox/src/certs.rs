@@ -55,9 +55,11 @@ impl std::fmt::Debug for TlsIdentity {
     }
 }
 
-/// Generates a fresh CA and a serving certificate signed by it.
-pub(crate) fn generate() -> Result<TlsIdentity, CertError> {
-    generate_for(&SERVER_NAMES)
+/// Generates a fresh CA and a serving certificate signed by it, for loopback and `extra` (a
+/// managed issuer's host the sandbox answers for).
+pub(crate) fn generate(extra: Option<&str>) -> Result<TlsIdentity, CertError> {
+    let names: Vec<&str> = SERVER_NAMES.into_iter().chain(extra).collect();
+    generate_for(&names)
 }
 
 /// Generates a fresh CA and a serving certificate for `names` (DNS names or
@@ -141,14 +143,14 @@ mod tests {
 
     #[test]
     fn generates_a_pem_ca_and_a_server_config() {
-        let identity = generate().expect("certificates");
+        let identity = generate(None).expect("certificates");
         assert!(
             identity.ca_pem.starts_with("-----BEGIN CERTIFICATE-----\n"),
             "{}",
             identity.ca_pem
         );
         assert_eq!(identity.server.alpn_protocols, vec![b"http/1.1".to_vec()]);
-        let other = generate().expect("certificates");
+        let other = generate(None).expect("certificates");
         assert_ne!(
             identity.ca_pem, other.ca_pem,
             "every sandbox has its own CA"

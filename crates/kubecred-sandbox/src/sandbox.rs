@@ -14,10 +14,11 @@ use crate::certs;
 use crate::manifest::Manifests;
 use crate::random;
 use crate::routes;
-use crate::signing::SigningKey;
+use crate::signing::{KeyRing, SigningKey};
+use crate::source::SourceCluster;
 use crate::state::{self, AppState};
 use crate::tls::TlsListener;
-use crate::verify::{JwtVerifier, VerifyError};
+use crate::verify::{DiscoveryOptions, JwtVerifier, VerifyError};
 
 /// How long [`Sandbox::shutdown`] waits for open connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -33,6 +34,14 @@ pub struct SandboxConfig {
     pub users: Vec<User>,
     /// What non-admin users may do.
     pub grants: Vec<Grant>,
+    /// The kind of cluster it presents itself as (its issuer's shape).
+    pub source: SourceCluster,
+    /// Older issuers the API server still accepts after an issuer rotation (kube-apiserver's
+    /// later `--service-account-issuer` flags; tokens are signed with the source's).
+    pub old_issuers: Vec<String>,
+    /// CAs of the sites an [`SourceCluster::Other`] issuer is published at, trusted by
+    /// [`Sandbox::verifier`] beside the sandbox's own.
+    pub issuer_ca_pems: Vec<String>,
 }
 
 /// Why a sandbox could not start.
@@ -51,6 +60,7 @@ pub struct Sandbox {
     pub(crate) state: Arc<AppState>,
     address: SocketAddr,
     ca_pem: String,
+    issuer_ca_pems: Vec<String>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -69,10 +79,12 @@ impl Sandbox {
     /// a background task. Returns once listening.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let (listener, address) = bind(config.port).await?;
-        let tls = certs::generate().map_err(|e| SandboxError {
+        let hosted = config.source.hosted_host();
+        let tls = certs::generate(hosted.as_deref()).map_err(|e| SandboxError {
             message: format!("cannot set up the sandbox's TLS: {e}"),
             source: None,
         })?;
+        let issuer_ca_pems = config.issuer_ca_pems.clone();
         let state = Arc::new(build_state(config, format!("https://{address}"))?);
         let listener = TlsListener::new(listener, address, tls.server);
         let (stop, stopped) = oneshot::channel::<()>();
@@ -89,6 +101,7 @@ impl Sandbox {
             state,
             address,
             ca_pem: tls.ca_pem,
+            issuer_ca_pems,
             stop,
             task,
         })
@@ -106,22 +119,107 @@ impl Sandbox {
         &self.ca_pem
     }
 
-    /// A [`JwtVerifier`] for this sandbox's tokens, discovered over HTTPS
-    /// trusting [`Sandbox::ca_pem`].
+    /// A [`JwtVerifier`] for this sandbox's tokens as a target cloud trusting its issuer has
+    /// one: discovered over HTTPS from the issuer URL ([`Sandbox::discovery_options`]), and
+    /// fetched again before each verification. For an [`SourceCluster::Other`] issuer nothing
+    /// is fetched until then (its documents may be published later).
     pub async fn verifier(&self) -> Result<JwtVerifier, VerifyError> {
-        JwtVerifier::discover_with_ca(&self.issuer(), &self.ca_pem).await
+        let options = self.discovery_options();
+        match self.state.source {
+            SourceCluster::Other { .. } => JwtVerifier::trusting(&self.issuer(), &options),
+            _ => JwtVerifier::discover_with_options(&self.issuer(), &options).await,
+        }
     }
 
-    /// The token issuer (`iss`): the same as [`Sandbox::url`].
+    /// How a target reaches the issuer: trusting the sandbox's CA (and the sites' of
+    /// [`SandboxConfig::issuer_ca_pems`]), with a managed issuer's host resolved to the sandbox.
+    pub fn discovery_options(&self) -> DiscoveryOptions {
+        DiscoveryOptions {
+            ca_pems: std::iter::once(self.ca_pem.clone())
+                .chain(self.issuer_ca_pems.iter().cloned())
+                .collect(),
+            resolve: self.resolve(),
+        }
+    }
+
+    /// The host names that must resolve to the sandbox (a managed issuer's), with its address.
+    pub fn resolve(&self) -> Vec<(String, SocketAddr)> {
+        self.state
+            .source
+            .hosted_host()
+            .map(|host| (host, self.address))
+            .into_iter()
+            .collect()
+    }
+
+    /// The token issuer (`iss`): the source type's ([`SourceCluster::issuer`]); for a kind
+    /// cluster, the same as [`Sandbox::url`].
     pub fn issuer(&self) -> String {
         self.state.issuer.clone()
     }
 
-    /// The public half of the issuer's signing key as PEM (`PUBLIC KEY`, PKIX), as
+    /// The kind of cluster the sandbox presents itself as.
+    pub fn source(&self) -> &SourceCluster {
+        &self.state.source
+    }
+
+    /// The public half of the current signing key as PEM (`PUBLIC KEY`, PKIX), as
     /// kube-apiserver's `--service-account-key-file` takes it: what a self-managed cluster's
     /// operator hands `kubecred issuer generate`. The JWKS at `/openid/v1/jwks` publishes it.
     pub fn signing_key_pem(&self) -> String {
-        self.state.key.public_key_pem()
+        self.state.key_ring().signing.public_key_pem()
+    }
+
+    /// The `kid` of the current signing key.
+    pub fn signing_kid(&self) -> String {
+        self.state.key_ring().signing.kid().to_owned()
+    }
+
+    /// Every verification key's PEM, oldest first (each `--service-account-key-file`).
+    pub fn verification_key_pems(&self) -> Vec<String> {
+        let ring = self.state.key_ring();
+        ring.keys.iter().map(|k| k.public_key_pem()).collect()
+    }
+
+    /// Starts signing with a new key (returns its `kid`), as an operator who swaps
+    /// `--service-account-signing-key-file`: the API server accepts old and new at once, but a
+    /// managed issuer's public JWKS holds the new key only after [`Sandbox::publish_keys`] (and a
+    /// self-managed one's after `kubecred issuer publish`).
+    ///
+    /// # Panics
+    ///
+    /// Only if aws-lc-rs cannot generate an RSA key.
+    pub fn rotate_signing_key(&self) -> String {
+        let key = match SigningKey::generate() {
+            Ok(key) => Arc::new(key),
+            Err(e) => panic!("the sandbox could not generate a signing key: {e}"),
+        };
+        let kid = key.kid().to_owned();
+        self.state.change_keys(|ring| {
+            ring.keys.push(key.clone());
+            ring.signing = key;
+        });
+        kid
+    }
+
+    /// Publishes every verification key at the managed issuer's public JWKS.
+    pub fn publish_keys(&self) {
+        self.state
+            .change_keys(|ring| ring.published = ring.keys.clone());
+    }
+
+    /// Drops verification key `kid` (not the signing one) from the API server and the published
+    /// JWKS; returns whether it was there.
+    pub fn retire_key(&self, kid: &str) -> bool {
+        self.state.change_keys(|ring| {
+            if ring.signing.kid() == kid {
+                return false;
+            }
+            let before = ring.keys.len();
+            ring.keys.retain(|k| k.kid() != kid);
+            ring.published.retain(|k| k.kid() != kid);
+            ring.keys.len() != before
+        })
     }
 
     /// Lets the API server also take the bearer tokens `authenticator` vouches for (tried after
@@ -231,23 +329,32 @@ fn build_state(config: SandboxConfig, issuer: String) -> Result<AppState, Sandbo
         message: "cannot generate the sandbox's RSA signing key".into(),
         source: None,
     })?;
-    let jwks = serde_json::json!({"keys": [key.jwk()]});
-    let verifier = JwtVerifier::from_jwks(&issuer, &jwks).map_err(|e| SandboxError {
-        message: format!("the sandbox's own JWKS is unusable: {e}"),
-        source: None,
-    })?;
+    let ring = KeyRing::new(key);
+    let api_url = issuer;
+    let issuer = config.source.issuer(&api_url);
+    let jwks = ring.jwks();
+    let verifiers = std::iter::once(&issuer)
+        .chain(&config.old_issuers)
+        .map(|issuer| JwtVerifier::from_jwks(issuer, &jwks))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| SandboxError {
+            message: format!("the sandbox's own JWKS is unusable: {e}"),
+            source: None,
+        })?;
     let access = Access {
         admin_token: random::bearer_token(),
         users: config.users,
         grants: config.grants,
-        verifier,
+        verifiers,
         webhooks: Default::default(),
     };
     Ok(AppState {
         issuer,
+        api_url,
+        source: config.source,
         namespaces: state::namespace_objects(&config.manifests),
         store: config.manifests,
-        key,
+        keys: std::sync::RwLock::new(ring),
         access,
         token_requests: AtomicU64::new(0),
     })

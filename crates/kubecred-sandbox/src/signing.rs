@@ -25,6 +25,39 @@ pub(crate) enum SignError {
     Rsa,
 }
 
+/// The API server's keys: every verification key (`--service-account-key-file`, newest last),
+/// the one that signs (`--service-account-signing-key-file`), and those the issuer's published
+/// JWKS holds (a managed service's copy, or the operator's bucket: it lags a rotation until
+/// [`crate::Sandbox::publish_keys`]).
+#[derive(Debug)]
+pub(crate) struct KeyRing {
+    pub(crate) keys: Vec<std::sync::Arc<SigningKey>>,
+    pub(crate) signing: std::sync::Arc<SigningKey>,
+    pub(crate) published: Vec<std::sync::Arc<SigningKey>>,
+}
+
+impl KeyRing {
+    /// A ring of one key, signing and published.
+    pub(crate) fn new(key: SigningKey) -> KeyRing {
+        let key = std::sync::Arc::new(key);
+        KeyRing {
+            keys: vec![key.clone()],
+            signing: key.clone(),
+            published: vec![key],
+        }
+    }
+
+    /// The JWKS of every verification key (what kube-apiserver serves itself).
+    pub(crate) fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({"keys": self.keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()})
+    }
+
+    /// The JWKS the issuer's public location serves.
+    pub(crate) fn published_jwks(&self) -> serde_json::Value {
+        serde_json::json!({"keys": self.published.iter().map(|k| k.jwk()).collect::<Vec<_>>()})
+    }
+}
+
 /// An RSA-2048 key pair with its key id.
 pub(crate) struct SigningKey {
     pair: KeyPair,
@@ -62,6 +95,11 @@ impl SigningKey {
             e,
             spki,
         })
+    }
+
+    /// The key id (`kid`).
+    pub(crate) fn kid(&self) -> &str {
+        &self.kid
     }
 
     /// The public key as PEM (`PUBLIC KEY`, PKIX), as `--service-account-key-file` takes it.

@@ -14,15 +14,21 @@ use crate::clock::{rfc3339, unix_now};
 use crate::manifest::Manifests;
 use crate::objects::Namespace;
 use crate::random;
-use crate::signing::{SignError, SigningKey};
+use crate::signing::{KeyRing, SignError};
+use crate::source::SourceCluster;
 use crate::status::ApiError;
 
 /// Everything a request handler needs.
 #[derive(Debug)]
 pub(crate) struct AppState {
+    /// The issuer tokens are signed with (the first `--service-account-issuer`).
     pub(crate) issuer: String,
+    /// `https://127.0.0.1:PORT`.
+    pub(crate) api_url: String,
+    /// What kind of cluster the sandbox presents itself as.
+    pub(crate) source: SourceCluster,
     pub(crate) store: Manifests,
-    pub(crate) key: SigningKey,
+    pub(crate) keys: std::sync::RwLock<KeyRing>,
     pub(crate) access: Access,
     pub(crate) token_requests: AtomicU64,
     /// The Namespaces served, as API JSON, by name.
@@ -132,11 +138,31 @@ impl AppState {
             claims: &claims,
             jti: random::uuid(),
         };
-        let token = self.key.sign_jwt(&issued)?;
+        let key = self.key_ring().signing.clone();
+        let token = key.sign_jwt(&issued)?;
         Ok(Minted {
             token,
             expires_at: claims.exp,
         })
+    }
+
+    /// The keys, for reading.
+    pub(crate) fn key_ring(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the keys, then lets the API server accept exactly the verification keys.
+    pub(crate) fn change_keys<T>(&self, change: impl FnOnce(&mut KeyRing) -> T) -> T {
+        let mut ring = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        let result = change(&mut ring);
+        let jwks = ring.jwks();
+        drop(ring);
+        for verifier in &self.access.verifiers {
+            if let Err(e) = verifier.replace_jwks(&jwks) {
+                tracing::warn!("the API server's verifier refused its own keys: {e}");
+            }
+        }
+        result
     }
 
     /// Counts one successful TokenRequest.

@@ -3,6 +3,8 @@
 //! lifetime.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
@@ -15,6 +17,8 @@ use crate::claims::Claims;
 const LEEWAY_SECONDS: u64 = 30;
 /// Timeout for each discovery request.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest discovery document or JWKS read, as a cloud bounds what it fetches.
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
 /// What kind of check failed; lets callers map failures to their own error
 /// shapes (e.g. a cloud's "expired token" versus "invalid token").
@@ -63,21 +67,45 @@ impl VerifyError {
 }
 
 /// Verifies JWTs from one issuer against that issuer's keys.
+///
+/// A verifier made by discovery keeps its HTTP client and fetches the issuer's documents again on
+/// [`JwtVerifier::refresh`], which the stand-ins call before each verification of a token from
+/// that issuer: what a target accepts follows what the issuer publishes now (a key rotated in,
+/// a key retired, documents that became unreachable). Real clouds cache the JWKS for a while;
+/// the sandbox does not, so a rotation test sees each step at once. Clones share the keys.
 #[derive(Clone)]
 pub struct JwtVerifier {
     issuer: String,
-    keys: HashMap<String, DecodingKey>,
+    keys: Arc<RwLock<Result<HashMap<String, DecodingKey>, VerifyError>>>,
+    source: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut kids: Vec<&String> = self.keys.keys().collect();
-        kids.sort();
+        let kids: Vec<String> = match &*self.read_keys() {
+            Ok(keys) => {
+                let mut kids: Vec<String> = keys.keys().cloned().collect();
+                kids.sort();
+                kids
+            }
+            Err(e) => vec![format!("<{e}>")],
+        };
         f.debug_struct("JwtVerifier")
             .field("issuer", &self.issuer)
             .field("kids", &kids)
+            .field("live", &self.source.is_some())
             .finish()
     }
+}
+
+/// Where discovery fetches from: the roots it trusts and the hosts it resolves by hand (the
+/// sandbox's stand-in for DNS: a managed issuer's host resolved to the sandbox).
+#[derive(Clone, Debug, Default)]
+pub struct DiscoveryOptions {
+    /// PEM certificates of the CAs to trust, instead of the system's roots (empty: the system's).
+    pub ca_pems: Vec<String>,
+    /// Host names resolved to these addresses.
+    pub resolve: Vec<(String, SocketAddr)>,
 }
 
 impl JwtVerifier {
@@ -89,8 +117,7 @@ impl JwtVerifier {
     /// Uses reqwest with rustls: the process must have installed a rustls
     /// crypto provider (aws-lc-rs) first.
     pub async fn discover(issuer: &str) -> Result<JwtVerifier, VerifyError> {
-        let client = discovery_client(reqwest::Client::builder())?;
-        discover_with(&client, issuer).await
+        JwtVerifier::discover_with_options(issuer, &DiscoveryOptions::default()).await
     }
 
     /// Like [`JwtVerifier::discover`], but HTTPS servers must present
@@ -98,35 +125,97 @@ impl JwtVerifier {
     /// certificates, e.g. [`Sandbox::ca_pem`](crate::Sandbox::ca_pem)); the
     /// system's roots are not used. Certificates are always verified.
     pub async fn discover_with_ca(issuer: &str, ca_pem: &str) -> Result<JwtVerifier, VerifyError> {
-        let roots = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())
-            .map_err(|e| discovery_error(format!("the CA certificates are not PEM: {e}")))?;
-        if roots.is_empty() {
-            return Err(discovery_error("the CA PEM holds no certificate"));
+        let options = DiscoveryOptions {
+            ca_pems: vec![ca_pem.to_owned()],
+            resolve: Vec::new(),
+        };
+        JwtVerifier::discover_with_options(issuer, &options).await
+    }
+
+    /// Discovery now, fetching as `options` say; the verifier fetches again on each
+    /// [`JwtVerifier::refresh`].
+    pub async fn discover_with_options(
+        issuer: &str,
+        options: &DiscoveryOptions,
+    ) -> Result<JwtVerifier, VerifyError> {
+        let verifier = JwtVerifier::trusting(issuer, options)?;
+        let keys = discover_keys(verifier.source.as_ref(), issuer).await?;
+        verifier.set_keys(Ok(keys));
+        Ok(verifier)
+    }
+
+    /// A verifier for `issuer` that has fetched nothing yet: every verification fails until a
+    /// [`JwtVerifier::refresh`] finds the documents (for an issuer whose documents are published
+    /// after the target trusts it, as a bucket's are).
+    pub fn trusting(issuer: &str, options: &DiscoveryOptions) -> Result<JwtVerifier, VerifyError> {
+        let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        if !options.ca_pems.is_empty() {
+            let mut roots = Vec::new();
+            for pem in &options.ca_pems {
+                roots.extend(
+                    reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+                        discovery_error(format!("the CA certificates are not PEM: {e}"))
+                    })?,
+                );
+            }
+            if roots.is_empty() {
+                return Err(discovery_error("the CA PEM holds no certificate"));
+            }
+            builder = builder.tls_certs_only(roots);
         }
-        let client = discovery_client(reqwest::Client::builder().tls_certs_only(roots))?;
-        discover_with(&client, issuer).await
+        for (host, address) in &options.resolve {
+            builder = builder.resolve(host, *address);
+        }
+        let client = discovery_client(builder)?;
+        Ok(JwtVerifier {
+            issuer: issuer.to_owned(),
+            keys: Arc::new(RwLock::new(Err(discovery_error(format!(
+                "the documents of issuer '{issuer}' have not been fetched yet"
+            ))))),
+            source: Some(client),
+        })
+    }
+
+    /// Fetches the issuer's documents again (a verifier made from a JWKS keeps its keys). A
+    /// failure is kept: verifications fail with it until a later refresh succeeds.
+    pub async fn refresh(&self) {
+        if self.source.is_none() {
+            return;
+        }
+        let keys = discover_keys(self.source.as_ref(), &self.issuer).await;
+        if let Err(e) = &keys {
+            tracing::debug!(issuer = %self.issuer, "issuer discovery failed: {e}");
+        }
+        self.set_keys(keys);
+    }
+
+    /// Replaces the keys with those of `jwks` (the sandbox's own API server after a rotation).
+    pub(crate) fn replace_jwks(&self, jwks: &serde_json::Value) -> Result<(), VerifyError> {
+        self.set_keys(Ok(keys_of(jwks)?));
+        Ok(())
+    }
+
+    fn set_keys(&self, keys: Result<HashMap<String, DecodingKey>, VerifyError>) {
+        match self.keys.write() {
+            Ok(mut guard) => *guard = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
+    fn read_keys(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, Result<HashMap<String, DecodingKey>, VerifyError>> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A verifier for `issuer` with the keys of a JWKS document
-    /// (`{"keys": [...]}`). Keys without a `kid` are ignored.
+    /// (`{"keys": [...]}`), kept as they are (GCP's uploaded JWKS). Keys without a `kid` are
+    /// ignored.
     pub fn from_jwks(issuer: &str, jwks: &serde_json::Value) -> Result<JwtVerifier, VerifyError> {
-        let set: JwkSet = serde_json::from_value(jwks.clone())
-            .map_err(|e| discovery_error(format!("not a JWK set: {e}")))?;
-        let mut keys = HashMap::new();
-        for jwk in &set.keys {
-            let Some(kid) = jwk.common.key_id.clone() else {
-                continue;
-            };
-            let key = DecodingKey::from_jwk(jwk)
-                .map_err(|e| discovery_error(format!("key '{kid}' is unusable: {e}")))?;
-            keys.insert(kid, key);
-        }
-        if keys.is_empty() {
-            return Err(discovery_error("no usable keys (with a kid)"));
-        }
         Ok(JwtVerifier {
             issuer: issuer.to_string(),
-            keys,
+            keys: Arc::new(RwLock::new(Ok(keys_of(jwks)?))),
+            source: None,
         })
     }
 
@@ -159,7 +248,7 @@ impl JwtVerifier {
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
         let data =
-            jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(map_jwt_error)?;
+            jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(map_jwt_error)?;
         let claims = data.claims;
         if claims.iss != self.issuer {
             let message = format!("token issuer '{}' is not '{}'", claims.iss, self.issuer);
@@ -168,7 +257,7 @@ impl JwtVerifier {
         Ok(claims)
     }
 
-    fn key_for(&self, token: &str) -> Result<&DecodingKey, VerifyError> {
+    fn key_for(&self, token: &str) -> Result<DecodingKey, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
             VerifyError::new(
                 VerifyErrorKind::Malformed,
@@ -185,14 +274,65 @@ impl JwtVerifier {
                 "token header has no kid",
             ));
         };
-        self.keys.get(&kid).ok_or_else(|| {
+        let keys = self.read_keys();
+        let keys = keys.as_ref().map_err(Clone::clone)?;
+        keys.get(&kid).cloned().ok_or_else(|| {
             let shown: String = kid.chars().take(80).collect();
             VerifyError::new(
                 VerifyErrorKind::UnknownKey,
-                format!("no key with kid '{shown}'"),
+                format!(
+                    "no key with kid '{shown}' in the JWKS of '{}' (is the signing key published?)",
+                    self.issuer
+                ),
             )
         })
     }
+}
+
+/// Refreshes each of `verifiers` whose issuer is the (unverified) `iss` of `token`: what a
+/// target does before it verifies a token.
+pub(crate) async fn refresh_issuer_of<'a>(
+    verifiers: impl IntoIterator<Item = &'a JwtVerifier>,
+    token: &str,
+) {
+    let Some(issuer) = unverified_issuer(token) else {
+        return;
+    };
+    for verifier in verifiers {
+        if verifier.issuer == issuer {
+            verifier.refresh().await;
+        }
+    }
+}
+
+/// The `iss` claim of a JWT, unverified.
+fn unverified_issuer(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("iss")?.as_str().map(str::to_owned)
+}
+
+/// The keys of a JWKS document by `kid`.
+fn keys_of(jwks: &serde_json::Value) -> Result<HashMap<String, DecodingKey>, VerifyError> {
+    let set: JwkSet = serde_json::from_value(jwks.clone())
+        .map_err(|e| discovery_error(format!("not a JWK set: {e}")))?;
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        let Some(kid) = jwk.common.key_id.clone() else {
+            continue;
+        };
+        let key = DecodingKey::from_jwk(jwk)
+            .map_err(|e| discovery_error(format!("key '{kid}' is unusable: {e}")))?;
+        keys.insert(kid, key);
+    }
+    if keys.is_empty() {
+        return Err(discovery_error("no usable keys (with a kid)"));
+    }
+    Ok(keys)
 }
 
 /// Builds the discovery client: `builder` with the discovery timeout.
@@ -204,7 +344,13 @@ fn discovery_client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, 
 }
 
 /// Discovery proper: configuration, issuer check, JWKS.
-async fn discover_with(client: &reqwest::Client, issuer: &str) -> Result<JwtVerifier, VerifyError> {
+async fn discover_keys(
+    client: Option<&reqwest::Client>,
+    issuer: &str,
+) -> Result<HashMap<String, DecodingKey>, VerifyError> {
+    let Some(client) = client else {
+        return Err(discovery_error("this verifier has no issuer to fetch from"));
+    };
     let config_url = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -212,17 +358,17 @@ async fn discover_with(client: &reqwest::Client, issuer: &str) -> Result<JwtVeri
     let config = fetch_json(client, &config_url).await?;
     let jwks_uri = check_discovery(&config, issuer, &config_url)?;
     let jwks = fetch_json(client, &jwks_uri).await?;
-    JwtVerifier::from_jwks(issuer, &jwks)
-        .map_err(|e| discovery_error(format!("JWKS at {jwks_uri}: {e}")))
+    keys_of(&jwks).map_err(|e| discovery_error(format!("JWKS at {jwks_uri}: {e}")))
 }
 
 fn discovery_error(message: impl Into<String>) -> VerifyError {
     VerifyError::new(VerifyErrorKind::Discovery, message)
 }
 
-/// GETs `url` and parses the body as JSON; errors name the URL.
+/// GETs `url` (no redirects) and parses the body, at most [`MAX_DOCUMENT_BYTES`], as JSON;
+/// errors name the URL.
 async fn fetch_json(client: &reqwest::Client, url: &str) -> Result<serde_json::Value, VerifyError> {
-    let response = client
+    let mut response = client
         .get(url)
         .send()
         .await
@@ -231,9 +377,20 @@ async fn fetch_json(client: &reqwest::Client, url: &str) -> Result<serde_json::V
     if !status.is_success() {
         return Err(discovery_error(format!("GET {url} returned HTTP {status}")));
     }
-    response
-        .json()
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
+        .map_err(|e| discovery_error(format!("GET {url} failed: {}", with_causes(&e))))?
+    {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(discovery_error(format!(
+                "GET {url} returned more than {MAX_DOCUMENT_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body)
         .map_err(|e| discovery_error(format!("GET {url} did not return JSON: {e}")))
 }
 

@@ -109,6 +109,12 @@ async fn token(
     body: Bytes,
 ) -> Response {
     let base = base(&state, &headers);
+    let assertion = url::form_urlencoded::parse(&body)
+        .find(|(name, _)| name == "client_assertion")
+        .map(|(_, value)| value.into_owned());
+    if let Some(assertion) = assertion {
+        crate::verify::refresh_issuer_of(&state.config.issuers, &assertion).await;
+    }
     match grant(&state, &tenant, &base, &body) {
         Ok(answer) => {
             state.count(ACTION);

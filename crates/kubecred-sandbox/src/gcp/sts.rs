@@ -16,6 +16,7 @@ use super::error::OAuthError;
 use super::params::Params;
 use super::state::GcpState;
 use super::subject;
+use crate::verify::JwtVerifier;
 
 /// The path of the exchange.
 pub(crate) const PATH: &str = "/v1/token";
@@ -39,6 +40,18 @@ pub(crate) fn router(state: Arc<GcpState>) -> Router {
 
 async fn handle(State(state): State<Arc<GcpState>>, headers: HeaderMap, body: Bytes) -> Response {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let subject_token = Params::parse(content_type, &body)
+        .ok()
+        .and_then(|params| params.get("subject_token").map(str::to_owned));
+    if let Some(token) = subject_token {
+        // Clones share their keys: refreshing one refreshes the configuration's.
+        let mut verifiers: Vec<JwtVerifier> = Vec::new();
+        for pool in &state.config.pools {
+            verifiers.extend(pool.providers.iter().map(|p| p.verifier.clone()));
+        }
+        verifiers.extend(state.config.gke.iter().map(|c| c.verifier.clone()));
+        crate::verify::refresh_issuer_of(&verifiers, &token).await;
+    }
     match exchange(&state, content_type, &body) {
         Ok(answer) => {
             state.count(ACTION);

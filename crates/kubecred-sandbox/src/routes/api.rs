@@ -21,7 +21,7 @@ pub(super) async fn versions(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     state.authenticated(&headers)?;
-    let address = state.issuer.trim_start_matches("https://");
+    let address = state.api_url.trim_start_matches("https://");
     Ok(Json(json!({
         "kind": "APIVersions",
         "versions": ["v1"],

@@ -15,7 +15,13 @@ mod token;
 
 /// The sandbox's router.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if let Some(paths) = state.source.hosted_paths(&state.api_url) {
+        router = router
+            .route(&paths.discovery, get(discovery::hosted_configuration))
+            .route(&paths.jwks, get(discovery::hosted_jwks));
+    }
+    router
         .route("/version", get(objects::version))
         .route(
             "/.well-known/openid-configuration",

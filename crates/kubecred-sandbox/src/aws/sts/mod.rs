@@ -46,6 +46,9 @@ async fn handle(
     let request = view(&method, &uri, &headers, &body);
     let params = params_of(&request);
     let action = params.get("Action").unwrap_or_default().to_string();
+    if let Some(token) = params.get("WebIdentityToken") {
+        crate::verify::refresh_issuer_of(&state.config.oidc_providers, token).await;
+    }
     match dispatch(&state, &request, &params, &action) {
         Ok(result) => {
             state.count(&action);

@@ -596,6 +596,22 @@ pub struct SandboxArgs {
     /// Where to write the kubeconfig for clients (default: a file in the temporary directory).
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
+    /// The kind of source cluster to present as, by its ServiceAccount issuer: kind (the API
+    /// server's URL), eks, gke, aks (the managed services' issuer URLs, served by the sandbox),
+    /// or other:<https URL> (a self-managed cluster's issuer, published there with `kubecred
+    /// issuer publish`). The stand-ins of every cloud trust that issuer.
+    #[arg(long, value_name = "TYPE", default_value = "kind", value_parser = parse_source)]
+    pub source: kubecred_sandbox::SourceCluster,
+    /// Set up controller level for this ServiceAccount: write the projected token files and the
+    /// credential file each cloud's webhook (or its docs, off that cloud) gives a controller,
+    /// next to the kubeconfig, and print the variables (IRSA, Azure workload identity, a GCP
+    /// external account).
+    #[arg(long, value_name = "NS/NAME")]
+    pub controller: Option<String>,
+}
+
+fn parse_source(text: &str) -> Result<kubecred_sandbox::SourceCluster, String> {
+    kubecred_sandbox::SourceCluster::parse(text)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub async fn run() -> anyhow::Result<()> {
     })
     .await
     .context("starting the sandbox")?;
-    let aws = crate::sandbox::start_aws(&sandbox, &Manifests::parse(MANIFESTS)?).await?;
+    let aws = crate::sandbox_aws::start_aws(&sandbox, &Manifests::parse(MANIFESTS)?).await?;
     let gcp = crate::sandbox_gcp::start_gcp(&sandbox, &Manifests::parse(MANIFESTS)?).await?;
     let azure = crate::sandbox_azure::start_azure(&sandbox, &Manifests::parse(MANIFESTS)?).await?;
     let result = steps(&sandbox, &aws, &gcp).await;

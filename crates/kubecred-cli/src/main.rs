@@ -18,6 +18,7 @@ mod kubelet;
 mod registry;
 mod request;
 mod sandbox;
+mod sandbox_aws;
 mod sandbox_azure;
 mod sandbox_gcp;
 mod token;

@@ -4,10 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use kubecred_sandbox::aws::{
-    AwsConfig, AwsRole, AwsStandIns, roles_for_annotated_service_accounts,
-};
+use kubecred_sandbox::aws::AwsStandIns;
 use kubecred_sandbox::azure::AzureStandIns;
+use kubecred_sandbox::controller::{ControllerEndpoints, TargetCloud};
 use kubecred_sandbox::gcp::GcpStandIns;
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 
@@ -21,11 +20,12 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     let sandbox = Sandbox::start(SandboxConfig {
         manifests: manifests.clone(),
         port: args.port,
+        source: args.source.clone(),
         ..SandboxConfig::default()
     })
     .await
     .context("starting the sandbox")?;
-    let aws = start_aws(&sandbox, &manifests).await?;
+    let aws = crate::sandbox_aws::start_aws(&sandbox, &manifests).await?;
     let gcp = crate::sandbox_gcp::start_gcp(&sandbox, &manifests).await?;
     let azure = crate::sandbox_azure::start_azure(&sandbox, &manifests).await?;
     let (kubeconfig, temporary) = match args.kubeconfig {
@@ -43,8 +43,23 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         azure: &azure,
         azure_ca: &azure_ca,
     };
+    let controller = match &args.controller {
+        Some(account) => Some(write_controller_setup(
+            &sandbox,
+            &stand_ins,
+            account,
+            &kubeconfig,
+        )?),
+        None => None,
+    };
     print_ready(&sandbox, &stand_ins, &kubeconfig)?;
+    if let Some(controller) = &controller {
+        print_controller(controller)?;
+    }
     wait_for_shutdown().await;
+    if let Some(controller) = &controller {
+        let _ = std::fs::remove_dir_all(&controller.dir);
+    }
     azure.shutdown().await;
     let _ = std::fs::remove_file(&azure_ca);
     gcp.shutdown().await;
@@ -59,36 +74,6 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
 fn default_kubeconfig_path(sandbox: &Sandbox) -> PathBuf {
     let port = sandbox.url().rsplit(':').next().unwrap_or("0").to_owned();
     std::env::temp_dir().join(format!("kubecred-sandbox-{port}.kubeconfig"))
-}
-
-/// The AWS account of the sandbox.
-pub const AWS_ACCOUNT: &str = "123456789012";
-/// The role the sandbox's instance metadata service serves (node level).
-pub const AWS_NODE_ROLE: &str = "arn:aws:iam::123456789012:role/kubecred-sandbox-node";
-
-/// AWS stand-ins whose STS trusts each ServiceAccount annotated with
-/// `eks.amazonaws.com/role-arn`, as an IRSA trust policy written for it would.
-pub async fn start_aws(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Result<AwsStandIns> {
-    let roles = roles_for_annotated_service_accounts(manifests, &sandbox.issuer());
-    let node = AwsRole {
-        arn: AWS_NODE_ROLE.into(),
-        trust: Vec::new(),
-    };
-    let config = AwsConfig {
-        account_id: AWS_ACCOUNT.into(),
-        oidc_providers: vec![
-            sandbox
-                .verifier()
-                .await
-                .context("discovering the sandbox issuer")?,
-        ],
-        roles: roles.into_iter().chain([node]).collect(),
-        node_role: Some(AWS_NODE_ROLE.into()),
-        ..AwsConfig::default()
-    };
-    AwsStandIns::start(config)
-        .await
-        .context("starting the AWS stand-ins")
 }
 
 /// The clouds' stand-ins the banner describes.
@@ -109,9 +94,10 @@ fn print_ready(
     writeln!(out, "kubecred sandbox ready at {}", sandbox.url())?;
     writeln!(
         out,
-        "OIDC issuer: {} (JWKS at {}/openid/v1/jwks)",
+        "OIDC issuer: {} (source cluster type {}; discovery and JWKS also at {}/openid/v1/jwks)",
         sandbox.issuer(),
-        sandbox.issuer()
+        sandbox.source().kind_name(),
+        sandbox.url()
     )?;
     writeln!(out, "kubeconfig: {}", kubeconfig.display())?;
     writeln!(out)?;
@@ -148,6 +134,74 @@ fn print_ready(
     crate::sandbox_azure::print_azure(&mut out, stand_ins.azure, stand_ins.azure_ca)?;
     writeln!(out)?;
     writeln!(out, "Press Ctrl-C to stop.")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The controller-level set-up written for `kubecred sandbox --controller`.
+struct Controller {
+    account: String,
+    dir: PathBuf,
+    env: Vec<(TargetCloud, Vec<(String, String)>)>,
+}
+
+/// Writes each cloud's controller-level files for ServiceAccount `account` (`NS/NAME`) into a
+/// directory next to the kubeconfig.
+fn write_controller_setup(
+    sandbox: &Sandbox,
+    stand_ins: &StandIns<'_>,
+    account: &str,
+    kubeconfig: &std::path::Path,
+) -> anyhow::Result<Controller> {
+    let (namespace, name) = account
+        .split_once('/')
+        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+        .with_context(|| format!("--controller takes NS/NAME, not '{account}'"))?;
+    let mut dir = kubeconfig.as_os_str().to_owned();
+    dir.push(".controller");
+    let dir = PathBuf::from(dir);
+    kubecred::fs::private_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let endpoints = ControllerEndpoints {
+        azure_authority_host: stand_ins.azure.authority_host(),
+        gcp_sts_url: stand_ins.gcp.sts_token_url(),
+        gcp_impersonation_url: stand_ins.gcp.impersonation_url("{email}"),
+    };
+    let mut env = Vec::new();
+    for cloud in [TargetCloud::Aws, TargetCloud::Azure, TargetCloud::Gcp] {
+        match sandbox.controller_setup(cloud, namespace, name, &dir, &endpoints) {
+            Ok(setup) => {
+                for (file, contents) in &setup.files {
+                    let path = dir.join(file);
+                    kubecred::fs::write_private(&path, contents.as_bytes())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
+                env.push((cloud, setup.env));
+            }
+            Err(why) => eprintln!("kubecred sandbox: no controller level for {cloud:?}: {why}"),
+        }
+    }
+    Ok(Controller {
+        account: account.to_owned(),
+        dir,
+        env,
+    })
+}
+
+fn print_controller(controller: &Controller) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Controller level as ServiceAccount {} (token files in {}, valid for an hour):",
+        controller.account,
+        controller.dir.display()
+    )?;
+    for (cloud, env) in &controller.env {
+        writeln!(out, "  {cloud:?}:")?;
+        for (name, value) in env {
+            writeln!(out, "    export {name}={value}")?;
+        }
+    }
+    writeln!(out)?;
     out.flush()?;
     Ok(())
 }

@@ -12,12 +12,12 @@ use std::io::Write;
 
 use anyhow::Context;
 use kubecred_sandbox::Manifests;
-use kubecred_sandbox::Sandbox;
 use kubecred_sandbox::gcp::{
     ControlPlane, FakeGcs, GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider,
     WorkloadIdentityPool, resource_bindings_for_annotated_service_accounts,
     service_accounts_for_annotated_service_accounts,
 };
+use kubecred_sandbox::{Sandbox, SourceCluster};
 
 /// The GCP project of the sandbox (the one `examples/sandbox.yaml` names).
 pub const GCP_PROJECT_ID: &str = "example-project";
@@ -52,11 +52,7 @@ pub async fn start_gcp(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Resu
                 allowed_audiences: Vec::new(),
             }],
         }],
-        gke: Some(GkeCluster {
-            name: GKE_CLUSTER.into(),
-            location: GKE_LOCATION.into(),
-            verifier,
-        }),
+        gke: gke_cluster(sandbox, verifier),
         node_service_account: Some(GCP_NODE_SERVICE_ACCOUNT.into()),
         control_plane: Some(ControlPlane {
             endpoint: sandbox.url().trim_start_matches("https://").to_owned(),
@@ -82,6 +78,28 @@ pub async fn start_gcp(sandbox: &Sandbox, manifests: &Manifests) -> anyhow::Resu
     }
     sandbox.accept_bearer_tokens(gcp.gke_authenticator());
     Ok(gcp)
+}
+
+/// The GKE cluster the metadata server describes and STS takes tokens of through the identity
+/// namespace: the sandbox's own when it presents itself as GKE (or as a plain kind cluster,
+/// playing every cloud's), none when it is another cloud's cluster, whose tokens GKE's identity
+/// namespace never takes.
+fn gke_cluster(sandbox: &Sandbox, verifier: kubecred_sandbox::JwtVerifier) -> Option<GkeCluster> {
+    match sandbox.source() {
+        SourceCluster::Gke {
+            location, cluster, ..
+        } => Some(GkeCluster {
+            name: cluster.clone(),
+            location: location.clone(),
+            verifier,
+        }),
+        SourceCluster::Kind => Some(GkeCluster {
+            name: GKE_CLUSTER.into(),
+            location: GKE_LOCATION.into(),
+            verifier,
+        }),
+        _ => None,
+    }
 }
 
 /// fake-gcs-server with the buckets the manifests grant, if any are granted; without it (not

@@ -38,6 +38,7 @@ pub mod azure;
 mod certs;
 mod claims;
 mod clock;
+pub mod controller;
 pub mod gcp;
 mod kubeconfig;
 mod manifest;

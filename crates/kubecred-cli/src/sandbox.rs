@@ -52,10 +52,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    print_ready(&sandbox, &stand_ins, &kubeconfig)?;
-    if let Some(controller) = &controller {
-        print_controller(controller)?;
-    }
+    print_ready(&sandbox, &stand_ins, &kubeconfig, controller.as_ref())?;
     wait_for_shutdown().await;
     if let Some(controller) = &controller {
         let _ = std::fs::remove_dir_all(&controller.dir);
@@ -88,6 +85,7 @@ fn print_ready(
     sandbox: &Sandbox,
     stand_ins: &StandIns<'_>,
     kubeconfig: &std::path::Path,
+    controller: Option<&Controller>,
 ) -> anyhow::Result<()> {
     let aws = stand_ins.aws;
     let mut out = std::io::stdout().lock();
@@ -133,6 +131,9 @@ fn print_ready(
     writeln!(out)?;
     crate::sandbox_azure::print_azure(&mut out, stand_ins.azure, stand_ins.azure_ca)?;
     writeln!(out)?;
+    if let Some(controller) = controller {
+        print_controller(&mut out, controller)?;
+    }
     writeln!(out, "Press Ctrl-C to stop.")?;
     out.flush()?;
     Ok(())
@@ -187,8 +188,7 @@ fn write_controller_setup(
     })
 }
 
-fn print_controller(controller: &Controller) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+fn print_controller(out: &mut impl Write, controller: &Controller) -> anyhow::Result<()> {
     writeln!(
         out,
         "Controller level as ServiceAccount {} (token files in {}, valid for an hour):",
@@ -202,7 +202,6 @@ fn print_controller(controller: &Controller) -> anyhow::Result<()> {
         }
     }
     writeln!(out)?;
-    out.flush()?;
     Ok(())
 }
 

@@ -431,3 +431,77 @@ async fn key_rotation_as_each_cloud_sees_it() -> TestResult {
     }
     Ok(())
 }
+
+/// `kubecred sandbox --source eks --controller team-a/app` needs no hand set-up: what its banner
+/// exports (the stand-ins, then each cloud's controller-level variables, whose files it wrote)
+/// is all a controller-level `kubecred token` needs, for every cloud; the issuer is EKS's shape.
+#[test]
+fn the_sandbox_command_presents_as_eks_and_sets_up_controller_level() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let sandbox = support::SandboxProcess::start_with(
+        home.path(),
+        &manifests(),
+        0,
+        &["--source", "eks", "--controller", "team-a/app"],
+    )?;
+    let issuer_line = sandbox
+        .banner
+        .iter()
+        .find(|line| line.starts_with("OIDC issuer: "))
+        .ok_or("no issuer line")?;
+    assert!(
+        issuer_line.contains("https://oidc.eks.us-west-2.amazonaws.com/id/")
+            && issuer_line.contains("source cluster type eks"),
+        "{issuer_line}"
+    );
+    let exports = |indent: &str| -> Vec<(String, String)> {
+        let prefix = format!("{indent}export ");
+        sandbox
+            .banner
+            .iter()
+            .filter_map(|line| line.strip_prefix(&prefix))
+            .filter_map(|rest| rest.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .filter(|(k, _)| k != "AZURE_TENANT_ID" && k != "AZURE_CLIENT_ID")
+            .collect()
+    };
+    let stand_ins = exports("  ");
+    let mut section = None;
+    let mut controller: Vec<(&str, Vec<(String, String)>)> = Vec::new();
+    for line in &sandbox.banner {
+        if let Some(cloud) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+            && ["Aws", "Azure", "Gcp"].contains(&cloud)
+        {
+            section = Some(cloud);
+            controller.push((cloud, Vec::new()));
+        } else if let (Some(_), Some((k, v))) = (
+            section,
+            line.strip_prefix("    export ")
+                .and_then(|r| r.split_once('=')),
+        ) && let Some(last) = controller.last_mut()
+        {
+            last.1.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    assert_eq!(controller.len(), 3, "{:?}", sandbox.banner);
+    for (cloud, env) in controller {
+        assert!(!env.is_empty(), "{cloud}: {:?}", sandbox.banner);
+        let output = isolated(support::BIN, home.path())
+            .envs(stand_ins.iter().map(|(k, v)| (k, v)))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .args([
+                "token",
+                "--provider",
+                &cloud.to_lowercase(),
+                "--output",
+                "json",
+            ])
+            .output()?;
+        let value = support::success_json(&output).map_err(|e| format!("{cloud}: {e}"))?;
+        assert!(
+            value["kind"] == "CloudKeys" || value["kind"] == "AccessToken",
+            "{cloud}: {value}"
+        );
+    }
+    Ok(())
+}

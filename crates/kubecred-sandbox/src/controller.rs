@@ -4,7 +4,8 @@
 //! cloud's credential chain at it.
 //!
 //! - AWS: IRSA's `AWS_ROLE_ARN` (the ServiceAccount's `eks.amazonaws.com/role-arn`),
-//!   `AWS_WEB_IDENTITY_TOKEN_FILE` (audience `sts.amazonaws.com`), `AWS_STS_REGIONAL_ENDPOINTS`;
+//!   `AWS_WEB_IDENTITY_TOKEN_FILE` (audience `sts.amazonaws.com`), `AWS_STS_REGIONAL_ENDPOINTS`,
+//!   `AWS_REGION` and `AWS_DEFAULT_REGION` (an EKS cluster's region, else `us-east-1`);
 //! - Azure: workload identity's `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` (the ServiceAccount's
 //!   annotations), `AZURE_FEDERATED_TOKEN_FILE` (audience `api://AzureADTokenExchange`),
 //!   `AZURE_AUTHORITY_HOST`;
@@ -85,8 +86,15 @@ impl Sandbox {
         let setup = match target {
             TargetCloud::Aws => {
                 let file = "aws-web-identity-token";
+                // EKS's webhook injects the cluster's region; off EKS the operator sets one.
+                let region = match self.source() {
+                    crate::SourceCluster::Eks { region, .. } => region.clone(),
+                    _ => "us-east-1".to_owned(),
+                };
                 ControllerSetup {
                     env: vec![
+                        ("AWS_REGION".into(), region.clone()),
+                        ("AWS_DEFAULT_REGION".into(), region),
                         (
                             "AWS_ROLE_ARN".into(),
                             annotation("eks.amazonaws.com/role-arn")?,

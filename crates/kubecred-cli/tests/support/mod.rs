@@ -194,6 +194,16 @@ pub type TestResult = Result<(), BoxError>;
 impl SandboxProcess {
     /// Starts the sandbox with these manifests in `dir`, on `port` (0: any).
     pub fn start(dir: &Path, manifests: &str, port: u16) -> Result<SandboxProcess, BoxError> {
+        SandboxProcess::start_with(dir, manifests, port, &[])
+    }
+
+    /// [`SandboxProcess::start`] with extra arguments (`--source`, `--controller`).
+    pub fn start_with(
+        dir: &Path,
+        manifests: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> Result<SandboxProcess, BoxError> {
         use std::io::BufRead;
         let file = dir.join("sandbox-manifests.yaml");
         std::fs::write(&file, manifests)?;
@@ -205,6 +215,7 @@ impl SandboxProcess {
             .arg(&file)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()?;
         let stdout = child.stdout.take().ok_or("no stdout")?;

@@ -127,7 +127,7 @@ fn print_ready(
         "  kubecred token --provider aws --namespace team-a --service-account app --region us-east-1 --output json"
     )?;
     writeln!(out)?;
-    crate::sandbox_gcp::print_gcp(&mut out, stand_ins.gcp)?;
+    crate::sandbox_gcp::print_gcp(&mut out, sandbox, stand_ins.gcp)?;
     writeln!(out)?;
     crate::sandbox_azure::print_azure(&mut out, stand_ins.azure, stand_ins.azure_ca)?;
     writeln!(out)?;

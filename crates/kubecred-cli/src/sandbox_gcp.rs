@@ -122,7 +122,11 @@ async fn start_gcs(config: &GcpConfig) -> Option<FakeGcs> {
 }
 
 /// The banner's GCP lines.
-pub fn print_gcp(out: &mut impl Write, gcp: &GcpStandIns) -> std::io::Result<()> {
+pub fn print_gcp(
+    out: &mut impl Write,
+    sandbox: &Sandbox,
+    gcp: &GcpStandIns,
+) -> std::io::Result<()> {
     let pool = format!(
         "//iam.googleapis.com/projects/{GCP_PROJECT_NUMBER}/locations/global/workloadIdentityPools/{GCP_POOL}"
     );
@@ -151,12 +155,27 @@ pub fn print_gcp(out: &mut impl Write, gcp: &GcpStandIns) -> std::io::Result<()>
     }
     writeln!(out, "  OAuth token URL: {}", gcp.oauth_token_url())?;
     writeln!(out, "  provider audience: {pool}/providers/{GCP_PROVIDER}")?;
-    writeln!(
-        out,
-        "  GKE cluster (its API server is this sandbox): projects/{GCP_PROJECT_ID}/locations/{GKE_LOCATION}/clusters/{GKE_CLUSTER}"
-    )?;
-    writeln!(
-        out,
-        "  GKE audience: identitynamespace:{GCP_PROJECT_ID}.svc.id.goog:https://container.googleapis.com/v1/projects/{GCP_PROJECT_ID}/locations/{GKE_LOCATION}/clusters/{GKE_CLUSTER}"
-    )
+    match sandbox.source() {
+        SourceCluster::Kind | SourceCluster::Gke { .. } => {
+            let (location, cluster) = match sandbox.source() {
+                SourceCluster::Gke {
+                    location, cluster, ..
+                } => (location.as_str(), cluster.as_str()),
+                _ => (GKE_LOCATION, GKE_CLUSTER),
+            };
+            writeln!(
+                out,
+                "  GKE cluster (its API server is this sandbox): projects/{GCP_PROJECT_ID}/locations/{location}/clusters/{cluster}"
+            )?;
+            writeln!(
+                out,
+                "  GKE audience: identitynamespace:{GCP_PROJECT_ID}.svc.id.goog:https://container.googleapis.com/v1/projects/{GCP_PROJECT_ID}/locations/{location}/clusters/{cluster}"
+            )
+        }
+        _ => writeln!(
+            out,
+            "  GKE: none (the sandbox is a {} cluster: GCP trusts it through the pool provider only)",
+            sandbox.source().kind_name()
+        ),
+    }
 }

@@ -9,6 +9,7 @@
 #![cfg(feature = "aws")]
 
 #[path = "support/moto.rs"]
+#[allow(dead_code)] // shared: other tests use more of it
 mod moto;
 
 use std::time::{Duration, SystemTime};

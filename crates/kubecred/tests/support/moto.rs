@@ -173,6 +173,30 @@ impl Moto {
             .map(drop)
     }
 
+    /// Lets anyone read the objects of `bucket` (a bucket policy allowing `s3:GetObject` to
+    /// `*`, the owner's step for a bucket website); without it moto refuses anonymous reads.
+    pub async fn public_read(&self, bucket: &str) -> Result<(), BoxError> {
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": format!("arn:aws:s3:::{bucket}/*"),
+            }],
+        })
+        .to_string();
+        let request = self.unsigned(reqwest::Method::PUT, &format!("/{bucket}?policy"), "s3");
+        let request = request.header("content-type", "application/json");
+        self.call(request.body(policy)).await.map(drop)
+    }
+
+    /// Deletes an object.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), BoxError> {
+        let request = self.unsigned(reqwest::Method::DELETE, &format!("/{bucket}/{key}"), "s3");
+        self.call(request).await.map(drop)
+    }
+
     /// Puts an object.
     pub async fn object(&self, bucket: &str, key: &str) -> Result<(), BoxError> {
         let request = self.unsigned(reqwest::Method::PUT, &format!("/{bucket}/{key}"), "s3");

@@ -55,6 +55,7 @@ mod kubernetes;
 #[cfg(test)]
 mod lookalike;
 mod names;
+pub mod policy;
 mod provider;
 pub mod registry;
 mod request;

@@ -1,0 +1,8 @@
+//! gcp's side of `kubecred policy` (being written on its branch).
+
+use super::{Policy, PolicyRequest, unsupported};
+use crate::error::Result;
+
+pub(super) fn policy(request: &PolicyRequest) -> Result<Policy> {
+    Err(unsupported("gcp", request.purpose, "not written yet"))
+}

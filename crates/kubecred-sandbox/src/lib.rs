@@ -51,7 +51,7 @@ mod routes;
 mod sandbox;
 mod signing;
 pub mod site;
-mod source;
+pub mod source;
 mod state;
 mod status;
 mod tls;

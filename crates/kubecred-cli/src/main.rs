@@ -15,6 +15,7 @@ mod help;
 mod issuer;
 mod kubeconfig;
 mod kubelet;
+mod policy;
 mod registry;
 mod request;
 mod sandbox;
@@ -108,6 +109,7 @@ async fn run(cli: Cli, looked_up: Option<Box<docker::Lookup>>) -> anyhow::Result
         Command::Issuer(args::IssuerCommand::Publish(args)) => issuer::publish(*args).await,
         Command::Issuer(args::IssuerCommand::RotatePlan(args)) => issuer::rotate_plan(args).await,
         Command::Issuer(args::IssuerCommand::Setup(args)) => issuer::setup(*args),
+        Command::Policy(args) => policy::run(*args),
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,
     }

@@ -70,6 +70,10 @@ pub enum Command {
     /// self-managed cluster, verify them as a cloud fetches them.
     #[command(subcommand)]
     Issuer(IssuerCommand),
+    /// Why an identity works or fails: the identity level and why, the ServiceAccount and its
+    /// annotations, the audiences and cloud identity, the cache key, then the exchange (unless
+    /// --dry-run), each step with a verdict and a failed one with its likely cause.
+    Explain(Box<ExplainArgs>),
     /// The least-privilege cloud configuration an integration needs: the identity, its trust of
     /// the ServiceAccount, the permissions on exactly one resource (JSON, the cloud CLI's
     /// commands, or Terraform). Nothing is created.
@@ -347,6 +351,28 @@ pub enum IssuerCommand {
     /// What a target cloud needs to trust the issuer for one ServiceAccount, as JSON and as the
     /// cloud CLI's commands (nothing is created).
     Setup(Box<IssuerSetupArgs>),
+}
+
+/// `kubecred explain`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 the identity works (or --dry-run found no problem), 1 a \
+                        step failed, 2 usage error. JSON schema (--output json): {\"provider\", \
+                        \"identity\", \"verdict\": ok|failed|dry-run, \"steps\": [{\"step\": \
+                        identity-level|service-account|annotations|cloud-identity|cache-key|\
+                        exchange, \"status\": ok|failed|skipped, \"detail\", \"cause\"?}]}"
+)]
+pub struct ExplainArgs {
+    #[arg(long, help = crate::help::token_provider())]
+    pub provider: String,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Walk the steps without exchanging anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
 }
 
 /// `kubecred policy`.

@@ -41,6 +41,7 @@ mod credential;
 mod engine;
 mod env;
 mod error;
+pub mod explain;
 pub mod fs;
 #[cfg(feature = "gcp")]
 pub mod gcp;

@@ -165,6 +165,9 @@ fn refused(what: &str, output: &Output, parts: &[&str]) {
     );
 }
 
+/// A change to a policy, named.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 /// Removes `array[index]` of `policy`.
 fn without(policy: &mut Value, array: &str, index: usize) {
     if let Some(items) = policy[array].as_array_mut() {
@@ -209,7 +212,7 @@ async fn enforced(purpose: Purpose) -> TestResult {
         assert!(w.azure.calls("entra.token") >= 1, "{what}: Entra refused");
     }
     // The federated credential, and its subject (another ServiceAccount's): Entra refuses.
-    let edits: [(&str, Box<dyn Fn(&mut Value)>); 2] = [
+    let edits: [(&str, Edit); 2] = [
         ("without the trust", Box::new(|p| without(p, "trust", 0))),
         (
             "with another subject",
@@ -256,7 +259,7 @@ async fn a_cluster_policy_is_what_reading_the_aks_cluster_needs() -> TestResult 
 /// audience kubecred's tokens carry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_issuer_and_the_audience_of_the_credential_are_conditions() -> TestResult {
-    let edits: [(&str, Box<dyn Fn(&mut Value)>); 2] = [
+    let edits: [(&str, Edit); 2] = [
         (
             "another issuer",
             Box::new(|p| {

@@ -30,6 +30,7 @@ mod account;
 pub mod aws;
 #[cfg(feature = "azure")]
 pub mod azure;
+mod azure_names;
 pub mod cache;
 pub mod cache_key;
 pub mod cache_metrics;

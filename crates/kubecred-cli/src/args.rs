@@ -70,6 +70,14 @@ pub enum Command {
     /// self-managed cluster, verify them as a cloud fetches them.
     #[command(subcommand)]
     Issuer(IssuerCommand),
+    /// Why an identity works or fails: the identity level and why, the ServiceAccount and its
+    /// annotations, the audiences and cloud identity, the cache key, then the exchange (unless
+    /// --dry-run), each step with a verdict and a failed one with its likely cause.
+    Explain(Box<ExplainArgs>),
+    /// The least-privilege cloud configuration an integration needs: the identity, its trust of
+    /// the ServiceAccount, the permissions on exactly one resource (JSON, the cloud CLI's
+    /// commands, or Terraform). Nothing is created.
+    Policy(Box<PolicyArgs>),
     /// Run the local sandbox: a Kubernetes API subset with an OIDC issuer, on loopback.
     Sandbox(SandboxArgs),
     /// Start an embedded sandbox, fetch tokens through it and verify them (no cloud needed).
@@ -343,6 +351,148 @@ pub enum IssuerCommand {
     /// What a target cloud needs to trust the issuer for one ServiceAccount, as JSON and as the
     /// cloud CLI's commands (nothing is created).
     Setup(Box<IssuerSetupArgs>),
+}
+
+/// `kubecred explain`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 the identity works (or --dry-run found no problem), 1 a \
+                        step failed, 2 usage error. JSON schema (--output json): {\"provider\", \
+                        \"identity\", \"verdict\": ok|failed|dry-run, \"steps\": [{\"step\": \
+                        identity-level|service-account|annotations|cloud-identity|cache-key|\
+                        exchange, \"status\": ok|failed|skipped, \"detail\", \"cause\"?}]}"
+)]
+pub struct ExplainArgs {
+    #[arg(long, help = crate::help::token_provider())]
+    pub provider: String,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Walk the steps without exchanging anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportOutput::Text)]
+    pub output: ReportOutput,
+}
+
+/// `kubecred policy`.
+#[derive(Debug, Args)]
+#[command(after_help = "Resources (--resource):
+  aws:   registry ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO | public.ecr.aws; bucket s3://B[/PREFIX];
+         kms a key ARN; cluster an EKS cluster ARN; git a CodeCommit repository URL or ARN;
+         sqs a queue ARN or URL
+  gcp:   registry LOCATION-docker.pkg.dev/PROJECT/REPO; bucket gs://B; kms gcpkms://projects/P/
+         locations/L/keyRings/R/cryptoKeys/K; cluster projects/P/locations/L/clusters/C;
+         pubsub pubsub://projects/P/topics/T
+  azure: the ARM resource id of the registry, storage container, Key Vault key, AKS cluster or
+         event hub; git https://dev.azure.com/ORG/PROJECT/_git/REPO
+Identity options: aws --account-id --role-name [--trust oidc|pod-identity]; gcp --project-number
+and --gke-project PROJECT_ID (GKE's identity namespace) or --pool and --pool-provider, optional
+--gcp-service-account EMAIL to impersonate; azure --identity-name and --resource-group (a managed
+identity) or --app-id, and --principal-id, --client-id, --tenant-id.
+Exit status: 0 success, 2 usage error (an invalid value is named).")]
+pub struct PolicyArgs {
+    /// The target cloud.
+    #[arg(long, value_enum)]
+    pub provider: SetupCloud,
+    /// What the identity is for.
+    #[arg(long = "for", value_enum, value_name = "PURPOSE")]
+    pub purpose: PolicyPurpose,
+    /// The one resource to grant access to (see below).
+    #[arg(long)]
+    pub resource: String,
+    /// The ServiceAccount, NAMESPACE/NAME.
+    #[arg(long, value_name = "NS/NAME")]
+    pub service_account: String,
+    /// The cluster's issuer, exactly as its tokens carry it (OIDC trust, pool providers, Entra).
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// aws: the 12-digit account ID.
+    #[arg(long, required_if_eq("provider", "aws"))]
+    pub account_id: Option<String>,
+    /// aws: the IAM role's name.
+    #[arg(long, required_if_eq("provider", "aws"))]
+    pub role_name: Option<String>,
+    /// aws: how the role trusts the ServiceAccount.
+    #[arg(long, value_enum, default_value_t = PolicyAwsTrust::Oidc)]
+    pub trust: PolicyAwsTrust,
+    /// gcp: the project number.
+    #[arg(long, required_if_eq("provider", "gcp"))]
+    pub project_number: Option<String>,
+    /// gcp: the GKE cluster's project ID (its identity namespace PROJECT.svc.id.goog).
+    #[arg(long, conflicts_with_all = ["pool", "pool_provider"])]
+    pub gke_project: Option<String>,
+    /// gcp: the workload identity pool ID.
+    #[arg(long, requires = "pool_provider")]
+    pub pool: Option<String>,
+    /// gcp: the pool's OIDC provider ID.
+    #[arg(long, requires = "pool")]
+    pub pool_provider: Option<String>,
+    /// gcp: the Google service account to impersonate.
+    #[arg(long, value_name = "EMAIL")]
+    pub gcp_service_account: Option<String>,
+    /// azure: the managed identity's name.
+    #[arg(long, requires = "resource_group", conflicts_with = "app_id")]
+    pub identity_name: Option<String>,
+    /// azure: the managed identity's resource group.
+    #[arg(long, requires = "identity_name")]
+    pub resource_group: Option<String>,
+    /// azure: the app registration's application (client) ID.
+    #[arg(long)]
+    pub app_id: Option<String>,
+    /// azure: the identity's principal (object) ID, assignee of the role assignments.
+    #[arg(long, required_if_eq("provider", "azure"))]
+    pub principal_id: Option<String>,
+    /// azure: the identity's client ID.
+    #[arg(long, required_if_eq("provider", "azure"))]
+    pub client_id: Option<String>,
+    /// azure: the tenant ID.
+    #[arg(long, required_if_eq("provider", "azure"))]
+    pub tenant_id: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = PolicyOutput::Json)]
+    pub output: PolicyOutput,
+}
+
+/// `kubecred policy --for`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PolicyPurpose {
+    /// Pull from a container registry.
+    Registry,
+    /// Read a bucket.
+    Bucket,
+    /// Decrypt with a key.
+    Kms,
+    /// Get a remote cluster's credentials.
+    Cluster,
+    /// Publish to a Pub/Sub topic (gcp).
+    Pubsub,
+    /// Send to an event hub (azure).
+    Eventhub,
+    /// Pull a git repository.
+    Git,
+    /// Receive from an SQS queue (aws).
+    Sqs,
+}
+
+/// `kubecred policy --trust` (aws).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PolicyAwsTrust {
+    /// The cluster's issuer as an IAM OIDC provider (IRSA and any cluster).
+    Oidc,
+    /// EKS Pod Identity.
+    PodIdentity,
+}
+
+/// `kubecred policy --output`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PolicyOutput {
+    /// One JSON object: identity, trust, permissions (the shape the sandbox loads).
+    Json,
+    /// The cloud CLI's commands, shell-quoted, with the notes as comments.
+    Commands,
+    /// Terraform in its JSON syntax (save as a `.tf.json` file).
+    Terraform,
 }
 
 /// The cloud `issuer setup` prints for.

@@ -9,12 +9,14 @@ mod demo;
 mod demo_azure;
 mod disk_cache;
 mod docker;
+mod explain;
 mod git;
 mod google_executable;
 mod help;
 mod issuer;
 mod kubeconfig;
 mod kubelet;
+mod policy;
 mod registry;
 mod request;
 mod sandbox;
@@ -82,6 +84,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is::<docker::Reported>() => ExitCode::from(1),
+        Err(error) if error.is::<explain::Failed>() => ExitCode::from(1),
         Err(error) => {
             eprintln!("error: {error:#}");
             let usage = error.downcast_ref::<UsageError>().is_some();
@@ -108,6 +111,8 @@ async fn run(cli: Cli, looked_up: Option<Box<docker::Lookup>>) -> anyhow::Result
         Command::Issuer(args::IssuerCommand::Publish(args)) => issuer::publish(*args).await,
         Command::Issuer(args::IssuerCommand::RotatePlan(args)) => issuer::rotate_plan(args).await,
         Command::Issuer(args::IssuerCommand::Setup(args)) => issuer::setup(*args),
+        Command::Explain(args) => explain::run(*args).await,
+        Command::Policy(args) => policy::run(*args),
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run().await,
     }

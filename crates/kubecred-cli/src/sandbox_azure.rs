@@ -90,6 +90,7 @@ pub fn config(sandbox: &Sandbox, verifier: JwtVerifier, manifests: &Manifests) -
         grants: grants_for_annotated_service_accounts(manifests),
         devops_repositories: vec![format!("{org}/{project}/{repo}")],
         extra_resources: vec![PRIVATE_CLOUD_ARM.into()],
+        require_role_assignments: false,
     }
 }
 

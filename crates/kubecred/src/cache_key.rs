@@ -80,6 +80,15 @@ pub(crate) fn access_token_key(
     audiences: &[String],
     identity: KeyedIdentity<'_>,
 ) -> CacheKey {
+    CacheKey::from_parts(&access_token_key_parts(request, audiences, identity))
+}
+
+/// The parts [`access_token_key`] hashes, in order (what `kubecred explain` shows).
+pub(crate) fn access_token_key_parts(
+    request: &Request,
+    audiences: &[String],
+    identity: KeyedIdentity<'_>,
+) -> Vec<String> {
     let mut parts = vec![format!("provider={}", request.provider)];
     let audiences = if audiences.is_empty() {
         &request.audiences
@@ -123,7 +132,7 @@ pub(crate) fn access_token_key(
     if request.allow_shell_out {
         parts.push("allowShellOut=true".to_owned());
     }
-    CacheKey::from_parts(&parts)
+    parts
 }
 
 /// One role-chain hop: `<role>|-` or `<role>|=<external id>`, with `|` escaped inside values.

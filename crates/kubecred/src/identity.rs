@@ -25,7 +25,7 @@ pub const FLAG_DEFAULT_KUBECONFIG_SERVICE_ACCOUNT: &str = "default-kubeconfig-se
 /// Controller flag: ServiceAccount used for decryption when an object names none.
 pub const FLAG_DEFAULT_DECRYPTION_SERVICE_ACCOUNT: &str = "default-decryption-service-account";
 
-const LOCKDOWN_NOT_FOUND: &str = "the specified default service account does not exist in the object namespace. \
+pub(crate) const LOCKDOWN_NOT_FOUND: &str = "the specified default service account does not exist in the object namespace. \
 your cluster is subject to multi-tenant workload identity lockdown, reach out to your cluster administrator for help";
 
 /// Whose identity a request uses.

@@ -30,6 +30,7 @@ mod account;
 pub mod aws;
 #[cfg(feature = "azure")]
 pub mod azure;
+mod azure_names;
 pub mod cache;
 pub mod cache_key;
 pub mod cache_metrics;
@@ -41,8 +42,10 @@ mod credential;
 mod engine;
 mod env;
 mod error;
+pub mod explain;
 pub mod fs;
-#[cfg(feature = "gcp")]
+// Always compiled: its parsers (hosts, resource names, annotations) serve `policy` in every
+// build; its exchanges are behind the `gcp` feature (see the module).
 pub mod gcp;
 pub mod generic;
 pub mod git;
@@ -55,6 +58,7 @@ mod kubernetes;
 #[cfg(test)]
 mod lookalike;
 mod names;
+pub mod policy;
 mod provider;
 pub mod registry;
 mod request;

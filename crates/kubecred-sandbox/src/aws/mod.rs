@@ -32,6 +32,7 @@ pub(crate) mod https;
 mod ids;
 mod imds;
 mod pod_identity;
+mod policy;
 pub(crate) mod server;
 mod sigv4;
 mod state;
@@ -44,6 +45,7 @@ pub use config::{
 };
 pub use error::{AwsError, AwsStartError};
 pub use https::HttpsStandIn;
+pub use policy::{LoadedPolicy, load_policy};
 
 use state::AwsState;
 

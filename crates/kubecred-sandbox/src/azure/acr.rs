@@ -2,7 +2,9 @@
 //! `grant_type=access_token&service=<registry>&access_token=<Entra token>` (optional `tenant`),
 //! for the configured registries, taking Entra tokens for ACR's audience or ARM's (public,
 //! sovereign or the private cloud's, [`super::AzureConfig::extra_resources`]). Answers
-//! `{"refresh_token": "<JWT with exp>"}`.
+//! `{"refresh_token": "<JWT with exp>"}`. With [`super::AzureConfig::require_role_assignments`],
+//! the caller needs `AcrPull` on `acr://<registry name>` (real ACR checks the role when the
+//! refresh token is used; kubecred's login stops at the exchange, so it is checked here).
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use super::config::{ACR_AUDIENCE, KNOWN_RESOURCES};
+use super::config::{ACR_AUDIENCE, ACR_PULL, KNOWN_RESOURCES};
 use super::error::{AcrError, shown};
 use super::form::Form;
 use super::state::{AzureState, TokenProblem};
@@ -93,6 +95,21 @@ fn refresh_token(state: &AzureState, body: &[u8]) -> Result<String, AcrError> {
             }
             _ => unauthorized("the access token is invalid"),
         })?;
+    // Only with role assignments required: the name of the registry, its host's first label.
+    let registry = service
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if state.config.require_role_assignments
+        && !state.granted(&caller, &format!("acr://{registry}"), &[ACR_PULL])
+    {
+        return Err(unauthorized(&format!(
+            "the identity '{}' has no role that pulls from registry '{}'",
+            shown(&caller.oid),
+            shown(&registry)
+        )));
+    }
     let now = unix_now();
     let claims = serde_json::json!({
         "jti": crate::random::uuid(),

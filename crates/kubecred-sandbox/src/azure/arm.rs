@@ -1,6 +1,8 @@
 //! Azure Resource Manager (HTTPS), for AKS: `GET …/managedClusters/{name}` and
 //! `POST …/managedClusters/{name}/listClusterUserCredential`, with an ARM token, for the
-//! configured clusters (path segments compared case-insensitively, as ARM does).
+//! configured clusters (path segments compared case-insensitively, as ARM does), for the
+//! cluster's readers and, with [`super::AzureConfig::require_role_assignments`], for holders of
+//! `Azure Kubernetes Service Cluster User Role` on it.
 
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::config::{AKS_AUDIENCE, AksCluster, KNOWN_RESOURCES};
+use super::config::{AKS_AUDIENCE, AKS_CLUSTER_USER, AksCluster, KNOWN_RESOURCES};
 use super::error::{ArmError, shown};
 use super::state::{AzureState, Caller, TokenProblem};
 
@@ -123,7 +125,10 @@ fn answer(
         true => "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action",
         false => "Microsoft.ContainerService/managedClusters/read",
     };
-    if !cluster.readers.is_empty() && !cluster.readers.iter().any(|r| caller.is(r)) {
+    let readers = cluster.readers.is_empty() || cluster.readers.iter().any(|r| caller.is(r));
+    let role = !state.config.require_role_assignments
+        || state.granted(&caller, &cluster.resource_id(), &[AKS_CLUSTER_USER]);
+    if !(readers && role) {
         return Err(ArmError::new(
             403,
             "AuthorizationFailed",

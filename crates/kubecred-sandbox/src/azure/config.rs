@@ -53,6 +53,12 @@ pub const KEY_VAULT_CRYPTO_USER: &str = "Key Vault Crypto User";
 pub const EVENT_HUBS_DATA_SENDER: &str = "Azure Event Hubs Data Sender";
 /// `Azure Event Hubs Data Owner`: sends, receives and manages.
 pub const EVENT_HUBS_DATA_OWNER: &str = "Azure Event Hubs Data Owner";
+/// `AcrPull`: pulls from a registry (what ACR's exchange asks for when
+/// [`AzureConfig::require_role_assignments`]).
+pub const ACR_PULL: &str = "AcrPull";
+/// `Azure Kubernetes Service Cluster User Role`: reads a cluster and lists its user credentials
+/// (what ARM asks for when [`AzureConfig::require_role_assignments`]).
+pub const AKS_CLUSTER_USER: &str = "Azure Kubernetes Service Cluster User Role";
 
 /// The tenant the stand-ins play.
 #[derive(Clone, Debug, Default)]
@@ -71,8 +77,16 @@ pub struct AzureConfig {
     pub registries: Vec<String>,
     /// AKS clusters served by ARM.
     pub clusters: Vec<AksCluster>,
-    /// Role assignments on Blob containers, Key Vault keys and Event Hubs.
+    /// Role assignments on Blob containers, Key Vault keys and Event Hubs (always enforced), and
+    /// on registries and AKS clusters (enforced with [`AzureConfig::require_role_assignments`]).
     pub grants: Vec<RoleGrant>,
+    /// Whether ACR's exchange and ARM's cluster calls also require a role assignment, as Azure
+    /// does: [`ACR_PULL`] on `acr://REGISTRY` (the registry's name, its host's first label), and
+    /// [`AKS_CLUSTER_USER`] on the cluster's resource id (or its group's or subscription's). Off
+    /// by default: every token of the tenant may log in to the registries and read the clusters
+    /// (the sandbox's worlds grant neither); a loaded policy ([`super::load_policy`]) turns it
+    /// on.
+    pub require_role_assignments: bool,
     /// Azure DevOps repositories, `org/project/repo`, served by the git stand-in.
     pub devops_repositories: Vec<String>,
     /// Resources (token audiences) Entra issues tokens for besides the public ones, e.g. a
@@ -213,7 +227,10 @@ impl AksCluster {
 
 /// A role assignment on a resource, named as the check targets name it: `azblob://ACCOUNT` or
 /// `azblob://ACCOUNT/CONTAINER`, `azkv://VAULT` or `azkv://VAULT/keys/KEY`, `eventhub://NS` or
-/// `eventhub://NS/HUB`. An assignment on the account, vault or namespace covers what is in it.
+/// `eventhub://NS/HUB`; a registry as `acr://REGISTRY`; an AKS cluster by its ARM resource id
+/// (`/subscriptions/…/managedClusters/NAME`, compared case-insensitively as ARM does). An
+/// assignment on the account, vault, namespace, resource group or subscription covers what is in
+/// it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleGrant {
     /// The scope.

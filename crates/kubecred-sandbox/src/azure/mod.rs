@@ -9,7 +9,9 @@
 //! - ACR's `POST /oauth2/exchange`;
 //! - ARM's AKS `managedClusters` read and `listClusterUserCredential`;
 //! - Blob storage in front of Azurite ([`AzureStandIns::start_azurite`]), Key Vault keys and
-//!   Event Hubs sends, enforcing [`RoleGrant`]s;
+//!   Event Hubs sends, enforcing [`RoleGrant`]s (as ACR and ARM do with
+//!   [`AzureConfig::require_role_assignments`]);
+//! - [`load_policy`]: a `kubecred policy` JSON object as apps, federated credentials and grants;
 //! - Azure DevOps git (`dev.azure.com`) smart-HTTP ref advertisement.
 //!
 //! Access tokens are RS256 JWTs with `iss = https://sts.windows.net/<tenant>/` (what Azurite
@@ -35,6 +37,7 @@ mod eventhubs;
 mod form;
 mod imds;
 mod keyvault;
+mod policy;
 mod server;
 mod state;
 mod tls;
@@ -42,15 +45,16 @@ mod tls;
 pub use azurite::{AZURITE_ACCOUNT, AZURITE_BLOB_VAR, Azurite};
 pub use certificate::{AppCertificate, CertificateError};
 pub use config::{
-    ACR_AUDIENCE, AKS_AUDIENCE, ARM_AUDIENCE, AZURE_GRANTS_ANNOTATION, AksCluster, AzureConfig,
-    CLIENT_ID_ANNOTATION, DEVOPS_AUDIENCE, EVENT_HUBS_AUDIENCE, EVENT_HUBS_DATA_OWNER,
-    EVENT_HUBS_DATA_SENDER, EntraApp, FederatedCredential, KEY_VAULT_AUDIENCE,
-    KEY_VAULT_CRYPTO_USER, ManagedIdentity, NodeIdentities, RoleGrant, STORAGE_AUDIENCE,
-    STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER, TENANT_ID_ANNOTATION,
-    TOKEN_EXCHANGE_AUDIENCE, apps_for_annotated_service_accounts,
+    ACR_AUDIENCE, ACR_PULL, AKS_AUDIENCE, AKS_CLUSTER_USER, ARM_AUDIENCE, AZURE_GRANTS_ANNOTATION,
+    AksCluster, AzureConfig, CLIENT_ID_ANNOTATION, DEVOPS_AUDIENCE, EVENT_HUBS_AUDIENCE,
+    EVENT_HUBS_DATA_OWNER, EVENT_HUBS_DATA_SENDER, EntraApp, FederatedCredential,
+    KEY_VAULT_AUDIENCE, KEY_VAULT_CRYPTO_USER, ManagedIdentity, NodeIdentities, RoleGrant,
+    STORAGE_AUDIENCE, STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER,
+    TENANT_ID_ANNOTATION, TOKEN_EXCHANGE_AUDIENCE, apps_for_annotated_service_accounts,
     grants_for_annotated_service_accounts,
 };
 pub use error::{AzureStartError, EntraError};
+pub use policy::{PolicyError, load_policy};
 
 use state::{AzureState, Identity};
 

@@ -206,14 +206,22 @@ impl AzureState {
     }
 
     /// Whether `caller` holds one of `roles` on `scope` or a scope containing it (a grant on
-    /// `azblob://acct` covers `azblob://acct/container`).
+    /// `azblob://acct` covers `azblob://acct/container`; an ARM resource id, beginning with `/`,
+    /// is compared case-insensitively).
     pub(crate) fn granted(&self, caller: &Caller, scope: &str, roles: &[&str]) -> bool {
+        let arm = scope.starts_with('/');
+        let fold = |text: &str| match arm {
+            true => text.to_ascii_lowercase(),
+            false => text.to_owned(),
+        };
+        let scope = fold(scope);
         self.config.grants.iter().any(|grant| {
+            let covering = fold(&grant.scope);
             roles.contains(&grant.role.as_str())
                 && caller.is(&grant.principal)
-                && (scope == grant.scope
+                && (scope == covering
                     || scope
-                        .strip_prefix(grant.scope.as_str())
+                        .strip_prefix(covering.as_str())
                         .is_some_and(|rest| rest.starts_with('/')))
         })
     }
@@ -229,16 +237,21 @@ pub(crate) fn bearer(authorization: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::config::{RoleGrant, STORAGE_AUDIENCE, STORAGE_BLOB_DATA_READER};
+    use crate::azure::config::{
+        AKS_CLUSTER_USER, ARM_AUDIENCE, RoleGrant, STORAGE_AUDIENCE, STORAGE_BLOB_DATA_READER,
+    };
 
     fn state() -> AzureState {
         let config = AzureConfig {
             tenant_id: "t".into(),
-            grants: vec![RoleGrant::new(
-                "azblob://acct",
-                STORAGE_BLOB_DATA_READER,
-                "app",
-            )],
+            grants: vec![
+                RoleGrant::new("azblob://acct", STORAGE_BLOB_DATA_READER, "app"),
+                RoleGrant::new(
+                    "/subscriptions/s/resourceGroups/RG",
+                    AKS_CLUSTER_USER,
+                    "oid",
+                ),
+            ],
             ..AzureConfig::default()
         };
         AzureState::new(config, String::new(), String::new()).expect("key")
@@ -267,6 +280,8 @@ mod tests {
         assert_eq!(caller.appid, "app");
         assert!(state.granted(&caller, "azblob://acct/c", &[STORAGE_BLOB_DATA_READER]));
         assert!(!state.granted(&caller, "azblob://acct2/c", &[STORAGE_BLOB_DATA_READER]));
+        assert!(!state.granted(&caller, "azblob://ACCT/c", &[STORAGE_BLOB_DATA_READER]));
+        assert!(!state.granted(&caller, "azblob://acctx", &[STORAGE_BLOB_DATA_READER]));
         assert_eq!(
             state.verify(&live, &["https://vault.azure.net"]),
             Err(TokenProblem::Audience(STORAGE_AUDIENCE.into()))
@@ -286,5 +301,23 @@ mod tests {
             state.verify("a.b.c", &[STORAGE_AUDIENCE]),
             Err(TokenProblem::Invalid)
         );
+    }
+
+    #[test]
+    fn arm_scopes_cover_their_resources_whatever_the_case() {
+        let state = state();
+        let token = state
+            .access_token(&identity(), ARM_AUDIENCE, unix_now(), 60)
+            .expect("signs");
+        let caller = state.verify(&token, &[ARM_AUDIENCE]).expect("verifies");
+        let cluster = "/SUBSCRIPTIONS/S/resourcegroups/rg/providers/Microsoft.ContainerService/managedClusters/c";
+        assert!(state.granted(&caller, cluster, &[AKS_CLUSTER_USER]));
+        assert!(!state.granted(&caller, cluster, &[STORAGE_BLOB_DATA_READER]));
+        assert!(!state.granted(
+            &caller,
+            "/subscriptions/s/resourceGroups/rg2/providers/Microsoft.ContainerService/managedClusters/c",
+            &[AKS_CLUSTER_USER]
+        ));
+        assert!(!state.granted(&caller, "/subscriptions/s", &[AKS_CLUSTER_USER]));
     }
 }

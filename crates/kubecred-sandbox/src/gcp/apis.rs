@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::grants::permissions;
+use super::grants;
 use super::iam::caller;
 use super::state::{GcpState, Issued};
 
@@ -35,13 +35,7 @@ pub(crate) fn router(state: Arc<GcpState>) -> Router {
 
 /// The permissions `caller` holds on `resource`.
 fn held(state: &GcpState, caller: &Issued, resource: &str) -> Vec<&'static str> {
-    state
-        .config
-        .resource_bindings
-        .iter()
-        .filter(|b| b.resource == resource && caller.members.contains(&b.member))
-        .flat_map(|b| permissions(&b.role).iter().copied())
-        .collect()
+    grants::held(&state.config, &caller.members, resource)
 }
 
 async fn list_objects(

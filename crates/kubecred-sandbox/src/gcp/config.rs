@@ -31,6 +31,13 @@ pub struct GcpConfig {
     pub resource_bindings: Vec<super::grants::ResourceBinding>,
     /// The Cloud Storage server (fake-gcs-server) allowed listings are forwarded to.
     pub gcs_upstream: Option<String>,
+    /// `clusters.get` needs `container.clusters.get` on the project: a [`ResourceBinding`]
+    /// on `projects/<id or number>` (e.g. `roles/container.clusterViewer`) for the caller. Off
+    /// (the default), any token the stand-ins issued gets the cluster. Loading a policy
+    /// ([`super::GcpPolicy::apply`]) turns it on.
+    ///
+    /// [`ResourceBinding`]: super::ResourceBinding
+    pub enforce_project_bindings: bool,
 }
 
 /// The API server of the GKE cluster: what `clusters.get` reports.

@@ -2,7 +2,9 @@
 //! (`clusters.get`) for a bearer token these stand-ins issued. The configured cluster answers
 //! its control plane's `endpoint` (a host, as GKE reports it) and
 //! `masterAuth.clusterCaCertificate` (base64 of the PEM); another project is 403 (as Google
-//! answers for a project the caller cannot see), another cluster of the project 404.
+//! answers for a project the caller cannot see), another cluster of the project 404. With
+//! [`GcpConfig::enforce_project_bindings`](super::GcpConfig::enforce_project_bindings), the
+//! caller needs `container.clusters.get` on the project (`roles/container.clusterViewer`).
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::error::ApiError;
+use super::grants::held;
 use super::state::GcpState;
 
 /// What [`GcpState::calls`] counts a served cluster as.
@@ -58,11 +61,21 @@ fn get_cluster(
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer.and_then(|t| state.lookup(t.trim())).is_none() {
+    let Some(caller) = bearer.and_then(|t| state.lookup(t.trim())) else {
         return Err(ApiError::unauthenticated());
-    }
+    };
     if project != state.config.project_id {
         return Err(ApiError::permission_denied(PERMISSION));
+    }
+    if state.config.enforce_project_bindings {
+        let config = &state.config;
+        let granted = [&config.project_id, &config.project_number]
+            .iter()
+            .any(|p| held(config, &caller.members, &format!("projects/{p}")).contains(&PERMISSION));
+        if !granted {
+            tracing::debug!(principal = %caller.info.principal, "no container.clusters.get");
+            return Err(ApiError::permission_denied(PERMISSION));
+        }
     }
     let served = state
         .config
@@ -147,5 +160,36 @@ mod tests {
             status(&bearer(&token), ["proj", "europe-west1", "d"]),
             Some(404)
         );
+    }
+
+    #[test]
+    fn enforced_project_bindings_need_container_clusters_get() {
+        let mut state = state();
+        state.config.enforce_project_bindings = true;
+        state.config.project_number = "42".into();
+        let granted = state.issue_for_service_account("a@proj.iam.gserviceaccount.com", vec![], 60);
+        let other = state.issue_for_service_account("b@proj.iam.gserviceaccount.com", vec![], 60);
+        let good = ["proj", "europe-west1", "c"];
+        let status = |state: &GcpState, token: &str| {
+            get_cluster(state, &bearer(token), good)
+                .err()
+                .map(|e| e.code())
+        };
+        assert_eq!(status(&state, &granted), Some(403), "no binding yet");
+        state.config.resource_bindings = vec![super::super::ResourceBinding {
+            resource: "projects/42".into(),
+            role: super::super::CLUSTER_VIEWER.into(),
+            member: "serviceAccount:a@proj.iam.gserviceaccount.com".into(),
+        }];
+        assert_eq!(
+            status(&state, &granted),
+            None,
+            "granted on the project number"
+        );
+        assert_eq!(status(&state, &other), Some(403));
+        state.config.resource_bindings[0].resource = "projects/proj".into();
+        assert_eq!(status(&state, &granted), None, "granted on the project id");
+        state.config.resource_bindings[0].role = super::super::KMS_DECRYPTER.into();
+        assert_eq!(status(&state, &granted), Some(403), "another role");
     }
 }

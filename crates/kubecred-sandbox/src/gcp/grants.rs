@@ -1,6 +1,7 @@
 //! Grants on the resources the access checks test (Cloud Storage buckets, Cloud KMS keys,
-//! Pub/Sub topics): role bindings on each resource, with the permissions of each role, and the
-//! bindings `kubecred sandbox` derives from the manifests' ServiceAccounts.
+//! Pub/Sub topics) and on the project (GKE `clusters.get`): role bindings on each resource,
+//! with the permissions of each role, and the bindings `kubecred sandbox` derives from the
+//! manifests' ServiceAccounts.
 
 use super::config::{GCP_SERVICE_ACCOUNT_ANNOTATION, GcpConfig};
 
@@ -10,6 +11,11 @@ pub const STORAGE_OBJECT_VIEWER: &str = "roles/storage.objectViewer";
 pub const KMS_DECRYPTER: &str = "roles/cloudkms.cryptoKeyDecrypter";
 /// `roles/pubsub.publisher` (publishes to a topic).
 pub const PUBSUB_PUBLISHER: &str = "roles/pubsub.publisher";
+/// `roles/container.clusterViewer` (gets the project's GKE clusters), on `projects/P`.
+pub const CLUSTER_VIEWER: &str = "roles/container.clusterViewer";
+/// `roles/artifactregistry.reader` (pulls from a repository). Held, never asked: kubecred's
+/// registry login calls no Artifact Registry API, and no stand-in serves one.
+pub const ARTIFACT_REGISTRY_READER: &str = "roles/artifactregistry.reader";
 
 /// The sandbox annotation of a ServiceAccount granting its identity the check permission on
 /// each target it lists (space-separated `gs://BUCKET`, `gcpkms://projects/…/cryptoKeys/K`,
@@ -17,7 +23,8 @@ pub const PUBSUB_PUBLISHER: &str = "roles/pubsub.publisher";
 pub const GCP_GRANTS_ANNOTATION: &str = "sandbox.kubecred.io/gcp-grants";
 
 /// One member of one role on a resource, named as the check targets name it
-/// (`gs://BUCKET`, `gcpkms://projects/…`, `pubsub://projects/…`).
+/// (`gs://BUCKET`, `gcpkms://projects/…`, `pubsub://projects/…`), or `projects/P` (the
+/// project, for `clusters.get`), or `LOCATION-docker.pkg.dev/P/R` (a repository, not checked).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceBinding {
     /// The resource, e.g. `gs://flux-artifacts`.
@@ -34,8 +41,20 @@ pub(crate) fn permissions(role: &str) -> &'static [&'static str] {
         STORAGE_OBJECT_VIEWER => &["storage.objects.list", "storage.objects.get"],
         KMS_DECRYPTER => &["cloudkms.cryptoKeyVersions.useToDecrypt"],
         PUBSUB_PUBLISHER => &["pubsub.topics.publish"],
+        CLUSTER_VIEWER => &["container.clusters.get"],
+        ARTIFACT_REGISTRY_READER => &["artifactregistry.repositories.downloadArtifacts"],
         _ => &[],
     }
+}
+
+/// The permissions a caller matching IAM `members` holds on `resource`.
+pub(crate) fn held(config: &GcpConfig, members: &[String], resource: &str) -> Vec<&'static str> {
+    config
+        .resource_bindings
+        .iter()
+        .filter(|b| b.resource == resource && members.contains(&b.member))
+        .flat_map(|b| permissions(&b.role).iter().copied())
+        .collect()
 }
 
 /// The role that grants a target's check permission.

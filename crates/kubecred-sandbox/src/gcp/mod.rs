@@ -9,11 +9,16 @@
 //! - the OAuth token endpoint's JWT-bearer grant for service-account keys
 //!   ([`GcpStandIns::create_key`]) and its `tokeninfo`;
 //! - the metadata server (project, GKE cluster attributes, the node's service account);
-//! - GKE `clusters.get` (the configured [`ControlPlane`]'s endpoint and CA);
+//! - GKE `clusters.get` (the configured [`ControlPlane`]'s endpoint and CA; with
+//!   [`GcpConfig::enforce_project_bindings`], for callers granted `container.clusters.get` on
+//!   the project);
 //! - the Google APIs of the access checks (Cloud Storage listing in front of
 //!   [`FakeGcs`], Cloud KMS and Pub/Sub `testIamPermissions`), enforcing
 //!   [`ResourceBinding`]s;
 //! - and [`GcpStandIns::token_info`], what a Google API learns from a bearer token.
+//!
+//! [`load_policy`] configures them from a `kubecred policy` object (pool providers, service
+//! account bindings, resource bindings), so that they enforce what it grants.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +40,7 @@ mod keys;
 mod metadata;
 mod oauth;
 mod params;
+mod policy;
 mod state;
 mod sts;
 mod subject;
@@ -47,10 +53,12 @@ pub use config::{
 pub use error::{ApiError, GcpStartError, OAuthError};
 pub use fake_gcs::{FAKE_GCS_SERVER_VAR, FakeGcs};
 pub use grants::{
-    GCP_GRANTS_ANNOTATION, KMS_DECRYPTER, PUBSUB_PUBLISHER, ResourceBinding, STORAGE_OBJECT_VIEWER,
+    ARTIFACT_REGISTRY_READER, CLUSTER_VIEWER, GCP_GRANTS_ANNOTATION, KMS_DECRYPTER,
+    PUBSUB_PUBLISHER, ResourceBinding, STORAGE_OBJECT_VIEWER,
     resource_bindings_for_annotated_service_accounts,
 };
 pub use keys::{KeyError, ServiceAccountKey};
+pub use policy::{GcpPolicy, PolicyError, PolicyProvider, load_policy};
 pub use state::TokenInfo;
 
 use state::GcpState;

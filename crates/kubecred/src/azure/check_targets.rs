@@ -12,13 +12,11 @@
 //!   event hub of 1-256 letters, digits, `.`, `_` and `-`, beginning and ending with a letter
 //!   or digit.
 //!
-//! Every name is a DNS label or a path segment of the request, so nothing else is taken. Public,
-//! as GCP's, so that the fuzz targets can reach the parser.
+//! Every name is a DNS label or a path segment of the request, so nothing else is taken (the
+//! rules live in `crate::azure_names`, shared with `kubecred policy`). Public, as GCP's, so that
+//! the fuzz targets can reach the parser.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
+use crate::azure_names;
 use crate::error::{Error, Result};
 
 /// The scheme of a blob container check.
@@ -30,25 +28,6 @@ pub const EVENT_HUB_SCHEME: &str = "eventhub://";
 /// The targets, as help text names them.
 pub const TARGETS: &str =
     "azblob://ACCOUNT/CONTAINER, azkv://VAULT/keys/KEY, eventhub://NAMESPACE/HUB";
-
-const ACCOUNT: &str = r"^[a-z0-9]{3,24}$";
-const CONTAINER: &str = r"^(?:[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]|\$root|\$web|\$logs)$";
-const VAULT: &str = r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$";
-const KEY: &str = r"^[A-Za-z0-9-]{1,127}$";
-const NAMESPACE: &str = r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$";
-const HUB: &str = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,254}[A-Za-z0-9])?$";
-
-fn compiled(pattern: &str) -> Regex {
-    // Constants covered by tests.
-    Regex::new(pattern).unwrap_or_else(|e| panic!("invalid built-in pattern {pattern}: {e}"))
-}
-
-static ACCOUNT_RE: LazyLock<Regex> = LazyLock::new(|| compiled(ACCOUNT));
-static CONTAINER_RE: LazyLock<Regex> = LazyLock::new(|| compiled(CONTAINER));
-static VAULT_RE: LazyLock<Regex> = LazyLock::new(|| compiled(VAULT));
-static KEY_RE: LazyLock<Regex> = LazyLock::new(|| compiled(KEY));
-static NAMESPACE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(NAMESPACE));
-static HUB_RE: LazyLock<Regex> = LazyLock::new(|| compiled(HUB));
 
 /// A parsed check target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,12 +94,12 @@ pub fn parse(target: &str) -> Result<CheckTarget> {
         let (account, container) = rest
             .split_once('/')
             .ok_or_else(|| invalid("expected azblob://ACCOUNT/CONTAINER"))?;
-        if !ACCOUNT_RE.is_match(account) {
+        if !azure_names::storage_account(account) {
             return Err(invalid(
                 "a storage account name has 3-24 lowercase letters and digits",
             ));
         }
-        if !CONTAINER_RE.is_match(container) || container.contains("--") {
+        if !azure_names::container(container) {
             return Err(invalid(
                 "a container name has 3-63 lowercase letters, digits and '-', beginning and ending with a letter or digit, without '--'",
             ));
@@ -134,12 +113,12 @@ pub fn parse(target: &str) -> Result<CheckTarget> {
         let Some((vault, key)) = rest.split_once("/keys/") else {
             return Err(invalid("expected azkv://VAULT/keys/KEY"));
         };
-        if !VAULT_RE.is_match(vault) || vault.contains("--") {
+        if !azure_names::vault(vault) {
             return Err(invalid(
                 "a vault name has 3-24 letters, digits and '-', beginning with a letter, ending with a letter or digit, without '--'",
             ));
         }
-        if !KEY_RE.is_match(key) {
+        if !azure_names::key(key) {
             return Err(invalid("a key name has 1-127 letters, digits and '-'"));
         }
         return Ok(CheckTarget::Key {
@@ -151,19 +130,18 @@ pub fn parse(target: &str) -> Result<CheckTarget> {
         let (namespace, hub) = rest
             .split_once('/')
             .ok_or_else(|| invalid("expected eventhub://NAMESPACE/HUB"))?;
-        let lower = namespace.to_ascii_lowercase();
-        if !NAMESPACE_RE.is_match(namespace) || lower.ends_with("-sb") || lower.ends_with("-mgmt") {
+        if !azure_names::event_hubs_namespace(namespace) {
             return Err(invalid(
                 "a namespace has 6-50 letters, digits and '-', beginning with a letter, ending with a letter or digit (not '-sb' or '-mgmt')",
             ));
         }
-        if !HUB_RE.is_match(hub) {
+        if !azure_names::event_hub(hub) {
             return Err(invalid(
                 "an event hub name has 1-256 letters, digits, '.', '_' and '-', beginning and ending with a letter or digit",
             ));
         }
         return Ok(CheckTarget::EventHub {
-            namespace: lower,
+            namespace: namespace.to_ascii_lowercase(),
             hub: hub.to_owned(),
         });
     }

@@ -13,20 +13,21 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::azure_names::{AKS_CLUSTER, RESOURCE_GROUP};
 use crate::error::{Error, Result};
 
-const AKS_CLUSTER_ID: &str = concat!(
-    r"(?i)^/subscriptions/(?P<subscription>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
-    r"/resourceGroups/(?P<group>[-\w.()]{0,89}[-\w()])",
-    r"/providers/Microsoft\.ContainerService/managedClusters/(?P<name>[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)$",
-);
+const SUBSCRIPTION: &str =
+    r"(?P<subscription>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})";
 const EXPECTED: &str = "/subscriptions/<subscription GUID>/resourceGroups/<group>/providers/\
 Microsoft.ContainerService/managedClusters/<name>";
 
 static AKS_CLUSTER_ID_RE: LazyLock<Regex> = LazyLock::new(|| {
-    // A constant covered by tests; `\w` is ASCII-only here.
-    let ascii = AKS_CLUSTER_ID.replace(r"\w", "0-9A-Za-z_");
-    Regex::new(&ascii).unwrap_or_else(|e| panic!("invalid built-in pattern {AKS_CLUSTER_ID}: {e}"))
+    // Constants covered by tests; the group and name rules are `azure_names`' (ASCII).
+    let pattern = format!(
+        "(?i)^/subscriptions/{SUBSCRIPTION}/resourceGroups/(?P<group>{RESOURCE_GROUP})\
+         /providers/Microsoft\\.ContainerService/managedClusters/(?P<name>{AKS_CLUSTER})$"
+    );
+    Regex::new(&pattern).unwrap_or_else(|e| panic!("invalid built-in pattern {pattern}: {e}"))
 });
 
 /// An AKS cluster.

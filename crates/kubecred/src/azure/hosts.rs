@@ -14,17 +14,18 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::azure_names::ACR_NAME;
 use crate::error::{Error, Result};
 
 pub use crate::hosts::dns_name;
 
-const ACR_HOST: &str = r"^(?P<name>[a-z0-9]{5,50})\.azurecr\.(?P<cloud>io|cn|us)$";
 const EXPECTED: &str = "<registry>.azurecr.io, <registry>.azurecr.cn or <registry>.azurecr.us \
 (registry: 5 to 50 letters and digits), without user info, path or port other than 443";
 
 static ACR_HOST_RE: LazyLock<Regex> = LazyLock::new(|| {
-    // A constant covered by tests.
-    Regex::new(ACR_HOST).unwrap_or_else(|e| panic!("invalid built-in pattern {ACR_HOST}: {e}"))
+    // Constants covered by tests (the name's rule is `azure_names`').
+    let pattern = format!(r"^(?P<name>{ACR_NAME})\.azurecr\.(?P<cloud>io|cn|us)$");
+    Regex::new(&pattern).unwrap_or_else(|e| panic!("invalid built-in pattern {pattern}: {e}"))
 });
 
 /// The Azure cloud a registry belongs to (it decides the Entra authority and the ACR scope).

@@ -28,7 +28,7 @@ const CLUSTER_NAME: &str = r"^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$";
 
 const EXPECTED: &str =
     "projects/<project id or number>/locations/<region or zone>/clusters/<cluster name>";
-const PROJECT_ID_RULE: &str = "a project id is 6-30 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen";
+pub(crate) const PROJECT_ID_RULE: &str = "a project id is 6-30 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen";
 const LOCATION_RULE: &str = "a location is a region or zone such as us-central1 or us-central1-a";
 const NAME_RULE: &str = "a cluster name is 1-40 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen";
 
@@ -136,6 +136,12 @@ pub fn gke_workload_pool(project_id: &str) -> Result<String> {
             project_id.escape_default()
         ))),
     }
+}
+
+/// Whether `text` is a project id by Google's rules (6-30 lowercase letters, digits or
+/// hyphens, starting with a letter and not ending with a hyphen).
+pub fn is_project_id(text: &str) -> bool {
+    PROJECT_ID_RE.is_match(text)
 }
 
 /// Parses a GKE cluster id, `projects/<project>/locations/<location>/clusters/<name>`.

@@ -13,31 +13,55 @@
 //! - `controller`: Application Default Credentials (controller level), with `jwt_bearer` (a
 //!   key for a token), `authorized_user` (gcloud's user credentials) and `subject` (an external account's subject token); `secret`: the
 //!   Secret forms of a key (secret level).
+//!
+//! Without the `gcp` feature only the parsers are compiled (`annotations`, `check_targets`,
+//! `cluster`, `hosts`, `parse`): `kubecred policy` writes GCP's policies in every build.
 
 pub mod annotations;
+#[cfg(feature = "gcp")]
 pub mod audience;
+#[cfg(feature = "gcp")]
 pub mod authorized_user;
 pub mod check_targets;
+#[cfg(feature = "gcp")]
 mod checks;
+#[cfg(feature = "gcp")]
 mod cloud;
 pub mod cluster;
+#[cfg(feature = "gcp")]
 pub mod controller;
+#[cfg(feature = "gcp")]
 pub mod endpoints;
+#[cfg(feature = "gcp")]
 pub mod external_account;
+#[cfg(feature = "gcp")]
 mod gke;
 pub mod hosts;
+#[cfg(feature = "gcp")]
 mod iam;
+#[cfg(feature = "gcp")]
 pub mod json;
+#[cfg(feature = "gcp")]
 mod jwt_bearer;
+#[cfg(feature = "gcp")]
 pub mod key;
+#[cfg(feature = "gcp")]
 pub mod metadata;
 pub mod parse;
+#[cfg(feature = "gcp")]
 pub mod publish;
+#[cfg(feature = "gcp")]
 pub mod secret;
+#[cfg(feature = "gcp")]
 pub mod source;
+#[cfg(feature = "gcp")]
 mod sts;
+#[cfg(feature = "gcp")]
 mod subject;
+#[cfg(feature = "gcp")]
 pub mod urls;
+#[cfg(feature = "gcp")]
 mod wire;
 
+#[cfg(feature = "gcp")]
 pub(crate) use cloud::Gcp;

@@ -29,7 +29,7 @@ mod generate;
 mod keys;
 mod publish;
 mod rotate;
-mod setup;
+pub(crate) mod setup;
 mod show;
 mod url;
 mod verify;

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::url::{Issuer, shown};
 
 /// `text` for an error: escaped and cut (it may be hostile).
-fn value(text: &str) -> String {
+pub(crate) fn value(text: &str) -> String {
     let cut: String = text.chars().take(100).collect();
     format!("'{}'", cut.escape_default())
 }
@@ -180,7 +180,7 @@ pub fn setup(issuer: &str, service_account: &str, target: &SetupTarget) -> Resul
 }
 
 /// `NAMESPACE/NAME`, both checked as Kubernetes names.
-fn service_account_ref(text: &str) -> Result<(&str, &str)> {
+pub(crate) fn service_account_ref(text: &str) -> Result<(&str, &str)> {
     let Some((namespace, name)) = text.split_once('/') else {
         return Err(Error::invalid(format!(
             "service account {} is not NAMESPACE/NAME",
@@ -193,7 +193,7 @@ fn service_account_ref(text: &str) -> Result<(&str, &str)> {
 }
 
 /// Checks `value` against `pattern`, or says what `field` must be.
-fn check(field: &str, text: &str, pattern: &Regex, rule: &str) -> Result<()> {
+pub(crate) fn check(field: &str, text: &str, pattern: &Regex, rule: &str) -> Result<()> {
     match pattern.is_match(text) {
         true => Ok(()),
         false => Err(Error::invalid(format!(
@@ -207,28 +207,29 @@ fn regex(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("invalid built-in pattern {pattern}: {e}"))
 }
 
-static AWS_ACCOUNT: LazyLock<Regex> = LazyLock::new(|| regex(r"^[0-9]{12}$"));
+pub(crate) static AWS_ACCOUNT: LazyLock<Regex> = LazyLock::new(|| regex(r"^[0-9]{12}$"));
 /// IAM's role name: 1 to 64 of letters, digits and `+=,.@_-`.
-static AWS_ROLE: LazyLock<Regex> = LazyLock::new(|| regex(r"^[A-Za-z0-9+=,.@_-]{1,64}$"));
-static GUID: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static AWS_ROLE: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"^[A-Za-z0-9+=,.@_-]{1,64}$"));
+pub(crate) static GUID: LazyLock<Regex> = LazyLock::new(|| {
     regex(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 });
 /// A user-assigned managed identity's name: 3 to 128, alphanumeric first, then `-` and `_`.
-static AZURE_IDENTITY: LazyLock<Regex> =
+pub(crate) static AZURE_IDENTITY: LazyLock<Regex> =
     LazyLock::new(|| regex(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$"));
 /// A resource group (ASCII): 1 to 90 of letters, digits, `_().-`, not ending in `.`.
-static AZURE_GROUP: LazyLock<Regex> =
+pub(crate) static AZURE_GROUP: LazyLock<Regex> =
     LazyLock::new(|| regex(r"^[A-Za-z0-9_().-]{0,89}[A-Za-z0-9_()-]$"));
 /// A federated credential's name: 3 to 120, alphanumeric first, then `-` and `_`.
-static AZURE_CREDENTIAL: LazyLock<Regex> =
+pub(crate) static AZURE_CREDENTIAL: LazyLock<Regex> =
     LazyLock::new(|| regex(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$"));
 /// The project number, as kubecred's provider annotation takes it.
-static GCP_PROJECT_NUMBER: LazyLock<Regex> = LazyLock::new(|| regex(r"^[0-9]{1,30}$"));
+pub(crate) static GCP_PROJECT_NUMBER: LazyLock<Regex> = LazyLock::new(|| regex(r"^[0-9]{1,30}$"));
 /// Pool and provider IDs: 4 to 32 lowercase letters, digits and `-`.
-static GCP_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9-]{4,32}$"));
+pub(crate) static GCP_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9-]{4,32}$"));
 
 /// A command line: each argument quoted for a POSIX shell where it needs it.
-fn command(argv: &[&str]) -> Result<String> {
+pub(crate) fn command(argv: &[&str]) -> Result<String> {
     shlex::try_join(argv.iter().copied())
         .map_err(|e| Error::invalid(format!("a value cannot be quoted for a shell: {e}")))
 }

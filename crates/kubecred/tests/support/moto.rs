@@ -144,8 +144,17 @@ impl Moto {
         let policy = serde_json::json!({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
-        })
-        .to_string();
+        });
+        self.user_with_policy(name, &policy).await
+    }
+
+    /// Creates an IAM user with `policy` as its one inline policy; its keys.
+    pub async fn user_with_policy(
+        &self,
+        name: &str,
+        policy: &serde_json::Value,
+    ) -> Result<AwsKeys, BoxError> {
+        let policy = policy.to_string();
         self.iam(&[("Action", "CreateUser"), ("UserName", name)])
             .await?;
         self.iam(&[

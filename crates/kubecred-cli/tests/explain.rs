@@ -1,0 +1,93 @@
+//! `kubecred explain` against `kubecred sandbox`: a working identity is `ok` step by step; a
+//! ServiceAccount without the role annotation fails at the annotations step with its cause (exit
+//! status 1), in text and in JSON; `--dry-run` exchanges nothing.
+
+mod support;
+
+use support::{SandboxProcess, TestResult, kubecred, stdout};
+
+const MANIFESTS: &str = "
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: app
+  namespace: team-a
+  annotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::123456789012:role/team-a-app'}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: plain, namespace: team-a}
+";
+
+#[test]
+fn explain_walks_the_steps_and_names_the_cause() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let sandbox = SandboxProcess::start(home.path(), MANIFESTS, 0)?;
+    let env = [
+        ("KUBECONFIG", sandbox.kubeconfig.display().to_string()),
+        (
+            "AWS_ENDPOINT_URL_STS",
+            sandbox.exported("AWS_ENDPOINT_URL_STS").ok_or("no STS")?,
+        ),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = |account: &'static str, extra: &[&'static str]| -> Vec<&'static str> {
+        let mut args = vec![
+            "explain",
+            "--provider",
+            "aws",
+            "-n",
+            "team-a",
+            "--service-account",
+            account,
+            "--region",
+            "us-east-1",
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+
+    let ok = kubecred(home.path(), &env, &args("app", &["-o", "json"]))?;
+    assert!(ok.status.success(), "{}", support::stderr(&ok));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&ok))?;
+    assert_eq!(json["verdict"], "ok", "{json}");
+    let steps: Vec<&str> = json["steps"]
+        .as_array()
+        .ok_or("no steps")?
+        .iter()
+        .filter_map(|s| s["step"].as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "identity-level",
+            "service-account",
+            "annotations",
+            "cloud-identity",
+            "cache-key",
+            "exchange"
+        ]
+    );
+
+    let dry = kubecred(home.path(), &env, &args("app", &["--dry-run"]))?;
+    assert!(dry.status.success());
+    assert!(
+        stdout(&dry).contains("[skip] exchange: dry run"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(stdout(&dry).contains("verdict: dry-run"));
+
+    let failed = kubecred(home.path(), &env, &args("plain", &[]))?;
+    assert_eq!(failed.status.code(), Some(1), "{}", stdout(&failed));
+    let text = stdout(&failed);
+    assert!(text.contains("[FAIL] annotations"), "{text}");
+    assert!(
+        text.contains(
+            "likely cause: ServiceAccount team-a/plain lacks annotation eks.amazonaws.com/role-arn"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("[skip] exchange: not run"), "{text}");
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! `kubecred policy`'s Azure documents, enforced by the stand-ins: for each purpose they can
+//! check, the policy [`kubecred::policy::policy`] writes for team-a/app (the sandbox's issuer,
+//! app [`APP`] as a managed identity) is loaded into them with `load_policy`, in place of the
+//! apps and grants the sandbox's annotations give, and the matching call succeeds: `kubecred
+//! check` of the Blob container (Azurite behind the Blob stand-in), the Key Vault key and the
+//! event hub, `registry login` to ACR and `cluster kubeconfig` of the AKS cluster (ARM's read
+//! and credential listing). With the permission document removed, with the trust document
+//! removed, or with one trust condition (subject, issuer, audience) changed, the call fails; a
+//! trust document missing a condition is not loaded at all.
+
+mod support;
+
+use std::process::Output;
+
+use kubecred::issuer::AzureIdentity;
+use kubecred::policy::{CloudOptions, PolicyRequest, Purpose};
+use kubecred_sandbox::azure::{
+    AZURITE_ACCOUNT, AzureConfig, RoleGrant, STORAGE_BLOB_DATA_READER, load_policy,
+};
+use serde_json::{Value, json};
+
+use support::azure::{APP, AzureWorld, TENANT, azure_world, manifests};
+use support::sandbox_azure::{
+    ACR_REGISTRIES, AKS_CLUSTER, AZURE_RESOURCE_GROUP, AZURE_SUBSCRIPTION_ID, aks_cluster_id,
+};
+use support::{BoxError, TestResult, stderr, stdout};
+
+/// The object id of [`APP`]'s service principal, as the policy names it.
+const PRINCIPAL: &str = "00000000-0000-4000-8000-0000000000e1";
+const ACCOUNT: [&str; 4] = ["-n", "team-a", "--service-account", "app"];
+const CONTAINER: &str = "flux-artifacts";
+const VAULT: &str = "kubecred-sandbox";
+const NAMESPACE: &str = "kubecred-sandbox";
+
+/// `…/providers/{rest}` in the sandbox's subscription and group.
+fn arm(rest: &str) -> String {
+    format!(
+        "/subscriptions/{AZURE_SUBSCRIPTION_ID}/resourceGroups/{AZURE_RESOURCE_GROUP}/providers/{rest}"
+    )
+}
+
+/// The resource id of `purpose`'s resource, as a person gives it to `kubecred policy`.
+fn resource(purpose: Purpose) -> String {
+    match purpose {
+        Purpose::Registry => {
+            let name = ACR_REGISTRIES[0].split('.').next().unwrap_or_default();
+            arm(&format!("Microsoft.ContainerRegistry/registries/{name}"))
+        }
+        Purpose::Bucket => arm(&format!(
+            "Microsoft.Storage/storageAccounts/{AZURITE_ACCOUNT}/blobServices/default/containers/{CONTAINER}"
+        )),
+        Purpose::Kms => arm(&format!("Microsoft.KeyVault/vaults/{VAULT}/keys/sops")),
+        Purpose::Cluster => aks_cluster_id(AKS_CLUSTER),
+        _ => arm(&format!(
+            "Microsoft.EventHub/namespaces/{NAMESPACE}/eventhubs/flux-events"
+        )),
+    }
+}
+
+/// The policy for team-a/app and `purpose`, trusting `issuer`, as JSON.
+fn written(purpose: Purpose, issuer: &str) -> Result<Value, BoxError> {
+    let policy = kubecred::policy::policy(&PolicyRequest {
+        purpose,
+        resource: resource(purpose),
+        service_account: "team-a/app".into(),
+        issuer: Some(issuer.into()),
+        cloud: CloudOptions::Azure {
+            identity: AzureIdentity::Managed {
+                identity_name: "team-a-app".into(),
+                resource_group: AZURE_RESOURCE_GROUP.into(),
+            },
+            principal_id: PRINCIPAL.into(),
+            client_id: APP.into(),
+            tenant_id: TENANT.into(),
+        },
+    })?;
+    Ok(policy.json())
+}
+
+/// A world whose stand-ins enforce `purpose`'s policy after `edit`: no other app or grant
+/// (but a grant of the container to another principal, so that Azurite holds it and a refusal
+/// is the Blob stand-in's).
+async fn world(purpose: Purpose, edit: impl FnOnce(&mut Value)) -> Result<AzureWorld, BoxError> {
+    let mut loaded: Result<(), String> = Err("the configuration was not adjusted".into());
+    let w = azure_world(&manifests(""), 0, |config: &mut AzureConfig| {
+        loaded = (|| {
+            let issuer = config
+                .issuers
+                .first()
+                .map(|v| v.issuer().to_owned())
+                .ok_or("no issuer")?;
+            let mut policy = written(purpose, &issuer).map_err(|e| e.to_string())?;
+            edit(&mut policy);
+            config.apps.clear();
+            config.grants = vec![RoleGrant::new(
+                format!("azblob://{AZURITE_ACCOUNT}/{CONTAINER}"),
+                STORAGE_BLOB_DATA_READER,
+                "someone-else",
+            )];
+            load_policy(config, &policy).map_err(|e| e.to_string())
+        })();
+    })
+    .await?;
+    loaded?;
+    Ok(w)
+}
+
+/// The call that needs `purpose`'s permission.
+fn call(w: &AzureWorld, purpose: Purpose) -> std::io::Result<Output> {
+    let check = |target: String| w.kubecred(&[], &[&["check", &target][..], &ACCOUNT].concat());
+    match purpose {
+        Purpose::Registry => w.kubecred(
+            &[],
+            &[&["registry", "login", ACR_REGISTRIES[0]][..], &ACCOUNT].concat(),
+        ),
+        Purpose::Bucket => check(format!("azblob://{AZURITE_ACCOUNT}/{CONTAINER}")),
+        Purpose::Kms => check(format!("azkv://{VAULT}/keys/sops")),
+        Purpose::Cluster => {
+            let cluster = aks_cluster_id(AKS_CLUSTER);
+            let args = [
+                "cluster",
+                "kubeconfig",
+                "--provider",
+                "azure",
+                "--cluster",
+                &cluster,
+            ];
+            w.kubecred(&[], &[&args[..], &ACCOUNT].concat())
+        }
+        _ => check(format!("eventhub://{NAMESPACE}/flux-events")),
+    }
+}
+
+/// What the stand-in counts a successful call as.
+fn counted(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Registry => "acr.exchange",
+        Purpose::Bucket => "blob.request",
+        Purpose::Kms => "keyvault.keys.get",
+        Purpose::Cluster => "arm.listClusterUserCredential",
+        _ => "eventhubs.send",
+    }
+}
+
+fn azurite_missing(w: &AzureWorld, purpose: Purpose) -> bool {
+    let missing = purpose == Purpose::Bucket && w.azure.azurite().is_none();
+    if missing {
+        let hint = "npm ci --prefix conformance/azure";
+        kubecred_sandbox::peers::missing("azurite", hint, &"it did not start");
+    }
+    missing
+}
+
+#[track_caller]
+fn refused(what: &str, output: &Output, parts: &[&str]) {
+    let message = stderr(output);
+    assert!(
+        !output.status.success(),
+        "{what}: succeeded: {}",
+        stdout(output)
+    );
+    assert!(
+        parts.iter().any(|part| message.contains(part)),
+        "{what}: none of {parts:?} in: {message}"
+    );
+}
+
+/// A change to a policy, named.
+type Edit = Box<dyn Fn(&mut Value)>;
+
+/// Removes `array[index]` of `policy`.
+fn without(policy: &mut Value, array: &str, index: usize) {
+    if let Some(items) = policy[array].as_array_mut() {
+        items.remove(index);
+    }
+}
+
+/// The policy allows the call, and each part of it is needed.
+async fn enforced(purpose: Purpose) -> TestResult {
+    let w = world(purpose, |_| {}).await?;
+    if azurite_missing(&w, purpose) {
+        return Ok(());
+    }
+    let output = call(&w, purpose)?;
+    assert!(output.status.success(), "{purpose:?}: {}", stderr(&output));
+    assert_eq!(w.azure.calls(counted(purpose)), 1, "{purpose:?}");
+
+    // What the policy holds, and that its annotations are the ones kubecred read.
+    let policy = written(purpose, "https://issuer.example")?;
+    let permissions = policy["permissions"].as_array().map_or(0, Vec::len);
+    let trust = policy["trust"].as_array().map_or(0, Vec::len);
+    assert_eq!((permissions, trust), (1, 1), "{policy}");
+    assert_eq!(
+        policy["annotations"],
+        json!({
+            "azure.workload.identity/client-id": APP,
+            "azure.workload.identity/tenant-id": TENANT,
+        })
+    );
+
+    // The role (denied by the resource's stand-in).
+    for index in 0..permissions {
+        let w = world(purpose, |p| without(p, "permissions", index)).await?;
+        let output = call(&w, purpose)?;
+        let what = format!("{purpose:?} without permission {index}");
+        refused(
+            &what,
+            &output,
+            &["denied", "UNAUTHORIZED", "AuthorizationFailed"],
+        );
+        assert_eq!(w.azure.calls(counted(purpose)), 0, "{what}");
+        assert!(w.azure.calls("entra.token") >= 1, "{what}: Entra refused");
+    }
+    // The federated credential, and its subject (another ServiceAccount's): Entra refuses.
+    let edits: [(&str, Edit); 2] = [
+        ("without the trust", Box::new(|p| without(p, "trust", 0))),
+        (
+            "with another subject",
+            Box::new(|p| p["trust"][0]["subject"] = json!("system:serviceaccount:team-a:plain")),
+        ),
+    ];
+    for (name, edit) in edits {
+        let w = world(purpose, edit).await?;
+        let output = call(&w, purpose)?;
+        let what = format!("{purpose:?} {name}");
+        refused(&what, &output, &["AADSTS"]);
+        assert_eq!(w.azure.calls("entra.token"), 0, "{what}");
+        assert_eq!(w.azure.calls(counted(purpose)), 0, "{what}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_policy_is_what_reading_the_container_needs() -> TestResult {
+    enforced(Purpose::Bucket).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kms_policy_is_what_reading_the_key_needs() -> TestResult {
+    enforced(Purpose::Kms).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eventhub_policy_is_what_sending_needs() -> TestResult {
+    enforced(Purpose::Eventhub).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_policy_is_what_logging_in_to_acr_needs() -> TestResult {
+    enforced(Purpose::Registry).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_policy_is_what_reading_the_aks_cluster_needs() -> TestResult {
+    enforced(Purpose::Cluster).await
+}
+
+/// The credential's other conditions: the issuer exactly (a trailing slash added) and the
+/// audience kubecred's tokens carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_and_the_audience_of_the_credential_are_conditions() -> TestResult {
+    let edits: [(&str, Edit); 2] = [
+        (
+            "another issuer",
+            Box::new(|p| {
+                let issuer = p["trust"][0]["issuer"].as_str().unwrap_or_default();
+                p["trust"][0]["issuer"] = json!(format!("{issuer}/"));
+            }),
+        ),
+        (
+            "another audience",
+            Box::new(|p| p["trust"][0]["audiences"] = json!(["api://other"])),
+        ),
+    ];
+    for (name, edit) in edits {
+        let w = world(Purpose::Kms, edit).await?;
+        let output = call(&w, Purpose::Kms)?;
+        refused(name, &output, &["AADSTS"]);
+        assert_eq!(w.azure.calls("entra.token"), 0, "{name}");
+    }
+    Ok(())
+}
+
+/// A credential without one of its conditions would match nothing in Entra: the sandbox refuses
+/// to load it, naming the condition.
+#[test]
+fn a_credential_missing_a_condition_is_not_loaded() -> TestResult {
+    for purpose in [
+        Purpose::Registry,
+        Purpose::Bucket,
+        Purpose::Kms,
+        Purpose::Cluster,
+        Purpose::Eventhub,
+    ] {
+        for condition in ["issuer", "subject", "audiences"] {
+            let mut policy = written(purpose, "https://issuer.example")?;
+            if let Some(trust) = policy["trust"][0].as_object_mut() {
+                trust.remove(condition);
+            }
+            let mut config = AzureConfig {
+                tenant_id: TENANT.into(),
+                ..AzureConfig::default()
+            };
+            let error = load_policy(&mut config, &policy)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                error.contains(&format!("trust[0] has no {condition}")),
+                "{purpose:?} without {condition}: {error:?}"
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,590 @@
+//! Why an identity works or fails, step by step, in the user's terms: which identity level
+//! applies and why, the ServiceAccount and the annotations found or missing, the audiences and the
+//! cloud identity, the cache key's parts, then the exchange itself (unless a dry run) with a
+//! verdict. A failed step names the likely cause from the cloud's error and what kubecred knows
+//! of the request ("the role's trust policy does not allow subject
+//! system:serviceaccount:team-a:app").
+//!
+//! The steps walk the same path as [`Engine::token`] (the same resolution, reads and
+//! audiences); the exchange *is* [`Engine::token`], so what `explain` runs is what a controller
+//! would run. JSON schema of [`Explanation::json`]: `{"provider", "identity", "verdict": "ok" |
+//! "failed" | "dry-run", "steps": [{"step", "status": "ok" | "failed" | "skipped", "detail",
+//! "cause"?}]}`; step names are those of [`StepName`].
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cache_key::{KeyedIdentity, KeyedServiceAccount, access_token_key_parts};
+use crate::cloud;
+use crate::error::Error;
+use crate::identity::{LOCKDOWN_NOT_FOUND, Resolved};
+use crate::{Engine, Identity, Provider, Request};
+
+/// The steps, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepName {
+    /// Which identity level applies, and why.
+    IdentityLevel,
+    /// The ServiceAccount (or Secret) read from the cluster.
+    ServiceAccount,
+    /// The annotations the provider reads.
+    Annotations,
+    /// The audiences of the Kubernetes token and the cloud identity it becomes.
+    CloudIdentity,
+    /// What the cache keys the credential on.
+    CacheKey,
+    /// The exchange at the cloud.
+    Exchange,
+}
+
+/// How a step went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It holds.
+    Ok,
+    /// It failed: see the cause.
+    Failed,
+    /// Not run (a dry run, or an earlier step failed).
+    Skipped,
+}
+
+/// One step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Which step.
+    pub step: StepName,
+    /// How it went.
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+    /// For a failed step: the likely cause, in the user's terms, and what to change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+/// The steps of one explanation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// The provider asked.
+    pub provider: String,
+    /// The identity asked, as the request names it.
+    pub identity: String,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+impl Explanation {
+    /// `ok`, `failed` or `dry-run`.
+    pub fn verdict(&self) -> &'static str {
+        if self.steps.iter().any(|s| s.status == Status::Failed) {
+            "failed"
+        } else if self
+            .steps
+            .iter()
+            .any(|s| s.step == StepName::Exchange && s.status == Status::Ok)
+        {
+            "ok"
+        } else {
+            "dry-run"
+        }
+    }
+
+    /// The first failed step's cause.
+    pub fn cause(&self) -> Option<&str> {
+        self.steps.iter().find_map(|s| s.cause.as_deref())
+    }
+
+    /// The explanation as one JSON object (schema in the module documentation).
+    pub fn json(&self) -> Value {
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        value["verdict"] = self.verdict().into();
+        value
+    }
+
+    /// The explanation for a person: one line per step, the cause under a failed one.
+    pub fn text(&self) -> String {
+        let mut out = format!("explain {} for {}\n", self.provider, self.identity);
+        for step in &self.steps {
+            let mark = match step.status {
+                Status::Ok => "ok  ",
+                Status::Failed => "FAIL",
+                Status::Skipped => "skip",
+            };
+            let name = serde_json::to_value(step.step)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            out.push_str(&format!("[{mark}] {name}: {}\n", step.detail));
+            if let Some(cause) = &step.cause {
+                out.push_str(&format!("       likely cause: {cause}\n"));
+            }
+        }
+        out.push_str(&format!("verdict: {}\n", self.verdict()));
+        out
+    }
+}
+
+/// A step builder that stops at the first failure.
+struct Steps {
+    steps: Vec<Step>,
+}
+
+impl Steps {
+    fn ok(&mut self, step: StepName, detail: impl Into<String>) {
+        self.steps.push(Step {
+            step,
+            status: Status::Ok,
+            detail: detail.into(),
+            cause: None,
+        });
+    }
+
+    fn failed(&mut self, step: StepName, detail: impl Into<String>, cause: impl Into<String>) {
+        self.steps.push(Step {
+            step,
+            status: Status::Failed,
+            detail: detail.into(),
+            cause: Some(cause.into()),
+        });
+    }
+
+    /// Marks the steps after a failure (or a dry run) as skipped.
+    fn skip_rest(&mut self, from: &[StepName], why: &str) {
+        for &step in from {
+            if !self.steps.iter().any(|s| s.step == step) {
+                self.steps.push(Step {
+                    step,
+                    status: Status::Skipped,
+                    detail: why.to_owned(),
+                    cause: None,
+                });
+            }
+        }
+    }
+}
+
+const ALL: [StepName; 6] = [
+    StepName::IdentityLevel,
+    StepName::ServiceAccount,
+    StepName::Annotations,
+    StepName::CloudIdentity,
+    StepName::CacheKey,
+    StepName::Exchange,
+];
+
+/// Explains `request` under `engine`'s policy: each step, then (unless `dry_run`) the exchange.
+pub async fn explain(engine: &Engine, request: &Request, dry_run: bool) -> Explanation {
+    let mut steps = Steps { steps: Vec::new() };
+    let identity = describe_identity(request);
+    let done = walk(engine, request, &mut steps).await;
+    if done && !dry_run {
+        match engine.token(request).await {
+            Ok(credential) => steps.ok(
+                StepName::Exchange,
+                format!("got {} from {}", credential.kind(), request.provider),
+            ),
+            Err(error) => {
+                let cause = cause(request, &error);
+                steps.failed(StepName::Exchange, error.to_string(), cause);
+            }
+        }
+    }
+    let why = match (done, dry_run) {
+        (true, _) => "dry run: nothing was exchanged",
+        (false, _) => "not run: an earlier step failed",
+    };
+    steps.skip_rest(&ALL, why);
+    Explanation {
+        provider: request.provider.to_string(),
+        identity,
+        steps: steps.steps,
+    }
+}
+
+/// The explanation of a request refused before it started: the policy itself is invalid (a
+/// default ServiceAccount while the feature gate is off), which is the identity level failing.
+pub fn refused_policy(provider: Provider, error: &Error) -> Explanation {
+    let mut steps = Steps { steps: Vec::new() };
+    steps.failed(
+        StepName::IdentityLevel,
+        error.to_string(),
+        level_cause(error),
+    );
+    steps.skip_rest(&ALL, "not run: an earlier step failed");
+    Explanation {
+        provider: provider.to_string(),
+        identity: "the request".into(),
+        steps: steps.steps,
+    }
+}
+
+fn describe_identity(request: &Request) -> String {
+    let namespace = request.namespace.as_deref().unwrap_or("-");
+    match &request.identity {
+        Identity::ServiceAccount(name) => format!("service account {namespace}/{name}"),
+        Identity::Secret(name) => format!("secret {namespace}/{name}"),
+        Identity::Controller => "the controller".into(),
+        Identity::Node => "the node".into(),
+    }
+}
+
+/// The steps before the exchange; `false` when one failed.
+async fn walk(engine: &Engine, request: &Request, steps: &mut Steps) -> bool {
+    let policy = engine.policy();
+    let resolved = match policy.resolve(
+        &request.identity,
+        request.namespace.as_deref(),
+        request.purpose,
+    ) {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            let cause = level_cause(&error);
+            steps.failed(StepName::IdentityLevel, error.to_string(), cause);
+            return false;
+        }
+    };
+    let (namespace, name, defaulted) = match resolved {
+        Resolved::ServiceAccount {
+            namespace,
+            name,
+            defaulted,
+        } => (namespace, name, defaulted),
+        Resolved::Controller => {
+            steps.ok(
+                StepName::IdentityLevel,
+                "controller level: the process's own environment (no ServiceAccount or Secret \
+                 named, and no default ServiceAccount for this purpose)",
+            );
+            steps.skip_rest(
+                &[StepName::ServiceAccount, StepName::Annotations],
+                "controller level reads no ServiceAccount",
+            );
+            return controller_identity(request, steps);
+        }
+        Resolved::Node => {
+            steps.ok(
+                StepName::IdentityLevel,
+                "node level: the node's cloud identity",
+            );
+            return true;
+        }
+        Resolved::Secret { namespace, name } => {
+            steps.ok(
+                StepName::IdentityLevel,
+                format!("secret level: the keys in Secret {namespace}/{name}"),
+            );
+            return true;
+        }
+    };
+    let why = match defaulted {
+        true => {
+            "the object names none and the operator's default ServiceAccount applies \
+                 (lockdown)"
+        }
+        false => "the object names it",
+    };
+    steps.ok(
+        StepName::IdentityLevel,
+        format!(
+            "object level: impersonate ServiceAccount {namespace}/{name} ({why}; the \
+             ObjectLevelWorkloadIdentity feature gate is on)"
+        ),
+    );
+    let Ok(kubernetes) = engine.kubernetes() else {
+        steps.failed(
+            StepName::ServiceAccount,
+            "no Kubernetes client",
+            "object level reads the ServiceAccount: give a kubeconfig (--kubeconfig) or run \
+             in a cluster",
+        );
+        return false;
+    };
+    let account = match kubernetes.service_account(&namespace, &name).await {
+        Ok(account) => account,
+        Err(error) => {
+            let cause = match (defaulted, error.is_not_found()) {
+                (true, true) => format!(
+                    "the default ServiceAccount {namespace}/{name} does not exist: \
+                     {LOCKDOWN_NOT_FOUND}"
+                ),
+                (false, true) => format!(
+                    "ServiceAccount {name} does not exist in namespace {namespace}: create it, \
+                     or fix serviceAccountName"
+                ),
+                _ if error.is_denied() => format!(
+                    "kubecred may not read ServiceAccount {namespace}/{name}: grant get on \
+                     serviceaccounts and create on serviceaccounts/token (README: RBAC the \
+                     caller needs)"
+                ),
+                _ => unreachable_cause(&error),
+            };
+            steps.failed(StepName::ServiceAccount, error.to_string(), cause);
+            return false;
+        }
+    };
+    steps.ok(
+        StepName::ServiceAccount,
+        format!("found ServiceAccount {namespace}/{name}"),
+    );
+    let read = cloud::annotations(request.provider);
+    let required = cloud::required_annotations(request.provider);
+    let found: Vec<String> = read
+        .iter()
+        .filter_map(|key| {
+            account
+                .annotations
+                .get(*key)
+                .map(|value| format!("{key}={value}"))
+        })
+        .collect();
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|key| !account.annotations.contains_key(*key))
+        .collect();
+    let provider_identity = match cloud::identity(request.provider, &account) {
+        Ok(identity) => identity,
+        Err(error) => {
+            let detail = match found.is_empty() {
+                true => "no annotation of this provider".to_owned(),
+                false => format!("found {}", found.join(", ")),
+            };
+            let cause = match missing.is_empty() {
+                false => format!(
+                    "ServiceAccount {namespace}/{name} lacks annotation {}: {}",
+                    missing.join(" and "),
+                    first_line(&error)
+                ),
+                true => format!(
+                    "an annotation of ServiceAccount {namespace}/{name} is malformed: {}",
+                    first_line(&error)
+                ),
+            };
+            steps.failed(StepName::Annotations, detail, cause);
+            return false;
+        }
+    };
+    steps.ok(
+        StepName::Annotations,
+        match found.is_empty() {
+            true => "none needed".to_owned(),
+            false => format!("found {}", found.join(", ")),
+        },
+    );
+    let audiences = match request.audiences.is_empty() {
+        true => match cloud::audiences(engine, request, &account).await {
+            Ok(audiences) => audiences,
+            Err(error) => {
+                let cause = unreachable_cause(&error);
+                steps.failed(StepName::CloudIdentity, error.to_string(), cause);
+                return false;
+            }
+        },
+        false => request.audiences.clone(),
+    };
+    steps.ok(
+        StepName::CloudIdentity,
+        format!(
+            "a Kubernetes token for audience {} becomes {}",
+            audiences.join(", "),
+            shown_identity(&provider_identity)
+        ),
+    );
+    let keyed = KeyedServiceAccount {
+        provider_identity: &provider_identity,
+        namespace: &namespace,
+        name: &name,
+    };
+    let parts = access_token_key_parts(request, &audiences, KeyedIdentity::ServiceAccount(keyed));
+    steps.ok(StepName::CacheKey, parts.join("; "));
+    true
+}
+
+fn controller_identity(request: &Request, steps: &mut Steps) -> bool {
+    match cloud::controller_audiences(request) {
+        Ok(audiences) => {
+            let detail = match audiences.is_empty() {
+                true => "the controller's own credential chain".to_owned(),
+                false => format!(
+                    "the controller's token for audience {}",
+                    audiences.join(", ")
+                ),
+            };
+            steps.ok(StepName::CloudIdentity, detail);
+            let parts = access_token_key_parts(request, &audiences, KeyedIdentity::Controller);
+            steps.ok(StepName::CacheKey, parts.join("; "));
+            true
+        }
+        Err(error) => {
+            steps.failed(
+                StepName::CloudIdentity,
+                error.to_string(),
+                first_line(&error),
+            );
+            false
+        }
+    }
+}
+
+fn shown_identity(identity: &str) -> String {
+    match identity.is_empty() {
+        true => "the provider's identity for this ServiceAccount".into(),
+        false => identity.to_owned(),
+    }
+}
+
+fn first_line(error: &Error) -> String {
+    error
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Why the identity level is refused.
+fn level_cause(error: &Error) -> String {
+    let text = error.to_string();
+    if text.contains("ObjectLevelWorkloadIdentity") {
+        "the ObjectLevelWorkloadIdentity feature gate is off: object-level workload identity \
+         (serviceAccountName, or a default ServiceAccount) needs \
+         --feature-gates=ObjectLevelWorkloadIdentity=true on the controller"
+            .into()
+    } else if text.contains("namespace") {
+        "the request has no namespace: an object's ServiceAccount or Secret is always in the \
+         object's own namespace (--namespace)"
+            .into()
+    } else {
+        text
+    }
+}
+
+fn unreachable_cause(error: &Error) -> String {
+    match error.is_transient() {
+        true => format!(
+            "an endpoint did not answer (network, DNS, proxy or a deadline): {}",
+            first_line(error)
+        ),
+        false => first_line(error),
+    }
+}
+
+/// The likely cause of a failed exchange, in the user's terms, from the cloud's error and what
+/// the request says. Each cloud's refusals are matched on their stable codes and texts.
+pub(crate) fn cause(request: &Request, error: &Error) -> String {
+    let text = error.to_string();
+    let subject = match (&request.identity, request.namespace.as_deref()) {
+        (Identity::ServiceAccount(name), Some(namespace)) => {
+            format!("system:serviceaccount:{namespace}:{name}")
+        }
+        _ => "the controller's ServiceAccount".to_owned(),
+    };
+    let has = |part: &str| text.contains(part);
+    // Entra's codes are matched whole: AADSTS70021 is a prefix of AADSTS700211 and 700212.
+    let aadsts = aadsts_code(&text);
+    let entra = |code: u32| aadsts == Some(code);
+    let known = match request.provider {
+        Provider::Aws if has("No OpenIDConnect provider found") => Some(
+            "the cluster's issuer is not registered as an IAM OIDC provider in the role's \
+             account (kubecred issuer setup --target aws prints the command)"
+                .to_owned(),
+        ),
+        Provider::Aws if has("Incorrect token audience") => Some(
+            "the token's audience is not a client ID of the IAM OIDC provider: it must list \
+             sts.amazonaws.com (or the audience you set)"
+                .to_owned(),
+        ),
+        Provider::Aws if has("could not be validated") || has("no key with kid") => Some(
+            "AWS cannot verify the token's signature: the issuer's published JWKS lacks the key \
+             the cluster signs with (publish it: kubecred issuer publish; check: kubecred \
+             issuer verify)"
+                .to_owned(),
+        ),
+        Provider::Aws if has("sts:AssumeRoleWithWebIdentity") => Some(format!(
+            "the role's trust policy does not allow subject {subject} (or the role does not \
+             exist): its StringEquals <issuer>:sub condition must name it"
+        )),
+        Provider::Aws if has("is not authorized to perform") => Some(format!(
+            "the role lacks a permission: {} (kubecred policy --provider aws writes the policy)",
+            denied_action(&text).unwrap_or("see the error")
+        )),
+        Provider::Azure if entra(700211) => Some(
+            "the app has no federated credential for the cluster's issuer: its issuer must be \
+             the token's iss exactly (kubecred issuer setup --target azure)"
+                .to_owned(),
+        ),
+        Provider::Azure if entra(700213) || entra(70021) => Some(format!(
+            "the app's federated credential does not match subject {subject}"
+        )),
+        Provider::Azure if entra(700212) => Some(
+            "the federated credential's audience is not the token's (api://AzureADTokenExchange)"
+                .to_owned(),
+        ),
+        Provider::Azure if entra(700016) => Some(
+            "the client ID names no app in the tenant: check azure.workload.identity/client-id \
+             and tenant-id"
+                .to_owned(),
+        ),
+        Provider::Azure if entra(700027) => Some(
+            "Entra cannot verify the token's signature: the issuer's published JWKS lacks the \
+             key the cluster signs with"
+                .to_owned(),
+        ),
+        Provider::Azure if has("AuthorizationFailed") || has("AuthorizationPermissionMismatch") => {
+            Some(
+                "the identity lacks a role assignment on the resource (kubecred policy \
+                 --provider azure writes it)"
+                    .to_owned(),
+            )
+        }
+        Provider::Gcp if has("The issuer in ID Token") => Some(
+            "the workload identity pool provider (or GKE's identity namespace) does not trust \
+             the cluster's issuer: its issuer URI must be the token's iss exactly"
+                .to_owned(),
+        ),
+        Provider::Gcp if has("The audience in ID Token") || (has("audience") && has("invalid_grant")) => Some(
+            "the token's audience is not one the pool provider allows (its full resource name, \
+             or its allowed audiences)"
+                .to_owned(),
+        ),
+        Provider::Gcp if has("iam.serviceAccounts.getAccessToken") => Some(format!(
+            "{subject} may not impersonate the Google service account: grant it \
+             roles/iam.workloadIdentityUser on that account"
+        )),
+        Provider::Gcp if has("invalid_target") => Some(
+            "the workload identity pool or provider does not exist (check \
+             gcp.auth.fluxcd.io/workload-identity-provider)"
+                .to_owned(),
+        ),
+        Provider::Gcp if has("PERMISSION_DENIED") || has("403") => Some(
+            "the identity lacks a role on the resource (kubecred policy --provider gcp writes \
+             the binding)"
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    known.unwrap_or_else(|| unreachable_cause(error))
+}
+
+/// The first `AADSTS<digits>` code of `text`, whole.
+fn aadsts_code(text: &str) -> Option<u32> {
+    let rest = text.split("AADSTS").nth(1)?;
+    let digits: String = rest
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(9)
+        .collect();
+    digits.parse().ok()
+}
+
+/// The action of an AWS "is not authorized to perform: ACTION" text.
+fn denied_action(text: &str) -> Option<&str> {
+    let rest = text.split("is not authorized to perform: ").nth(1)?;
+    rest.split([' ', ',', '(']).next()
+}
+
+#[cfg(test)]
+#[path = "explain_tests.rs"]
+mod tests;

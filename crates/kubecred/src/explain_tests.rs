@@ -1,0 +1,123 @@
+use super::*;
+
+fn request(provider: Provider) -> Request {
+    Request {
+        identity: Identity::service_account("app"),
+        namespace: Some("team-a".into()),
+        ..Request::new(provider)
+    }
+}
+
+/// Each cloud's refusal (as the stand-ins and the clouds word them) gets its own cause.
+#[test]
+fn each_refusal_has_a_distinct_cause() {
+    let cases = [
+        (
+            Provider::Aws,
+            "InvalidIdentityToken: No OpenIDConnect provider found in your account for https://x",
+            "not registered as an IAM OIDC provider",
+        ),
+        (
+            Provider::Aws,
+            "InvalidIdentityToken: Incorrect token audience",
+            "not a client ID of the IAM OIDC provider",
+        ),
+        (
+            Provider::Aws,
+            "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity",
+            "does not allow subject system:serviceaccount:team-a:app",
+        ),
+        (
+            Provider::Aws,
+            "InvalidIdentityToken: The web identity token could not be validated: no key with kid 'k'",
+            "lacks the key",
+        ),
+        (
+            Provider::Aws,
+            "AccessDenied: User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: s3:ListBucket on resource",
+            "lacks a permission: s3:ListBucket",
+        ),
+        (
+            Provider::Azure,
+            "HTTP 401: AADSTS700211: No matching federated identity record found for presented assertion issuer 'x'",
+            "no federated credential for the cluster's issuer",
+        ),
+        (
+            Provider::Azure,
+            "HTTP 401: AADSTS700213: No matching federated identity record found for presented assertion subject 'x'",
+            "does not match subject system:serviceaccount:team-a:app",
+        ),
+        (
+            Provider::Azure,
+            "HTTP 401: AADSTS700212: No matching federated identity record found for presented assertion audience 'x'",
+            "audience is not the token's",
+        ),
+        (
+            Provider::Azure,
+            "HTTP 400: AADSTS700016: Application with identifier 'x' was not found",
+            "names no app in the tenant",
+        ),
+        (
+            Provider::Azure,
+            "HTTP 403: AuthorizationPermissionMismatch",
+            "lacks a role assignment",
+        ),
+        (
+            Provider::Gcp,
+            "HTTP 400: invalid_grant: The issuer in ID Token https://a does not match the expected ones: https://b.",
+            "does not trust the cluster's issuer",
+        ),
+        (
+            Provider::Gcp,
+            "HTTP 400: invalid_grant: The audience in ID Token [x] does not match the expected audience.",
+            "audience is not one the pool provider allows",
+        ),
+        (
+            Provider::Gcp,
+            "HTTP 403: Permission 'iam.serviceAccounts.getAccessToken' denied on resource",
+            "roles/iam.workloadIdentityUser",
+        ),
+        (
+            Provider::Gcp,
+            "HTTP 400: invalid_target: The target service indicated by the audience is invalid",
+            "pool or provider does not exist",
+        ),
+    ];
+    let mut causes = Vec::new();
+    for (provider, text, expected) in cases {
+        let got = cause(&request(provider), &Error::denied(text));
+        assert!(got.contains(expected), "{text}: {got}");
+        causes.push(got);
+    }
+    let distinct: std::collections::BTreeSet<&String> = causes.iter().collect();
+    assert_eq!(distinct.len(), causes.len(), "{causes:#?}");
+}
+
+#[test]
+fn an_unreachable_endpoint_says_so() {
+    let got = cause(
+        &request(Provider::Aws),
+        &Error::transient("connection refused"),
+    );
+    assert!(got.contains("did not answer"), "{got}");
+}
+
+#[test]
+fn the_verdict_follows_the_steps() {
+    let mut steps = Steps { steps: Vec::new() };
+    steps.ok(StepName::IdentityLevel, "x");
+    steps.skip_rest(&ALL, "dry run");
+    let e = Explanation {
+        provider: "aws".into(),
+        identity: "i".into(),
+        steps: steps.steps,
+    };
+    assert_eq!(e.verdict(), "dry-run");
+    assert_eq!(e.json()["steps"][5]["step"], "exchange");
+    assert_eq!(e.json()["steps"][5]["status"], "skipped");
+    assert!(
+        e.text().contains("[skip] exchange: dry run"),
+        "{}",
+        e.text()
+    );
+}

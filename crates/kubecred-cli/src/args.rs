@@ -375,6 +375,20 @@ pub struct ExplainArgs {
     pub output: ReportOutput,
 }
 
+/// An Entra identity, for `issuer setup` and `policy`: a managed identity or an app registration.
+#[derive(Debug, Default, Args)]
+pub struct AzureIdentityArgs {
+    /// azure: the managed identity's name.
+    #[arg(long, requires = "resource_group", conflicts_with = "app_id")]
+    pub identity_name: Option<String>,
+    /// azure: the managed identity's resource group.
+    #[arg(long, requires = "identity_name")]
+    pub resource_group: Option<String>,
+    /// azure: the app registration's application (client) ID.
+    #[arg(long)]
+    pub app_id: Option<String>,
+}
+
 /// `kubecred policy`.
 #[derive(Debug, Args)]
 #[command(after_help = "Resources (--resource):
@@ -395,9 +409,10 @@ pub struct PolicyArgs {
     /// The target cloud.
     #[arg(long, value_enum)]
     pub provider: SetupCloud,
-    /// What the identity is for.
-    #[arg(long = "for", value_enum, value_name = "PURPOSE")]
-    pub purpose: PolicyPurpose,
+    /// What the identity is for: registry, bucket, kms, cluster, pubsub (gcp), eventhub
+    /// (azure), git, sqs (aws).
+    #[arg(long = "for", value_name = "PURPOSE", value_parser = parse_purpose)]
+    pub purpose: kubecred::policy::Purpose,
     /// The one resource to grant access to (see below).
     #[arg(long)]
     pub resource: String,
@@ -431,15 +446,8 @@ pub struct PolicyArgs {
     /// gcp: the Google service account to impersonate.
     #[arg(long, value_name = "EMAIL")]
     pub gcp_service_account: Option<String>,
-    /// azure: the managed identity's name.
-    #[arg(long, requires = "resource_group", conflicts_with = "app_id")]
-    pub identity_name: Option<String>,
-    /// azure: the managed identity's resource group.
-    #[arg(long, requires = "identity_name")]
-    pub resource_group: Option<String>,
-    /// azure: the app registration's application (client) ID.
-    #[arg(long)]
-    pub app_id: Option<String>,
+    #[command(flatten)]
+    pub azure: AzureIdentityArgs,
     /// azure: the identity's principal (object) ID, assignee of the role assignments.
     #[arg(long, required_if_eq("provider", "azure"))]
     pub principal_id: Option<String>,
@@ -452,27 +460,6 @@ pub struct PolicyArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = PolicyOutput::Json)]
     pub output: PolicyOutput,
-}
-
-/// `kubecred policy --for`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PolicyPurpose {
-    /// Pull from a container registry.
-    Registry,
-    /// Read a bucket.
-    Bucket,
-    /// Decrypt with a key.
-    Kms,
-    /// Get a remote cluster's credentials.
-    Cluster,
-    /// Publish to a Pub/Sub topic (gcp).
-    Pubsub,
-    /// Send to an event hub (azure).
-    Eventhub,
-    /// Pull a git repository.
-    Git,
-    /// Receive from an SQS queue (aws).
-    Sqs,
 }
 
 /// `kubecred policy --trust` (aws).
@@ -530,15 +517,8 @@ pub struct IssuerSetupArgs {
     /// aws: the IAM role to create.
     #[arg(long, required_if_eq("target", "aws"))]
     pub role_name: Option<String>,
-    /// azure: the managed identity's name.
-    #[arg(long, requires = "resource_group", conflicts_with = "app_id")]
-    pub identity_name: Option<String>,
-    /// azure: the managed identity's resource group.
-    #[arg(long, requires = "identity_name")]
-    pub resource_group: Option<String>,
-    /// azure: the app registration's application (client) ID.
-    #[arg(long)]
-    pub app_id: Option<String>,
+    #[command(flatten)]
+    pub azure: AzureIdentityArgs,
     /// azure: the federated credential's name (default kubecred-NAMESPACE-NAME).
     #[arg(long)]
     pub credential_name: Option<String>,
@@ -758,6 +738,10 @@ pub struct SandboxArgs {
     /// external account).
     #[arg(long, value_name = "NS/NAME")]
     pub controller: Option<String>,
+}
+
+fn parse_purpose(text: &str) -> Result<kubecred::policy::Purpose, String> {
+    kubecred::policy::Purpose::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_source(text: &str) -> Result<kubecred_sandbox::SourceCluster, String> {

@@ -10,8 +10,9 @@ use kubecred::issuer::{
 
 use crate::UsageError;
 use crate::args::{
-    GenerateFormat, IdentityArgs, IssuerGenerateArgs, IssuerPublishArgs, IssuerRotatePlanArgs,
-    IssuerSetupArgs, IssuerShowArgs, IssuerVerifyArgs, ReportOutput, SetupCloud,
+    AzureIdentityArgs, GenerateFormat, IdentityArgs, IssuerGenerateArgs, IssuerPublishArgs,
+    IssuerRotatePlanArgs, IssuerSetupArgs, IssuerShowArgs, IssuerVerifyArgs, ReportOutput,
+    SetupCloud,
 };
 
 /// A check that failed: reported on stdout already, exit status 1.
@@ -254,6 +255,24 @@ pub async fn rotate_plan(args: IssuerRotatePlanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The Entra identity the flags name: a managed identity (name and resource group) or an app.
+pub fn azure_identity(args: &AzureIdentityArgs) -> Result<AzureIdentity, UsageError> {
+    match (&args.identity_name, &args.resource_group, &args.app_id) {
+        (Some(identity_name), Some(resource_group), None) => Ok(AzureIdentity::Managed {
+            identity_name: identity_name.clone(),
+            resource_group: resource_group.clone(),
+        }),
+        (None, None, Some(app_id)) => Ok(AzureIdentity::App {
+            app_id: app_id.clone(),
+        }),
+        _ => Err(UsageError(
+            "azure: give --identity-name and --resource-group (a managed identity) or --app-id \
+             (an app registration)"
+                .into(),
+        )),
+    }
+}
+
 pub fn setup(args: IssuerSetupArgs) -> anyhow::Result<()> {
     let target = match args.target {
         SetupCloud::Aws => SetupTarget::Aws {
@@ -261,21 +280,7 @@ pub fn setup(args: IssuerSetupArgs) -> anyhow::Result<()> {
             role_name: args.role_name.unwrap_or_default(),
         },
         SetupCloud::Azure => {
-            let identity = match (args.identity_name, args.resource_group, args.app_id) {
-                (Some(identity_name), Some(resource_group), None) => AzureIdentity::Managed {
-                    identity_name,
-                    resource_group,
-                },
-                (None, None, Some(app_id)) => AzureIdentity::App { app_id },
-                _ => {
-                    return Err(UsageError(
-                        "azure: give --identity-name and --resource-group (a managed identity) \
-                         or --app-id (an app registration)"
-                            .into(),
-                    )
-                    .into());
-                }
-            };
+            let identity = azure_identity(&args.azure)?;
             SetupTarget::Azure {
                 identity,
                 credential_name: args.credential_name,

@@ -65,6 +65,12 @@ fn main() -> ExitCode {
         }
     }
     let cli = Cli::parse_from(args);
+    // A one-shot command whose reader went away (`kubecred policy ... | head`) ends quietly as
+    // Unix tools do, instead of panicking in `println!` (Rust ignores SIGPIPE). The servers
+    // (`sandbox`, `demo`) keep ignoring it.
+    if !matches!(cli.command, Command::Sandbox(_) | Command::Demo) {
+        sigpipe::reset();
+    }
     init_logging(cli.verbose);
     if let Some(overall) = cli.request_timeout {
         let _ = TIMEOUTS.set(kubecred::Timeouts::with_overall(overall));

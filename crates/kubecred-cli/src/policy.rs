@@ -1,23 +1,9 @@
 //! `kubecred policy`: flags to a [`kubecred::policy::PolicyRequest`], the policy printed.
 
-use kubecred::issuer::AzureIdentity;
-use kubecred::policy::{self, AwsTrust, CloudOptions, GcpFederation, PolicyRequest, Purpose};
+use kubecred::policy::{self, AwsTrust, CloudOptions, GcpFederation, PolicyRequest};
 
 use crate::UsageError;
-use crate::args::{PolicyArgs, PolicyAwsTrust, PolicyOutput, PolicyPurpose, SetupCloud};
-
-fn purpose(p: PolicyPurpose) -> Purpose {
-    match p {
-        PolicyPurpose::Registry => Purpose::Registry,
-        PolicyPurpose::Bucket => Purpose::Bucket,
-        PolicyPurpose::Kms => Purpose::Kms,
-        PolicyPurpose::Cluster => Purpose::Cluster,
-        PolicyPurpose::Pubsub => Purpose::Pubsub,
-        PolicyPurpose::Eventhub => Purpose::Eventhub,
-        PolicyPurpose::Git => Purpose::Git,
-        PolicyPurpose::Sqs => Purpose::Sqs,
-    }
-}
+use crate::args::{PolicyArgs, PolicyAwsTrust, PolicyOutput, SetupCloud};
 
 fn cloud(args: &PolicyArgs) -> Result<CloudOptions, UsageError> {
     Ok(match args.provider {
@@ -53,22 +39,7 @@ fn cloud(args: &PolicyArgs) -> Result<CloudOptions, UsageError> {
             }
         }
         SetupCloud::Azure => {
-            let identity = match (&args.identity_name, &args.resource_group, &args.app_id) {
-                (Some(identity_name), Some(resource_group), None) => AzureIdentity::Managed {
-                    identity_name: identity_name.clone(),
-                    resource_group: resource_group.clone(),
-                },
-                (None, None, Some(app_id)) => AzureIdentity::App {
-                    app_id: app_id.clone(),
-                },
-                _ => {
-                    return Err(UsageError(
-                        "azure: give --identity-name and --resource-group (a managed identity) \
-                         or --app-id (an app registration)"
-                            .into(),
-                    ));
-                }
-            };
+            let identity = crate::issuer::azure_identity(&args.azure)?;
             CloudOptions::Azure {
                 identity,
                 principal_id: args.principal_id.clone().unwrap_or_default(),
@@ -81,7 +52,7 @@ fn cloud(args: &PolicyArgs) -> Result<CloudOptions, UsageError> {
 
 pub fn run(args: PolicyArgs) -> anyhow::Result<()> {
     let request = PolicyRequest {
-        purpose: purpose(args.purpose),
+        purpose: args.purpose,
         resource: args.resource.clone(),
         service_account: args.service_account.clone(),
         issuer: args.issuer.clone(),

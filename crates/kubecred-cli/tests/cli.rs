@@ -289,3 +289,37 @@ fn the_demo_runs_to_the_end() -> TestResult {
     );
     Ok(())
 }
+
+/// A reader that has gone away (`| head` after its line) ends the command quietly, never with a
+/// panic: stdout is a pipe whose reading end is closed before the command starts, so its first
+/// write fails.
+#[test]
+fn a_closed_stdout_is_not_a_panic() -> TestResult {
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    let output = std::process::Command::new(support::BIN)
+        .args([
+            "policy",
+            "--provider",
+            "aws",
+            "--for",
+            "bucket",
+            "--resource",
+            "s3://flux-bucket",
+            "--service-account",
+            "a/b",
+            "--account-id",
+            "123456789012",
+            "--role-name",
+            "r",
+            "--trust",
+            "pod-identity",
+        ])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+    Ok(())
+}

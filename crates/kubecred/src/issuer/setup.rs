@@ -228,6 +228,27 @@ pub(crate) static GCP_PROJECT_NUMBER: LazyLock<Regex> = LazyLock::new(|| regex(r
 /// Pool and provider IDs: 4 to 32 lowercase letters, digits and `-`.
 pub(crate) static GCP_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-z0-9-]{4,32}$"));
 
+/// An AWS account ID and IAM role name, checked.
+pub(crate) fn check_aws_role(account_id: &str, role_name: &str) -> Result<()> {
+    check("AWS account ID", account_id, &AWS_ACCOUNT, "12 digits")?;
+    check(
+        "IAM role name",
+        role_name,
+        &AWS_ROLE,
+        "1 to 64 letters, digits and +=,.@_-",
+    )
+}
+
+/// A GCP project number, checked.
+pub(crate) fn check_gcp_project_number(project_number: &str) -> Result<()> {
+    check(
+        "GCP project number",
+        project_number,
+        &GCP_PROJECT_NUMBER,
+        "digits only (the project number, not its ID)",
+    )
+}
+
 /// A command line: each argument quoted for a POSIX shell where it needs it.
 pub(crate) fn command(argv: &[&str]) -> Result<String> {
     shlex::try_join(argv.iter().copied())
@@ -235,13 +256,7 @@ pub(crate) fn command(argv: &[&str]) -> Result<String> {
 }
 
 fn aws(issuer: &Issuer, subject: String, account_id: &str, role_name: &str) -> Result<Setup> {
-    check("AWS account ID", account_id, &AWS_ACCOUNT, "12 digits")?;
-    check(
-        "IAM role name",
-        role_name,
-        &AWS_ROLE,
-        "1 to 64 letters, digits and +=,.@_-",
-    )?;
+    check_aws_role(account_id, role_name)?;
     if issuer.url().port().is_some() {
         return Err(Error::invalid(format!(
             "issuer {} has a port: IAM OIDC providers take a URL without one",
@@ -473,12 +488,7 @@ fn gcp(
     pool: &str,
     provider: &str,
 ) -> Result<Setup> {
-    check(
-        "GCP project number",
-        project_number,
-        &GCP_PROJECT_NUMBER,
-        "digits only (the project number, not its ID)",
-    )?;
+    check_gcp_project_number(project_number)?;
     let rule = "4 to 32 lowercase letters, digits and '-'";
     check("workload identity pool ID", pool, &GCP_ID, rule)?;
     check(

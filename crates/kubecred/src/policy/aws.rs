@@ -25,7 +25,7 @@ use super::{
     shown, unsupported,
 };
 use crate::error::{Error, Result};
-use crate::issuer::setup::{AWS_ACCOUNT, AWS_ROLE, check};
+use crate::issuer::setup::check_aws_role;
 use crate::issuer::{AWS_ROLE_ARN_ANNOTATION, SetupTarget, setup};
 
 fn regex(pattern: &str) -> Regex {
@@ -397,13 +397,7 @@ pub(super) fn policy(request: &PolicyRequest) -> Result<Policy> {
     else {
         return Err(Error::invalid("not an AWS policy request"));
     };
-    check("AWS account ID", account_id, &AWS_ACCOUNT, "12 digits")?;
-    check(
-        "IAM role name",
-        role_name,
-        &AWS_ROLE,
-        "1 to 64 letters, digits and +=,.@_-",
-    )?;
+    check_aws_role(account_id, role_name)?;
     let (namespace, name) = service_account_ref(&request.service_account)?;
     let grant = grant(request.purpose, &request.resource, account_id)?;
     let role_arn = format!("arn:aws:iam::{account_id}:role/{role_name}");

@@ -29,7 +29,7 @@ use crate::gcp::check_targets::{self, CheckTarget, KMS_SCHEME, PUBSUB_SCHEME};
 use crate::gcp::cluster::{self, PROJECT_ID_RULE};
 use crate::gcp::hosts::{self, GcpRegistry};
 use crate::gcp::{annotations, parse};
-use crate::issuer::setup::{self, GCP_PROJECT_NUMBER, SetupTarget, check};
+use crate::issuer::setup::{self, SetupTarget, check_gcp_project_number};
 
 /// The kind of a role binding (trust on a service account, or a permission on a resource).
 pub(crate) const IAM_MEMBER: &str = "gcp_iam_member";
@@ -352,12 +352,7 @@ pub(super) fn policy(request: &PolicyRequest) -> Result<Policy> {
     }
     let resource = Resource::parse(purpose, &request.resource)?;
     let (namespace, name) = service_account_ref(&request.service_account)?;
-    check(
-        "GCP project number",
-        project_number,
-        &GCP_PROJECT_NUMBER,
-        "digits only (the project number, not its ID)",
-    )?;
+    check_gcp_project_number(project_number)?;
     let email = service_account
         .as_deref()
         .map(parse::service_account_email)

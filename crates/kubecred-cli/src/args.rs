@@ -363,8 +363,13 @@ pub enum IssuerCommand {
                         exchange, \"status\": ok|failed|skipped, \"detail\", \"cause\"?}]}"
 )]
 pub struct ExplainArgs {
-    #[arg(long, help = crate::help::token_provider())]
-    pub provider: String,
+    #[arg(long, help = crate::help::token_provider(), required_unless_present = "filename")]
+    pub provider: Option<String>,
+    /// Explain each Flux object of this manifest (OCIRepository, HelmRepository, Bucket,
+    /// ImageRepository, GitRepository, Kustomization, notification Provider) as its controller
+    /// would ask; --provider then names the cloud of a Kustomization's SOPS keys.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub filename: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// Walk the steps without exchanging anything.

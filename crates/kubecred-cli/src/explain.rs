@@ -1,18 +1,48 @@
-//! `kubecred explain`: the identity flags of `kubecred token`, each step of the exchange explained.
+//! `kubecred explain`: the identity flags of `kubecred token`, each step of the exchange explained;
+//! or, with `-f`, each Flux object of a manifest as its controller would ask.
 
 use kubecred::Provider;
-use kubecred::explain::{self, Explanation};
+use kubecred::explain::{self, Explanation, flux};
 
 use crate::UsageError;
 use crate::args::{ExplainArgs, ReportOutput};
 use crate::request::prepare;
 
 pub async fn run(args: ExplainArgs) -> anyhow::Result<()> {
-    let provider: Provider = args
+    let provider: Option<Provider> = args
         .provider
-        .parse()
+        .as_deref()
+        .map(str::parse)
+        .transpose()
         .map_err(|e: kubecred::Error| UsageError(e.to_string()))?;
-    let explanation = match prepare(&args.identity, provider).await {
+    let explanations = match &args.filename {
+        Some(file) => manifest(&args, file, provider).await?,
+        None => vec![one(&args, provider.unwrap_or(Provider::Generic)).await?],
+    };
+    match args.output {
+        ReportOutput::Json => {
+            let values: Vec<serde_json::Value> = explanations.iter().map(|e| e.json()).collect();
+            let value = match (args.filename.is_some(), values.as_slice()) {
+                (false, [one]) => one.clone(),
+                _ => serde_json::Value::Array(values),
+            };
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+        ReportOutput::Text => {
+            for explanation in &explanations {
+                print!("{}", explanation.text());
+            }
+        }
+    }
+    match explanations.iter().find(|e| e.verdict() == "failed") {
+        Some(failed) => Err(Failed(failed.clone()).into()),
+        None => Ok(()),
+    }
+}
+
+/// The request the flags describe, explained.
+async fn one(args: &ExplainArgs, provider: Provider) -> anyhow::Result<Explanation> {
+    Ok(match prepare(&args.identity, provider).await {
         Ok((engine, request)) => explain::explain(&engine, &request, args.dry_run).await,
         // The policy itself is refused (a default ServiceAccount with the gate off): that is
         // the identity-level step failing.
@@ -20,15 +50,46 @@ pub async fn run(args: ExplainArgs) -> anyhow::Result<()> {
             Some(refused) => explain::refused_policy(provider, refused),
             None => return Err(error),
         },
+    })
+}
+
+/// Each Flux object of `file`, explained with the flags' policy and cluster.
+async fn manifest(
+    args: &ExplainArgs,
+    file: &std::path::Path,
+    provider: Option<Provider>,
+) -> anyhow::Result<Vec<Explanation>> {
+    let objects = flux::objects_in_file(file, provider)
+        .await
+        .map_err(|e| UsageError(e.to_string()))?;
+    let (engine, _) = match prepare(&args.identity, Provider::Generic).await {
+        Ok(prepared) => prepared,
+        Err(error) => match error.downcast_ref::<kubecred::Error>() {
+            Some(refused) => {
+                return Ok(vec![explain::refused_policy(
+                    provider.unwrap_or(Provider::Generic),
+                    refused,
+                )]);
+            }
+            None => return Err(error),
+        },
     };
-    match args.output {
-        ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&explanation.json())?),
-        ReportOutput::Text => print!("{}", explanation.text()),
+    let mut explanations = Vec::new();
+    for object in objects {
+        let explanation = match &object.request {
+            Some(request) => {
+                let mut explanation = explain::explain(&engine, request, args.dry_run).await;
+                explanation.identity = format!("{} ({})", object.object, explanation.identity);
+                if let Some(note) = &object.note {
+                    explanation.identity.push_str(&format!("; {note}"));
+                }
+                explanation
+            }
+            None => explain::not_served(&object.object, object.note.as_deref().unwrap_or("")),
+        };
+        explanations.push(explanation);
     }
-    match explanation.verdict() {
-        "failed" => Err(Failed(explanation).into()),
-        _ => Ok(()),
-    }
+    Ok(explanations)
 }
 
 /// A failed explanation: printed already; exit status 1 without another message.

@@ -89,5 +89,42 @@ fn explain_walks_the_steps_and_names_the_cause() -> TestResult {
         "{text}"
     );
     assert!(text.contains("[skip] exchange: not run"), "{text}");
+
+    // -f: each Flux object as its controller would ask (region from the ECR URL).
+    let manifest = home.path().join("flux.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: ok, namespace: team-a}\n\
+         spec: {provider: aws, url: 'oci://123456789012.dkr.ecr.us-east-1.amazonaws.com/app', serviceAccountName: app}\n---\n\
+         apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: bad, namespace: team-a}\n\
+         spec: {provider: aws, url: 'oci://123456789012.dkr.ecr.us-east-1.amazonaws.com/app', serviceAccountName: plain}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: team-a}\n",
+    )?;
+    let manifest = manifest.display().to_string();
+    let objects = kubecred(
+        home.path(),
+        &env,
+        &["explain", "-f", &manifest, "-o", "json"],
+    )?;
+    assert_eq!(
+        objects.status.code(),
+        Some(1),
+        "{}",
+        support::stderr(&objects)
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&objects))?;
+    let verdicts: Vec<&str> = json
+        .as_array()
+        .ok_or("not a list")?
+        .iter()
+        .filter_map(|e| e["verdict"].as_str())
+        .collect();
+    assert_eq!(verdicts, ["ok", "failed", "not-applicable"], "{json}");
+    assert!(
+        json[0]["identity"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("OCIRepository team-a/ok")
+    );
     Ok(())
 }

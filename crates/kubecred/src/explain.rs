@@ -8,8 +8,10 @@
 //! The steps walk the same path as [`Engine::token`] (the same resolution, reads and
 //! audiences); the exchange *is* [`Engine::token`], so what `explain` runs is what a controller
 //! would run. JSON schema of [`Explanation::json`]: `{"provider", "identity", "verdict": "ok" |
-//! "failed" | "dry-run", "steps": [{"step", "status": "ok" | "failed" | "skipped", "detail",
+//! "failed" | "dry-run" | "not-applicable", "steps": [{"step", "status": "ok" | "failed" | "skipped", "detail",
 //! "cause"?}]}`; step names are those of [`StepName`].
+
+pub mod flux;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -86,6 +88,8 @@ impl Explanation {
             .any(|s| s.step == StepName::Exchange && s.status == Status::Ok)
         {
             "ok"
+        } else if self.steps.is_empty() {
+            "not-applicable"
         } else {
             "dry-run"
         }
@@ -217,6 +221,16 @@ pub fn refused_policy(provider: Provider, error: &Error) -> Explanation {
         provider: provider.to_string(),
         identity: "the request".into(),
         steps: steps.steps,
+    }
+}
+
+/// An object of a manifest that asks for no cloud credentials (or cannot be explained alone):
+/// no step, and why.
+pub fn not_served(object: &str, why: &str) -> Explanation {
+    Explanation {
+        provider: "-".into(),
+        identity: format!("{object}: {why}"),
+        steps: Vec::new(),
     }
 }
 

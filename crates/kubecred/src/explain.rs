@@ -412,7 +412,7 @@ async fn walk(engine: &Engine, request: &Request, steps: &mut Steps) -> bool {
         name: &name,
     };
     let parts = access_token_key_parts(request, &audiences, KeyedIdentity::ServiceAccount(keyed));
-    steps.ok(StepName::CacheKey, parts.join("; "));
+    steps.ok(StepName::CacheKey, shown_key(&parts));
     true
 }
 
@@ -428,7 +428,7 @@ fn controller_identity(request: &Request, steps: &mut Steps) -> bool {
             };
             steps.ok(StepName::CloudIdentity, detail);
             let parts = access_token_key_parts(request, &audiences, KeyedIdentity::Controller);
-            steps.ok(StepName::CacheKey, parts.join("; "));
+            steps.ok(StepName::CacheKey, shown_key(&parts));
             true
         }
         Err(error) => {
@@ -440,6 +440,33 @@ fn controller_identity(request: &Request, steps: &mut Steps) -> bool {
             false
         }
     }
+}
+
+/// The key's parts for a person: a proxy's password redacted (the key hashes it; the output must
+/// not show it), the CA bundle by its length.
+fn shown_key(parts: &[String]) -> String {
+    parts
+        .iter()
+        .map(|part| {
+            if let Some(proxy) = part.strip_prefix("proxyURL=") {
+                let shown = url::Url::parse(proxy).map_or_else(
+                    |_| "<unparsable>".to_owned(),
+                    |mut url| {
+                        if url.password().is_some() {
+                            let _ = url.set_password(Some("REDACTED"));
+                        }
+                        url.to_string()
+                    },
+                );
+                return format!("proxyURL={shown}");
+            }
+            if let Some(ca) = part.strip_prefix("caData=") {
+                return format!("caData=<{} bytes>", ca.len());
+            }
+            part.clone()
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn shown_identity(identity: &str) -> String {

@@ -121,3 +121,19 @@ fn the_verdict_follows_the_steps() {
         e.text()
     );
 }
+
+#[test]
+fn the_cache_key_never_shows_a_proxy_password() {
+    let parts = vec![
+        "provider=aws".to_owned(),
+        "proxyURL=http://user:s3cret@proxy.example:3128".to_owned(),
+        "caData=-----BEGIN CERTIFICATE-----".to_owned(),
+    ];
+    let shown = shown_key(&parts);
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(
+        shown.contains("proxyURL=http://user:REDACTED@proxy.example:3128"),
+        "{shown}"
+    );
+    assert!(shown.contains("caData=<27 bytes>"), "{shown}");
+}

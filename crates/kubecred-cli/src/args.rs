@@ -360,7 +360,7 @@ pub enum IssuerCommand {
                         step failed, 2 usage error. JSON schema (--output json): {\"provider\", \
                         \"identity\", \"verdict\": ok|failed|dry-run, \"steps\": [{\"step\": \
                         identity-level|service-account|annotations|cloud-identity|cache-key|\
-                        exchange, \"status\": ok|failed|skipped, \"detail\", \"cause\"?}]}"
+                        exchange|access, \"status\": ok|failed|skipped, \"detail\", \"cause\"?}]}"
 )]
 pub struct ExplainArgs {
     #[arg(long, help = crate::help::token_provider(), required_unless_present = "filename")]
@@ -370,6 +370,10 @@ pub struct ExplainArgs {
     /// would ask; --provider then names the cloud of a Kustomization's SOPS keys.
     #[arg(long, short = 'f', value_name = "FILE")]
     pub filename: Option<std::path::PathBuf>,
+    /// Then check that the credential reaches this resource (kubecred check's targets:
+    /// s3://, kms://, gs://, gcpkms://, pubsub://, azblob://, azkv://, eventhub://).
+    #[arg(long, value_name = "TARGET", conflicts_with = "filename")]
+    pub check: Option<String>,
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// Walk the steps without exchanging anything.

@@ -128,3 +128,84 @@ fn explain_walks_the_steps_and_names_the_cause() -> TestResult {
     );
     Ok(())
 }
+
+/// `--check`: after the exchange, whether the credential reaches the resource; a denial names the
+/// missing grant and the `kubecred policy` command that writes it (GCP and Azure stand-ins of
+/// `kubecred sandbox`, granted by the manifests' annotations: `owner` holds the grants on the
+/// `other` topic and hub, which `app` lacks).
+#[test]
+fn explain_check_names_the_missing_grant() -> TestResult {
+    let app = "00000000-0000-0000-0000-00000000000a";
+    let tenant = "00000000-0000-0000-0000-000000000001";
+    let manifests = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: team-a\n  annotations:\n    \
+         gcp.auth.fluxcd.io/workload-identity-provider: 'projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/sandbox'\n    \
+         iam.gke.io/gcp-service-account: team-a-app@example-project.iam.gserviceaccount.com\n    \
+         sandbox.kubecred.io/gcp-grants: 'pubsub://projects/example-project/topics/granted'\n    \
+         azure.workload.identity/client-id: {app}\n    azure.workload.identity/tenant-id: {tenant}\n    \
+         sandbox.kubecred.io/azure-grants: 'eventhub://kubecred-sandbox/granted'\n---\n\
+         apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: owner\n  namespace: team-a\n  annotations:\n    \
+         gcp.auth.fluxcd.io/workload-identity-provider: 'projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/sandbox'\n    \
+         sandbox.kubecred.io/gcp-grants: 'pubsub://projects/example-project/topics/other'\n    \
+         azure.workload.identity/client-id: 00000000-0000-0000-0000-00000000000b\n    azure.workload.identity/tenant-id: {tenant}\n    \
+         sandbox.kubecred.io/azure-grants: 'eventhub://kubecred-sandbox/other'\n"
+    );
+    let home = tempfile::tempdir()?;
+    let sandbox = SandboxProcess::start(home.path(), &manifests, 0)?;
+    let env: Vec<(String, String)> = sandbox
+        .banner
+        .iter()
+        .filter_map(|line| line.strip_prefix("  export "))
+        .filter_map(|rest| rest.split_once('='))
+        .filter(|(k, _)| *k != "AZURE_TENANT_ID")
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let explain = |provider: &str, target: &str| {
+        let args = [
+            "explain",
+            "--provider",
+            provider,
+            "-n",
+            "team-a",
+            "--service-account",
+            "app",
+            "--check",
+            target,
+            "-o",
+            "json",
+        ];
+        kubecred(home.path(), &env, &args)
+    };
+    let json = |output: &std::process::Output| -> Result<serde_json::Value, support::BoxError> {
+        Ok(serde_json::from_str(&stdout(output))?)
+    };
+
+    let granted = explain("gcp", "pubsub://projects/example-project/topics/granted")?;
+    let value = json(&granted)?;
+    assert!(granted.status.success(), "{value}");
+    assert_eq!(value["steps"][6]["step"], "access", "{value}");
+    assert_eq!(value["steps"][6]["status"], "ok", "{value}");
+
+    for (provider, target, command) in [
+        (
+            "gcp",
+            "pubsub://projects/example-project/topics/other",
+            "kubecred policy --provider gcp --for pubsub --resource pubsub://projects/example-project/topics/other",
+        ),
+        (
+            "azure",
+            "eventhub://kubecred-sandbox/other",
+            "kubecred policy --provider azure --for eventhub",
+        ),
+    ] {
+        let denied = explain(provider, target)?;
+        assert_eq!(denied.status.code(), Some(1), "{}", stdout(&denied));
+        let value = json(&denied)?;
+        assert_eq!(value["steps"][5]["status"], "ok", "{provider}: {value}");
+        assert_eq!(value["steps"][6]["status"], "failed", "{provider}: {value}");
+        let cause = value["steps"][6]["cause"].as_str().unwrap_or_default();
+        assert!(cause.contains(command), "{provider}: {cause}");
+    }
+    Ok(())
+}

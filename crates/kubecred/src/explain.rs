@@ -38,6 +38,8 @@ pub enum StepName {
     CacheKey,
     /// The exchange at the cloud.
     Exchange,
+    /// With a check target: whether the credential reaches the resource.
+    Access,
 }
 
 /// How a step went.
@@ -232,6 +234,70 @@ pub fn not_served(object: &str, why: &str) -> Explanation {
         identity: format!("{object}: {why}"),
         steps: Vec::new(),
     }
+}
+
+/// [`explain`], then whether the credential reaches `target` (`kubecred check`'s targets): a
+/// denial names the missing permission and the `kubecred policy` command that writes it.
+pub async fn explain_check(
+    engine: &Engine,
+    request: &Request,
+    target: &str,
+    dry_run: bool,
+) -> Explanation {
+    let mut explanation = explain(engine, request, dry_run).await;
+    let exchanged = explanation
+        .steps
+        .iter()
+        .any(|s| s.step == StepName::Exchange && s.status == Status::Ok);
+    let step = match exchanged {
+        false => Step {
+            step: StepName::Access,
+            status: Status::Skipped,
+            detail: format!("{target}: not checked (no credential)"),
+            cause: None,
+        },
+        true => match crate::check::run(engine, target, request).await {
+            Ok(seen) => Step {
+                step: StepName::Access,
+                status: Status::Ok,
+                detail: seen,
+                cause: None,
+            },
+            Err(error) => Step {
+                step: StepName::Access,
+                status: Status::Failed,
+                detail: error.to_string(),
+                cause: Some(access_cause(request.provider, target, &error)),
+            },
+        },
+    };
+    explanation.steps.push(step);
+    explanation
+}
+
+/// Why a check failed: a denial is a missing permission on the target, which `kubecred policy`
+/// writes (its `--for` and resource form from the target's scheme).
+fn access_cause(provider: Provider, target: &str, error: &Error) -> String {
+    if !error.is_denied() {
+        return unreachable_cause(error);
+    }
+    let (purpose, resource) = match target.split_once("://") {
+        Some(("s3" | "gs" | "azblob", _)) => ("bucket", target.to_owned()),
+        Some(("kms", arn)) => ("kms", arn.to_owned()),
+        Some(("gcpkms", _) | ("azkv", _)) => ("kms", target.to_owned()),
+        Some(("pubsub", _)) => ("pubsub", target.to_owned()),
+        Some(("eventhub", _)) => ("eventhub", target.to_owned()),
+        _ => ("?", target.to_owned()),
+    };
+    let resource = match provider {
+        // Azure role assignments are scoped by ARM resource ids.
+        Provider::Azure => format!("<the ARM resource id of {resource}>"),
+        _ => resource,
+    };
+    format!(
+        "the identity lacks the permission to use {target}: kubecred policy --provider \
+         {provider} --for {purpose} --resource {resource} writes the grant"
+    )
 }
 
 fn describe_identity(request: &Request) -> String {

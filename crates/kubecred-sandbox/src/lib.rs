@@ -44,6 +44,7 @@ mod kubeconfig;
 mod manifest;
 mod objects;
 pub mod peers;
+mod policy_fields;
 mod protobuf;
 pub mod proxy;
 mod random;

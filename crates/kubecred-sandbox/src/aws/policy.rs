@@ -12,6 +12,7 @@
 use serde_json::Value;
 
 use super::config::{AwsRole, Trust};
+use crate::policy_fields::TOP_LEVEL;
 
 /// The AWS side of a policy: roles with the trust they grant, the OIDC providers' issuer URLs
 /// (the caller trusts each with a verifier), and the permission documents by role name.
@@ -32,6 +33,12 @@ pub fn load_policy(policy: &Value) -> Result<LoadedPolicy, String> {
             "not an AWS policy (provider {})",
             policy["provider"]
         ));
+    }
+    let fields = policy
+        .as_object()
+        .ok_or("the policy is not a JSON object")?;
+    if let Some(unknown) = fields.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
+        return Err(format!("unknown field '{unknown}' in the policy"));
     }
     let documents = |field: &str| -> Result<Vec<Value>, String> {
         match &policy[field] {

@@ -66,18 +66,7 @@ const ROLES: [(&str, &str); 5] = [
     ),
 ];
 
-const TOP_LEVEL: [&str; 10] = [
-    "provider",
-    "for",
-    "resource",
-    "serviceAccount",
-    "identity",
-    "trust",
-    "permissions",
-    "annotations",
-    "commands",
-    "notes",
-];
+use crate::policy_fields::TOP_LEVEL;
 const IDENTITY: [&str; 3] = ["clientId", "principalId", "tenantId"];
 const CREDENTIAL_KIND: &str = "azure_federated_identity_credential";
 const CREDENTIAL: [&str; 8] = [

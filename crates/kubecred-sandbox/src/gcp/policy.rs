@@ -25,19 +25,7 @@ use crate::verify::{DiscoveryOptions, JwtVerifier};
 
 const POOL_PROVIDER: &str = "gcp_workload_identity_pool_provider";
 const IAM_MEMBER: &str = "gcp_iam_member";
-/// The policy object's fields (`terraform` is never part of it).
-const TOP_LEVEL: &[&str] = &[
-    "provider",
-    "for",
-    "resource",
-    "serviceAccount",
-    "identity",
-    "trust",
-    "permissions",
-    "annotations",
-    "commands",
-    "notes",
-];
+use crate::policy_fields::TOP_LEVEL;
 /// The one attribute mapping the STS stand-in implements.
 const SUBJECT_MAPPING: (&str, &str) = ("google.subject", "assertion.sub");
 

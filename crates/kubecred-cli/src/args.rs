@@ -374,6 +374,9 @@ pub struct ExplainArgs {
     /// s3://, kms://, gs://, gcpkms://, pubsub://, azblob://, azkv://, eventhub://).
     #[arg(long, value_name = "TARGET", conflicts_with = "filename")]
     pub check: Option<String>,
+    /// Then log in to this registry with the credential (what docker and the kubelet do).
+    #[arg(long, value_name = "HOST", conflicts_with_all = ["filename", "check"])]
+    pub registry: Option<String>,
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// Walk the steps without exchanging anything.

@@ -43,10 +43,19 @@ pub async fn run(args: ExplainArgs) -> anyhow::Result<()> {
 /// The request the flags describe, explained.
 async fn one(args: &ExplainArgs, provider: Provider) -> anyhow::Result<Explanation> {
     Ok(match prepare(&args.identity, provider).await {
-        Ok((engine, request)) => match &args.check {
-            Some(target) => explain::explain_check(&engine, &request, target, args.dry_run).await,
-            None => explain::explain(&engine, &request, args.dry_run).await,
-        },
+        Ok((engine, request)) => {
+            let access = match (&args.check, &args.registry) {
+                (Some(target), _) => Some(explain::Access::Check(target)),
+                (None, Some(host)) => Some(explain::Access::Registry(host)),
+                (None, None) => None,
+            };
+            match access {
+                Some(access) => {
+                    explain::explain_access(&engine, &request, access, args.dry_run).await
+                }
+                None => explain::explain(&engine, &request, args.dry_run).await,
+            }
+        }
         // The policy itself is refused (a default ServiceAccount with the gate off): that is
         // the identity-level step failing.
         Err(error) => match error.downcast_ref::<kubecred::Error>() {

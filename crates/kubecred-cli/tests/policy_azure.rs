@@ -313,3 +313,71 @@ fn a_credential_missing_a_condition_is_not_loaded() -> TestResult {
     }
     Ok(())
 }
+
+/// `kubecred explain` names what is missing, for each piece removed from a written policy: the
+/// role assignment at the access step (with the `kubecred policy` command that writes it), the
+/// federated credential's subject at the exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_names_each_missing_piece() -> TestResult {
+    for purpose in [
+        Purpose::Registry,
+        Purpose::Kms,
+        Purpose::Eventhub,
+        Purpose::Bucket,
+    ] {
+        let access: Vec<String> = match purpose {
+            Purpose::Registry => vec!["--registry".into(), ACR_REGISTRIES[0].into()],
+            Purpose::Bucket => vec![
+                "--check".into(),
+                format!("azblob://{AZURITE_ACCOUNT}/{CONTAINER}"),
+            ],
+            Purpose::Kms => vec!["--check".into(), format!("azkv://{VAULT}/keys/sops")],
+            _ => vec![
+                "--check".into(),
+                format!("eventhub://{NAMESPACE}/flux-events"),
+            ],
+        };
+        let explain = |w: &AzureWorld| -> Result<Value, BoxError> {
+            let mut args = vec!["explain", "--provider", "azure", "-o", "json"];
+            args.extend(ACCOUNT);
+            args.extend(access.iter().map(String::as_str));
+            let output = w.kubecred(&[], &args)?;
+            Ok(serde_json::from_str(&stdout(&output))?)
+        };
+        let step = |value: &Value, name: &str| -> Value {
+            value["steps"]
+                .as_array()
+                .and_then(|steps| steps.iter().find(|s| s["step"] == name).cloned())
+                .unwrap_or(Value::Null)
+        };
+
+        let w = world(purpose, |_| {}).await?;
+        if azurite_missing(&w, purpose) {
+            continue;
+        }
+        let value = explain(&w)?;
+        assert_eq!(value["verdict"], "ok", "{purpose:?}: {value}");
+
+        let w = world(purpose, |p| without(p, "permissions", 0)).await?;
+        let value = explain(&w)?;
+        let failed = step(&value, "access");
+        assert_eq!(failed["status"], "failed", "{purpose:?}: {value}");
+        let expected = format!("kubecred policy --provider azure --for {}", purpose.name());
+        let cause = failed["cause"].as_str().unwrap_or_default();
+        assert!(cause.contains(&expected), "{purpose:?}: {cause}");
+
+        let w = world(purpose, |p| {
+            p["trust"][0]["subject"] = json!("system:serviceaccount:team-a:plain");
+        })
+        .await?;
+        let value = explain(&w)?;
+        let failed = step(&value, "exchange");
+        assert_eq!(failed["status"], "failed", "{purpose:?}: {value}");
+        let cause = failed["cause"].as_str().unwrap_or_default();
+        assert!(
+            cause.contains("does not match subject system:serviceaccount:team-a:app"),
+            "{purpose:?}: {cause}"
+        );
+    }
+    Ok(())
+}

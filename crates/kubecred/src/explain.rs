@@ -236,6 +236,15 @@ pub fn not_served(object: &str, why: &str) -> Explanation {
     }
 }
 
+/// What the credential is then used for, in an [`StepName::Access`] step.
+#[derive(Clone, Copy, Debug)]
+pub enum Access<'a> {
+    /// `kubecred check`'s target (`s3://`, `gs://`, `azblob://`, ...).
+    Check(&'a str),
+    /// A registry login at this host.
+    Registry(&'a str),
+}
+
 /// [`explain`], then whether the credential reaches `target` (`kubecred check`'s targets): a
 /// denial names the missing permission and the `kubecred policy` command that writes it.
 pub async fn explain_check(
@@ -244,32 +253,55 @@ pub async fn explain_check(
     target: &str,
     dry_run: bool,
 ) -> Explanation {
+    explain_access(engine, request, Access::Check(target), dry_run).await
+}
+
+/// [`explain`], then `access` with the credential; a denial names the missing permission and
+/// the `kubecred policy` command that writes it.
+pub async fn explain_access(
+    engine: &Engine,
+    request: &Request,
+    access: Access<'_>,
+    dry_run: bool,
+) -> Explanation {
     let mut explanation = explain(engine, request, dry_run).await;
     let exchanged = explanation
         .steps
         .iter()
         .any(|s| s.step == StepName::Exchange && s.status == Status::Ok);
+    let (name, used) = match access {
+        Access::Check(target) => (target, None),
+        Access::Registry(host) => (host, Some(host)),
+    };
     let step = match exchanged {
         false => Step {
             step: StepName::Access,
             status: Status::Skipped,
-            detail: format!("{target}: not checked (no credential)"),
+            detail: format!("{name}: not used (no credential)"),
             cause: None,
         },
-        true => match crate::check::run(engine, target, request).await {
-            Ok(seen) => Step {
-                step: StepName::Access,
-                status: Status::Ok,
-                detail: seen,
-                cause: None,
-            },
-            Err(error) => Step {
-                step: StepName::Access,
-                status: Status::Failed,
-                detail: error.to_string(),
-                cause: Some(access_cause(request.provider, target, &error)),
-            },
-        },
+        true => {
+            let result = match used {
+                None => crate::check::run(engine, name, request).await,
+                Some(host) => crate::registry::login(engine, host, request)
+                    .await
+                    .map(|login| format!("{host}: logged in as {}", login.username)),
+            };
+            match result {
+                Ok(seen) => Step {
+                    step: StepName::Access,
+                    status: Status::Ok,
+                    detail: seen,
+                    cause: None,
+                },
+                Err(error) => Step {
+                    step: StepName::Access,
+                    status: Status::Failed,
+                    detail: error.to_string(),
+                    cause: Some(access_cause(request.provider, access, &error)),
+                },
+            }
+        }
     };
     explanation.steps.push(step);
     explanation
@@ -277,10 +309,23 @@ pub async fn explain_check(
 
 /// Why a check failed: a denial is a missing permission on the target, which `kubecred policy`
 /// writes (its `--for` and resource form from the target's scheme).
-fn access_cause(provider: Provider, target: &str, error: &Error) -> String {
+fn access_cause(provider: Provider, access: Access<'_>, error: &Error) -> String {
     if !error.is_denied() {
         return unreachable_cause(error);
     }
+    let target = match access {
+        Access::Registry(host) => {
+            let resource = match provider {
+                Provider::Azure => format!("<the ARM resource id of registry {host}>"),
+                _ => format!("{host}/<repository>"),
+            };
+            return format!(
+                "the identity may not pull from {host}: kubecred policy --provider {provider} \
+                 --for registry --resource {resource} writes the grant"
+            );
+        }
+        Access::Check(target) => target,
+    };
     let (purpose, resource) = match target.split_once("://") {
         Some(("s3" | "gs" | "azblob", _)) => ("bucket", target.to_owned()),
         Some(("kms", arn)) => ("kms", arn.to_owned()),

@@ -4,7 +4,8 @@
 //! stand-ins (nothing else is granted), the ServiceAccount carries the policy's annotations,
 //! and kubecred's own call succeeds: the access check (bucket, KMS, Pub/Sub), GKE
 //! `clusters.get` (cluster), the Artifact Registry login (registry). Then each trust and each
-//! permission document is left out in turn, and the call fails.
+//! permission document is left out in turn, and the call fails; for the access checks,
+//! `kubecred explain --check` then names the document left out.
 //!
 //! Not enforced: `roles/artifactregistry.reader`. kubecred's registry login mints the token
 //! and calls no Artifact Registry API, and no stand-in serves one; the login succeeds without
@@ -251,6 +252,64 @@ impl World {
         Ok(outcome?)
     }
 
+    /// `kubecred explain --check` of `case`'s resource through stand-ins loaded with `policy`.
+    async fn explain(
+        &self,
+        case: Case,
+        policy: &Value,
+    ) -> Result<kubecred::explain::Explanation, Box<dyn std::error::Error>> {
+        let (gcp, engine) = self.stand_ins(case, policy).await?;
+        let request = Request {
+            identity: Identity::service_account(case.account()),
+            namespace: Some(NAMESPACE.into()),
+            ..Request::new(Provider::Gcp)
+        };
+        let access = kubecred::explain::Access::Check(case.resource());
+        let explanation = kubecred::explain::explain_access(&engine, &request, access, false).await;
+        gcp.shutdown().await;
+        Ok(explanation)
+    }
+
+    /// `explain` names the document removed from `case`'s policy: a permission at the access
+    /// step (with the `kubecred policy` command), the impersonation binding or the pool provider
+    /// at the exchange.
+    async fn explained(&self, case: Case, without: &Value, removed: &Value) -> TestResult {
+        let explanation = self.explain(case, without).await?;
+        let failed = explanation
+            .steps
+            .iter()
+            .find(|s| s.status == kubecred::explain::Status::Failed)
+            .ok_or_else(|| format!("{case:?}: nothing failed: {}", explanation.text()))?;
+        let cause = failed.cause.clone().unwrap_or_default();
+        let (step, expected) = if removed["kind"] == "gcp_workload_identity_pool_provider" {
+            (
+                kubecred::explain::StepName::Exchange,
+                "pool or provider does not exist",
+            )
+        } else if removed["role"] == "roles/iam.workloadIdentityUser" {
+            (
+                kubecred::explain::StepName::Exchange,
+                "roles/iam.workloadIdentityUser",
+            )
+        } else {
+            (
+                kubecred::explain::StepName::Access,
+                "kubecred policy --provider gcp --for",
+            )
+        };
+        assert_eq!(
+            failed.step,
+            step,
+            "{case:?} without {removed}: {}",
+            explanation.text()
+        );
+        assert!(
+            cause.contains(expected),
+            "{case:?} without {removed}: {cause}"
+        );
+        Ok(())
+    }
+
     /// The full policy works; without any one of its documents, the call is denied.
     async fn enforce(&self) -> TestResult {
         for (case, policy) in &self.policies {
@@ -292,6 +351,12 @@ impl World {
                         .is_some_and(kubecred::Error::is_denied);
                     assert!(denied, "{case:?} without {removed}: {error}");
                     assert!(!error.to_string().contains("ya29."), "{error}");
+                    if matches!(
+                        case.purpose,
+                        Purpose::Bucket | Purpose::Kms | Purpose::Pubsub
+                    ) {
+                        self.explained(case, &without, &removed).await?;
+                    }
                 }
             }
         }

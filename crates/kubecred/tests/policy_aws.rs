@@ -13,7 +13,8 @@
 //!
 //! Trust, on the sandbox's STS stand-in: the generated role and OIDC provider, loaded as they
 //! are written, let the ServiceAccount's token become the role; without the provider, without
-//! the role, or with the subject of another namespace, the exchange is refused.
+//! the role, or with the subject of another namespace, the exchange is refused, and `kubecred
+//! explain` names the piece left out.
 #![cfg(feature = "aws")]
 
 #[path = "support/moto.rs"]
@@ -182,6 +183,22 @@ async fn exchange(
     sandbox: &Sandbox,
     aws: &AwsStandIns,
 ) -> Result<kubecred::Result<Credential>, BoxError> {
+    let (engine, request, _dir) = engine(sandbox, aws).await?;
+    Ok(engine.token(&request).await)
+}
+
+/// What `kubecred explain` says of `team-a/app` through the stand-ins: the failed step's cause.
+async fn explained(sandbox: &Sandbox, aws: &AwsStandIns) -> Result<String, BoxError> {
+    let (engine, request, _dir) = engine(sandbox, aws).await?;
+    let explanation = kubecred::explain::explain(&engine, &request, false).await;
+    Ok(explanation.cause().unwrap_or("(nothing failed)").to_owned())
+}
+
+/// An engine for the sandbox's cluster and the stand-ins' STS, and `team-a/app`'s request.
+async fn engine(
+    sandbox: &Sandbox,
+    aws: &AwsStandIns,
+) -> Result<(Engine, Request, tempfile::TempDir), BoxError> {
     let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("kubeconfig");
     kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())?;
@@ -199,7 +216,7 @@ async fn exchange(
         region: Some("us-east-1".into()),
         ..Request::new(Provider::Aws)
     };
-    Ok(engine.token(&request).await)
+    Ok((engine, request, dir))
 }
 
 #[tokio::test]
@@ -242,17 +259,21 @@ async fn generated_trust_lets_the_service_account_in_and_each_part_is_needed() -
         .and_then(|c| c.keys().find(|k| k.ends_with(":sub")).cloned())
         .ok_or("no sub condition")?;
     conditions[&sub] = "system:serviceaccount:team-b:app".into();
-    for (what, broken, expected) in [
+    // Each refused, and `kubecred explain` names the piece left out.
+    let not_allowed = "does not allow subject system:serviceaccount:team-a:app";
+    for (what, broken, expected, cause) in [
         (
             "no OIDC provider",
             without_provider,
             "No OpenIDConnect provider",
+            "not registered as an IAM OIDC provider",
         ),
-        ("no role", without_role, "AccessDenied"),
+        ("no role", without_role, "AccessDenied", not_allowed),
         (
             "another namespace's subject",
             other_namespace,
             "AccessDenied",
+            not_allowed,
         ),
     ] {
         let aws = stand_ins_for(&sandbox, &broken).await?;
@@ -262,6 +283,8 @@ async fn generated_trust_lets_the_service_account_in_and_each_part_is_needed() -
             .ok_or(what)?
             .to_string();
         assert!(error.contains(expected), "{what}: {error}");
+        let explained = explained(&sandbox, &aws).await?;
+        assert!(explained.contains(cause), "{what}: {explained}");
         aws.shutdown().await;
     }
     sandbox.shutdown().await;

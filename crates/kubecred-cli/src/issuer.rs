@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use kubecred::issuer::{
-    self, AzureIdentity, Documents, Issuer, Outcome, PublicKeyPem, Report, Rotation, SetupTarget,
-    Target, VerifyOptions,
+    self, AzureIdentity, ClusterIssuer, Documents, Issuer, Outcome, PublicKeyPem, Report, Rotation,
+    SetupTarget, Target, VerifyOptions,
 };
 
 use crate::UsageError;
@@ -27,16 +27,24 @@ impl std::fmt::Display for ChecksFailed {
 
 impl std::error::Error for ChecksFailed {}
 
-pub async fn show(args: IssuerShowArgs) -> anyhow::Result<()> {
+/// The issuer of the cluster the kubeconfig (and context) names, read through its API.
+async fn cluster_issuer(
+    kubeconfig: Option<std::path::PathBuf>,
+    context: Option<String>,
+) -> anyhow::Result<ClusterIssuer> {
     let connection = IdentityArgs {
-        kubeconfig: args.kubeconfig,
-        context: args.context,
+        kubeconfig,
+        context,
         ..IdentityArgs::default()
     };
     let kubernetes = crate::request::connect(&connection).await?;
-    let shown = issuer::show(&kubernetes)
+    issuer::show(&kubernetes)
         .await
-        .context("reading the cluster's issuer")?;
+        .context("reading the cluster's issuer")
+}
+
+pub async fn show(args: IssuerShowArgs) -> anyhow::Result<()> {
+    let shown = cluster_issuer(args.kubeconfig, args.context).await?;
     match args.output {
         ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&shown)?),
         ReportOutput::Text => {
@@ -238,15 +246,7 @@ pub async fn rotate_plan(args: IssuerRotatePlanArgs) -> anyhow::Result<()> {
         new_issuer,
         new_keys: read_keys(&args.new_signing_keys).await?,
     };
-    let connection = IdentityArgs {
-        kubeconfig: args.kubeconfig,
-        context: args.context,
-        ..IdentityArgs::default()
-    };
-    let kubernetes = crate::request::connect(&connection).await?;
-    let cluster = issuer::show(&kubernetes)
-        .await
-        .context("reading the cluster's issuer")?;
+    let cluster = cluster_issuer(args.kubeconfig, args.context).await?;
     let plan = issuer::rotate_plan(&cluster, &current, &rotation, args.target.as_deref())?;
     match args.output {
         ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&plan)?),

@@ -245,17 +245,6 @@ pub enum Access<'a> {
     Registry(&'a str),
 }
 
-/// [`explain`], then whether the credential reaches `target` (`kubecred check`'s targets): a
-/// denial names the missing permission and the `kubecred policy` command that writes it.
-pub async fn explain_check(
-    engine: &Engine,
-    request: &Request,
-    target: &str,
-    dry_run: bool,
-) -> Explanation {
-    explain_access(engine, request, Access::Check(target), dry_run).await
-}
-
 /// [`explain`], then `access` with the credential; a denial names the missing permission and
 /// the `kubecred policy` command that writes it.
 pub async fn explain_access(

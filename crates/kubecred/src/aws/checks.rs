@@ -79,10 +79,7 @@ async fn list_one(
         env,
         "?list-type=2&max-keys=1",
     )?;
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let settings = s3_signing_settings();
     let request = Unsigned {
         method: "GET",
         url: &url,
@@ -115,6 +112,16 @@ async fn list_one(
 
 /// The URL of `tail` (`?query` of the bucket, or `/key` of an object): path style on an override
 /// or for names that are not DNS labels, else virtual-host style.
+/// How S3 wants its requests signed: paths encoded once and not normalised, the payload's
+/// SHA-256 in `x-amz-content-sha256` (the bucket check and the issuer upload share it).
+pub(super) fn s3_signing_settings() -> SigningSettings {
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings
+}
+
 pub(super) fn bucket_url(bucket: &str, region: &str, env: &Env, tail: &str) -> Result<Url> {
     if bucket.is_empty()
         || bucket.len() > 255

@@ -4,11 +4,7 @@
 //! `AWS_ENDPOINT_URL_S3` override, the request's proxy and the engine's timeouts). The region is
 //! the request's, else `AWS_REGION`.
 
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SigningSettings, UriPathNormalizationMode,
-};
-
-use super::checks::{bucket_url, send};
+use super::checks::{bucket_url, s3_signing_settings, send};
 use super::http::Transport;
 use super::sdk::AwsVars as _;
 use super::signing::{self, Scope, Unsigned};
@@ -60,10 +56,7 @@ pub async fn put_object(
         env,
         &format!("/{}", object.key),
     )?;
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let settings = s3_signing_settings();
     let request = Unsigned {
         method: "PUT",
         url: &url,

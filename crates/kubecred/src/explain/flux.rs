@@ -147,20 +147,25 @@ fn object(document: &Value, decryption_provider: Option<Provider>) -> FluxObject
     }
 }
 
-/// The region of an ECR image or `oci://` URL (`ACCOUNT.dkr.ecr.REGION.amazonaws.com/...`).
+/// The region of an ECR image or `oci://` URL, by the ECR host parser of the `aws` module
+/// (anchored, look-alike tested); without that module no AWS request can be served anyway.
 fn ecr_region(url: Option<&str>) -> Option<String> {
     let rest = url?;
     let rest = rest.strip_prefix("oci://").unwrap_or(rest);
     let host = rest.split('/').next()?;
-    let labels: Vec<&str> = host.split('.').collect();
-    match labels.as_slice() {
-        [account, "dkr", "ecr", region, "amazonaws", "com", ..]
-            if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            Some((*region).to_owned())
-        }
-        _ => None,
-    }
+    registry_region(host)
+}
+
+#[cfg(feature = "aws")]
+fn registry_region(host: &str) -> Option<String> {
+    crate::aws::hosts::ecr_registry(host)
+        .ok()
+        .map(|registry| registry.region().to_owned())
+}
+
+#[cfg(not(feature = "aws"))]
+fn registry_region(_host: &str) -> Option<String> {
+    None
 }
 
 #[cfg(test)]
@@ -198,6 +203,7 @@ kind: ConfigMap
 metadata: {name: c, namespace: team-a}
 ";
 
+    #[cfg(feature = "aws")]
     #[test]
     fn each_object_becomes_its_controllers_request() -> Result<()> {
         let objects = objects(MANIFEST, Some(Provider::Aws))?;

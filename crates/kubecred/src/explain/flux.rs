@@ -234,6 +234,21 @@ metadata: {name: c, namespace: team-a}
         Ok(())
     }
 
+    proptest::proptest! {
+        /// Any text as a manifest, and any value in an object's fields: an answer, never a
+        /// panic; every object named is one of the documents.
+        #[test]
+        fn any_manifest_is_answered(text in "\\PC{0,200}", provider in "\\PC{0,20}", url in "\\PC{0,60}") {
+            let _ = objects(&text, None);
+            let manifest = format!(
+                "kind: OCIRepository\nmetadata: {{name: a, namespace: b}}\nspec: {{provider: {provider:?}, url: {url:?}, serviceAccountName: {url:?}}}\n"
+            );
+            if let Ok(found) = objects(&manifest, Some(Provider::Aws)) {
+                proptest::prop_assert!(found.len() <= 1);
+            }
+        }
+    }
+
     #[test]
     fn decryption_without_a_provider_and_bad_yaml_are_explained() {
         let objects = objects(MANIFEST, None).expect("objects");

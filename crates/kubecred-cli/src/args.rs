@@ -268,7 +268,7 @@ pub enum ExecApiVersion {
 /// `kubecred check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// s3://BUCKET or kms://KEY-ARN.
+    /// What to reach: the targets of this build's clouds (kubecred check --help lists them).
     pub target: String,
     #[command(flatten)]
     pub identity: IdentityArgs,
@@ -371,12 +371,16 @@ pub struct ExplainArgs {
     #[arg(long, short = 'f', value_name = "FILE")]
     pub filename: Option<std::path::PathBuf>,
     /// Then check that the credential reaches this resource (kubecred check's targets:
-    /// s3://, kms://, gs://, gcpkms://, pubsub://, azblob://, azkv://, eventhub://).
+    /// s3://, kms://, sqs://, gs://, gcpkms://, pubsub://, azblob://, azkv://, eventhub://).
     #[arg(long, value_name = "TARGET", conflicts_with = "filename")]
     pub check: Option<String>,
     /// Then log in to this registry with the credential (what docker and the kubelet do).
     #[arg(long, value_name = "HOST", conflicts_with_all = ["filename", "check"])]
     pub registry: Option<String>,
+    /// Then get credentials for this remote cluster (EKS cluster ARN, GKE
+    /// projects/P/locations/L/clusters/C, AKS resource id), as kubectl's exec plugin would.
+    #[arg(long, value_name = "CLUSTER", conflicts_with_all = ["filename", "check", "registry"])]
+    pub cluster: Option<String>,
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// Walk the steps without exchanging anything.

@@ -73,7 +73,7 @@ pub fn check() -> String {
     )
 }
 
-/// The check targets of this build: `s3://BUCKET, kms://KEY-ARN`.
+/// The check targets of this build: `s3://BUCKET, kms://KEY-ARN, sqs://QUEUE-ARN`.
 pub fn check_targets() -> String {
     let targets: Vec<&str> = cloud::served()
         .into_iter()

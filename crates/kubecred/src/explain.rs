@@ -243,6 +243,9 @@ pub enum Access<'a> {
     Check(&'a str),
     /// A registry login at this host.
     Registry(&'a str),
+    /// Credentials for this remote cluster (its cloud resource: an EKS cluster ARN, a GKE
+    /// `projects/P/locations/L/clusters/C`, an AKS resource id).
+    Cluster(&'a str),
 }
 
 /// [`explain`], then `access` with the credential; a denial names the missing permission and
@@ -258,9 +261,8 @@ pub async fn explain_access(
         .steps
         .iter()
         .any(|s| s.step == StepName::Exchange && s.status == Status::Ok);
-    let (name, used) = match access {
-        Access::Check(target) => (target, None),
-        Access::Registry(host) => (host, Some(host)),
+    let name = match access {
+        Access::Check(name) | Access::Registry(name) | Access::Cluster(name) => name,
     };
     let step = match exchanged {
         false => Step {
@@ -270,11 +272,20 @@ pub async fn explain_access(
             cause: None,
         },
         true => {
-            let result = match used {
-                None => crate::check::run(engine, name, request).await,
-                Some(host) => crate::registry::login(engine, host, request)
+            let result = match access {
+                Access::Check(target) => crate::check::run(engine, target, request).await,
+                Access::Registry(host) => crate::registry::login(engine, host, request)
                     .await
                     .map(|login| format!("{host}: logged in as {}", login.username)),
+                Access::Cluster(id) => {
+                    let cluster = crate::cluster::ClusterRef {
+                        cluster: Some(id.to_owned()),
+                        ..Default::default()
+                    };
+                    crate::cluster::credentials(engine, &cluster, request)
+                        .await
+                        .map(|c| format!("{id}: a token for {}", c.server))
+                }
             };
             match result {
                 Ok(seen) => Step {
@@ -302,15 +313,32 @@ fn access_cause(provider: Provider, access: Access<'_>, error: &Error) -> String
     if !error.is_denied() {
         return unreachable_cause(error);
     }
+    // AWS names the action it refused ("is not authorized to perform: s3:ListBucket").
+    let text = error.to_string();
+    let refused = denied_action(&text).filter(|_| provider == Provider::Aws);
     let target = match access {
         Access::Registry(host) => {
             let resource = match provider {
                 Provider::Azure => format!("<the ARM resource id of registry {host}>"),
                 _ => format!("{host}/<repository>"),
             };
+            let lacks = match refused {
+                Some(action) => format!("the role lacks {action}: it"),
+                None => "the identity".to_owned(),
+            };
             return format!(
-                "the identity may not pull from {host}: kubecred policy --provider {provider} \
+                "{lacks} may not pull from {host}: kubecred policy --provider {provider} \
                  --for registry --resource {resource} writes the grant"
+            );
+        }
+        Access::Cluster(id) => {
+            let lacks = match refused {
+                Some(action) => format!("the role lacks {action} on"),
+                None => "the identity may not read".to_owned(),
+            };
+            return format!(
+                "{lacks} cluster {id}: kubecred policy --provider {provider} --for cluster \
+                 --resource {id} writes the grant"
             );
         }
         Access::Check(target) => target,
@@ -318,6 +346,7 @@ fn access_cause(provider: Provider, access: Access<'_>, error: &Error) -> String
     let (purpose, resource) = match target.split_once("://") {
         Some(("s3" | "gs" | "azblob", _)) => ("bucket", target.to_owned()),
         Some(("kms", arn)) => ("kms", arn.to_owned()),
+        Some(("sqs", arn)) => ("sqs", arn.to_owned()),
         Some(("gcpkms", _) | ("azkv", _)) => ("kms", target.to_owned()),
         Some(("pubsub", _)) => ("pubsub", target.to_owned()),
         Some(("eventhub", _)) => ("eventhub", target.to_owned()),
@@ -328,9 +357,13 @@ fn access_cause(provider: Provider, access: Access<'_>, error: &Error) -> String
         Provider::Azure => format!("<the ARM resource id of {resource}>"),
         _ => resource,
     };
+    let lacks = match refused {
+        Some(action) => format!("the role lacks {action} on"),
+        None => "the identity lacks the permission to use".to_owned(),
+    };
     format!(
-        "the identity lacks the permission to use {target}: kubecred policy --provider \
-         {provider} --for {purpose} --resource {resource} writes the grant"
+        "{lacks} {target}: kubecred policy --provider {provider} --for {purpose} --resource \
+         {resource} writes the grant"
     )
 }
 

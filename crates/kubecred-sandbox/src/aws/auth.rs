@@ -200,7 +200,10 @@ fn check_signature(
     }
     let key = sigv4::signing_key(&record.secret, info);
     let matches = payload_hashes(request, presented)?.iter().any(|hash| {
-        let canonical = sigv4::canonical_request(request, &info.signed_headers, hash);
+        let canonical = match info.service.as_str() {
+            "s3" => sigv4::canonical_request_s3(request, &info.signed_headers, hash),
+            _ => sigv4::canonical_request(request, &info.signed_headers, hash),
+        };
         let to_sign = sigv4::string_to_sign(&presented.amz_date, &info.scope(), &canonical);
         sigv4::signature_matches(&key, &to_sign, &info.signature)
     });

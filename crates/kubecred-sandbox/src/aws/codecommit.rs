@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::codecommit_auth::{self, Presented};
 use super::error::AwsStartError;
+use super::permissions::{self, Need};
 use super::https::{self, HttpsStandIn};
 use super::state::{AwsState, lock};
 use crate::clock::unix_now;
@@ -191,14 +192,32 @@ async fn handle(
         host,
         authorization,
     };
-    match codecommit_auth::verify(&shared.state, &shared.region, &presented, unix_now()) {
-        Ok(caller) => lock(&shared.outcomes).callers.push(caller),
-        Err(refusal) => {
-            tracing::info!(reason = %refusal.0, "CodeCommit stand-in refused git credentials");
-            lock(&shared.outcomes).refused += 1;
-            return plain(StatusCode::FORBIDDEN, &refusal.0);
-        }
+    let caller =
+        match codecommit_auth::verify(&shared.state, &shared.region, &presented, unix_now()) {
+            Ok(caller) => caller,
+            Err(refusal) => {
+                tracing::info!(reason = %refusal.0, "CodeCommit stand-in refused git credentials");
+                lock(&shared.outcomes).refused += 1;
+                return plain(StatusCode::FORBIDDEN, &refusal.0);
+            }
+        };
+    // Pulling needs codecommit:GitPull on the repository (checked when permissions are loaded).
+    let name = repository_path.rsplit('/').next().unwrap_or_default();
+    let arn = format!(
+        "arn:aws:codecommit:{}:{}:{name}",
+        shared.region,
+        shared.state.account_of(&caller.principal_arn)
+    );
+    let need = Need {
+        action: "codecommit:GitPull",
+        resource: &arn,
+        context: &[],
+    };
+    if let Err(denied) = permissions::permit(&shared.state, &caller, need, "AccessDenied") {
+        lock(&shared.outcomes).refused += 1;
+        return plain(StatusCode::FORBIDDEN, denied.message());
     }
+    lock(&shared.outcomes).callers.push(caller.arn);
     if repository_path != format!("/v1/repos/{}", shared.repository) {
         return plain(StatusCode::NOT_FOUND, "repository not found");
     }

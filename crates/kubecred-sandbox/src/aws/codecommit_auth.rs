@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::sigv4::{self, SignatureInfo};
-use super::state::AwsState;
+use super::state::{AwsState, Caller};
 
 /// The SigV4 service name.
 const SERVICE: &str = "codecommit";
@@ -36,13 +36,13 @@ fn refuse<T>(reason: impl Into<String>) -> Result<T, Refusal> {
 }
 
 /// Checks `presented` against the keys `state` knows, for a server in `region`, at `now` (Unix
-/// seconds). Returns the caller's ARN.
+/// seconds). Returns the caller.
 pub(crate) fn verify(
     state: &AwsState,
     region: &str,
     presented: &Presented<'_>,
     now: i64,
-) -> Result<String, Refusal> {
+) -> Result<Caller, Refusal> {
     let (username, password) = basic(presented.authorization)?;
     let Some((key_id, token)) = username.split_once('%') else {
         return refuse("the username is not <access key id>%<session token>");
@@ -77,7 +77,7 @@ pub(crate) fn verify(
     if !sigv4::signature_matches(&key, &to_sign, signature) {
         return refuse(format!("the signature does not match for {key_id}"));
     }
-    Ok(record.caller.arn)
+    Ok(record.caller)
 }
 
 /// The pseudo-request CodeCommit signs: method `GIT`, the path encoded once more, no query,

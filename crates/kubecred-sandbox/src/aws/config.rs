@@ -20,6 +20,54 @@ pub struct AwsConfig {
     pub node_role: Option<String>,
     /// The EKS Pod Identity agent's association.
     pub pod_identity: Option<PodIdentity>,
+    /// Permission policies by role name (the `aws_iam_role_policy` documents of `kubecred
+    /// policy`, see [`crate::aws::load_policy`]), checked by the service APIs stand-in and
+    /// CodeCommit; `None` checks no permissions (any verified caller is allowed).
+    pub permissions: Option<Vec<(String, serde_json::Value)>>,
+    /// What the service APIs stand-in holds.
+    pub resources: AwsResources,
+}
+
+/// The resources the service APIs stand-in serves (by ARN, as IAM names them).
+#[derive(Clone, Debug, Default)]
+pub struct AwsResources {
+    /// S3 buckets and their objects.
+    pub buckets: Vec<Bucket>,
+    /// KMS key ARNs.
+    pub kms_keys: Vec<String>,
+    /// ECR repository ARNs (`arn:aws:ecr:REGION:ACCOUNT:repository/NAME`).
+    pub ecr_repositories: Vec<String>,
+    /// EKS clusters.
+    pub eks_clusters: Vec<EksCluster>,
+    /// SQS queue ARNs.
+    pub sqs_queues: Vec<String>,
+}
+
+impl AwsResources {
+    /// The bucket named `name`.
+    pub(crate) fn bucket(&self, name: &str) -> Option<&Bucket> {
+        self.buckets.iter().find(|b| b.name == name)
+    }
+}
+
+/// An S3 bucket.
+#[derive(Clone, Debug, Default)]
+pub struct Bucket {
+    /// The bucket name.
+    pub name: String,
+    /// `(key, body)` of each object.
+    pub objects: Vec<(String, Vec<u8>)>,
+}
+
+/// An EKS cluster as `DescribeCluster` reports it.
+#[derive(Clone, Debug)]
+pub struct EksCluster {
+    /// `arn:aws:eks:REGION:ACCOUNT:cluster/NAME`.
+    pub arn: String,
+    /// The API server URL.
+    pub endpoint: String,
+    /// The cluster CA (PEM).
+    pub ca_pem: String,
 }
 
 /// An IAM role and its trust policy.

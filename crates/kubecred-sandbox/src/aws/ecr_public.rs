@@ -114,7 +114,7 @@ fn run(
 }
 
 /// The JSON protocols' codes for signature failures.
-fn json_error(failure: AuthFailure) -> AwsError {
+pub(crate) fn json_error(failure: AuthFailure) -> AwsError {
     match failure {
         AuthFailure::Missing => AwsError::new(
             "MissingAuthenticationTokenException",

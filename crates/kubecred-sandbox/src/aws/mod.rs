@@ -7,6 +7,8 @@
 //! - EC2 IMDSv2 serving the node role's credentials;
 //! - the EKS Pod Identity agent;
 //! - ECR Public's `GetAuthorizationToken`;
+//! - the service APIs workload keys are used for (S3, KMS, ECR, EKS, SQS; [`AwsStandIns::api_url`]),
+//!   each call's permission checked against the role's policies;
 //! - CodeCommit's git smart HTTP over HTTPS, checking SigV4 git credentials
 //!   ([`AwsStandIns::start_codecommit`]);
 //! - and [`AwsStandIns::verify_eks_token`], what an EKS authenticator does
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+mod api;
 mod auth;
 mod codecommit;
 mod codecommit_auth;
@@ -31,6 +34,7 @@ mod http;
 pub(crate) mod https;
 mod ids;
 mod imds;
+mod permissions;
 mod pod_identity;
 mod policy;
 pub(crate) mod server;
@@ -40,7 +44,8 @@ mod sts;
 
 pub use codecommit::CodeCommitStandIn;
 pub use config::{
-    AwsConfig, AwsRole, AwsUser, PodIdentity, ROLE_ARN_ANNOTATION, Trust,
+    AwsConfig, AwsResources, AwsRole, AwsUser, Bucket, EksCluster, PodIdentity,
+    ROLE_ARN_ANNOTATION, Trust,
     roles_for_annotated_service_accounts,
 };
 pub use error::{AwsError, AwsStartError};
@@ -57,6 +62,7 @@ pub struct AwsStandIns {
     imds: SocketAddr,
     pod_identity: SocketAddr,
     ecr_public: SocketAddr,
+    api: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -80,6 +86,7 @@ impl AwsStandIns {
         let (imds_listener, imds) = server::bind().await?;
         let (pod_listener, pod_identity) = server::bind().await?;
         let (ecr_listener, ecr_public) = server::bind().await?;
+        let (api_listener, api) = server::bind().await?;
         let state = Arc::new(AwsState::new(config, sts.to_string()));
         let (stop, stopped) = watch::channel(false);
         let tasks = vec![
@@ -101,8 +108,9 @@ impl AwsStandIns {
             server::serve(
                 ecr_listener,
                 ecr_public::router(Arc::clone(&state)),
-                stopped,
+                stopped.clone(),
             ),
+            server::serve(api_listener, api::router(Arc::clone(&state)), stopped),
         ];
         tracing::info!(sts = %sts, imds = %imds, pod_identity = %pod_identity, ecr_public = %ecr_public, "AWS stand-ins listening");
         Ok(AwsStandIns {
@@ -111,6 +119,7 @@ impl AwsStandIns {
             imds,
             pod_identity,
             ecr_public,
+            api,
             stop,
             tasks,
         })
@@ -135,6 +144,13 @@ impl AwsStandIns {
     /// The ECR Public API endpoint, `http://127.0.0.1:PORT`.
     pub fn ecr_public_url(&self) -> String {
         format!("http://{}", self.ecr_public)
+    }
+
+    /// The service APIs endpoint (S3, KMS, ECR, EKS, SQS on one port), `http://127.0.0.1:PORT`:
+    /// what `AWS_ENDPOINT_URL_S3`, `_KMS`, `_ECR`, `_EKS` and `_SQS` point at. Calls are checked
+    /// against [`AwsConfig::permissions`].
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api)
     }
 
     /// What an EKS authenticator does with a `k8s-aws-v1.` bearer token for

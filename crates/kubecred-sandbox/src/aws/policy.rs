@@ -71,10 +71,13 @@ pub fn load_policy(policy: &Value) -> Result<LoadedPolicy, String> {
                 loaded.oidc_providers.push(url);
             }
             Some("aws_iam_role") => roles.push(document),
-            Some("aws_iam_role_policy") => loaded.permission_policies.push((
-                text(&document, "roleName")?,
-                document["policyDocument"].clone(),
-            )),
+            Some("aws_iam_role_policy") => {
+                let role = text(&document, "roleName")?;
+                let policy = document["policyDocument"].clone();
+                super::permissions::validate(&policy)
+                    .map_err(|e| format!("role {role}'s permission policy: {e}"))?;
+                loaded.permission_policies.push((role, policy));
+            }
             Some("aws_eks_pod_identity_association") => {}
             other => return Err(format!("unknown AWS document kind {other:?}")),
         }

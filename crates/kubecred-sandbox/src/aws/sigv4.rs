@@ -174,6 +174,24 @@ pub(crate) fn canonical_request(
     signed_headers: &[String],
     payload_hash: &str,
 ) -> String {
+    canonical_request_of(request, signed_headers, payload_hash, true)
+}
+
+/// The canonical request of an S3 call: the path as sent (encoded once, not again).
+pub(crate) fn canonical_request_s3(
+    request: &RequestView<'_>,
+    signed_headers: &[String],
+    payload_hash: &str,
+) -> String {
+    canonical_request_of(request, signed_headers, payload_hash, false)
+}
+
+fn canonical_request_of(
+    request: &RequestView<'_>,
+    signed_headers: &[String],
+    payload_hash: &str,
+    encode_path: bool,
+) -> String {
     let path = if request.path.is_empty() {
         "/"
     } else {
@@ -189,7 +207,10 @@ pub(crate) fn canonical_request(
     format!(
         "{}\n{}\n{}\n{headers}\n{}\n{payload_hash}",
         request.method,
-        uri_encode(path, true),
+        match encode_path {
+            true => uri_encode(path, true),
+            false => path.to_owned(),
+        },
         canonical_query(&request.query_pairs()),
         signed_headers.join(";"),
     )

@@ -74,6 +74,7 @@ pub async fn start() -> Env {
             token: POD_TOKEN.into(),
             role_arn: POD_ROLE.into(),
         }),
+        ..AwsConfig::default()
     };
     let aws = AwsStandIns::start(config)
         .await

@@ -1,14 +1,18 @@
 //! Checks that resolved keys can use an S3 bucket or a KMS key, for diagnostics and for the
 //! services (bucket sources, SOPS decryption) that take AWS credentials.
 //!
-//! - S3: `ListObjectsV2` with `max-keys=1` (action `s3:ListBucket`). AWS:
+//! - S3: `ListObjectsV2` with `max-keys=1` (action `s3:ListBucket`), then the first byte of the
+//!   listed object (action `s3:GetObject`), as a reader of the bucket does. AWS:
 //!   `https://<bucket>.s3.<region>.amazonaws.com/?list-type=2&max-keys=1` (virtual host; path
 //!   style on `s3.<region>…` for names that are not DNS labels). `AWS_ENDPOINT_URL_S3` (or
 //!   `AWS_ENDPOINT_URL`; moto, MinIO) switches to path style `<endpoint>/<bucket>?list-type=2`.
 //! - KMS: `DescribeKey` (action `kms:DescribeKey`) at `https://kms.<region>.amazonaws.com/`, the
 //!   region taken from the key ARN; override with `AWS_ENDPOINT_URL_KMS` (or `AWS_ENDPOINT_URL`).
+//! - SQS: `GetQueueUrl` (action `sqs:GetQueueUrl`, JSON protocol) at
+//!   `https://sqs.<region>.amazonaws.com/`, what a queue consumer (TriggerMesh's SQS source) asks
+//!   first; the region and owner from the queue ARN; override with `AWS_ENDPOINT_URL_SQS`.
 //!
-//! These are two small requests signed with `aws-sigv4` and sent with reqwest rather than
+//! These are small requests signed with `aws-sigv4` and sent with reqwest rather than
 //! aws-sdk-s3 and aws-sdk-kms: both crates are already compiled here (aws-sigv4 for the EKS
 //! token, reqwest for everything), so the checks add no crate and about a second of incremental
 //! build, while ecosystem-findings §A measured aws-sdk-s3 as the largest SDK crate (262 unique
@@ -39,6 +43,11 @@ pub struct BucketCheck {
     pub bucket: String,
     /// How many keys the one-key listing returned (0 or 1).
     pub key_count: u64,
+    /// The listed object whose first byte was then read (action `s3:GetObject`), as a
+    /// reader of the bucket would: `None` when the bucket is empty or the key has characters
+    /// the check does not send (anything but letters, digits, `/`, `.`, `_`, `-`, or a `.`/`..`
+    /// segment).
+    pub object_read: Option<String>,
 }
 
 /// What the KMS check saw.
@@ -50,6 +59,128 @@ pub struct KeyCheck {
     pub key_state: String,
     /// Whether the key is enabled.
     pub enabled: bool,
+}
+
+/// What the SQS check saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueCheck {
+    /// The queue's URL, as SQS reports it.
+    pub url: String,
+}
+
+/// A queue ARN's parts: `arn:aws:sqs:REGION:ACCOUNT:NAME`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueArn<'a> {
+    /// The region.
+    pub region: &'a str,
+    /// The owner's account id (12 digits).
+    pub account: &'a str,
+    /// The queue name (1 to 80 letters, digits, `-` and `_`; a FIFO queue's ends in `.fifo`).
+    pub name: &'a str,
+}
+
+/// Parses an SQS queue ARN exactly (anchored: every field checked, nothing before or after).
+pub fn queue_arn(text: &str) -> Result<QueueArn<'_>> {
+    let invalid = |why: &str| {
+        Error::invalid(format!(
+            "invalid SQS queue ARN '{text}': {why}; expected arn:aws:sqs:REGION:ACCOUNT:QUEUE"
+        ))
+    };
+    let parts: Vec<&str> = text.split(':').collect();
+    let ["arn", partition, "sqs", region, account, name] = parts.as_slice() else {
+        return Err(invalid("not six ':'-separated fields of an sqs ARN"));
+    };
+    if !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov") {
+        return Err(invalid("unknown partition"));
+    }
+    let region = signing::region(region).map_err(|_| invalid("invalid region"))?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("the account is not 12 digits"));
+    }
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    let valid_name = !base.is_empty()
+        && name.len() <= 80
+        && base
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid_name {
+        return Err(invalid(
+            "the queue name is not 1-80 letters, digits, '-' and '_' (and .fifo)",
+        ));
+    }
+    Ok(QueueArn {
+        region,
+        account,
+        name,
+    })
+}
+
+/// Checks that the queue `queue_arn` names can be found with `keys` (`GetQueueUrl`).
+pub async fn sqs_queue(
+    queue_arn: &str,
+    keys: &AwsKeys,
+    env: &Env,
+    transport: Transport<'_>,
+) -> Result<QueueCheck> {
+    let action = format!("get the URL of SQS queue '{queue_arn}' (sqs:GetQueueUrl)");
+    let result = get_queue_url(queue_arn, keys, env, transport, &action).await;
+    result.map_err(|e| e.at("check SQS queue").for_provider(Provider::Aws))
+}
+
+async fn get_queue_url(
+    queue_arn: &str,
+    keys: &AwsKeys,
+    env: &Env,
+    transport: Transport<'_>,
+    action: &str,
+) -> Result<QueueCheck> {
+    let queue = self::queue_arn(queue_arn)?;
+    let url = match env.endpoint_url("SQS") {
+        Some(endpoint) => endpoint,
+        None => format!(
+            "https://sqs.{}.{}/",
+            queue.region,
+            signing::dns_suffix(queue.region)
+        ),
+    };
+    let url = signing::endpoint(&url, "SQS")?;
+    let body = serde_json::json!({
+        "QueueName": queue.name,
+        "QueueOwnerAWSAccountId": queue.account,
+    })
+    .to_string();
+    let headers = [
+        ("content-type", "application/x-amz-json-1.0"),
+        ("x-amz-target", "AmazonSQS.GetQueueUrl"),
+    ];
+    let request = Unsigned {
+        method: "POST",
+        url: &url,
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let scope = Scope {
+        region: queue.region,
+        service: "sqs",
+        time: env.now(),
+    };
+    let answer = send(
+        keys,
+        scope,
+        request,
+        SigningSettings::default(),
+        transport,
+        action,
+    )
+    .await?;
+    let value: serde_json::Value = serde_json::from_str(&answer)
+        .map_err(|e| Error::upstream(format!("{action}: the answer is not JSON")).with_source(e))?;
+    let url = value["QueueUrl"]
+        .as_str()
+        .ok_or_else(|| Error::upstream(format!("{action}: the answer has no QueueUrl")))?;
+    Ok(QueueCheck {
+        url: url.to_owned(),
+    })
 }
 
 /// Checks that `bucket` (in `region`) exists and its objects can be listed with `keys`.
@@ -104,10 +235,45 @@ async fn list_one(
     let key_count = count
         .parse()
         .map_err(|_| Error::upstream(format!("{action}: invalid KeyCount '{count}'")))?;
+    let first = xml_element(&body, "Key").filter(|key| sendable_key(key));
+    let object_read = match first {
+        Some(key) if key_count > 0 => {
+            let action = format!("read s3://{bucket}/{key} (s3:GetObject)");
+            let url = bucket_url(bucket, region, env, &format!("/{key}"))?;
+            // One byte (a HEAD's refusal has no body to name the missing action).
+            let request = Unsigned {
+                method: "GET",
+                url: &url,
+                headers: &[("range", "bytes=0-0")],
+                body: &[],
+            };
+            let scope = Scope {
+                region,
+                service: "s3",
+                time: env.now(),
+            };
+            let settings = s3_signing_settings();
+            send(keys, scope, request, settings, transport, &action).await?;
+            Some(key)
+        }
+        _ => None,
+    };
     Ok(BucketCheck {
         bucket: bucket.to_owned(),
         key_count,
+        object_read,
     })
+}
+
+/// Whether a listed key (the bucket's answer: hostile) is one the check reads back: plain
+/// characters only, no empty, `.` or `..` segment, so the URL names exactly that object.
+fn sendable_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 1024
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-'))
+        && key.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
 /// The URL of `tail` (`?query` of the bucket, or `/key` of an object): path style on an override
@@ -319,6 +485,68 @@ mod tests {
                 url(invalid, "us-east-1", &aws).starts_with("invalid S3 bucket name"),
                 "{invalid}"
             );
+        }
+    }
+
+    #[test]
+    fn only_plain_listed_keys_are_read_back() {
+        for key in ["a.tgz", "team-a/app/v1.tar.gz", "x_y-z.9"] {
+            assert!(sendable_key(key), "{key}");
+        }
+        for key in [
+            "", "/a", "a/", "a//b", "../a", "a/../b", "./a", "a/.", "a b", "a?b", "a#b", "a%2fb",
+            "a\\b", "é", "a\nb",
+        ] {
+            assert!(!sendable_key(key), "{key:?}");
+        }
+        assert!(!sendable_key(&"a".repeat(1025)));
+    }
+
+    #[test]
+    fn queue_arns_are_exact() {
+        let ok = queue_arn("arn:aws:sqs:us-east-1:123456789012:events.fifo").expect("valid");
+        assert_eq!(
+            (ok.region, ok.account, ok.name),
+            ("us-east-1", "123456789012", "events.fifo")
+        );
+        for bad in [
+            "",
+            "arn:aws:sqs:us-east-1:123456789012:",
+            "arn:aws:sqs:us-east-1:123456789012:q:extra",
+            "arn:aws:sqs:us-east-1:12345678901:q",
+            "arn:aws:sqs:us-east-1:1234567890123:q",
+            "arn:aws:sqs:US-EAST-1:123456789012:q",
+            "arn:aws:sqs::123456789012:q",
+            "arn:aws:sns:us-east-1:123456789012:q",
+            "arn:evil:sqs:us-east-1:123456789012:q",
+            "arn:aws:sqs:us-east-1:123456789012:q/../x",
+            "arn:aws:sqs:us-east-1:123456789012:q.fifo.fifo",
+            "arn:aws:sqs:us-east-1:123456789012:.fifo",
+            "arn:aws:sqs:us-east-1:123456789012:q%2fx",
+            "arn:aws:sqs:us-east-1:123456789012:q x",
+            " arn:aws:sqs:us-east-1:123456789012:q",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+        ] {
+            assert!(queue_arn(bad).is_err(), "{bad}");
+        }
+        let long = format!("arn:aws:sqs:us-east-1:123456789012:{}", "q".repeat(81));
+        assert!(queue_arn(&long).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_answered_and_accepted_arns_round_trip(text in "\\PC{0,90}") {
+            if let Ok(arn) = queue_arn(&text) {
+                let again = format!("arn:aws:sqs:{}:{}:{}", arn.region, arn.account, arn.name);
+                proptest::prop_assert!(text.ends_with(&again[7..]));
+            }
+        }
+
+        #[test]
+        fn valid_names_are_accepted(name in "[A-Za-z0-9_-]{1,75}", fifo: bool) {
+            let name = if fifo { format!("{name}.fifo") } else { name };
+            let text = format!("arn:aws:sqs:eu-west-1:123456789012:{name}");
+            proptest::prop_assert_eq!(queue_arn(&text).map(|a| a.name.to_owned()).ok(), Some(name));
         }
     }
 

@@ -32,7 +32,7 @@ impl Cloud for Aws {
         clusters: Some("EKS"),
         reports_cluster_address: true,
         git: Some("AWS CodeCommit"),
-        checks: Some("s3://BUCKET, kms://KEY-ARN"),
+        checks: Some("s3://BUCKET, kms://KEY-ARN, sqs://QUEUE-ARN"),
     };
     const ANNOTATIONS: &'static [&'static str] = annotations::ALL;
     const REQUIRED_ANNOTATIONS: &'static [&'static str] = annotations::REQUIRED;
@@ -141,17 +141,24 @@ impl Cloud for Aws {
     }
 
     fn owns_check(target: &str) -> bool {
-        target.starts_with("s3://") || target.starts_with("kms://")
+        ["s3://", "kms://", "sqs://"]
+            .iter()
+            .any(|scheme| target.starts_with(scheme))
     }
 
     async fn check(engine: &Engine, target: &str, request: &Request) -> Result<String> {
-        match (target.strip_prefix("s3://"), target.strip_prefix("kms://")) {
-            (Some(bucket), _) => check_bucket(engine, bucket.trim_end_matches('/'), request).await,
-            (_, Some(key)) => check_key(engine, key, request).await,
-            (None, None) => Err(Error::invalid(format!(
-                "'{target}': expected s3://BUCKET or kms://KEY-ARN"
-            ))),
+        if let Some(bucket) = target.strip_prefix("s3://") {
+            return check_bucket(engine, bucket.trim_end_matches('/'), request).await;
         }
+        if let Some(key) = target.strip_prefix("kms://") {
+            return check_key(engine, key, request).await;
+        }
+        if let Some(queue) = target.strip_prefix("sqs://") {
+            return check_queue(engine, queue, request).await;
+        }
+        Err(Error::invalid(format!(
+            "'{target}': expected s3://BUCKET, kms://KEY-ARN or sqs://QUEUE-ARN"
+        )))
     }
 }
 
@@ -185,6 +192,19 @@ async fn check_key(engine: &Engine, key: &str, request: &Request) -> Result<Stri
     let keys: AwsKeys = engine.aws_keys(&request).await?;
     let seen = checks::kms_key(key, &keys, engine.env(), Transport::of(engine, &request)).await?;
     Ok(format!("kms://{key}: ok ({seen:?})"))
+}
+
+/// `sqs://QUEUE-ARN`: the queue's URL can be read (region: the request's, else the ARN's).
+async fn check_queue(engine: &Engine, queue: &str, request: &Request) -> Result<String> {
+    let arn = checks::queue_arn(queue)?;
+    let request = Request {
+        region: request.region.clone().or(Some(arn.region.to_owned())),
+        ..request.clone()
+    };
+    let keys: AwsKeys = engine.aws_keys(&request).await?;
+    let seen =
+        checks::sqs_queue(queue, &keys, engine.env(), Transport::of(engine, &request)).await?;
+    Ok(format!("sqs://{queue}: ok ({seen:?})"))
 }
 
 /// The region field of an ARN (`arn:partition:service:region:...`), if not empty.

@@ -1,20 +1,23 @@
 //! `kubecred policy --provider aws` proven sufficient and necessary.
 //!
-//! Permissions, on moto (AWS's emulator, IAM evaluation and SigV4 verification on): an IAM
-//! principal holding exactly the generated permission policy passes the check kubecred's own
-//! call makes (`s3:ListBucket` for a bucket, `kms:DescribeKey` for a key,
-//! `ecr:GetAuthorizationToken` for a registry login); the same policy without that action is
-//! denied (for KMS with the key scope widened to `*`, which is all moto's IAM evaluates for
-//! KMS). The policy is attached to a user rather than the role because moto's IAM evaluates
-//! user policies for signed calls; the document is the role's, unchanged. What kubecred's calls
-//! do not use (the pull actions, `s3:GetObject`, `kms:Decrypt`) is used by the clients that read
-//! the artifact and is not proven here; nor are EKS (moto cannot verify its signatures),
-//! CodeCommit (kubecred signs git passwords locally) and SQS (kubecred makes no SQS call).
+//! Permissions, for every `--for` (bucket, kms, registry, cluster, git, sqs), on the sandbox's
+//! AWS stand-ins: the generated role, OIDC provider and permission policy are loaded as written;
+//! the ServiceAccount's token becomes the role through the STS stand-in, and with those keys
+//! kubecred's step passes (`explain --check s3://` / `kms://` / `sqs://`, `--registry`,
+//! `--cluster` with the token then accepted by the EKS authenticator, git's first request to
+//! CodeCommit) and so do the calls the integration's consumer makes (`kms:Decrypt`, the ECR pull
+//! actions, `sqs:ReceiveMessage` / `DeleteMessage`, signed with aws-sigv4). With any one action
+//! taken out, kubecred's step fails and explain names the action and the `kubecred policy`
+//! command (CodeCommit's refusal names it for git), or the consumer's call is refused naming it.
 //!
-//! Trust, on the sandbox's STS stand-in: the generated role and OIDC provider, loaded as they
-//! are written, let the ServiceAccount's token become the role; without the provider, without
-//! the role, or with the subject of another namespace, the exchange is refused, and `kubecred
-//! explain` names the piece left out.
+//! Permissions on moto as well (AWS's emulator, its own IAM evaluation and SigV4 verification):
+//! an IAM principal holding exactly the generated document passes kubecred's call for a bucket,
+//! a key and a registry login, and is denied without that action (KMS with the key scope widened
+//! to `*`, which is all moto evaluates for KMS). The document is attached to a user because
+//! moto's IAM evaluates user policies for signed calls.
+//!
+//! Trust, on the STS stand-in: without the provider, without the role, or with the subject of
+//! another namespace, the exchange is refused, and `kubecred explain` names the piece left out.
 #![cfg(feature = "aws")]
 
 #[path = "support/moto.rs"]
@@ -25,7 +28,9 @@ use kubecred::aws::parse::EcrRegistry;
 use kubecred::aws::{Transport, checks, ecr};
 use kubecred::policy::{self, AwsTrust, CloudOptions, Policy, PolicyRequest, Purpose};
 use kubecred::{Credential, Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
-use kubecred_sandbox::aws::{AwsConfig, AwsStandIns, load_policy};
+use kubecred_sandbox::aws::{
+    AwsConfig, AwsResources, AwsStandIns, Bucket, EksCluster, load_policy,
+};
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 use moto::{BoxError, Moto};
 use serde_json::Value;
@@ -289,4 +294,409 @@ async fn generated_trust_lets_the_service_account_in_and_each_part_is_needed() -
     }
     sandbox.shutdown().await;
     Ok(())
+}
+
+// --- Permissions on the sandbox's stand-ins, through the exchange ------------------------------
+
+const REGION: &str = "us-east-1";
+const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:events";
+const CLUSTER_ARN: &str = "arn:aws:eks:us-east-1:123456789012:cluster/prod";
+const CODECOMMIT_HOST: &str = "git-codecommit.us-east-1.amazonaws.com";
+
+/// What kubecred does with the role's keys for one `--for`.
+#[derive(Clone, Copy)]
+enum Use<'a> {
+    /// `kubecred explain --check TARGET`.
+    Check(&'a str),
+    /// `kubecred explain --registry HOST`.
+    Registry(&'a str),
+    /// `kubecred explain --cluster ARN`, then the token presented to the cluster.
+    Cluster,
+    /// `kubecred git credentials`, then git's first request to CodeCommit.
+    Git,
+}
+
+/// The sandbox as an EKS cluster holding `team-a/app` (annotated with the role).
+async fn eks_sandbox() -> Result<Sandbox, BoxError> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let manifests = Manifests::parse(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: team-a\n  annotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::123456789012:role/team-a-app'}\n",
+    )?;
+    Ok(Sandbox::start(SandboxConfig {
+        manifests,
+        source: kubecred_sandbox::SourceCluster::eks(1),
+        ..SandboxConfig::default()
+    })
+    .await?)
+}
+
+/// The stand-ins holding everything `policy` loads to (trust and permissions, checked), and the
+/// resources of every case.
+async fn enforcing_stand_ins(sandbox: &Sandbox, policy: &Value) -> Result<AwsStandIns, BoxError> {
+    let loaded = load_policy(policy)?;
+    let resources = AwsResources {
+        buckets: vec![Bucket {
+            name: "flux-artifacts".into(),
+            objects: vec![("app.tgz".into(), b"artifact".to_vec())],
+        }],
+        kms_keys: vec![KEY_ARN.into()],
+        ecr_repositories: vec![format!(
+            "arn:aws:ecr:{REGION}:{ACCOUNT}:repository/team-a/app"
+        )],
+        eks_clusters: vec![EksCluster {
+            arn: CLUSTER_ARN.into(),
+            endpoint: sandbox.url(),
+            ca_pem: sandbox.ca_pem().to_owned(),
+        }],
+        sqs_queues: vec![QUEUE_ARN.into()],
+    };
+    Ok(AwsStandIns::start(AwsConfig {
+        account_id: ACCOUNT.into(),
+        oidc_providers: vec![sandbox.verifier().await?],
+        roles: loaded.roles,
+        permissions: Some(loaded.permission_policies),
+        resources,
+        ..AwsConfig::default()
+    })
+    .await?)
+}
+
+/// An engine whose AWS calls go to the stand-ins (STS, and the service APIs for S3, KMS, ECR,
+/// EKS and SQS), and `team-a/app`'s request.
+async fn enforcing_engine(
+    sandbox: &Sandbox,
+    aws: &AwsStandIns,
+) -> Result<(Engine, Request, tempfile::TempDir), BoxError> {
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())?;
+    let policy = PolicyConfig {
+        object_level_workload_identity: true,
+        ..PolicyConfig::default()
+    }
+    .build()?;
+    let api = aws.api_url();
+    let engine = Engine::new(policy)
+        .with_kubernetes(Kubernetes::from_kubeconfig(&kubeconfig, None).await?)
+        .with_env(Env::from_pairs(&[
+            ("AWS_ENDPOINT_URL_STS", &aws.sts_url()),
+            ("AWS_ENDPOINT_URL_S3", &api),
+            ("AWS_ENDPOINT_URL_KMS", &api),
+            ("AWS_ENDPOINT_URL_ECR", &api),
+            ("AWS_ENDPOINT_URL_EKS", &api),
+            ("AWS_ENDPOINT_URL_SQS", &api),
+        ]));
+    let request = Request {
+        identity: Identity::service_account("app"),
+        namespace: Some("team-a".into()),
+        region: Some(REGION.into()),
+        ..Request::new(Provider::Aws)
+    };
+    Ok((engine, request, dir))
+}
+
+/// Runs `used` against stand-ins holding `policy`: `Ok(())` when kubecred's side works, else
+/// the failed step's cause (explain's) or the service's refusal (git).
+async fn use_with(
+    sandbox: &Sandbox,
+    policy: &Value,
+    used: Use<'_>,
+) -> Result<Result<(), String>, BoxError> {
+    let aws = enforcing_stand_ins(sandbox, policy).await?;
+    let (engine, request, _dir) = enforcing_engine(sandbox, &aws).await?;
+    let access = match used {
+        Use::Check(target) => Some(kubecred::explain::Access::Check(target)),
+        Use::Registry(host) => Some(kubecred::explain::Access::Registry(host)),
+        Use::Cluster => Some(kubecred::explain::Access::Cluster(CLUSTER_ARN)),
+        Use::Git => None,
+    };
+    let outcome = match access {
+        Some(access) => {
+            let explanation =
+                kubecred::explain::explain_access(&engine, &request, access, false).await;
+            match explanation.verdict() {
+                "ok" => Ok(()),
+                _ => Err(explanation.cause().unwrap_or("(no cause)").to_owned()),
+            }
+        }
+        None => git_pull(&engine, &request, &aws).await?,
+    };
+    if outcome.is_ok() && matches!(used, Use::Cluster) {
+        // The token is what the cluster's authenticator accepts as the role.
+        let cluster = kubecred::cluster::ClusterRef {
+            cluster: Some(CLUSTER_ARN.into()),
+            ..Default::default()
+        };
+        let credentials = kubecred::cluster::credentials(&engine, &cluster, &request).await?;
+        assert_eq!(credentials.server, sandbox.url());
+        let caller = aws.verify_eks_token(credentials.token.expose(), "prod")?;
+        assert!(caller.contains(":assumed-role/team-a-app/"), "{caller}");
+    }
+    aws.shutdown().await;
+    Ok(outcome)
+}
+
+/// git's first request to the repository (`info/refs` of upload-pack) with kubecred's git
+/// credentials: `Err` with CodeCommit's refusal.
+async fn git_pull(
+    engine: &Engine,
+    request: &Request,
+    aws: &AwsStandIns,
+) -> Result<Result<(), String>, BoxError> {
+    let codecommit = aws.start_codecommit(CODECOMMIT_HOST, "app").await?;
+    let url = url::Url::parse(&codecommit.repository_url())?;
+    let credentials = kubecred::git::credentials(engine, &url, request).await?;
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(
+            codecommit.ca_pem().as_bytes(),
+        )?)
+        .resolve(
+            CODECOMMIT_HOST,
+            std::net::SocketAddr::from(([127, 0, 0, 1], codecommit.port())),
+        )
+        .build()?;
+    let response = client
+        .get(format!("{url}/info/refs?service=git-upload-pack"))
+        .basic_auth(
+            credentials.username.expose(),
+            Some(credentials.password.expose()),
+        )
+        .send()
+        .await?;
+    let status = response.status();
+    let body = response.text().await?;
+    codecommit.shutdown().await;
+    Ok(match status.is_success() {
+        true => Ok(()),
+        false => Err(format!("{status}: {body}")),
+    })
+}
+
+/// A call the integration's consumer makes with the role's keys (source-controller reading an
+/// object, SOPS decrypting, the kubelet pulling, a queue consumer receiving), signed as the AWS
+/// SDKs sign: `None` for an action kubecred's own step makes.
+async fn consumer_call(
+    sandbox: &Sandbox,
+    policy: &Value,
+    action: &str,
+) -> Result<Option<Result<(), String>>, BoxError> {
+    let (service, target, body) = match action {
+        "kms:Decrypt" => (
+            "kms",
+            "TrentService.Decrypt".to_owned(),
+            serde_json::json!({"KeyId": KEY_ARN, "CiphertextBlob": "AAAA"}),
+        ),
+        "sqs:ReceiveMessage" | "sqs:DeleteMessage" => (
+            "sqs",
+            format!("AmazonSQS.{}", &action[4..]),
+            serde_json::json!({
+                "QueueUrl": format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/events"),
+                "ReceiptHandle": "r",
+            }),
+        ),
+        "ecr:GetAuthorizationToken" => return Ok(None),
+        ecr if ecr.starts_with("ecr:") => (
+            "ecr",
+            format!("AmazonEC2ContainerRegistry_V20150921.{}", &ecr[4..]),
+            serde_json::json!({"registryId": ACCOUNT, "repositoryName": "team-a/app"}),
+        ),
+        _ => return Ok(None),
+    };
+    let aws = enforcing_stand_ins(sandbox, policy).await?;
+    let (engine, request, _dir) = enforcing_engine(sandbox, &aws).await?;
+    let Credential::AwsKeys(keys) = engine.token(&request).await? else {
+        return Err("not AWS keys".into());
+    };
+    let content_type = match service {
+        "sqs" => "application/x-amz-json-1.0",
+        _ => "application/x-amz-json-1.1",
+    };
+    let url = format!("{}/", aws.api_url());
+    let body = body.to_string();
+    let headers = [
+        ("content-type", content_type),
+        ("x-amz-target", target.as_str()),
+    ];
+    let signed = sign(&keys, service, &url, &headers, body.as_bytes())?;
+    let mut builder = reqwest::Client::new().post(&url).body(body);
+    for (name, value) in headers
+        .iter()
+        .copied()
+        .chain(signed.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    {
+        builder = builder.header(name, value);
+    }
+    let response = builder.send().await?;
+    let status = response.status();
+    let text = response.text().await?;
+    aws.shutdown().await;
+    Ok(Some(match status.is_success() {
+        true => Ok(()),
+        false => Err(text),
+    }))
+}
+
+/// SigV4 headers for a POST of `body` to `url`, with aws-sigv4 (what the AWS SDKs use).
+fn sign(
+    keys: &kubecred::AwsKeys,
+    service: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Vec<(String, String)>, BoxError> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = aws_credential_types::Credentials::new(
+        &keys.access_key_id,
+        keys.secret_access_key.expose(),
+        keys.session_token.as_ref().map(|t| t.expose().to_owned()),
+        None,
+        "policy-test",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name(service)
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()?
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        url,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )?;
+    let (instructions, _) = sign(signable, &params)?.into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect())
+}
+
+/// Every action of the generated permission policy.
+fn actions(policy: &Value) -> Vec<String> {
+    policy["permissions"][0]["policyDocument"]["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The generated policy for `purpose` and `resource`, loaded into the stand-ins, lets kubecred
+/// do `used` and the integration's consumer make its calls; with any one action taken out,
+/// either kubecred's step fails and explain names the action (with the `kubecred policy`
+/// command), or the consumer's call is refused naming it.
+async fn each_permission_is_needed(purpose: Purpose, resource: &str, used: Use<'_>) -> TestResult {
+    let sandbox = eks_sandbox().await?;
+    let policy = aws_policy(purpose, resource, &sandbox.issuer())?.json();
+    let actions = actions(&policy);
+    assert!(!actions.is_empty());
+    if let Err(cause) = use_with(&sandbox, &policy, used).await? {
+        panic!("{purpose:?} with the generated policy: {cause}");
+    }
+    for action in &actions {
+        if let Some(refused) = consumer_call(&sandbox, &policy, action).await? {
+            refused.map_err(|e| format!("{action} with the generated policy: {e}"))?;
+        }
+    }
+    for action in &actions {
+        let mut broken = policy.clone();
+        broken["permissions"][0]["policyDocument"] =
+            without(&policy["permissions"][0]["policyDocument"], action);
+        match use_with(&sandbox, &broken, used).await? {
+            Err(cause) => {
+                assert!(cause.contains(action.as_str()), "without {action}: {cause}");
+                if !matches!(used, Use::Git) {
+                    assert!(
+                        cause.contains(&format!("the role lacks {action}"))
+                            && cause.contains(&format!(
+                                "kubecred policy --provider aws --for {}",
+                                purpose_name(purpose)
+                            )),
+                        "explain without {action}: {cause}"
+                    );
+                }
+            }
+            Ok(()) => {
+                let refused = consumer_call(&sandbox, &broken, action)
+                    .await?
+                    .ok_or_else(|| format!("nothing needs {action}"))?
+                    .err()
+                    .ok_or_else(|| format!("{action} allowed without it"))?;
+                assert!(
+                    refused.contains(&format!("is not authorized to perform: {action}")),
+                    "{action}: {refused}"
+                );
+            }
+        }
+    }
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+fn purpose_name(purpose: Purpose) -> String {
+    serde_json::to_value(purpose)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn bucket_permissions_are_sufficient_and_each_is_needed() -> TestResult {
+    each_permission_is_needed(
+        Purpose::Bucket,
+        "s3://flux-artifacts",
+        Use::Check("s3://flux-artifacts"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn kms_permissions_are_sufficient_and_each_is_needed() -> TestResult {
+    each_permission_is_needed(
+        Purpose::Kms,
+        KEY_ARN,
+        Use::Check(&format!("kms://{KEY_ARN}")),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn registry_permissions_are_sufficient_and_each_is_needed() -> TestResult {
+    let host = format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com");
+    each_permission_is_needed(
+        Purpose::Registry,
+        &format!("{host}/team-a/app"),
+        Use::Registry(&host),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn cluster_permissions_are_sufficient_and_each_is_needed() -> TestResult {
+    each_permission_is_needed(Purpose::Cluster, CLUSTER_ARN, Use::Cluster).await
+}
+
+#[tokio::test]
+async fn git_permissions_are_sufficient_and_each_is_needed() -> TestResult {
+    each_permission_is_needed(
+        Purpose::Git,
+        &format!("https://{CODECOMMIT_HOST}/v1/repos/app"),
+        Use::Git,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn sqs_permissions_are_sufficient_and_each_is_needed() -> TestResult {
+    each_permission_is_needed(
+        Purpose::Sqs,
+        QUEUE_ARN,
+        Use::Check(&format!("sqs://{QUEUE_ARN}")),
+    )
+    .await
 }

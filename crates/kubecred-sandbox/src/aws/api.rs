@@ -114,7 +114,12 @@ async fn handle(
 }
 
 /// [`permissions::permit`] for `call`'s caller.
-fn permit(state: &AwsState, call: &Call, need: Need<'_>, code: &'static str) -> Result<(), AwsError> {
+fn permit(
+    state: &AwsState,
+    call: &Call,
+    need: Need<'_>,
+    code: &'static str,
+) -> Result<(), AwsError> {
     permissions::permit(state, &call.caller, need, code)
 }
 
@@ -127,10 +132,16 @@ fn s3(state: &AwsState, call: &Call, method: &Method, uri: &Uri) -> Response {
         Some((bucket, _)) => (bucket, None),
         None => (path, None),
     };
-    let query: Vec<(String, String)> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
-    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let answer = match (method.as_str(), key) {
         ("GET", None) if param("list-type") == Some("2") => {
             let prefix = param("prefix");
@@ -140,9 +151,8 @@ fn s3(state: &AwsState, call: &Call, method: &Method, uri: &Uri) -> Response {
                 resource: &format!("arn:aws:s3:::{bucket}"),
                 context: &context,
             };
-            permit(state, call, need, "AccessDenied").and_then(|()| {
-                list_objects(state, bucket, prefix.unwrap_or(""), param("max-keys"))
-            })
+            permit(state, call, need, "AccessDenied")
+                .and_then(|()| list_objects(state, bucket, prefix.unwrap_or(""), param("max-keys")))
         }
         ("GET" | "HEAD", Some(key)) => {
             let key = percent_decoded(key);
@@ -161,10 +171,16 @@ fn s3(state: &AwsState, call: &Call, method: &Method, uri: &Uri) -> Response {
                     .iter()
                     .find(|(k, _)| *k == key)
                     .map(|(_, body)| body.clone())
-                    .ok_or_else(|| AwsError::new("NoSuchKey", 404, "The specified key does not exist."))?;
+                    .ok_or_else(|| {
+                        AwsError::new("NoSuchKey", 404, "The specified key does not exist.")
+                    })?;
                 state.count("s3:GetObject");
                 Ok(match *method == Method::HEAD {
-                    true => (StatusCode::OK, [(header::CONTENT_LENGTH, object.len().to_string())]).into_response(),
+                    true => (
+                        StatusCode::OK,
+                        [(header::CONTENT_LENGTH, object.len().to_string())],
+                    )
+                        .into_response(),
                     false => (StatusCode::OK, object).into_response(),
                 })
             })
@@ -194,7 +210,11 @@ fn list_objects(
     prefix: &str,
     max_keys: Option<&str>,
 ) -> Result<Response, AwsError> {
-    let held = state.config.resources.bucket(bucket).ok_or_else(no_such_bucket)?;
+    let held = state
+        .config
+        .resources
+        .bucket(bucket)
+        .ok_or_else(no_such_bucket)?;
     let max_keys: usize = max_keys.and_then(|m| m.parse().ok()).unwrap_or(1000);
     let keys: Vec<&str> = held
         .objects
@@ -214,7 +234,12 @@ fn list_objects(
         xml_escaped(prefix),
         keys.len()
     );
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/xml")], xml).into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/xml")],
+        xml,
+    )
+        .into_response())
 }
 
 fn xml_escaped(text: &str) -> String {
@@ -247,7 +272,10 @@ fn eks(state: &AwsState, call: &Call, method: &Method, uri: &Uri) -> Result<Valu
             ));
         }
     };
-    let arn = format!("arn:aws:eks:{}:{}:cluster/{name}", call.region, call.account);
+    let arn = format!(
+        "arn:aws:eks:{}:{}:cluster/{name}",
+        call.region, call.account
+    );
     let need = Need {
         action: "eks:DescribeCluster",
         resource: &arn,
@@ -290,7 +318,10 @@ fn json_call(
         AwsError::new(
             "UnknownOperationException",
             400,
-            format!("Unknown operation {}", target.chars().take(100).collect::<String>()),
+            format!(
+                "Unknown operation {}",
+                target.chars().take(100).collect::<String>()
+            ),
         )
     };
     let (action, answer) = match service {
@@ -317,7 +348,12 @@ fn text<'a>(input: &'a Value, field: &str) -> Result<&'a str, AwsError> {
         .ok_or_else(|| AwsError::validation(format!("{field} is required")))
 }
 
-fn kms(state: &AwsState, call: &Call, operation: &str, input: &Value) -> Result<(String, Value), AwsError> {
+fn kms(
+    state: &AwsState,
+    call: &Call,
+    operation: &str,
+    input: &Value,
+) -> Result<(String, Value), AwsError> {
     let key_id = text(input, "KeyId")?;
     let arn = match key_id.starts_with("arn:") {
         true => key_id.to_owned(),
@@ -325,7 +361,13 @@ fn kms(state: &AwsState, call: &Call, operation: &str, input: &Value) -> Result<
     };
     let action = match operation {
         "DescribeKey" | "Decrypt" => format!("kms:{operation}"),
-        _ => return Err(AwsError::new("UnknownOperationException", 400, format!("Unknown operation TrentService.{operation}"))),
+        _ => {
+            return Err(AwsError::new(
+                "UnknownOperationException",
+                400,
+                format!("Unknown operation TrentService.{operation}"),
+            ));
+        }
     };
     let need = Need {
         action: &action,
@@ -334,7 +376,11 @@ fn kms(state: &AwsState, call: &Call, operation: &str, input: &Value) -> Result<
     };
     permit(state, call, need, "AccessDeniedException")?;
     if !state.config.resources.kms_keys.contains(&arn) {
-        return Err(AwsError::new("NotFoundException", 400, format!("Key '{arn}' does not exist")));
+        return Err(AwsError::new(
+            "NotFoundException",
+            400,
+            format!("Key '{arn}' does not exist"),
+        ));
     }
     let answer = match operation {
         "DescribeKey" => json!({"KeyMetadata": {
@@ -353,7 +399,12 @@ fn kms(state: &AwsState, call: &Call, operation: &str, input: &Value) -> Result<
     Ok((action, answer))
 }
 
-fn ecr(state: &AwsState, call: &Call, operation: &str, input: &Value) -> Result<(String, Value), AwsError> {
+fn ecr(
+    state: &AwsState,
+    call: &Call,
+    operation: &str,
+    input: &Value,
+) -> Result<(String, Value), AwsError> {
     let action = format!("ecr:{operation}");
     if operation == "GetAuthorizationToken" {
         let need = Need {
@@ -365,7 +416,10 @@ fn ecr(state: &AwsState, call: &Call, operation: &str, input: &Value) -> Result<
         let password = ids::password();
         let expires_at = unix_now() + PASSWORD_SECONDS;
         lock(&state.ecr_passwords).insert(password.clone(), expires_at);
-        let endpoint = format!("https://{}.dkr.ecr.{}.amazonaws.com", call.account, call.region);
+        let endpoint = format!(
+            "https://{}.dkr.ecr.{}.amazonaws.com",
+            call.account, call.region
+        );
         return Ok((
             action,
             json!({"authorizationData": [{
@@ -383,7 +437,11 @@ fn ecr(state: &AwsState, call: &Call, operation: &str, input: &Value) -> Result<
         "ListImages",
     ];
     if !PULL.contains(&operation) {
-        return Err(AwsError::new("UnknownOperationException", 400, format!("Unknown operation {ECR}{operation}")));
+        return Err(AwsError::new(
+            "UnknownOperationException",
+            400,
+            format!("Unknown operation {ECR}{operation}"),
+        ));
     }
     let name = text(input, "repositoryName")?;
     let account = input["registryId"].as_str().unwrap_or(&call.account);
@@ -398,28 +456,46 @@ fn ecr(state: &AwsState, call: &Call, operation: &str, input: &Value) -> Result<
         return Err(AwsError::new(
             "RepositoryNotFoundException",
             400,
-            format!("The repository with name '{name}' does not exist in the registry with id '{account}'"),
+            format!(
+                "The repository with name '{name}' does not exist in the registry with id '{account}'"
+            ),
         ));
     }
     Ok((action, json!({})))
 }
 
-fn sqs(state: &AwsState, call: &Call, operation: &str, input: &Value) -> Result<(String, Value), AwsError> {
+fn sqs(
+    state: &AwsState,
+    call: &Call,
+    operation: &str,
+    input: &Value,
+) -> Result<(String, Value), AwsError> {
     let action = format!("sqs:{operation}");
     let (account, name) = match operation {
         "GetQueueUrl" => (
-            input["QueueOwnerAWSAccountId"].as_str().unwrap_or(&call.account).to_owned(),
+            input["QueueOwnerAWSAccountId"]
+                .as_str()
+                .unwrap_or(&call.account)
+                .to_owned(),
             text(input, "QueueName")?.to_owned(),
         ),
         "ReceiveMessage" | "DeleteMessage" => {
             let url = text(input, "QueueUrl")?;
             let mut segments = url.rsplit('/');
             match (segments.next(), segments.next()) {
-                (Some(name), Some(account)) if !name.is_empty() => (account.to_owned(), name.to_owned()),
+                (Some(name), Some(account)) if !name.is_empty() => {
+                    (account.to_owned(), name.to_owned())
+                }
                 _ => return Err(AwsError::validation("QueueUrl is not .../ACCOUNT/QUEUE")),
             }
         }
-        _ => return Err(AwsError::new("UnknownOperationException", 400, format!("Unknown operation AmazonSQS.{operation}"))),
+        _ => {
+            return Err(AwsError::new(
+                "UnknownOperationException",
+                400,
+                format!("Unknown operation AmazonSQS.{operation}"),
+            ));
+        }
     };
     let arn = format!("arn:aws:sqs:{}:{account}:{name}", call.region);
     let need = Need {
@@ -436,7 +512,9 @@ fn sqs(state: &AwsState, call: &Call, operation: &str, input: &Value) -> Result<
         ));
     }
     let answer = match operation {
-        "GetQueueUrl" => json!({"QueueUrl": format!("https://sqs.{}.amazonaws.com/{account}/{name}", call.region)}),
+        "GetQueueUrl" => {
+            json!({"QueueUrl": format!("https://sqs.{}.amazonaws.com/{account}/{name}", call.region)})
+        }
         "ReceiveMessage" => json!({"Messages": []}),
         _ => json!({}),
     };
@@ -464,7 +542,10 @@ fn json_answer(service: &str, answer: Result<Value, AwsError>) -> Response {
         status,
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::HeaderName::from_static("x-amzn-requestid"), request_id),
+            (
+                header::HeaderName::from_static("x-amzn-requestid"),
+                request_id,
+            ),
         ],
         body.to_string(),
     )

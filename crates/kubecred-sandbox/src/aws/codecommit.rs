@@ -22,8 +22,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::codecommit_auth::{self, Presented};
 use super::error::AwsStartError;
-use super::permissions::{self, Need};
 use super::https::{self, HttpsStandIn};
+use super::permissions::{self, Need};
 use super::state::{AwsState, lock};
 use crate::clock::unix_now;
 

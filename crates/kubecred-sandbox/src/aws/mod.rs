@@ -45,8 +45,7 @@ mod sts;
 pub use codecommit::CodeCommitStandIn;
 pub use config::{
     AwsConfig, AwsResources, AwsRole, AwsUser, Bucket, EksCluster, PodIdentity,
-    ROLE_ARN_ANNOTATION, Trust,
-    roles_for_annotated_service_accounts,
+    ROLE_ARN_ANNOTATION, Trust, roles_for_annotated_service_accounts,
 };
 pub use error::{AwsError, AwsStartError};
 pub use https::HttpsStandIn;

@@ -249,15 +249,35 @@ mod tests {
         for (action, resource, expected) in [
             ("s3:ListBucket", "arn:aws:s3:::flux", Decision::Allowed),
             ("S3:listbucket", "arn:aws:s3:::flux", Decision::Allowed),
-            ("s3:ListBucketVersions", "arn:aws:s3:::flux", Decision::ImplicitDeny),
+            (
+                "s3:ListBucketVersions",
+                "arn:aws:s3:::flux",
+                Decision::ImplicitDeny,
+            ),
             ("s3:ListBucke", "arn:aws:s3:::flux", Decision::ImplicitDeny),
-            ("s3:ListBucket", "arn:aws:s3:::flux-evil", Decision::ImplicitDeny),
+            (
+                "s3:ListBucket",
+                "arn:aws:s3:::flux-evil",
+                Decision::ImplicitDeny,
+            ),
             ("s3:ListBucket", "arn:aws:s3:::FLUX", Decision::ImplicitDeny),
             ("s3:ListBucket", "arn:aws:s3:::flu", Decision::ImplicitDeny),
-            ("s3:GetObject", "arn:aws:s3:::flux/a/b.tgz", Decision::Allowed),
-            ("s3:GetObject", "arn:aws:s3:::flux-evil/a", Decision::ImplicitDeny),
+            (
+                "s3:GetObject",
+                "arn:aws:s3:::flux/a/b.tgz",
+                Decision::Allowed,
+            ),
+            (
+                "s3:GetObject",
+                "arn:aws:s3:::flux-evil/a",
+                Decision::ImplicitDeny,
+            ),
             ("s3:GetObject", "arn:aws:s3:::flux", Decision::ImplicitDeny),
-            ("s3:GetObjectAcl", "arn:aws:s3:::flux/a", Decision::ImplicitDeny),
+            (
+                "s3:GetObjectAcl",
+                "arn:aws:s3:::flux/a",
+                Decision::ImplicitDeny,
+            ),
             (
                 "ecr:BatchGetImage",
                 "arn:aws:ecr:us-east-1:123456789012:repository/team-a/app",
@@ -307,8 +327,14 @@ mod tests {
             resource: "arn:aws:s3:::p",
             context: &[("s3:prefix", prefix)],
         };
-        assert_eq!(evaluate(&only_conditional, with("team-a/x")), Decision::Allowed);
-        assert_eq!(evaluate(&only_conditional, with("team-b/")), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate(&only_conditional, with("team-a/x")),
+            Decision::Allowed
+        );
+        assert_eq!(
+            evaluate(&only_conditional, with("team-b/")),
+            Decision::ImplicitDeny
+        );
         assert_eq!(
             evaluate(&only_conditional, need("s3:ListBucket", "arn:aws:s3:::p")),
             Decision::ImplicitDeny,

@@ -273,7 +273,9 @@ fn sendable_key(key: &str) -> bool {
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-'))
-        && key.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
+        && key
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
 /// The URL of `tail` (`?query` of the bucket, or `/key` of an object): path style on an override

@@ -120,12 +120,19 @@ fn checks_are_allowed_by_the_grants_and_denied_without() -> TestResult {
     assert_exit(
         &repository,
         1,
-        &["denied", "lack artifactregistry.repositories.downloadArtifacts"],
+        &[
+            "denied",
+            "lack artifactregistry.repositories.downloadArtifacts",
+        ],
     );
 
     let bad = check("gs://Flux", "reader")?;
     assert_exit(&bad, 1, &["invalid check target 'gs://Flux'"]);
     let image = check(&format!("{REPOSITORY}/app:1.0"), "reader")?;
-    assert_exit(&image, 1, &["invalid check target 'gar://", "no image path"]);
+    assert_exit(
+        &image,
+        1,
+        &["invalid check target 'gar://", "no image path"],
+    );
     Ok(())
 }

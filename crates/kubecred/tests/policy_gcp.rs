@@ -84,8 +84,7 @@ impl Case {
 
     /// The resource as the stand-ins name it (an owner's binding on it makes it exist).
     fn stand_in_resource(self) -> String {
-        self.target()
-            .unwrap_or_else(|| self.resource().to_owned())
+        self.target().unwrap_or_else(|| self.resource().to_owned())
     }
 
     /// The resource, as `kubecred policy` takes it.

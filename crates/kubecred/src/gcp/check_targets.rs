@@ -369,48 +369,138 @@ mod tests {
         let too_long = format!("gar://{HOST}/my-project/a{}", "b".repeat(63));
         for (target, why) in [
             // Ports, user info, other hosts.
-            (format!("gar://{HOST}:8443/my-project/images"), "the host is not"),
-            (format!("gar://{HOST}:80/my-project/images"), "the host is not"),
-            (format!("gar://{HOST}:/my-project/images"), "the host is not"),
-            (format!("gar://u@{HOST}/my-project/images"), "the host is not"),
-            (format!("gar://u:p@{HOST}/my-project/images"), "the host is not"),
-            (format!("gar://{HOST}@evil.example/my-project/images"), "the host is not"),
-            (format!("gar://evil.{HOST}/my-project/images"), "the host is not"),
-            (format!("gar://{HOST}.evil.example/my-project/images"), "the host is not"),
-            ("gar://europe-west1-maven.pkg.dev/my-project/images".into(), "the host is not"),
-            ("gar://a-docker.pkg.dev/my-project/images".into(), "the host is not"),
-            ("gar://127.0.0.1/my-project/images".into(), "the host is not"),
+            (
+                format!("gar://{HOST}:8443/my-project/images"),
+                "the host is not",
+            ),
+            (
+                format!("gar://{HOST}:80/my-project/images"),
+                "the host is not",
+            ),
+            (
+                format!("gar://{HOST}:/my-project/images"),
+                "the host is not",
+            ),
+            (
+                format!("gar://u@{HOST}/my-project/images"),
+                "the host is not",
+            ),
+            (
+                format!("gar://u:p@{HOST}/my-project/images"),
+                "the host is not",
+            ),
+            (
+                format!("gar://{HOST}@evil.example/my-project/images"),
+                "the host is not",
+            ),
+            (
+                format!("gar://evil.{HOST}/my-project/images"),
+                "the host is not",
+            ),
+            (
+                format!("gar://{HOST}.evil.example/my-project/images"),
+                "the host is not",
+            ),
+            (
+                "gar://europe-west1-maven.pkg.dev/my-project/images".into(),
+                "the host is not",
+            ),
+            (
+                "gar://a-docker.pkg.dev/my-project/images".into(),
+                "the host is not",
+            ),
+            (
+                "gar://127.0.0.1/my-project/images".into(),
+                "the host is not",
+            ),
             ("gar:///my-project/images".into(), "the host is not"),
-            ("gar://gcr.io/my-project/images".into(), "Container Registry and S3NS"),
-            ("gar://docker.s3nsregistry.fr/my-project/images".into(), "Container Registry and S3NS"),
+            (
+                "gar://gcr.io/my-project/images".into(),
+                "Container Registry and S3NS",
+            ),
+            (
+                "gar://docker.s3nsregistry.fr/my-project/images".into(),
+                "Container Registry and S3NS",
+            ),
             // Dot segments, escapes, empty segments, trailing slashes, further paths.
             (format!("gar://{HOST}/../images"), "a project id"),
             (format!("gar://{HOST}/my-project/.."), "a repository id"),
             (format!("gar://{HOST}/my-project/."), "a repository id"),
-            (format!("gar://{HOST}/my-project%2Fx/images"), "a project id"),
-            (format!("gar://{HOST}/my-project/images%2Fapp"), "a repository id"),
-            (format!("gar://{HOST}/my-project/images/"), "no image path or trailing '/'"),
-            (format!("gar://{HOST}//my-project/images"), "no image path or trailing '/'"),
-            (format!("gar://{HOST}/my-project/images/app"), "no image path or trailing '/'"),
-            (format!("gar://{HOST}/my-project"), "no image path or trailing '/'"),
+            (
+                format!("gar://{HOST}/my-project%2Fx/images"),
+                "a project id",
+            ),
+            (
+                format!("gar://{HOST}/my-project/images%2Fapp"),
+                "a repository id",
+            ),
+            (
+                format!("gar://{HOST}/my-project/images/"),
+                "no image path or trailing '/'",
+            ),
+            (
+                format!("gar://{HOST}//my-project/images"),
+                "no image path or trailing '/'",
+            ),
+            (
+                format!("gar://{HOST}/my-project/images/app"),
+                "no image path or trailing '/'",
+            ),
+            (
+                format!("gar://{HOST}/my-project"),
+                "no image path or trailing '/'",
+            ),
             (format!("gar://{HOST}/"), "no image path or trailing '/'"),
             (format!("gar://{HOST}"), "no image path or trailing '/'"),
             ("gar://".into(), "no image path or trailing '/'"),
-            (format!("gar://{HOST}\\my-project\\images"), "no image path or trailing '/'"),
+            (
+                format!("gar://{HOST}\\my-project\\images"),
+                "no image path or trailing '/'",
+            ),
             // Tags and digests.
-            (format!("gar://{HOST}/my-project/images:1.0"), "no tag or digest"),
-            (format!("gar://{HOST}/my-project/images@sha256:{}", "0".repeat(64)), "no tag or digest"),
-            (format!("gar://{HOST}/my-project/images?x=1"), "a repository id"),
-            (format!("gar://{HOST}/my-project/images#x"), "a repository id"),
+            (
+                format!("gar://{HOST}/my-project/images:1.0"),
+                "no tag or digest",
+            ),
+            (
+                format!("gar://{HOST}/my-project/images@sha256:{}", "0".repeat(64)),
+                "no tag or digest",
+            ),
+            (
+                format!("gar://{HOST}/my-project/images?x=1"),
+                "a repository id",
+            ),
+            (
+                format!("gar://{HOST}/my-project/images#x"),
+                "a repository id",
+            ),
             // Uppercase and other characters in the project or repository.
             (format!("gar://{HOST}/My-Project/images"), "a project id"),
             (format!("gar://{HOST}/my-project/Images"), "a repository id"),
-            (format!("gar://{HOST}/my-project/images_1"), "a repository id"),
-            (format!("gar://{HOST}/my-project/1images"), "a repository id"),
-            (format!("gar://{HOST}/my-project/images-"), "a repository id"),
-            (format!("gar://{HOST}/my-project/-images"), "a repository id"),
-            (format!("gar://{HOST}/my-project/images\n"), "a repository id"),
-            (format!("gar://{HOST}/my-project/im\u{430}ges"), "a repository id"),
+            (
+                format!("gar://{HOST}/my-project/images_1"),
+                "a repository id",
+            ),
+            (
+                format!("gar://{HOST}/my-project/1images"),
+                "a repository id",
+            ),
+            (
+                format!("gar://{HOST}/my-project/images-"),
+                "a repository id",
+            ),
+            (
+                format!("gar://{HOST}/my-project/-images"),
+                "a repository id",
+            ),
+            (
+                format!("gar://{HOST}/my-project/images\n"),
+                "a repository id",
+            ),
+            (
+                format!("gar://{HOST}/my-project/im\u{430}ges"),
+                "a repository id",
+            ),
             (format!("gar://{HOST}/123456789000/images"), "a project id"),
             (too_long, "a repository id"),
         ] {
@@ -444,7 +534,11 @@ mod tests {
 
     const GAR_MULTI_REGION: Pattern = Pattern {
         name: "gar:// multi-region hosts",
-        valid: &["us-docker.pkg.dev", "europe-docker.pkg.dev", "asia-docker.pkg.dev"],
+        valid: &[
+            "us-docker.pkg.dev",
+            "europe-docker.pkg.dev",
+            "asia-docker.pkg.dev",
+        ],
         accept: accept_host,
         url: false,
         any_port: false,

@@ -371,7 +371,7 @@ pub struct ExplainArgs {
     #[arg(long, short = 'f', value_name = "FILE")]
     pub filename: Option<std::path::PathBuf>,
     /// Then check that the credential reaches this resource (kubecred check's targets:
-    /// s3://, kms://, sqs://, gs://, gcpkms://, pubsub://, azblob://, azkv://, eventhub://).
+    /// s3://, kms://, sqs://, gs://, gcpkms://, pubsub://, gar://, azblob://, azkv://, eventhub://).
     #[arg(long, value_name = "TARGET", conflicts_with = "filename")]
     pub check: Option<String>,
     /// Then log in to this registry with the credential (what docker and the kubelet do).

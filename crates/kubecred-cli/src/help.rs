@@ -124,7 +124,7 @@ mod tests {
         #[cfg(feature = "gcp")]
         assert!(
             check_targets().contains(
-                "gs://BUCKET, gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K, pubsub://projects/P/topics/T"
+                "gs://BUCKET, gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K, pubsub://projects/P/topics/T, gar://LOCATION-docker.pkg.dev/PROJECT/REPOSITORY"
             ),
             "{}",
             check_targets()

@@ -2,8 +2,8 @@
 //! trusts the sandbox's issuer (through a workload identity pool provider and as a GKE
 //! cluster) and whose service accounts may be impersonated by the ServiceAccounts annotated
 //! with them, as `iam.gke.io/gcp-service-account` bindings written for each would allow; the
-//! access checks' APIs (a bucket listing in front of fake-gcs-server, KMS and Pub/Sub
-//! `testIamPermissions`), granting what each ServiceAccount's `sandbox.kubecred.io/gcp-grants`
+//! access checks' APIs (a bucket listing in front of fake-gcs-server, KMS, Pub/Sub and
+//! Artifact Registry `testIamPermissions`), granting what each ServiceAccount's `sandbox.kubecred.io/gcp-grants`
 //! annotation lists. GKE's `clusters.get` reports the sandbox's own API server for cluster
 //! [`GKE_CLUSTER`], and that API server takes the access tokens the stand-ins issue (as the
 //! service account's email, else the federated principal), as GKE's takes Google's.
@@ -150,6 +150,7 @@ pub fn print_gcp(
         "KUBECRED_GCP_STORAGE_URL",
         "KUBECRED_GCP_KMS_URL",
         "KUBECRED_GCP_PUBSUB_URL",
+        "KUBECRED_GCP_ARTIFACTREGISTRY_URL",
     ] {
         writeln!(out, "  export {name}={}", gcp.apis_url())?;
     }

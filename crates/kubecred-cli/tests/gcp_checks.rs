@@ -1,6 +1,7 @@
 //! `kubecred check` against `kubecred sandbox`'s GCP stand-ins, reached through the variables
 //! its banner exports: a bucket (listed through the token-checking front of fake-gcs-server),
-//! a Cloud KMS key and a Pub/Sub topic, allowed by the manifests' grants and denied without.
+//! a Cloud KMS key, a Pub/Sub topic and an Artifact Registry repository, allowed by the
+//! manifests' grants and denied without.
 
 mod support;
 
@@ -9,8 +10,9 @@ use support::{SandboxProcess, TestResult, assert_exit, assert_success, kubecred,
 const KEY: &str =
     "gcpkms://projects/example-project/locations/europe-west1/keyRings/sops/cryptoKeys/flux";
 const TOPIC: &str = "pubsub://projects/example-project/topics/flux-events";
+const REPOSITORY: &str = "gar://europe-west1-docker.pkg.dev/example-project/flux-images";
 
-/// `reader` impersonates a service account granted all three; `stranger` has no grant.
+/// `reader` impersonates a service account granted all four; `stranger` has no grant.
 const MANIFESTS: &str = "
 apiVersion: v1
 kind: ServiceAccount
@@ -24,6 +26,7 @@ metadata:
       gs://flux-artifacts
       gcpkms://projects/example-project/locations/europe-west1/keyRings/sops/cryptoKeys/flux
       pubsub://projects/example-project/topics/flux-events
+      gar://europe-west1-docker.pkg.dev/example-project/flux-images
 ---
 apiVersion: v1
 kind: ServiceAccount
@@ -34,12 +37,13 @@ metadata:
     gcp.auth.fluxcd.io/workload-identity-provider: 'projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/sandbox'
 ";
 
-const VARS: [&str; 5] = [
+const VARS: [&str; 6] = [
     "KUBECRED_GCP_STS_URL",
     "KUBECRED_GCP_IAM_CREDENTIALS_URL",
     "KUBECRED_GCP_STORAGE_URL",
     "KUBECRED_GCP_KMS_URL",
     "KUBECRED_GCP_PUBSUB_URL",
+    "KUBECRED_GCP_ARTIFACTREGISTRY_URL",
 ];
 
 fn fake_gcs_is_installed() -> bool {
@@ -95,6 +99,12 @@ fn checks_are_allowed_by_the_grants_and_denied_without() -> TestResult {
     let topic = check(TOPIC, "reader")?;
     assert_success(&topic);
     assert!(stdout(&topic).contains("ok (allowed: pubsub.topics.publish)"));
+    let repository = check(REPOSITORY, "reader")?;
+    assert_success(&repository);
+    assert_eq!(
+        stdout(&repository).trim(),
+        format!("{REPOSITORY}: ok (allowed: artifactregistry.repositories.downloadArtifacts)")
+    );
 
     let bucket = check("gs://flux-artifacts", "stranger")?;
     assert_exit(&bucket, 1, &["PERMISSION_DENIED", "storage.objects.list"]);
@@ -106,8 +116,23 @@ fn checks_are_allowed_by_the_grants_and_denied_without() -> TestResult {
     );
     let topic = check(TOPIC, "stranger")?;
     assert_exit(&topic, 1, &["denied", "lack pubsub.topics.publish"]);
+    let repository = check(REPOSITORY, "stranger")?;
+    assert_exit(
+        &repository,
+        1,
+        &[
+            "denied",
+            "lack artifactregistry.repositories.downloadArtifacts",
+        ],
+    );
 
     let bad = check("gs://Flux", "reader")?;
     assert_exit(&bad, 1, &["invalid check target 'gs://Flux'"]);
+    let image = check(&format!("{REPOSITORY}/app:1.0"), "reader")?;
+    assert_exit(
+        &image,
+        1,
+        &["invalid check target 'gar://", "no image path"],
+    );
     Ok(())
 }

@@ -349,6 +349,7 @@ fn access_cause(provider: Provider, access: Access<'_>, error: &Error) -> String
         Some(("sqs", arn)) => ("sqs", arn.to_owned()),
         Some(("gcpkms", _) | ("azkv", _)) => ("kms", target.to_owned()),
         Some(("pubsub", _)) => ("pubsub", target.to_owned()),
+        Some(("gar", repository)) => ("registry", repository.to_owned()),
         Some(("eventhub", _)) => ("eventhub", target.to_owned()),
         _ => ("?", target.to_owned()),
     };

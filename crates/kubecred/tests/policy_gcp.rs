@@ -3,13 +3,13 @@
 //! Google service account to impersonate, the policy kubecred writes is loaded into the GCP
 //! stand-ins (nothing else is granted), the ServiceAccount carries the policy's annotations,
 //! and kubecred's own call succeeds: the access check (bucket, KMS, Pub/Sub), GKE
-//! `clusters.get` (cluster), the Artifact Registry login (registry). Then each trust and each
-//! permission document is left out in turn, and the call fails; for the access checks,
-//! `kubecred explain --check` then names the document left out.
-//!
-//! Not enforced: `roles/artifactregistry.reader`. kubecred's registry login mints the token
-//! and calls no Artifact Registry API, and no stand-in serves one; the login succeeds without
-//! the grant (asserted below, so that a stand-in added later shows up here).
+//! `clusters.get` (cluster), the Artifact Registry login and the `gar://` check of the
+//! repository (registry: the login only mints the token, so the check's `testIamPermissions`
+//! for `artifactregistry.repositories.downloadArtifacts` is what needs
+//! `roles/artifactregistry.reader`). Then each trust and each permission document is left out
+//! in turn, and the call fails; for the access checks and the registry, `kubecred explain
+//! --check` then names the document left out (a permission with the `kubecred policy --for
+//! PURPOSE --resource RESOURCE` command that writes it).
 #![cfg(feature = "gcp")]
 
 use kubecred::cluster::ClusterRef;
@@ -70,6 +70,21 @@ impl Case {
             if self.gke { "gke" } else { "pool" },
             if self.impersonate { "sa" } else { "direct" }
         )
+    }
+
+    /// What `kubecred check` and `explain --check` are given: the resource as a check target
+    /// (the registry's repository as `gar://`), `None` for a cluster.
+    fn target(self) -> Option<String> {
+        match self.purpose {
+            Purpose::Cluster => None,
+            Purpose::Registry => Some(format!("gar://{REPOSITORY}")),
+            _ => Some(self.resource().to_owned()),
+        }
+    }
+
+    /// The resource as the stand-ins name it (an owner's binding on it makes it exist).
+    fn stand_in_resource(self) -> String {
+        self.target().unwrap_or_else(|| self.resource().to_owned())
     }
 
     /// The resource, as `kubecred policy` takes it.
@@ -189,7 +204,7 @@ impl World {
                 ca_pem: self.sandbox.ca_pem().to_owned(),
             }),
             resource_bindings: vec![ResourceBinding {
-                resource: case.resource().to_owned(),
+                resource: case.stand_in_resource(),
                 role: "roles/owner".into(),
                 member: "user:owner@example.com".into(),
             }],
@@ -210,6 +225,7 @@ impl World {
             ("KUBECRED_GCP_STORAGE_URL", &apis),
             ("KUBECRED_GCP_KMS_URL", &apis),
             ("KUBECRED_GCP_PUBSUB_URL", &apis),
+            ("KUBECRED_GCP_ARTIFACTREGISTRY_URL", &apis),
         ]);
         let policy = PolicyConfig {
             object_level_workload_identity: true,
@@ -242,9 +258,13 @@ impl World {
             }
             Purpose::Registry => {
                 let image = format!("{REPOSITORY}/app:1.0");
-                kubecred::registry::login(&engine, &image, &request)
-                    .await
-                    .map(|login| format!("login as {}", login.username))
+                let target = case.target().unwrap_or_default();
+                match kubecred::registry::login(&engine, &image, &request).await {
+                    Ok(login) => kubecred::check::run(&engine, &target, &request)
+                        .await
+                        .map(|checked| format!("login as {}; {checked}", login.username)),
+                    Err(error) => Err(error),
+                }
             }
             _ => kubecred::check::run(&engine, case.resource(), &request).await,
         };
@@ -264,15 +284,16 @@ impl World {
             namespace: Some(NAMESPACE.into()),
             ..Request::new(Provider::Gcp)
         };
-        let access = kubecred::explain::Access::Check(case.resource());
+        let target = case.target().ok_or("no check target")?;
+        let access = kubecred::explain::Access::Check(&target);
         let explanation = kubecred::explain::explain_access(&engine, &request, access, false).await;
         gcp.shutdown().await;
         Ok(explanation)
     }
 
     /// `explain` names the document removed from `case`'s policy: a permission at the access
-    /// step (with the `kubecred policy` command), the impersonation binding or the pool provider
-    /// at the exchange.
+    /// step (with the `kubecred policy` command for `case`'s purpose and resource), the
+    /// impersonation binding or the pool provider at the exchange.
     async fn explained(&self, case: Case, without: &Value, removed: &Value) -> TestResult {
         let explanation = self.explain(case, without).await?;
         let failed = explanation
@@ -284,17 +305,21 @@ impl World {
         let (step, expected) = if removed["kind"] == "gcp_workload_identity_pool_provider" {
             (
                 kubecred::explain::StepName::Exchange,
-                "pool or provider does not exist",
+                "pool or provider does not exist".to_owned(),
             )
         } else if removed["role"] == "roles/iam.workloadIdentityUser" {
             (
                 kubecred::explain::StepName::Exchange,
-                "roles/iam.workloadIdentityUser",
+                "roles/iam.workloadIdentityUser".to_owned(),
             )
         } else {
             (
                 kubecred::explain::StepName::Access,
-                "kubecred policy --provider gcp --for",
+                format!(
+                    "kubecred policy --provider gcp --for {} --resource {} writes the grant",
+                    case.purpose.name(),
+                    case.resource()
+                ),
             )
         };
         assert_eq!(
@@ -304,7 +329,7 @@ impl World {
             explanation.text()
         );
         assert!(
-            cause.contains(expected),
+            cause.contains(&expected),
             "{case:?} without {removed}: {cause}"
         );
         Ok(())
@@ -318,12 +343,15 @@ impl World {
                 .call(case, policy)
                 .await
                 .map_err(|e| format!("{case:?}: {e}"))?;
-            assert!(
-                allowed.contains(": ok (allowed: ")
-                    || allowed == format!("cluster at {}", self.sandbox.url())
-                    || allowed == "login as oauth2accesstoken",
-                "{case:?}: {allowed}"
-            );
+            let expected = match case.purpose {
+                Purpose::Cluster => format!("cluster at {}", self.sandbox.url()),
+                Purpose::Registry => format!(
+                    "login as oauth2accesstoken; gar://{REPOSITORY}: ok (allowed: \
+                     artifactregistry.repositories.downloadArtifacts)"
+                ),
+                _ => format!("{}: ok (allowed: ", case.resource()),
+            };
+            assert!(allowed.starts_with(&expected), "{case:?}: {allowed}");
             let trust = policy["trust"].as_array().map_or(0, Vec::len);
             let expected_trust = usize::from(!case.gke) + usize::from(case.impersonate);
             assert_eq!(trust, expected_trust, "{case:?}: {policy}");
@@ -335,11 +363,6 @@ impl World {
                         .map(|documents| documents.remove(index))
                         .ok_or("no documents")?;
                     let outcome = self.call(case, &without).await;
-                    if case.purpose == Purpose::Registry && list == "permissions" {
-                        // Not enforced: see the module documentation.
-                        assert!(outcome.is_ok(), "{case:?}: {outcome:?}");
-                        continue;
-                    }
                     let error = match outcome {
                         Ok(summary) => {
                             panic!("{case:?} without {list}[{index}] {removed}: {summary}")
@@ -351,10 +374,7 @@ impl World {
                         .is_some_and(kubecred::Error::is_denied);
                     assert!(denied, "{case:?} without {removed}: {error}");
                     assert!(!error.to_string().contains("ya29."), "{error}");
-                    if matches!(
-                        case.purpose,
-                        Purpose::Bucket | Purpose::Kms | Purpose::Pubsub
-                    ) {
+                    if case.target().is_some() {
                         self.explained(case, &without, &removed).await?;
                     }
                 }
@@ -393,9 +413,9 @@ async fn cluster_policies_are_enforced() -> TestResult {
     enforced(Purpose::Cluster).await
 }
 
-/// The trust is enforced; the reader role is not (see the module documentation).
+/// The login needs the trust; the `gar://` check also needs `roles/artifactregistry.reader`.
 #[tokio::test]
-async fn registry_policies_trust_is_enforced() -> TestResult {
+async fn registry_policies_are_enforced() -> TestResult {
     enforced(Purpose::Registry).await
 }
 

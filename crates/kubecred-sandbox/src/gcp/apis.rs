@@ -5,8 +5,10 @@
 //! - Cloud Storage `GET /storage/v1/b/{bucket}/o` (`storage.objects.list`): a token-checking
 //!   front of fake-gcs-server ([`super::fake_gcs`], which ignores tokens), forwarding the
 //!   allowed listings to it;
-//! - Cloud KMS and Pub/Sub `POST /v1/{resource}:testIamPermissions`: the subset of the asked
-//!   permissions the caller holds (`{}` for none, as Google answers).
+//! - Cloud KMS, Pub/Sub and Artifact Registry `POST /v1/{resource}:testIamPermissions` (a key,
+//!   a topic, a repository `projects/P/locations/L/repositories/R`): the subset of the asked
+//!   permissions the caller holds (`{}` for none, as Google answers); any other resource is not
+//!   served.
 
 use std::sync::Arc;
 
@@ -130,7 +132,8 @@ fn tested(
     })
 }
 
-/// The target form (`gcpkms://…`, `pubsub://…`) of `<resource>:testIamPermissions`.
+/// The target form (`gcpkms://…`, `pubsub://…`, `gar://L-docker.pkg.dev/P/R`) of
+/// `<resource>:testIamPermissions`.
 fn resource(name: &str) -> Result<String, ApiError> {
     let not_served = || ApiError::not_found("The requested method is not served here.");
     let resource = name
@@ -149,6 +152,16 @@ fn resource(name: &str) -> Result<String, ApiError> {
             _,
         ] => Ok(format!("gcpkms://{resource}")),
         ["projects", _, "topics", _] => Ok(format!("pubsub://{resource}")),
+        [
+            "projects",
+            project,
+            "locations",
+            location,
+            "repositories",
+            repository,
+        ] => Ok(format!(
+            "gar://{location}-docker.pkg.dev/{project}/{repository}"
+        )),
         _ => Err(not_served()),
     }
 }
@@ -158,7 +171,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_keys_and_topics_are_tested() {
+    fn only_keys_topics_and_repositories_are_tested() {
         assert_eq!(
             resource("projects/p/topics/t:testIamPermissions"),
             Ok("pubsub://projects/p/topics/t".to_owned())
@@ -167,10 +180,17 @@ mod tests {
             resource("projects/p/locations/l/keyRings/r/cryptoKeys/k:testIamPermissions"),
             Ok("gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k".to_owned())
         );
+        assert_eq!(
+            resource("projects/p/locations/europe-west1/repositories/r:testIamPermissions"),
+            Ok("gar://europe-west1-docker.pkg.dev/p/r".to_owned())
+        );
         for other in [
             "projects/p/topics/t:publish",
             "projects/p/subscriptions/s:testIamPermissions",
             "projects/p/topics/t/x:testIamPermissions",
+            "projects/p/locations/l/repositories/r/packages/x:testIamPermissions",
+            "projects/p/locations/l/repositories:testIamPermissions",
+            "projects/p/locations/l:testIamPermissions",
         ] {
             assert_eq!(resource(other).map_err(|e| e.code()), Err(404), "{other}");
         }

@@ -1,5 +1,5 @@
 //! Grants on the resources the access checks test (Cloud Storage buckets, Cloud KMS keys,
-//! Pub/Sub topics) and on the project (GKE `clusters.get`): role bindings on each resource,
+//! Pub/Sub topics, Artifact Registry repositories) and on the project (GKE `clusters.get`): role bindings on each resource,
 //! with the permissions of each role, and the bindings `kubecred sandbox` derives from the
 //! manifests' ServiceAccounts.
 
@@ -13,18 +13,17 @@ pub const KMS_DECRYPTER: &str = "roles/cloudkms.cryptoKeyDecrypter";
 pub const PUBSUB_PUBLISHER: &str = "roles/pubsub.publisher";
 /// `roles/container.clusterViewer` (gets the project's GKE clusters), on `projects/P`.
 pub const CLUSTER_VIEWER: &str = "roles/container.clusterViewer";
-/// `roles/artifactregistry.reader` (pulls from a repository). Held, never asked: kubecred's
-/// registry login calls no Artifact Registry API, and no stand-in serves one.
+/// `roles/artifactregistry.reader` (pulls from a repository), asked by the `gar://` check.
 pub const ARTIFACT_REGISTRY_READER: &str = "roles/artifactregistry.reader";
 
 /// The sandbox annotation of a ServiceAccount granting its identity the check permission on
 /// each target it lists (space-separated `gs://BUCKET`, `gcpkms://projects/…/cryptoKeys/K`,
-/// `pubsub://projects/P/topics/T`).
+/// `pubsub://projects/P/topics/T`, `gar://LOCATION-docker.pkg.dev/P/R`).
 pub const GCP_GRANTS_ANNOTATION: &str = "sandbox.kubecred.io/gcp-grants";
 
 /// One member of one role on a resource, named as the check targets name it
-/// (`gs://BUCKET`, `gcpkms://projects/…`, `pubsub://projects/…`), or `projects/P` (the
-/// project, for `clusters.get`), or `LOCATION-docker.pkg.dev/P/R` (a repository, not checked).
+/// (`gs://BUCKET`, `gcpkms://projects/…`, `pubsub://projects/…`,
+/// `gar://LOCATION-docker.pkg.dev/P/R`), or `projects/P` (the project, for `clusters.get`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceBinding {
     /// The resource, e.g. `gs://flux-artifacts`.
@@ -63,6 +62,7 @@ fn role_for(target: &str) -> Option<&'static str> {
         ("gs://", STORAGE_OBJECT_VIEWER),
         ("gcpkms://", KMS_DECRYPTER),
         ("pubsub://", PUBSUB_PUBLISHER),
+        ("gar://", ARTIFACT_REGISTRY_READER),
     ]
     .into_iter()
     .find_map(|(scheme, role)| target.starts_with(scheme).then_some(role))
@@ -112,7 +112,7 @@ mod tests {
     #[test]
     fn annotated_service_accounts_are_granted_their_targets() -> Result<(), crate::ManifestError> {
         let manifests = crate::Manifests::parse(
-            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: ns, annotations: {iam.gke.io/gcp-service-account: 'sa@proj.iam.gserviceaccount.com', sandbox.kubecred.io/gcp-grants: 'gs://b/ pubsub://projects/proj/topics/t ftp://x'}}\n---\n\
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: ns, annotations: {iam.gke.io/gcp-service-account: 'sa@proj.iam.gserviceaccount.com', sandbox.kubecred.io/gcp-grants: 'gs://b/ pubsub://projects/proj/topics/t ftp://x gar://us-docker.pkg.dev/proj/r'}}\n---\n\
              apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: b, namespace: ns, annotations: {sandbox.kubecred.io/gcp-grants: 'gcpkms://k'}}\n",
         )?;
         let config = GcpConfig {
@@ -139,6 +139,11 @@ mod tests {
                     "serviceAccount:sa@proj.iam.gserviceaccount.com"
                 ),
                 (
+                    "gar://us-docker.pkg.dev/proj/r",
+                    ARTIFACT_REGISTRY_READER,
+                    "serviceAccount:sa@proj.iam.gserviceaccount.com"
+                ),
+                (
                     "gcpkms://k",
                     KMS_DECRYPTER,
                     "serviceAccount:proj.svc.id.goog[ns/b]"
@@ -151,6 +156,10 @@ mod tests {
             ]
         );
         assert_eq!(permissions("roles/owner"), &[] as &[&str]);
+        assert_eq!(
+            permissions(ARTIFACT_REGISTRY_READER),
+            &["artifactregistry.repositories.downloadArtifacts"]
+        );
         Ok(())
     }
 }

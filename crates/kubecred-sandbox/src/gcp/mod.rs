@@ -182,8 +182,9 @@ impl GcpStandIns {
     }
 
     /// The base URL of the Google APIs the access checks call (Cloud Storage, Cloud KMS,
-    /// Pub/Sub), `http://127.0.0.1:PORT`: the value of `KUBECRED_GCP_STORAGE_URL`,
-    /// `KUBECRED_GCP_KMS_URL` and `KUBECRED_GCP_PUBSUB_URL`.
+    /// Pub/Sub, Artifact Registry), `http://127.0.0.1:PORT`: the value of
+    /// `KUBECRED_GCP_STORAGE_URL`, `KUBECRED_GCP_KMS_URL`, `KUBECRED_GCP_PUBSUB_URL` and
+    /// `KUBECRED_GCP_ARTIFACTREGISTRY_URL`.
     pub fn apis_url(&self) -> String {
         format!("http://{}", self.apis)
     }

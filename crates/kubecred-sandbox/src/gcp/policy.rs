@@ -11,8 +11,8 @@
 //!   `projects/_/buckets/B` → `gs://B`, `projects/P/locations/L/keyRings/R/cryptoKeys/K` →
 //!   `gcpkms://projects/P/…/cryptoKeys/K`, `projects/P/topics/T` → `pubsub://projects/P/topics/T`,
 //!   `projects/P` → `projects/P` (`clusters.get`), and
-//!   `projects/P/locations/L/repositories/R` → `L-docker.pkg.dev/P/R` (held, never asked: no
-//!   stand-in serves Artifact Registry).
+//!   `projects/P/locations/L/repositories/R` → `gar://L-docker.pkg.dev/P/R` (Artifact
+//!   Registry's `testIamPermissions`).
 //!
 //! The sandbox does not depend on kubecred: the shape is read here, strictly. Unknown kinds,
 //! fields and resources are errors naming them.
@@ -307,7 +307,7 @@ fn checked(resource: &str) -> Result<Checked, PolicyError> {
             "repositories",
             repository,
         ] => {
-            format!("{location}-docker.pkg.dev/{project}/{repository}")
+            format!("gar://{location}-docker.pkg.dev/{project}/{repository}")
         }
         ["projects", project] if project != "_" && project != "-" => resource.to_owned(),
         _ => {
@@ -404,7 +404,7 @@ mod tests {
                 "gs://b-1",
                 "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k",
                 "pubsub://projects/p/topics/t",
-                "europe-west1-docker.pkg.dev/p/r",
+                "gar://europe-west1-docker.pkg.dev/p/r",
                 "projects/p",
             ]
         );

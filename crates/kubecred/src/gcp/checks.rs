@@ -5,17 +5,21 @@
 //! - `gcpkms://…/cryptoKeys/K`: the key may decrypt (Cloud KMS `testIamPermissions` with
 //!   `cloudkms.cryptoKeyVersions.useToDecrypt`);
 //! - `pubsub://projects/P/topics/T`: the topic may be published to (Pub/Sub
-//!   `testIamPermissions` with `pubsub.topics.publish`).
+//!   `testIamPermissions` with `pubsub.topics.publish`);
+//! - `gar://LOCATION-docker.pkg.dev/PROJECT/REPOSITORY`: the repository may be pulled from
+//!   (Artifact Registry `testIamPermissions` on `projects/P/locations/L/repositories/R` with
+//!   `artifactregistry.repositories.downloadArtifacts`, what a pull needs; the registry login
+//!   itself only mints the token, which any identity may do).
 //!
 //! `testIamPermissions` answers the subset of the asked permissions the caller holds; an
 //! empty subset is a denial naming the permission. Each service's base URL is Google's, or
 //! the one documented override read from the engine's environment (an operator setting, for
 //! the sandbox's stand-ins and emulators): `KUBECRED_GCP_STORAGE_URL`, `KUBECRED_GCP_KMS_URL`,
-//! `KUBECRED_GCP_PUBSUB_URL`. An override is Google's own base URL, or a loopback listener
+//! `KUBECRED_GCP_PUBSUB_URL`, `KUBECRED_GCP_ARTIFACTREGISTRY_URL`. An override is Google's own base URL, or a loopback listener
 //! over `http` or `https`, with no user info, path, query or fragment.
 //!
-//! Two small calls sent with reqwest (see [`crate::http`]: the request's proxy, the engine's
-//! timeouts) rather than Google's storage, KMS and Pub/Sub client crates: each is one request
+//! Small calls sent with reqwest (see [`crate::http`]: the request's proxy, the engine's
+//! timeouts) rather than Google's storage, KMS, Pub/Sub and Artifact Registry client crates: each is one request
 //! whose shape is stable, and those crates would add their gRPC / generated stacks for it.
 
 use serde::Deserialize;
@@ -34,6 +38,7 @@ pub(crate) enum Api {
     Storage,
     Kms,
     PubSub,
+    ArtifactRegistry,
 }
 
 impl Api {
@@ -43,6 +48,7 @@ impl Api {
             Api::Storage => "KUBECRED_GCP_STORAGE_URL",
             Api::Kms => "KUBECRED_GCP_KMS_URL",
             Api::PubSub => "KUBECRED_GCP_PUBSUB_URL",
+            Api::ArtifactRegistry => "KUBECRED_GCP_ARTIFACTREGISTRY_URL",
         }
     }
 
@@ -52,6 +58,7 @@ impl Api {
             Api::Storage => "https://storage.googleapis.com",
             Api::Kms => "https://cloudkms.googleapis.com",
             Api::PubSub => "https://pubsub.googleapis.com",
+            Api::ArtifactRegistry => "https://artifactregistry.googleapis.com",
         }
     }
 }
@@ -102,6 +109,7 @@ pub(crate) async fn run(engine: &Engine, target: &str, request: &Request) -> Res
         CheckTarget::Bucket(_) => Api::Storage,
         CheckTarget::CryptoKey(_) => Api::Kms,
         CheckTarget::Topic(_) => Api::PubSub,
+        CheckTarget::Repository(_) => Api::ArtifactRegistry,
     };
     let base = base_url(engine.env(), api)?;
     let token = engine.access_token(request).await?.token;
@@ -114,11 +122,16 @@ pub(crate) async fn run(engine: &Engine, target: &str, request: &Request) -> Res
     match parsed {
         CheckTarget::Bucket(bucket) => call.bucket(&bucket).await,
         CheckTarget::CryptoKey(name) => {
-            call.permission(check_targets::KMS_SCHEME, &name, KMS_DECRYPT)
-                .await
+            let shown = format!("{}{name}", check_targets::KMS_SCHEME);
+            call.permission(&shown, &name, KMS_DECRYPT).await
         }
         CheckTarget::Topic(name) => {
-            call.permission(check_targets::PUBSUB_SCHEME, &name, PUBSUB_PUBLISH)
+            let shown = format!("{}{name}", check_targets::PUBSUB_SCHEME);
+            call.permission(&shown, &name, PUBSUB_PUBLISH).await
+        }
+        CheckTarget::Repository(repository) => {
+            let name = repository.resource_name();
+            call.permission(&repository.to_string(), &name, GAR_DOWNLOAD)
                 .await
         }
     }
@@ -128,6 +141,8 @@ pub(crate) async fn run(engine: &Engine, target: &str, request: &Request) -> Res
 pub const KMS_DECRYPT: &str = "cloudkms.cryptoKeyVersions.useToDecrypt";
 /// The permission the Pub/Sub check tests.
 pub const PUBSUB_PUBLISH: &str = "pubsub.topics.publish";
+/// The permission the Artifact Registry check tests (what a pull needs).
+pub const GAR_DOWNLOAD: &str = "artifactregistry.repositories.downloadArtifacts";
 /// The permission the bucket listing needs.
 pub const STORAGE_LIST: &str = "storage.objects.list";
 
@@ -172,9 +187,10 @@ impl Call<'_> {
         ))
     }
 
-    /// `testIamPermissions` on `name` for `permission`: allowed, or denied naming it.
-    async fn permission(&self, scheme: &str, name: &str, permission: &str) -> Result<String> {
-        let action = format!("test {permission} on {scheme}{name} (testIamPermissions)");
+    /// `testIamPermissions` on resource `name` (the target `shown`) for `permission`: allowed,
+    /// or denied naming it.
+    async fn permission(&self, shown: &str, name: &str, permission: &str) -> Result<String> {
+        let action = format!("test {permission} on {shown} (testIamPermissions)");
         let url = format!("{}/v1/{name}:testIamPermissions", self.base);
         tracing::debug!(%url, "GCP permission check");
         let body = serde_json::json!({ "permissions": [permission] });
@@ -185,9 +201,9 @@ impl Call<'_> {
             .json(&body);
         let answer: Permissions = wire::json(request, &action).await?;
         match answer.permissions.iter().any(|p| p == permission) {
-            true => Ok(format!("{scheme}{name}: ok (allowed: {permission})")),
+            true => Ok(format!("{shown}: ok (allowed: {permission})")),
             false => Err(Error::denied(format!(
-                "{scheme}{name}: denied: the credentials lack {permission}"
+                "{shown}: denied: the credentials lack {permission}"
             ))),
         }
     }
@@ -206,6 +222,10 @@ mod tests {
         assert_eq!(base(&[], Api::Storage), "https://storage.googleapis.com");
         assert_eq!(base(&[], Api::Kms), "https://cloudkms.googleapis.com");
         assert_eq!(base(&[], Api::PubSub), "https://pubsub.googleapis.com");
+        assert_eq!(
+            base(&[], Api::ArtifactRegistry),
+            "https://artifactregistry.googleapis.com"
+        );
     }
 
     #[test]
@@ -216,6 +236,22 @@ mod tests {
         assert_eq!(base(&pairs, Api::PubSub), "https://pubsub.googleapis.com");
         let pairs = [("KUBECRED_GCP_STORAGE_URL", "http://[::1]:4443")];
         assert_eq!(base(&pairs, Api::Storage), "http://[::1]:4443");
+        let pairs = [("KUBECRED_GCP_ARTIFACTREGISTRY_URL", "http://127.0.0.1:8086")];
+        assert_eq!(base(&pairs, Api::ArtifactRegistry), "http://127.0.0.1:8086");
+        let pairs = [(
+            "KUBECRED_GCP_ARTIFACTREGISTRY_URL",
+            "https://artifactregistry.googleapis.com/",
+        )];
+        assert_eq!(
+            base(&pairs, Api::ArtifactRegistry),
+            "https://artifactregistry.googleapis.com"
+        );
+        // Another API's Google host is not this API's base.
+        let pairs = [(
+            "KUBECRED_GCP_ARTIFACTREGISTRY_URL",
+            "https://pubsub.googleapis.com",
+        )];
+        assert!(base(&pairs, Api::ArtifactRegistry).contains("neither"));
     }
 
     #[test]

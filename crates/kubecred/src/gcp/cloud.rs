@@ -2,7 +2,7 @@
 //! impersonation when the ServiceAccount names a GCP service account), node level (the
 //! metadata server's token), GAR / GCR / S3NS registry login with either, GKE remote
 //! clusters (the access token as the bearer), and access checks (`gs://`, `gcpkms://`,
-//! `pubsub://`, in [`super::checks`]).
+//! `pubsub://`, `gar://`, in [`super::checks`]).
 //!
 //! Controller level is Application Default Credentials (`controller`), secret level a Secret's
 //! service-account key (`secret`).

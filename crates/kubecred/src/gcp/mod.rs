@@ -6,7 +6,7 @@
 //!   `gcp.auth.fluxcd.io/workload-identity-provider`), validated by `parse`.
 //! - `cluster`: GKE cluster ids and the cluster the metadata server names; `audience`: the
 //!   token and STS audiences on and off GKE, scopes and endpoints.
-//! - `check_targets`, `checks`: the access checks (`gs://`, `gcpkms://`, `pubsub://`).
+//! - `check_targets`, `checks`: the access checks (`gs://`, `gcpkms://`, `pubsub://`, `gar://`).
 //! - `hosts`: GAR, GCR and S3NS registry hosts, matched exactly.
 //! - `key`, `external_account` (with `source`): Google's credential files, checked, their
 //!   endpoints checked by `urls`; `json`: reading them, errors without values.

@@ -12,12 +12,11 @@
 //! | `pubsub`   | `[pubsub://]projects/P/topics/T`                 | the topic                                        | `roles/pubsub.publisher`           |
 //!
 //! The resources are parsed by the parsers kubecred itself uses for them (`gcp::hosts`,
-//! `gcp::check_targets`, `gcp::cluster`), plus an Artifact Registry repository id.
+//! `gcp::check_targets`, whose Artifact Registry repository id rule the `gar://` check uses
+//! too, `gcp::cluster`).
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -51,11 +50,6 @@ pub(crate) const PUBSUB_PUBLISHER: &str = "roles/pubsub.publisher";
 /// Terraform's name of every resource written (one of each type).
 const TF_NAME: &str = "kubecred";
 
-/// An Artifact Registry repository id: a lowercase letter, then lowercase letters, digits and
-/// hyphens, not ending with a hyphen, at most 63.
-static REPOSITORY_RE: LazyLock<Regex> =
-    LazyLock::new(|| crate::gcp::parse::compiled(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$"));
-const REPOSITORY_RULE: &str = "a repository id is 1-63 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen";
 const REGISTRY_FORM: &str = "LOCATION-docker.pkg.dev/PROJECT/REPOSITORY";
 
 /// A resource of a purpose, parsed.
@@ -295,8 +289,8 @@ fn repository(text: &str) -> Result<Resource> {
     if !cluster::is_project_id(project) {
         return Err(invalid(PROJECT_ID_RULE));
     }
-    if !REPOSITORY_RE.is_match(repository) {
-        return Err(invalid(REPOSITORY_RULE));
+    if !check_targets::is_repository_id(repository) {
+        return Err(invalid(check_targets::REPOSITORY_RULE));
     }
     Ok(Resource::Repository {
         project: project.into(),

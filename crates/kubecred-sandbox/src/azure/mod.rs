@@ -46,11 +46,12 @@ pub use azurite::{AZURITE_ACCOUNT, AZURITE_BLOB_VAR, Azurite};
 pub use certificate::{AppCertificate, CertificateError};
 pub use config::{
     ACR_AUDIENCE, ACR_PULL, AKS_AUDIENCE, AKS_CLUSTER_USER, ARM_AUDIENCE, AZURE_GRANTS_ANNOTATION,
-    AksCluster, AzureConfig, CLIENT_ID_ANNOTATION, DEVOPS_AUDIENCE, EVENT_HUBS_AUDIENCE,
-    EVENT_HUBS_DATA_OWNER, EVENT_HUBS_DATA_SENDER, EntraApp, FederatedCredential,
-    KEY_VAULT_AUDIENCE, KEY_VAULT_CRYPTO_USER, ManagedIdentity, NodeIdentities, RoleGrant,
-    STORAGE_AUDIENCE, STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER,
-    TENANT_ID_ANNOTATION, TOKEN_EXCHANGE_AUDIENCE, apps_for_annotated_service_accounts,
+    AksCluster, AzureConfig, CLIENT_ID_ANNOTATION, DEVOPS_AUDIENCE, DEVOPS_READING_GROUPS,
+    DevOpsAccess, DevOpsEntitlement, DevOpsMembership, EVENT_HUBS_AUDIENCE, EVENT_HUBS_DATA_OWNER,
+    EVENT_HUBS_DATA_SENDER, EntraApp, FederatedCredential, KEY_VAULT_AUDIENCE,
+    KEY_VAULT_CRYPTO_USER, ManagedIdentity, NodeIdentities, RoleGrant, STORAGE_AUDIENCE,
+    STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER, TENANT_ID_ANNOTATION,
+    TOKEN_EXCHANGE_AUDIENCE, apps_for_annotated_service_accounts,
     grants_for_annotated_service_accounts,
 };
 pub use error::{AzureStartError, EntraError};

@@ -895,7 +895,10 @@ fn devops_commands_carry_the_entitlement_as_a_rest_call_and_look_up_readers() ->
         "# then: az devops security group membership add --organization https://dev.azure.com/contoso --group-id"
     ));
     assert!(
-        policy.notes.iter().any(|n| n.contains("no az devops command")),
+        policy
+            .notes
+            .iter()
+            .any(|n| n.contains("no az devops command")),
         "{:?}",
         policy.notes
     );

@@ -377,6 +377,10 @@ pub struct ExplainArgs {
     /// Then log in to this registry with the credential (what docker and the kubelet do).
     #[arg(long, value_name = "HOST", conflicts_with_all = ["filename", "check"])]
     pub registry: Option<String>,
+    /// Then read this git repository's refs with the credential (what git fetch does first;
+    /// an HTTPS URL, e.g. https://dev.azure.com/ORG/PROJECT/_git/REPO).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["filename", "check", "registry"])]
+    pub git: Option<String>,
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// Walk the steps without exchanging anything.

@@ -243,6 +243,8 @@ pub enum Access<'a> {
     Check(&'a str),
     /// A registry login at this host.
     Registry(&'a str),
+    /// A read of this git repository's refs (HTTPS URL), as `git fetch` begins.
+    Git(&'a str),
 }
 
 /// [`explain`], then `access` with the credential; a denial names the missing permission and
@@ -259,7 +261,7 @@ pub async fn explain_access(
         .iter()
         .any(|s| s.step == StepName::Exchange && s.status == Status::Ok);
     let (name, used) = match access {
-        Access::Check(target) => (target, None),
+        Access::Check(target) | Access::Git(target) => (target, None),
         Access::Registry(host) => (host, Some(host)),
     };
     let step = match exchanged {
@@ -270,9 +272,13 @@ pub async fn explain_access(
             cause: None,
         },
         true => {
-            let result = match used {
-                None => crate::check::run(engine, name, request).await,
-                Some(host) => crate::registry::login(engine, host, request)
+            let result = match (access, used) {
+                (Access::Git(url), _) => match url::Url::parse(url) {
+                    Ok(url) => crate::git::read_refs(engine, &url, request).await,
+                    Err(_) => Err(Error::invalid(format!("{url:?} is not a URL"))),
+                },
+                (_, None) => crate::check::run(engine, name, request).await,
+                (_, Some(host)) => crate::registry::login(engine, host, request)
                     .await
                     .map(|login| format!("{host}: logged in as {}", login.username)),
             };
@@ -287,7 +293,11 @@ pub async fn explain_access(
                     step: StepName::Access,
                     status: Status::Failed,
                     detail: error.to_string(),
-                    cause: Some(access_cause(request.provider, access, &error)),
+                    cause: Some(match access {
+                        // Git hosts name what is missing in their own terms.
+                        Access::Git(_) => cause(request, &error),
+                        _ => access_cause(request.provider, access, &error),
+                    }),
                 },
             }
         }
@@ -313,7 +323,7 @@ fn access_cause(provider: Provider, access: Access<'_>, error: &Error) -> String
                  --for registry --resource {resource} writes the grant"
             );
         }
-        Access::Check(target) => target,
+        Access::Check(target) | Access::Git(target) => target,
     };
     let (purpose, resource) = match target.split_once("://") {
         Some(("s3" | "gs" | "azblob", _)) => ("bucket", target.to_owned()),
@@ -680,6 +690,17 @@ pub(crate) fn cause(request: &Request, error: &Error) -> String {
                     .to_owned(),
             )
         }
+        Provider::Azure if has("TF400813") => Some(
+            "the service principal is not a user of the Azure DevOps organization: kubecred \
+             policy --provider azure --for git writes its entitlement"
+                .to_owned(),
+        ),
+        Provider::Azure if has("TF401019") => Some(
+            "the service principal is in no group that reads the repository (Readers) of the \
+             Azure DevOps project, or the repository does not exist: kubecred policy --provider \
+             azure --for git writes the membership"
+                .to_owned(),
+        ),
         Provider::Gcp if has("The issuer in ID Token") => Some(
             "the workload identity pool provider (or GKE's identity namespace) does not trust \
              the cluster's issuer: its issuer URI must be the token's iss exactly"

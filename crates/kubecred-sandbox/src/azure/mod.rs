@@ -200,6 +200,13 @@ impl AzureStandIns {
         format!("https://{}", self.eventhubs)
     }
 
+    /// The DevOps git stand-in's base URL, `https://127.0.0.1:PORT` (`KUBECRED_AZURE_DEVOPS_URL`,
+    /// where `kubecred explain --git` reads a repository's refs; git itself resolves
+    /// `dev.azure.com` to it).
+    pub fn devops_url(&self) -> String {
+        format!("https://{}", self.devops)
+    }
+
     /// The port on 127.0.0.1 of the Azure DevOps git stand-in, whose certificate names
     /// `dev.azure.com` (git: `-c http.curloptResolve=dev.azure.com:PORT:127.0.0.1`).
     pub fn devops_port(&self) -> u16 {
@@ -217,7 +224,7 @@ impl AzureStandIns {
 
     /// The variables that point a shell (kubecred, `@azure/identity`) at these stand-ins:
     /// `AZURE_AUTHORITY_HOST`, `AZURE_TENANT_ID` and `KUBECRED_AZURE_{IMDS,ACR,ARM,BLOB,
-    /// KEYVAULT,EVENTHUBS}_URL`. The CA is not among them: write [`AzureStandIns::ca_pem`] to a
+    /// KEYVAULT,EVENTHUBS,DEVOPS}_URL`. The CA is not among them: write [`AzureStandIns::ca_pem`] to a
     /// file and name it in the client's trust variable.
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -229,6 +236,7 @@ impl AzureStandIns {
             ("KUBECRED_AZURE_BLOB_URL", self.blob_url()),
             ("KUBECRED_AZURE_KEYVAULT_URL", self.keyvault_url()),
             ("KUBECRED_AZURE_EVENTHUBS_URL", self.eventhubs_url()),
+            ("KUBECRED_AZURE_DEVOPS_URL", self.devops_url()),
         ]
     }
 

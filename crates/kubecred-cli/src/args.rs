@@ -379,8 +379,12 @@ pub struct ExplainArgs {
     pub registry: Option<String>,
     /// Then get credentials for this remote cluster (EKS cluster ARN, GKE
     /// projects/P/locations/L/clusters/C, AKS resource id), as kubectl's exec plugin would.
-    #[arg(long, value_name = "CLUSTER", conflicts_with_all = ["filename", "check", "registry"])]
+    #[arg(long, value_name = "CLUSTER", conflicts_with_all = ["filename", "check", "registry", "git"])]
     pub cluster: Option<String>,
+    /// Then read this git repository's refs with the credential (what git fetch does first;
+    /// an HTTPS URL, e.g. https://dev.azure.com/ORG/PROJECT/_git/REPO).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["filename", "check", "registry"])]
+    pub git: Option<String>,
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// Walk the steps without exchanging anything.

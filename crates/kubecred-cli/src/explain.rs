@@ -44,11 +44,12 @@ pub async fn run(args: ExplainArgs) -> anyhow::Result<()> {
 async fn one(args: &ExplainArgs, provider: Provider) -> anyhow::Result<Explanation> {
     Ok(match prepare(&args.identity, provider).await {
         Ok((engine, request)) => {
-            let access = match (&args.check, &args.registry, &args.cluster) {
-                (Some(target), _, _) => Some(explain::Access::Check(target)),
-                (None, Some(host), _) => Some(explain::Access::Registry(host)),
-                (None, None, Some(cluster)) => Some(explain::Access::Cluster(cluster)),
-                (None, None, None) => None,
+            let access = match (&args.check, &args.registry, &args.git, &args.cluster) {
+                (Some(target), ..) => Some(explain::Access::Check(target)),
+                (None, Some(host), ..) => Some(explain::Access::Registry(host)),
+                (None, None, Some(url), _) => Some(explain::Access::Git(url)),
+                (None, None, None, Some(cluster)) => Some(explain::Access::Cluster(cluster)),
+                (None, None, None, None) => None,
             };
             match access {
                 Some(access) => {

@@ -89,6 +89,7 @@ pub fn config(sandbox: &Sandbox, verifier: JwtVerifier, manifests: &Manifests) -
         ],
         grants: grants_for_annotated_service_accounts(manifests),
         devops_repositories: vec![format!("{org}/{project}/{repo}")],
+        devops_access: None,
         extra_resources: vec![PRIVATE_CLOUD_ARM.into()],
         require_role_assignments: false,
     }

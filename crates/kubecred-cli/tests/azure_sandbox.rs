@@ -10,7 +10,7 @@ use std::path::Path;
 use support::azure::claims;
 use support::{SandboxProcess, TestResult, isolated, stdout, success_json};
 
-const BANNER_VARS: [&str; 9] = [
+const BANNER_VARS: [&str; 10] = [
     "AZURE_AUTHORITY_HOST",
     "AZURE_TENANT_ID",
     "KUBECRED_AZURE_IMDS_URL",
@@ -19,6 +19,7 @@ const BANNER_VARS: [&str; 9] = [
     "KUBECRED_AZURE_BLOB_URL",
     "KUBECRED_AZURE_KEYVAULT_URL",
     "KUBECRED_AZURE_EVENTHUBS_URL",
+    "KUBECRED_AZURE_DEVOPS_URL",
     "SSL_CERT_FILE",
 ];
 

@@ -7,6 +7,11 @@
 //! and credential listing). With the permission document removed, with the trust document
 //! removed, or with one trust condition (subject, issuer, audience) changed, the call fails; a
 //! trust document missing a condition is not loaded at all.
+//!
+//! Azure DevOps git (`--for git`): real `git ls-remote` with kubecred as its credential helper
+//! reads the DevOps stand-in's repository with the whole policy; without the federated
+//! credential, the service principal entitlement or the Readers membership it is refused, and
+//! `kubecred explain --git URL` names the piece left out (distinct causes).
 
 mod support;
 
@@ -21,7 +26,8 @@ use serde_json::{Value, json};
 
 use support::azure::{APP, AzureWorld, TENANT, azure_world, manifests};
 use support::sandbox_azure::{
-    ACR_REGISTRIES, AKS_CLUSTER, AZURE_RESOURCE_GROUP, AZURE_SUBSCRIPTION_ID, aks_cluster_id,
+    ACR_REGISTRIES, AKS_CLUSTER, AZURE_RESOURCE_GROUP, AZURE_SUBSCRIPTION_ID, DEVOPS_REPOSITORY,
+    aks_cluster_id,
 };
 use support::{BoxError, TestResult, stderr, stdout};
 
@@ -51,6 +57,10 @@ fn resource(purpose: Purpose) -> String {
         )),
         Purpose::Kms => arm(&format!("Microsoft.KeyVault/vaults/{VAULT}/keys/sops")),
         Purpose::Cluster => aks_cluster_id(AKS_CLUSTER),
+        Purpose::Git => {
+            let [org, project, repo] = DEVOPS_REPOSITORY;
+            format!("https://dev.azure.com/{org}/{project}/_git/{repo}")
+        }
         _ => arm(&format!(
             "Microsoft.EventHub/namespaces/{NAMESPACE}/eventhubs/flux-events"
         )),
@@ -379,5 +389,182 @@ async fn explain_names_each_missing_piece() -> TestResult {
             "{purpose:?}: {cause}"
         );
     }
+    Ok(())
+}
+
+/// `git` against the world's DevOps stand-in, with `kubecred` as its credential helper.
+#[cfg(unix)]
+struct Git {
+    /// PATH for git: a directory with `git-credential-kubecred`, then the test's PATH.
+    path: std::ffi::OsString,
+}
+
+#[cfg(unix)]
+impl Git {
+    /// Configures git in the world's home: the stand-ins' CA, dev.azure.com on loopback, the
+    /// helper for team-a/app.
+    fn configure(w: &AzureWorld) -> Result<Git, BoxError> {
+        let (_, path) = support::helper_on_path(w.home(), "git-credential-kubecred")?;
+        let git = Git { path };
+        let resolve = format!("dev.azure.com:{}:127.0.0.1", w.azure.devops_port());
+        let ca = w.ca.display().to_string();
+        for (key, value) in [
+            ("http.sslCAInfo", ca.as_str()),
+            ("http.curloptResolve", resolve.as_str()),
+            (
+                "credential.helper",
+                "kubecred -n team-a --service-account app",
+            ),
+        ] {
+            let output = git.run(w, &["config", "--global", key, value])?;
+            assert!(output.status.success(), "git config: {}", stderr(&output));
+        }
+        Ok(git)
+    }
+
+    fn run(&self, w: &AzureWorld, args: &[&str]) -> std::io::Result<Output> {
+        support::isolated("git", w.home())
+            .envs(w.env())
+            .env("PATH", &self.path)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(args)
+            .output()
+    }
+
+    /// `git ls-remote` of the sandbox's repository.
+    fn ls_remote(&self, w: &AzureWorld) -> std::io::Result<Output> {
+        let [org, project, repo] = DEVOPS_REPOSITORY;
+        let url = w.azure.devops_repository_url(org, project, repo);
+        self.run(w, &["ls-remote", &url])
+    }
+}
+
+#[cfg(unix)]
+fn have_git() -> bool {
+    match std::process::Command::new("git").arg("--version").output() {
+        Ok(_) => true,
+        Err(e) => {
+            kubecred_sandbox::peers::missing("git", "install git", &e);
+            false
+        }
+    }
+}
+
+/// `kubecred explain --git` of the sandbox's repository for team-a/app, as JSON.
+#[cfg(unix)]
+fn explain_git(w: &AzureWorld) -> Result<Value, BoxError> {
+    let url = resource(Purpose::Git);
+    let mut args = vec!["explain", "--provider", "azure", "-o", "json"];
+    args.extend(ACCOUNT);
+    args.extend(["--git", url.as_str()]);
+    let output = w.kubecred(&[], &args)?;
+    Ok(serde_json::from_str(&stdout(&output))
+        .map_err(|e| format!("{e}: {} {}", stdout(&output), stderr(&output)))?)
+}
+
+/// The step named `name` of an explanation.
+#[cfg(unix)]
+fn step(value: &Value, name: &str) -> Value {
+    value["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["step"] == name).cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// Removes the permission document of `kind`.
+#[cfg(unix)]
+fn without_kind(policy: &mut Value, kind: &str) {
+    if let Some(items) = policy["permissions"].as_array_mut() {
+        items.retain(|d| d["kind"] != kind);
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_git_policy_is_what_reading_the_azure_devops_repository_needs() -> TestResult {
+    if !have_git() {
+        return Ok(());
+    }
+    // What the policy holds: the federated credential, the entitlement, the membership.
+    let policy = written(Purpose::Git, "https://issuer.example")?;
+    let kinds: Vec<&str> = policy["trust"]
+        .as_array()
+        .into_iter()
+        .chain(policy["permissions"].as_array())
+        .flatten()
+        .filter_map(|d| d["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "azure_federated_identity_credential",
+            "azuredevops_service_principal_entitlement",
+            "azuredevops_group_membership",
+        ]
+    );
+
+    // The whole policy: git reads the refs, and explain's access step does too.
+    let w = world(Purpose::Git, |_| {}).await?;
+    let git = Git::configure(&w)?;
+    let output = git.ls_remote(&w)?;
+    assert!(
+        output.status.success(),
+        "git ls-remote: {}",
+        stderr(&output)
+    );
+    assert_eq!(w.azure.calls("devops.info_refs"), 1);
+    let value = explain_git(&w)?;
+    assert_eq!(value["verdict"], "ok", "{value}");
+    assert_eq!(step(&value, "access")["status"], "ok", "{value}");
+    assert_eq!(w.azure.calls("devops.info_refs"), 2);
+
+    // Each piece removed: git is refused, and explain names the piece at the step that fails.
+    let cases: [(&str, Edit, &str, &str, &str); 3] = [
+        (
+            "without the federated credential",
+            Box::new(|p| without(p, "trust", 0)),
+            "exchange",
+            "AADSTS",
+            "federated credential",
+        ),
+        (
+            "without the entitlement",
+            Box::new(|p| without_kind(p, "azuredevops_service_principal_entitlement")),
+            "access",
+            "TF400813: The user '00000000-0000-4000-8000-0000000000e1' is not authorized to \
+             access this resource.",
+            "not a user of the Azure DevOps organization: kubecred policy --provider azure \
+             --for git writes its entitlement",
+        ),
+        (
+            "without the Readers membership",
+            Box::new(|p| without_kind(p, "azuredevops_group_membership")),
+            "access",
+            "TF401019: The Git repository with name or identifier app does not exist or you do \
+             not have permissions for the operation you are attempting.",
+            "in no group that reads the repository (Readers)",
+        ),
+    ];
+    let mut causes = Vec::new();
+    for (name, edit, failing, refusal, named) in cases {
+        let w = world(Purpose::Git, edit).await?;
+        let git = Git::configure(&w)?;
+        let output = git.ls_remote(&w)?;
+        assert!(!output.status.success(), "{name}: git got in");
+        assert_eq!(w.azure.calls("devops.info_refs"), 0, "{name}");
+
+        let value = explain_git(&w)?;
+        assert_eq!(value["verdict"], "failed", "{name}: {value}");
+        let failed = step(&value, failing);
+        assert_eq!(failed["status"], "failed", "{name}: {value}");
+        let detail = failed["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(refusal), "{name}: {detail}");
+        let cause = failed["cause"].as_str().unwrap_or_default().to_owned();
+        assert!(cause.contains(named), "{name}: {cause}");
+        causes.push(cause);
+    }
+    let distinct: std::collections::BTreeSet<&String> = causes.iter().collect();
+    assert_eq!(distinct.len(), causes.len(), "{causes:#?}");
     Ok(())
 }

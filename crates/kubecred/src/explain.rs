@@ -246,6 +246,8 @@ pub enum Access<'a> {
     /// Credentials for this remote cluster (its cloud resource: an EKS cluster ARN, a GKE
     /// `projects/P/locations/L/clusters/C`, an AKS resource id).
     Cluster(&'a str),
+    /// A read of this git repository's refs (HTTPS URL), as `git fetch` begins.
+    Git(&'a str),
 }
 
 /// [`explain`], then `access` with the credential; a denial names the missing permission and
@@ -262,7 +264,10 @@ pub async fn explain_access(
         .iter()
         .any(|s| s.step == StepName::Exchange && s.status == Status::Ok);
     let name = match access {
-        Access::Check(name) | Access::Registry(name) | Access::Cluster(name) => name,
+        Access::Check(name)
+        | Access::Registry(name)
+        | Access::Cluster(name)
+        | Access::Git(name) => name,
     };
     let step = match exchanged {
         false => Step {
@@ -274,6 +279,10 @@ pub async fn explain_access(
         true => {
             let result = match access {
                 Access::Check(target) => crate::check::run(engine, target, request).await,
+                Access::Git(url) => match url::Url::parse(url) {
+                    Ok(url) => crate::git::read_refs(engine, &url, request).await,
+                    Err(_) => Err(Error::invalid(format!("{url:?} is not a URL"))),
+                },
                 Access::Registry(host) => crate::registry::login(engine, host, request)
                     .await
                     .map(|login| format!("{host}: logged in as {}", login.username)),
@@ -298,7 +307,11 @@ pub async fn explain_access(
                     step: StepName::Access,
                     status: Status::Failed,
                     detail: error.to_string(),
-                    cause: Some(access_cause(request.provider, access, &error)),
+                    cause: Some(match access {
+                        // Git hosts name what is missing in their own terms.
+                        Access::Git(_) => cause(request, &error),
+                        _ => access_cause(request.provider, access, &error),
+                    }),
                 },
             }
         }
@@ -341,7 +354,7 @@ fn access_cause(provider: Provider, access: Access<'_>, error: &Error) -> String
                  --resource {id} writes the grant"
             );
         }
-        Access::Check(target) => target,
+        Access::Check(target) | Access::Git(target) => target,
     };
     let (purpose, resource) = match target.split_once("://") {
         Some(("s3" | "gs" | "azblob", _)) => ("bucket", target.to_owned()),
@@ -714,6 +727,17 @@ pub(crate) fn cause(request: &Request, error: &Error) -> String {
                     .to_owned(),
             )
         }
+        Provider::Azure if has("TF400813") => Some(
+            "the service principal is not a user of the Azure DevOps organization: kubecred \
+             policy --provider azure --for git writes its entitlement"
+                .to_owned(),
+        ),
+        Provider::Azure if has("TF401019") => Some(
+            "the service principal is in no group that reads the repository (Readers) of the \
+             Azure DevOps project, or the repository does not exist: kubecred policy --provider \
+             azure --for git writes the membership"
+                .to_owned(),
+        ),
         Provider::Gcp if has("The issuer in ID Token") => Some(
             "the workload identity pool provider (or GKE's identity namespace) does not trust \
              the cluster's issuer: its issuer URI must be the token's iss exactly"

@@ -63,6 +63,16 @@ fn each_refusal_has_a_distinct_cause() {
             "lacks a role assignment",
         ),
         (
+            Provider::Azure,
+            "read the refs of https://dev.azure.com/o/p/_git/r: HTTP 401: TF400813: The user 'aaaaaaaa-0000-4000-8000-000000000001' is not authorized to access this resource.",
+            "not a user of the Azure DevOps organization: kubecred policy --provider azure --for git writes its entitlement",
+        ),
+        (
+            Provider::Azure,
+            "read the refs of https://dev.azure.com/o/p/_git/r: HTTP 404: TF401019: The Git repository with name or identifier r does not exist or you do not have permissions for the operation you are attempting.",
+            "in no group that reads the repository (Readers)",
+        ),
+        (
             Provider::Gcp,
             "HTTP 400: invalid_grant: The issuer in ID Token https://a does not match the expected ones: https://b.",
             "does not trust the cluster's issuer",

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use url::Url;
 
 use crate::cloud::{self, Operation};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::{Engine, Provider, Request, Secret, hosts};
 
 /// Git credentials for an HTTPS repository URL.
@@ -54,6 +54,66 @@ pub async fn credentials(engine: &Engine, url: &Url, request: &Request) -> Resul
         .map_err(|e| e.for_provider(provider))
 }
 
+/// `{url}/info/refs?service=git-upload-pack`: the smart-HTTP ref advertisement of repository
+/// `url` (its path without a trailing `/`; query and fragment dropped).
+pub(crate) fn refs_url(url: &Url) -> Url {
+    let mut refs = url.clone();
+    let path = format!("{}/info/refs", url.path().trim_end_matches('/'));
+    refs.set_path(&path);
+    refs.set_query(Some("service=git-upload-pack"));
+    refs.set_fragment(None);
+    refs
+}
+
+/// Reads repository `url`'s ref advertisement with the request's git credentials, as `git
+/// fetch` does first: a one-line summary, or the host's refusal (401, 403 and 404 denied, with
+/// the first line of its answer, where hosts name the reason).
+pub(crate) async fn read_refs(engine: &Engine, url: &Url, request: &Request) -> Result<String> {
+    let credentials = credentials(engine, url, request).await?;
+    let provider = request.provider;
+    let refs = cloud::git_refs_url(engine, url, provider)?;
+    let action = format!("read the refs of {}", crate::request::redacted_url(url));
+    let client = crate::http::client(
+        &action,
+        crate::http::Proxy::Request(request.proxy.as_ref()),
+        engine.timeouts(),
+    )?;
+    let call = client.get(refs).basic_auth(
+        credentials.username.expose(),
+        Some(credentials.password.expose()),
+    );
+    let body = crate::http::text(call, &action, refusal)
+        .await
+        .map_err(|e| e.for_provider(provider))?;
+    let refs = body
+        .lines()
+        .filter(|l| !l.starts_with("001e# service"))
+        .count();
+    Ok(format!(
+        "{}: read the refs ({refs} lines)",
+        crate::request::redacted_url(url)
+    ))
+}
+
+/// A git host's refusal: denied for 401, 403 and 404 (hosts answer 404 for a repository the
+/// caller may not read), with the first line of the answer (Azure DevOps' `TF…` text).
+fn refusal(status: u16, body: &str, action: &str) -> Error {
+    let first: String = body
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    let message = format!("{action}: HTTP {status}: {first}");
+    match status {
+        401 | 403 | 404 => Error::denied(message),
+        408 | 429 | 500..=599 => Error::transient(message),
+        _ => Error::upstream(message),
+    }
+}
+
 /// `name` of `name[:port]`, when the port is a port number.
 fn without_port(host: &str) -> Option<&str> {
     match host.rsplit_once(':') {
@@ -69,6 +129,39 @@ fn without_port(host: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::lookalike::{self, Pattern};
+
+    #[test]
+    fn refs_are_read_under_the_repository_and_refusals_are_classified()
+    -> std::result::Result<(), url::ParseError> {
+        for (url, refs) in [
+            (
+                "https://dev.azure.com/o/p/_git/r",
+                "https://dev.azure.com/o/p/_git/r/info/refs?service=git-upload-pack",
+            ),
+            (
+                "https://h.example/o/r/?x=1#f",
+                "https://h.example/o/r/info/refs?service=git-upload-pack",
+            ),
+        ] {
+            assert_eq!(refs_url(&Url::parse(url)?).as_str(), refs);
+        }
+        let denied = refusal(
+            401,
+            "TF400813: The user 'x' is not authorized\nmore",
+            "read",
+        );
+        assert!(denied.is_denied());
+        assert!(
+            denied
+                .to_string()
+                .contains("HTTP 401: TF400813: The user 'x' is not authorized")
+        );
+        assert!(!denied.to_string().contains("more"));
+        assert!(refusal(404, "TF401019", "read").is_denied());
+        assert!(refusal(503, "", "read").is_transient());
+        assert!(!refusal(400, "", "read").is_denied());
+        Ok(())
+    }
 
     #[test]
     fn hosts_map_to_providers() {

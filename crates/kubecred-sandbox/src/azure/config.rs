@@ -89,10 +89,78 @@ pub struct AzureConfig {
     pub require_role_assignments: bool,
     /// Azure DevOps repositories, `org/project/repo`, served by the git stand-in.
     pub devops_repositories: Vec<String>,
+    /// Azure DevOps' own access control. `None` (the default): no membership model, every token
+    /// of the tenant for Azure DevOps reads every served repository. `Some`: a caller must be
+    /// entitled in the repository's organization and a member of a group of its project that
+    /// reads repositories, as Azure DevOps requires; a loaded policy ([`super::load_policy`])
+    /// turns it on.
+    pub devops_access: Option<DevOpsAccess>,
     /// Resources (token audiences) Entra issues tokens for besides the public ones, e.g. a
     /// private cloud's ARM audience `https://management.core.azure.private/`. ACR also accepts
     /// tokens for them (as it accepts ARM tokens).
     pub extra_resources: Vec<String>,
+}
+
+/// Who may read Azure DevOps repositories (see [`AzureConfig::devops_access`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DevOpsAccess {
+    /// Service principals that are users of an organization.
+    pub entitlements: Vec<DevOpsEntitlement>,
+    /// Memberships of project groups.
+    pub memberships: Vec<DevOpsMembership>,
+}
+
+/// The project groups whose members read the project's repositories by default.
+pub const DEVOPS_READING_GROUPS: [&str; 3] = ["Readers", "Contributors", "Project Administrators"];
+
+impl DevOpsAccess {
+    /// Whether `principal` (an object or client id) is a user of `organization` (compared
+    /// case-insensitively, as Azure DevOps names are).
+    pub(crate) fn entitled(&self, organization: &str, is: impl Fn(&str) -> bool) -> bool {
+        self.entitlements
+            .iter()
+            .any(|e| e.organization.eq_ignore_ascii_case(organization) && is(&e.principal))
+    }
+
+    /// Whether the principal `is` names belongs to a group of `organization/project` that reads
+    /// its repositories ([`DEVOPS_READING_GROUPS`]).
+    pub(crate) fn reads(
+        &self,
+        organization: &str,
+        project: &str,
+        is: impl Fn(&str) -> bool,
+    ) -> bool {
+        self.memberships.iter().any(|m| {
+            m.organization.eq_ignore_ascii_case(organization)
+                && m.project.eq_ignore_ascii_case(project)
+                && DEVOPS_READING_GROUPS
+                    .iter()
+                    .any(|g| g.eq_ignore_ascii_case(&m.group))
+                && is(&m.principal)
+        })
+    }
+}
+
+/// A service principal entitlement: the principal is a user of the organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevOpsEntitlement {
+    /// The organization.
+    pub organization: String,
+    /// The service principal's object id (or client id).
+    pub principal: String,
+}
+
+/// A principal's membership of a project group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevOpsMembership {
+    /// The organization.
+    pub organization: String,
+    /// The project.
+    pub project: String,
+    /// The group's name in the project (`Readers`).
+    pub group: String,
+    /// The service principal's object id (or client id).
+    pub principal: String,
 }
 
 /// An app registration and its service principal.

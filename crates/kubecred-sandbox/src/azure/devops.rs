@@ -3,6 +3,12 @@
 //! an empty repository at `/<org>/<project>/_git/<repo>/info/refs?service=git-upload-pack`, for
 //! `Authorization: Basic` whose password is an Entra token for Azure DevOps (any username) or
 //! `Authorization: Bearer <token>`; 401 with `WWW-Authenticate` otherwise.
+//!
+//! With [`super::AzureConfig::devops_access`], Azure DevOps' own access control: a caller whose
+//! principal (its token's `oid`, or `appid`) is not a user of the organization gets 401 and
+//! `TF400813: The user '<oid>' is not authorized to access this resource.`; one that is, but is
+//! in no group of the project that reads repositories, gets what a missing repository gets, 404
+//! and `TF401019` (Azure DevOps does not tell the two apart).
 
 use std::sync::Arc;
 
@@ -20,6 +26,8 @@ use super::state::{AzureState, bearer};
 pub(crate) const ACTION: &str = "devops.info_refs";
 /// What [`AzureState::calls`] counts refused credentials as.
 pub(crate) const REFUSED: &str = "devops.refused";
+/// What [`AzureState::calls`] counts valid tokens of principals without access as.
+pub(crate) const DENIED: &str = "devops.denied";
 const UPLOAD_PACK: &str = "git-upload-pack";
 const CAPABILITIES: &str = "multi_ack thin-pack side-band side-band-64k ofs-delta shallow \
      deepen-since deepen-not deepen-relative no-progress include-tag multi_ack_detailed no-done \
@@ -80,27 +88,45 @@ async fn handle(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(presented_token);
-    let verified = token
+    let caller = token
         .as_deref()
-        .is_some_and(|t| state.verify(t, &[DEVOPS_AUDIENCE]).is_ok());
-    if !verified {
-        if token.is_some() {
+        .map(|t| state.verify(t, &[DEVOPS_AUDIENCE]));
+    let caller = match caller {
+        Some(Ok(caller)) => caller,
+        Some(Err(_)) => {
             state.count(REFUSED);
+            return challenge(&state.config.tenant_id);
         }
-        return challenge(&state.config.tenant_id);
-    }
+        None => return challenge(&state.config.tenant_id),
+    };
     let served = state.config.devops_repositories.is_empty()
         || state
             .config
             .devops_repositories
             .iter()
             .any(|r| r.eq_ignore_ascii_case(&repository));
+    let [organization, project, name] = repository.splitn(3, '/').collect::<Vec<_>>()[..] else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    if let Some(access) = &state.config.devops_access {
+        if !access.entitled(organization, |p| caller.is(p)) {
+            state.count(DENIED);
+            return (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "TF400813: The user '{}' is not authorized to access this resource.",
+                    super::error::shown(&caller.oid)
+                ),
+            )
+                .into_response();
+        }
+        if !access.reads(organization, project, |p| caller.is(p)) {
+            state.count(DENIED);
+            return not_found(name);
+        }
+    }
     if !served {
-        return (
-            StatusCode::NOT_FOUND,
-            format!("TF401019: The Git repository with name or identifier {} does not exist or you do not have permissions for the operation you are attempting.", super::error::shown(&repository)),
-        )
-            .into_response();
+        return not_found(name);
     }
     state.count(ACTION);
     (
@@ -113,6 +139,20 @@ async fn handle(
             (header::CACHE_CONTROL, "no-cache"),
         ],
         advertisement(),
+    )
+        .into_response()
+}
+
+/// 404 with Azure DevOps' text for a repository that does not exist or that the caller may not
+/// read.
+fn not_found(repository: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        format!(
+            "TF401019: The Git repository with name or identifier {} does not exist or you do not \
+             have permissions for the operation you are attempting.",
+            super::error::shown(repository)
+        ),
     )
         .into_response()
 }

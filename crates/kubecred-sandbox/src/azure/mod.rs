@@ -46,11 +46,12 @@ pub use azurite::{AZURITE_ACCOUNT, AZURITE_BLOB_VAR, Azurite};
 pub use certificate::{AppCertificate, CertificateError};
 pub use config::{
     ACR_AUDIENCE, ACR_PULL, AKS_AUDIENCE, AKS_CLUSTER_USER, ARM_AUDIENCE, AZURE_GRANTS_ANNOTATION,
-    AksCluster, AzureConfig, CLIENT_ID_ANNOTATION, DEVOPS_AUDIENCE, EVENT_HUBS_AUDIENCE,
-    EVENT_HUBS_DATA_OWNER, EVENT_HUBS_DATA_SENDER, EntraApp, FederatedCredential,
-    KEY_VAULT_AUDIENCE, KEY_VAULT_CRYPTO_USER, ManagedIdentity, NodeIdentities, RoleGrant,
-    STORAGE_AUDIENCE, STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER,
-    TENANT_ID_ANNOTATION, TOKEN_EXCHANGE_AUDIENCE, apps_for_annotated_service_accounts,
+    AksCluster, AzureConfig, CLIENT_ID_ANNOTATION, DEVOPS_AUDIENCE, DEVOPS_READING_GROUPS,
+    DevOpsAccess, DevOpsEntitlement, DevOpsMembership, EVENT_HUBS_AUDIENCE, EVENT_HUBS_DATA_OWNER,
+    EVENT_HUBS_DATA_SENDER, EntraApp, FederatedCredential, KEY_VAULT_AUDIENCE,
+    KEY_VAULT_CRYPTO_USER, ManagedIdentity, NodeIdentities, RoleGrant, STORAGE_AUDIENCE,
+    STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER, TENANT_ID_ANNOTATION,
+    TOKEN_EXCHANGE_AUDIENCE, apps_for_annotated_service_accounts,
     grants_for_annotated_service_accounts,
 };
 pub use error::{AzureStartError, EntraError};
@@ -199,6 +200,13 @@ impl AzureStandIns {
         format!("https://{}", self.eventhubs)
     }
 
+    /// The DevOps git stand-in's base URL, `https://127.0.0.1:PORT` (`KUBECRED_AZURE_DEVOPS_URL`,
+    /// where `kubecred explain --git` reads a repository's refs; git itself resolves
+    /// `dev.azure.com` to it).
+    pub fn devops_url(&self) -> String {
+        format!("https://{}", self.devops)
+    }
+
     /// The port on 127.0.0.1 of the Azure DevOps git stand-in, whose certificate names
     /// `dev.azure.com` (git: `-c http.curloptResolve=dev.azure.com:PORT:127.0.0.1`).
     pub fn devops_port(&self) -> u16 {
@@ -216,7 +224,7 @@ impl AzureStandIns {
 
     /// The variables that point a shell (kubecred, `@azure/identity`) at these stand-ins:
     /// `AZURE_AUTHORITY_HOST`, `AZURE_TENANT_ID` and `KUBECRED_AZURE_{IMDS,ACR,ARM,BLOB,
-    /// KEYVAULT,EVENTHUBS}_URL`. The CA is not among them: write [`AzureStandIns::ca_pem`] to a
+    /// KEYVAULT,EVENTHUBS,DEVOPS}_URL`. The CA is not among them: write [`AzureStandIns::ca_pem`] to a
     /// file and name it in the client's trust variable.
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -228,6 +236,7 @@ impl AzureStandIns {
             ("KUBECRED_AZURE_BLOB_URL", self.blob_url()),
             ("KUBECRED_AZURE_KEYVAULT_URL", self.keyvault_url()),
             ("KUBECRED_AZURE_EVENTHUBS_URL", self.eventhubs_url()),
+            ("KUBECRED_AZURE_DEVOPS_URL", self.devops_url()),
         ]
     }
 

@@ -11,10 +11,15 @@
 //!   (an account id `azblob://A`), a key id `…/vaults/V/keys/K` is `azkv://V/keys/K` (a vault id
 //!   `azkv://V`), an event hub id `…/namespaces/N/eventhubs/H` is `eventhub://N/H` (a namespace
 //!   id `eventhub://N`), a registry id `…/registries/R` is `acr://R`, and an AKS cluster keeps its
-//!   id (ARM checks it).
+//!   id (ARM checks it);
+//! - each permission document `azuredevops_service_principal_entitlement` (`organization`,
+//!   `principalId`, `accountLicenseType` `basic` or `express`, the access level that reads code):
+//!   a [`DevOpsEntitlement`]; each `azuredevops_group_membership` (`organization`, `project`,
+//!   `group`, `principalId`): a [`DevOpsMembership`].
 //!
 //! Loading also turns on [`AzureConfig::require_role_assignments`], so that the registry and
-//! cluster stand-ins check roles as the data-plane ones always do. Anything the stand-ins would
+//! cluster stand-ins check roles as the data-plane ones always do, and Azure DevOps' access
+//! control ([`AzureConfig::devops_access`]). Anything the stand-ins would
 //! not enforce is an error naming it: another provider or tenant, an unknown kind, field, role
 //! (or a role id that is not its name's) or scope. The sandbox reads the JSON itself (it does not
 //! depend on kubecred).
@@ -22,8 +27,9 @@
 use serde_json::{Map, Value};
 
 use super::config::{
-    ACR_PULL, AKS_CLUSTER_USER, AzureConfig, EVENT_HUBS_DATA_SENDER, EntraApp, FederatedCredential,
-    KEY_VAULT_CRYPTO_USER, RoleGrant, STORAGE_BLOB_DATA_READER,
+    ACR_PULL, AKS_CLUSTER_USER, AzureConfig, DevOpsEntitlement, DevOpsMembership,
+    EVENT_HUBS_DATA_SENDER, EntraApp, FederatedCredential, KEY_VAULT_CRYPTO_USER, RoleGrant,
+    STORAGE_BLOB_DATA_READER,
 };
 
 /// Why a policy cannot be loaded.
@@ -88,6 +94,20 @@ const ASSIGNMENT: [&str; 5] = [
     "principalId",
 ];
 
+const ENTITLEMENT_KIND: &str = "azuredevops_service_principal_entitlement";
+const ENTITLEMENT: [&str; 4] = ["kind", "organization", "principalId", "accountLicenseType"];
+/// The access levels that read code (Basic; `express` is its name in the API).
+const LICENSES: [&str; 2] = ["basic", "express"];
+const MEMBERSHIP_KIND: &str = "azuredevops_group_membership";
+const MEMBERSHIP: [&str; 5] = ["kind", "organization", "project", "group", "principalId"];
+
+/// What a permission document grants.
+enum Permission {
+    Role(RoleGrant),
+    Entitlement(DevOpsEntitlement),
+    Membership(DevOpsMembership),
+}
+
 /// Loads `policy` (the JSON `kubecred policy --provider azure --output json` prints) into
 /// `config`: the identity's app (created if absent), its federated credentials, the role
 /// assignments, and [`AzureConfig::require_role_assignments`]. On error `config` may hold part
@@ -123,7 +143,7 @@ pub fn load_policy(config: &mut AzureConfig, policy: &Value) -> Result<(), Polic
     let grants = documents(top, "permissions")?
         .iter()
         .enumerate()
-        .map(|(index, document)| grant(document, &format!("permissions[{index}]")))
+        .map(|(index, document)| permission(document, &format!("permissions[{index}]")))
         .collect::<Result<Vec<_>, _>>()?;
 
     let app = match config
@@ -146,7 +166,14 @@ pub fn load_policy(config: &mut AzureConfig, policy: &Value) -> Result<(), Polic
     }
     app.object_id = principal_id.to_owned();
     app.federated_credentials.extend(credentials);
-    config.grants.extend(grants);
+    let devops = config.devops_access.get_or_insert_default();
+    for permission in grants {
+        match permission {
+            Permission::Role(grant) => config.grants.push(grant),
+            Permission::Entitlement(entitlement) => devops.entitlements.push(entitlement),
+            Permission::Membership(membership) => devops.memberships.push(membership),
+        }
+    }
     config.require_role_assignments = true;
     Ok(())
 }
@@ -253,6 +280,38 @@ fn credential(
         subject: text(map, "subject", what)?.to_owned(),
         audiences,
     })
+}
+
+/// A permission document of any kind the stand-ins enforce.
+fn permission(document: &Value, what: &str) -> Result<Permission, PolicyError> {
+    let given = document.get("kind").and_then(Value::as_str);
+    match given {
+        Some(ENTITLEMENT_KIND) => {
+            let map = kind(document, what, ENTITLEMENT_KIND, &ENTITLEMENT)?;
+            let license = text(map, "accountLicenseType", what)?;
+            if !LICENSES.iter().any(|l| l.eq_ignore_ascii_case(license)) {
+                return Err(PolicyError::new(format!(
+                    "{what}: accountLicenseType {license:?} does not read code (the stand-ins \
+                     enforce {})",
+                    LICENSES.join(" or ")
+                )));
+            }
+            Ok(Permission::Entitlement(DevOpsEntitlement {
+                organization: text(map, "organization", what)?.to_owned(),
+                principal: text(map, "principalId", what)?.to_owned(),
+            }))
+        }
+        Some(MEMBERSHIP_KIND) => {
+            let map = kind(document, what, MEMBERSHIP_KIND, &MEMBERSHIP)?;
+            Ok(Permission::Membership(DevOpsMembership {
+                organization: text(map, "organization", what)?.to_owned(),
+                project: text(map, "project", what)?.to_owned(),
+                group: text(map, "group", what)?.to_owned(),
+                principal: text(map, "principalId", what)?.to_owned(),
+            }))
+        }
+        _ => grant(document, what).map(Permission::Role),
+    }
 }
 
 fn grant(document: &Value, what: &str) -> Result<RoleGrant, PolicyError> {
@@ -577,6 +636,79 @@ mod tests {
             let error = refused(&p);
             assert!(error.contains(why), "{why}: {error}");
         }
+    }
+
+    #[test]
+    fn devops_documents_are_entitlements_and_memberships() -> Result<(), PolicyError> {
+        let mut p = policy("unused", ACR_PULL, ROLES[0].1);
+        p["permissions"] = json!([
+            {
+                "kind": ENTITLEMENT_KIND,
+                "organization": "contoso",
+                "principalId": PRINCIPAL,
+                "accountLicenseType": "basic",
+            },
+            {
+                "kind": MEMBERSHIP_KIND,
+                "organization": "contoso",
+                "project": "platform",
+                "group": "Readers",
+                "principalId": PRINCIPAL,
+            },
+        ]);
+        let mut config = config();
+        load_policy(&mut config, &p)?;
+        assert!(config.grants.is_empty());
+        let access = config.devops_access.clone().unwrap_or_default();
+        assert_eq!(
+            access.entitlements,
+            [DevOpsEntitlement {
+                organization: "contoso".into(),
+                principal: PRINCIPAL.into(),
+            }]
+        );
+        assert_eq!(
+            access.memberships,
+            [DevOpsMembership {
+                organization: "contoso".into(),
+                project: "platform".into(),
+                group: "Readers".into(),
+                principal: PRINCIPAL.into(),
+            }]
+        );
+        let is = |p: &str| p == PRINCIPAL;
+        assert!(access.entitled("Contoso", is));
+        assert!(!access.entitled("fabrikam", is));
+        assert!(access.reads("contoso", "PLATFORM", is));
+        assert!(!access.reads("contoso", "other", is));
+        assert!(!access.reads("contoso", "platform", |p| p == "someone-else"));
+
+        for (edit, why) in [
+            (
+                json!({"accountLicenseType": "stakeholder"}),
+                "accountLicenseType \"stakeholder\" does not read code",
+            ),
+            (json!({"origin": "aad"}), "unknown field \"origin\""),
+            (json!({"organization": ""}), "organization is \"\""),
+        ] {
+            let mut bad = p.clone();
+            if let (Some(doc), Some(fields)) =
+                (bad["permissions"][0].as_object_mut(), edit.as_object())
+            {
+                doc.extend(fields.clone());
+            }
+            let error = refused(&bad);
+            assert!(error.contains(why), "{why}: {error}");
+        }
+        let mut bad = p.clone();
+        bad["permissions"][1]["members"] = json!([]);
+        assert!(refused(&bad).contains("unknown field \"members\""));
+        bad = p.clone();
+        bad["permissions"][1]
+            .as_object_mut()
+            .map(|m| m.remove("project"));
+        assert!(refused(&bad).contains("permissions[1] has no project"));
+        Ok(())
     }
 
     #[test]

@@ -193,6 +193,10 @@ impl Cloud for Azure {
         devops::git_credentials(engine, url, request).await
     }
 
+    fn git_refs_url(engine: &Engine, url: &Url) -> Result<Url> {
+        super::endpoints::devops_refs_url(engine.env(), url)
+    }
+
     fn owns_check(target: &str) -> bool {
         check_targets::owns(target)
     }

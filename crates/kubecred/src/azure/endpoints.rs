@@ -10,6 +10,7 @@
 //! | `KUBECRED_AZURE_BLOB_URL` | `https://<account>.<blob suffix>` | `/<account>/<container>` (path-style, Azurite's) |
 //! | `KUBECRED_AZURE_KEYVAULT_URL` | `https://<vault>.<vault suffix>` | `/<vault>/keys/<key>` |
 //! | `KUBECRED_AZURE_EVENTHUBS_URL` | `https://<namespace>.<servicebus suffix>` | `/<namespace>/<hub>` |
+//! | `KUBECRED_AZURE_DEVOPS_URL` | the repository's own `https://<host>` | the repository's path and `/info/refs` (explain's access step only) |
 //!
 //! An override is `https`, or plain `http` to a loopback listener (`127.0.0.1`, `[::1]`,
 //! `localhost`), with no user info, query or fragment; it may have a path (a prefix), to which
@@ -36,6 +37,9 @@ pub const BLOB_URL_VAR: &str = "KUBECRED_AZURE_BLOB_URL";
 pub const KEYVAULT_URL_VAR: &str = "KUBECRED_AZURE_KEYVAULT_URL";
 /// The variable overriding Event Hubs' base URL (path-style namespaces).
 pub const EVENTHUBS_URL_VAR: &str = "KUBECRED_AZURE_EVENTHUBS_URL";
+
+/// The variable overriding Azure DevOps git's base URL (where explain reads a repository's refs).
+pub const DEVOPS_URL_VAR: &str = "KUBECRED_AZURE_DEVOPS_URL";
 
 /// The instance metadata service, the default of [`IMDS_URL_VAR`].
 pub const IMDS_URL: &str = "http://169.254.169.254";
@@ -103,6 +107,32 @@ pub(crate) fn service_url(
     }
 }
 
+/// The smart-HTTP ref advertisement of git repository `url` (already checked to be an Azure
+/// DevOps one): `<base>/<its path>/info/refs?service=git-upload-pack`, the base the repository's
+/// own `https://<host>[:port]` or the override.
+pub(crate) fn devops_refs_url(env: &Env, url: &Url) -> Result<Url> {
+    let base = match overridden(env, DEVOPS_URL_VAR)? {
+        Some(base) => base,
+        None => {
+            let mut base = url.clone();
+            base.set_path("");
+            base.set_query(None);
+            base.set_fragment(None);
+            base
+        }
+    };
+    // The repository's path as given (already escaped), under the base's.
+    let path = format!(
+        "{}{}/info/refs",
+        base.path().trim_end_matches('/'),
+        url.path().trim_end_matches('/')
+    );
+    let mut refs = base;
+    refs.set_path(&path);
+    refs.set_query(Some("service=git-upload-pack"));
+    Ok(refs)
+}
+
 /// `base` with `segments` appended as path segments (escaped; a trailing `/` is not doubled).
 fn joined(mut base: Url, segments: &[&str]) -> Url {
     if let Ok(mut path) = base.path_segments_mut() {
@@ -167,6 +197,25 @@ fn override_url(value: &str) -> std::result::Result<Url, &'static str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn devops_refs_are_read_under_the_repository_or_the_override() -> Result<()> {
+        let repo = Url::parse("https://dev.azure.com/org/my%20proj/_git/r")
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        let refs = |pairs: &[(&str, &str)]| {
+            devops_refs_url(&Env::from_pairs(pairs), &repo).map(|u| u.to_string())
+        };
+        assert_eq!(
+            refs(&[])?,
+            "https://dev.azure.com/org/my%20proj/_git/r/info/refs?service=git-upload-pack"
+        );
+        assert_eq!(
+            refs(&[(DEVOPS_URL_VAR, "https://127.0.0.1:8443/prefix/")])?,
+            "https://127.0.0.1:8443/prefix/org/my%20proj/_git/r/info/refs?service=git-upload-pack"
+        );
+        assert!(refs(&[(DEVOPS_URL_VAR, "http://example.com")]).is_err());
+        Ok(())
+    }
+
     use super::*;
     use crate::azure::hosts::registry;
 

@@ -169,6 +169,11 @@ pub(crate) trait Cloud {
         url: &Url,
         request: &Request,
     ) -> Result<GitCredentials>;
+    /// Where git reads repository `url`'s ref advertisement (what `git fetch` asks first):
+    /// `{url}/info/refs?service=git-upload-pack`, unless the cloud has an operator's override.
+    fn git_refs_url(_engine: &Engine, url: &Url) -> Result<Url> {
+        Ok(crate::git::refs_url(url))
+    }
 
     /// Whether this cloud runs the access check `target` (e.g. `s3://bucket`).
     fn owns_check(target: &str) -> bool;
@@ -225,8 +230,8 @@ mod ops;
 pub use ops::{annotations, capabilities, required_annotations, served};
 pub(crate) use ops::{
     audiences, check, cluster_credentials, cluster_token, controller_audiences, controller_level,
-    git_credentials, identity, node_level, object_level, owner, owns_check, owns_git_host,
-    owns_registry, registry_login, secret_level,
+    git_credentials, git_refs_url, identity, node_level, object_level, owner, owns_check,
+    owns_git_host, owns_registry, registry_login, secret_level,
 };
 
 /// Why `provider` cannot serve anything in this build: its cargo feature is off.

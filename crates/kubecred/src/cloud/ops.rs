@@ -149,6 +149,11 @@ pub(crate) async fn git_credentials(
     dispatch!(request.provider, C => C::git_credentials(engine, url, request).await, p => Err(absent(p)))
 }
 
+/// Where git reads a repository's refs, by `provider`.
+pub(crate) fn git_refs_url(engine: &Engine, url: &Url, provider: Provider) -> Result<Url> {
+    dispatch!(provider, C => C::git_refs_url(engine, url), p => Err(absent(p)))
+}
+
 /// An access check by `request.provider`.
 pub(crate) async fn check(engine: &Engine, target: &str, request: &Request) -> Result<String> {
     dispatch!(request.provider, C => C::check(engine, target, request).await, p => Err(absent(p)))

@@ -10,9 +10,18 @@
 //! | kms | `…/providers/Microsoft.KeyVault/vaults/V/keys/K` | Key Vault Crypto User |
 //! | cluster | `…/providers/Microsoft.ContainerService/managedClusters/C` | Azure Kubernetes Service Cluster User Role |
 //! | eventhub | `…/providers/Microsoft.EventHub/namespaces/N/eventhubs/H` | Azure Event Hubs Data Sender |
-//! | git | `https://dev.azure.com/ORG/PROJECT/_git/REPO` | none: Azure DevOps has its own access control |
+//! | git | `https://dev.azure.com/ORG/PROJECT/_git/REPO` | none: Azure DevOps' own access control (below) |
 //!
 //! (`…` is `/subscriptions/SUBSCRIPTION/resourceGroups/GROUP`.) `pubsub` is GCP's and `sqs` AWS's.
+//!
+//! Azure DevOps does not read Azure RBAC: the service principal (its object id, the principal
+//! ID) must be a user of the organization, a service principal entitlement with access level
+//! Basic (Stakeholder has no access to Repos), and a member of a group that reads the
+//! repository, the project's `Readers` (Terraform's `azuredevops` provider:
+//! `azuredevops_service_principal_entitlement`, `azuredevops_group_membership` of the group a
+//! `data "azuredevops_group"` looks up by name). No `az devops` command adds a service
+//! principal to an organization (`az devops user add` takes users' e-mail addresses), so the
+//! commands carry that REST call as a comment line.
 //!
 //! A resource id is read segment by segment: the fixed ones (`subscriptions`, `resourceGroups`,
 //! `providers`, the provider namespace, the resource types, `default`) case-insensitively, as ARM
@@ -554,6 +563,10 @@ pub(super) fn policy(request: &PolicyRequest) -> Result<Policy> {
             &assignment.scope,
         ])?);
     }
+    if let Grant::DevOps(repository) = &grant {
+        permissions.extend(devops_documents(repository, principal_id));
+        commands.extend(devops_commands(repository, principal_id)?);
+    }
     let annotations: BTreeMap<String, String> = setup
         .service_account_annotations
         .iter()
@@ -579,6 +592,75 @@ pub(super) fn policy(request: &PolicyRequest) -> Result<Policy> {
         terraform,
         notes,
     })
+}
+
+/// The access level an entitlement needs to read code: Basic (`express` in the API; Terraform
+/// takes `basic` as its alias). Stakeholder has no access to Repos.
+pub(super) const DEVOPS_LICENSE: &str = "basic";
+/// The project group that reads its repositories.
+pub(super) const DEVOPS_READERS: &str = "Readers";
+
+/// Azure DevOps' documents: the entitlement in the organization and the Readers membership.
+fn devops_documents(repository: &DevOpsRepository, principal_id: &str) -> [Document; 2] {
+    [
+        document(
+            "azuredevops_service_principal_entitlement",
+            json!({
+                "organization": repository.organization,
+                "principalId": principal_id,
+                "accountLicenseType": DEVOPS_LICENSE,
+            }),
+        ),
+        document(
+            "azuredevops_group_membership",
+            json!({
+                "organization": repository.organization,
+                "project": repository.project,
+                "group": DEVOPS_READERS,
+                "principalId": principal_id,
+            }),
+        ),
+    ]
+}
+
+/// The entitlement's REST call (no `az devops` command exists for it) and the group look-up,
+/// then the membership (which needs both descriptors), as comments where a value is only known
+/// once the call before has answered.
+fn devops_commands(repository: &DevOpsRepository, principal_id: &str) -> Result<Vec<String>> {
+    let organization_url = format!("https://dev.azure.com/{}", repository.organization);
+    let body = json!({
+        "accessLevel": {"accountLicenseType": "express"},
+        "servicePrincipal": {"origin": "aad", "originId": principal_id, "subjectKind": "servicePrincipal"},
+    });
+    let readers = format!("graphGroups[?displayName=='{DEVOPS_READERS}'].descriptor");
+    Ok(vec![
+        format!(
+            "# no az devops command adds a service principal to an organization; the REST call \
+             (its answer carries the service principal's descriptor): POST \
+             https://vsaex.dev.azure.com/{}/_apis/serviceprincipalentitlements?api-version=7.1 {body}",
+            repository.organization
+        ),
+        command(&[
+            "az",
+            "devops",
+            "security",
+            "group",
+            "list",
+            "--organization",
+            &organization_url,
+            "--project",
+            &repository.project,
+            "--query",
+            &readers,
+            "-o",
+            "tsv",
+        ])?,
+        format!(
+            "# then: az devops security group membership add --organization {organization_url} \
+             --group-id <the {DEVOPS_READERS} descriptor above> --member-id <the service \
+             principal's descriptor>"
+        ),
+    ])
 }
 
 /// The federated credential's values, as issuer setup wrote them.
@@ -681,13 +763,54 @@ fn terraform(
         );
         providers.insert("azurerm".into(), azurerm);
     }
+    let mut provider_settings = Map::new();
+    if let Grant::DevOps(repository) = grant {
+        resources.insert(
+            "azuredevops_service_principal_entitlement".into(),
+            json!({label: {
+                "origin": "aad",
+                "origin_id": literal(principal_id),
+                "account_license_type": DEVOPS_LICENSE,
+            }}),
+        );
+        data.insert(
+            "azuredevops_project".into(),
+            json!({label: {"name": literal(&repository.project)}}),
+        );
+        data.insert(
+            "azuredevops_group".into(),
+            json!({label: {
+                "project_id": format!("${{data.azuredevops_project.{label}.id}}"),
+                "name": DEVOPS_READERS,
+            }}),
+        );
+        resources.insert(
+            "azuredevops_group_membership".into(),
+            json!({label: {
+                "group": format!("${{data.azuredevops_group.{label}.descriptor}}"),
+                "members": [format!("${{azuredevops_service_principal_entitlement.{label}.descriptor}}")],
+                "mode": "add",
+            }}),
+        );
+        providers.insert(
+            "azuredevops".into(),
+            json!({"source": "microsoft/azuredevops", "version": "~> 1.0"}),
+        );
+        provider_settings.insert(
+            "azuredevops".into(),
+            json!({"org_service_url": literal(&format!("https://dev.azure.com/{}", repository.organization))}),
+        );
+    }
     let mut root = Map::new();
     root.insert(
         "terraform".into(),
         json!({"required_providers": Value::Object(providers.clone())}),
     );
     if providers.contains_key("azurerm") {
-        root.insert("provider".into(), json!({"azurerm": {"features": {}}}));
+        provider_settings.insert("azurerm".into(), json!({"features": {}}));
+    }
+    if !provider_settings.is_empty() {
+        root.insert("provider".into(), Value::Object(provider_settings));
     }
     root.insert("data".into(), Value::Object(data));
     root.insert("resource".into(), Value::Object(resources));
@@ -742,12 +865,19 @@ fn notes(
         }
         Grant::DevOps(repository) => {
             notes.push(format!(
-                "Azure DevOps does not use Azure RBAC (no role assignment here): add service \
-                 principal {principal_id} to organization {} (a service principal entitlement) \
-                 and to a group of project {} that reads repository {} (Readers; Contributors \
-                 to push)",
+                "Azure DevOps does not use Azure RBAC (no role assignment here): service \
+                 principal {principal_id} becomes a user of organization {} (a service principal \
+                 entitlement, access level Basic: Stakeholder cannot read Repos) and a member of \
+                 project {}'s {DEVOPS_READERS} group, which reads repository {} (Contributors to \
+                 push)",
                 repository.organization, repository.project, repository.repository
             ));
+            notes.push(
+                "no az devops command adds a service principal to an organization (az devops \
+                 user add takes users): the commands show the REST call as a comment; Terraform's \
+                 azuredevops provider does it all"
+                    .to_owned(),
+            );
         }
     }
     Ok(notes)

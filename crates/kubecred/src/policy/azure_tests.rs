@@ -151,15 +151,37 @@ fn every_purpose_has_the_identity_trust_one_role_on_the_resource_and_annotations
                 assert_eq!(assignment["principal_type"], "ServicePrincipal");
             }
             None => {
-                assert!(policy.permissions.is_empty());
-                assert_eq!(policy.commands.len(), 1);
+                let permissions: Vec<Value> = policy
+                    .permissions
+                    .iter()
+                    .map(|d| Value::Object(d.clone().into_iter().collect()))
+                    .collect();
+                assert_eq!(
+                    permissions,
+                    [
+                        json!({
+                            "kind": "azuredevops_service_principal_entitlement",
+                            "organization": "contoso",
+                            "principalId": PRINCIPAL,
+                            "accountLicenseType": "basic",
+                        }),
+                        json!({
+                            "kind": "azuredevops_group_membership",
+                            "organization": "contoso",
+                            "project": "platform",
+                            "group": "Readers",
+                            "principalId": PRINCIPAL,
+                        }),
+                    ]
+                );
                 assert!(
                     policy
                         .notes
                         .iter()
                         .any(|n| n.contains("organization contoso")
                             && n.contains(PRINCIPAL)
-                            && n.contains("project platform")),
+                            && n.contains("project platform's Readers group")
+                            && n.contains("Basic")),
                     "{:?}",
                     policy.notes
                 );
@@ -815,7 +837,9 @@ proptest! {
             prop_assert_eq!(&taken.repository, &repo);
             let policy = write(&request(Purpose::Git, &url)).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(&policy.resource, &url);
-            prop_assert!(policy.permissions.is_empty());
+            prop_assert_eq!(policy.permissions.len(), 2);
+            prop_assert_eq!(&policy.permissions[0]["organization"], &json!(org));
+            prop_assert_eq!(&policy.permissions[1]["project"], &json!(project));
             let organization = format!("organization {org} ");
             prop_assert!(policy.notes.iter().any(|n| n.contains(&organization)));
         }
@@ -825,6 +849,109 @@ proptest! {
     fn the_devops_host_takes_no_extra_label(index in 0usize..1, label in lookalike::LABEL) {
         lookalike::extra_label_refused(&DEVOPS, index, &label).map_err(TestCaseError::fail)?;
     }
+}
+
+#[test]
+fn devops_commands_carry_the_entitlement_as_a_rest_call_and_look_up_readers() -> Result<()> {
+    let policy = write(&request(Purpose::Git, REPO))?;
+    // The federated credential, the entitlement's REST call (a comment: no az devops command
+    // adds a service principal), the Readers look-up, the membership (a comment: it needs the
+    // descriptors the two before answer).
+    assert_eq!(policy.commands.len(), 4, "{:?}", policy.commands);
+    assert!(policy.commands[0].starts_with("az identity federated-credential create"));
+    let entitlement = &policy.commands[1];
+    assert!(entitlement.starts_with("# no az devops command adds a service principal"));
+    assert!(entitlement.contains(
+        "POST https://vsaex.dev.azure.com/contoso/_apis/serviceprincipalentitlements?api-version=7.1 "
+    ));
+    let body: Value = serde_json::from_str(entitlement.split("7.1 ").nth(1).unwrap_or_default())
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    assert_eq!(
+        body,
+        json!({
+            "accessLevel": {"accountLicenseType": "express"},
+            "servicePrincipal": {"origin": "aad", "originId": PRINCIPAL, "subjectKind": "servicePrincipal"},
+        })
+    );
+    assert_eq!(
+        shlex::split(&policy.commands[2]).unwrap_or_default(),
+        [
+            "az",
+            "devops",
+            "security",
+            "group",
+            "list",
+            "--organization",
+            "https://dev.azure.com/contoso",
+            "--project",
+            "platform",
+            "--query",
+            "graphGroups[?displayName=='Readers'].descriptor",
+            "-o",
+            "tsv",
+        ]
+    );
+    assert!(policy.commands[3].starts_with(
+        "# then: az devops security group membership add --organization https://dev.azure.com/contoso --group-id"
+    ));
+    assert!(
+        policy
+            .notes
+            .iter()
+            .any(|n| n.contains("no az devops command")),
+        "{:?}",
+        policy.notes
+    );
+    Ok(())
+}
+
+#[test]
+fn devops_terraform_entitles_the_principal_and_adds_it_to_readers() -> Result<()> {
+    let policy = write(&request(Purpose::Git, REPO))?;
+    let label = "kubecred_flux-system_source-controller";
+    let tf = &policy.terraform;
+    assert_eq!(
+        tf["terraform"]["required_providers"]["azuredevops"],
+        json!({"source": "microsoft/azuredevops", "version": "~> 1.0"})
+    );
+    assert_eq!(
+        tf["provider"]["azuredevops"],
+        json!({"org_service_url": "https://dev.azure.com/contoso"})
+    );
+    // The managed identity's credential still needs azurerm.
+    assert_eq!(tf["provider"]["azurerm"]["features"], json!({}));
+    assert_eq!(
+        tf["resource"]["azuredevops_service_principal_entitlement"][label],
+        json!({"origin": "aad", "origin_id": PRINCIPAL, "account_license_type": "basic"})
+    );
+    assert_eq!(
+        tf["data"]["azuredevops_project"][label],
+        json!({"name": "platform"})
+    );
+    assert_eq!(
+        tf["data"]["azuredevops_group"][label],
+        json!({
+            "project_id": format!("${{data.azuredevops_project.{label}.id}}"),
+            "name": "Readers",
+        })
+    );
+    assert_eq!(
+        tf["resource"]["azuredevops_group_membership"][label],
+        json!({
+            "group": format!("${{data.azuredevops_group.{label}.descriptor}}"),
+            "members": [format!("${{azuredevops_service_principal_entitlement.{label}.descriptor}}")],
+            "mode": "add",
+        })
+    );
+    // Other purposes write no Azure DevOps provider.
+    let other = write(&request(Purpose::Kms, &key()))?;
+    assert!(other.terraform["provider"].get("azuredevops").is_none());
+    assert!(
+        other.terraform["terraform"]["required_providers"]
+            .get("azuredevops")
+            .is_none()
+    );
+    Ok(())
 }
 
 #[test]

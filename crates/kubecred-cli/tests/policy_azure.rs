@@ -334,9 +334,11 @@ async fn explain_names_each_missing_piece() -> TestResult {
         Purpose::Kms,
         Purpose::Eventhub,
         Purpose::Bucket,
+        Purpose::Cluster,
     ] {
         let access: Vec<String> = match purpose {
             Purpose::Registry => vec!["--registry".into(), ACR_REGISTRIES[0].into()],
+            Purpose::Cluster => vec!["--cluster".into(), aks_cluster_id(AKS_CLUSTER)],
             Purpose::Bucket => vec![
                 "--check".into(),
                 format!("azblob://{AZURITE_ACCOUNT}/{CONTAINER}"),

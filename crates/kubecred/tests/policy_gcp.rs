@@ -7,8 +7,8 @@
 //! repository (registry: the login only mints the token, so the check's `testIamPermissions`
 //! for `artifactregistry.repositories.downloadArtifacts` is what needs
 //! `roles/artifactregistry.reader`). Then each trust and each permission document is left out
-//! in turn, and the call fails; for the access checks and the registry, `kubecred explain
-//! --check` then names the document left out (a permission with the `kubecred policy --for
+//! in turn, and the call fails; `kubecred explain --check` (`--cluster` for a cluster) then
+//! names the document left out (a permission with the `kubecred policy --for
 //! PURPOSE --resource RESOURCE` command that writes it).
 #![cfg(feature = "gcp")]
 
@@ -272,7 +272,8 @@ impl World {
         Ok(outcome?)
     }
 
-    /// `kubecred explain --check` of `case`'s resource through stand-ins loaded with `policy`.
+    /// `kubecred explain --check` of `case`'s resource (`--cluster` for a cluster) through
+    /// stand-ins loaded with `policy`.
     async fn explain(
         &self,
         case: Case,
@@ -284,8 +285,11 @@ impl World {
             namespace: Some(NAMESPACE.into()),
             ..Request::new(Provider::Gcp)
         };
-        let target = case.target().ok_or("no check target")?;
-        let access = kubecred::explain::Access::Check(&target);
+        let target = case.target();
+        let access = match &target {
+            Some(target) => kubecred::explain::Access::Check(target),
+            None => kubecred::explain::Access::Cluster(case.resource()),
+        };
         let explanation = kubecred::explain::explain_access(&engine, &request, access, false).await;
         gcp.shutdown().await;
         Ok(explanation)
@@ -374,9 +378,7 @@ impl World {
                         .is_some_and(kubecred::Error::is_denied);
                     assert!(denied, "{case:?} without {removed}: {error}");
                     assert!(!error.to_string().contains("ya29."), "{error}");
-                    if case.target().is_some() {
-                        self.explained(case, &without, &removed).await?;
-                    }
+                    self.explained(case, &without, &removed).await?;
                 }
             }
         }

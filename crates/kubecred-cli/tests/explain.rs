@@ -131,27 +131,14 @@ fn explain_walks_the_steps_and_names_the_cause() -> TestResult {
 
 /// `--check`: after the exchange, whether the credential reaches the resource; a denial names the
 /// missing grant and the `kubecred policy` command that writes it (GCP and Azure stand-ins of
-/// `kubecred sandbox`, granted by the manifests' annotations: `owner` holds the grants on the
-/// `other` topic and hub, which `app` lacks).
+/// `kubecred sandbox`, granted by the annotations of `examples/explain.yaml`, README's worked
+/// examples: `owner` holds the grants on the `other` topic and hub, which `app` lacks).
 #[test]
 fn explain_check_names_the_missing_grant() -> TestResult {
-    let app = "00000000-0000-0000-0000-00000000000a";
-    let tenant = "00000000-0000-0000-0000-000000000001";
-    let manifests = format!(
-        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: team-a\n  annotations:\n    \
-         gcp.auth.fluxcd.io/workload-identity-provider: 'projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/sandbox'\n    \
-         iam.gke.io/gcp-service-account: team-a-app@example-project.iam.gserviceaccount.com\n    \
-         sandbox.kubecred.io/gcp-grants: 'pubsub://projects/example-project/topics/granted'\n    \
-         azure.workload.identity/client-id: {app}\n    azure.workload.identity/tenant-id: {tenant}\n    \
-         sandbox.kubecred.io/azure-grants: 'eventhub://kubecred-sandbox/granted'\n---\n\
-         apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: owner\n  namespace: team-a\n  annotations:\n    \
-         gcp.auth.fluxcd.io/workload-identity-provider: 'projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/sandbox'\n    \
-         sandbox.kubecred.io/gcp-grants: 'pubsub://projects/example-project/topics/other'\n    \
-         azure.workload.identity/client-id: 00000000-0000-0000-0000-00000000000b\n    azure.workload.identity/tenant-id: {tenant}\n    \
-         sandbox.kubecred.io/azure-grants: 'eventhub://kubecred-sandbox/other'\n"
-    );
+    // README's worked examples run on these objects.
+    let manifests = include_str!("../../../examples/explain.yaml");
     let home = tempfile::tempdir()?;
-    let sandbox = SandboxProcess::start(home.path(), &manifests, 0)?;
+    let sandbox = SandboxProcess::start(home.path(), manifests, 0)?;
     let env: Vec<(String, String)> = sandbox
         .banner
         .iter()

@@ -323,6 +323,17 @@ pub async fn explain_access(
 /// Why a check failed: a denial is a missing permission on the target, which `kubecred policy`
 /// writes (its `--for` and resource form from the target's scheme).
 fn access_cause(provider: Provider, access: Access<'_>, error: &Error) -> String {
+    if error.is_not_found() {
+        let (Access::Check(name)
+        | Access::Registry(name)
+        | Access::Cluster(name)
+        | Access::Git(name)) = access;
+        return format!(
+            "{name} was not found: check its name and where it lives (project, account, region, \
+             subscription); some clouds also answer not found for a resource the identity may \
+             not see"
+        );
+    }
     if !error.is_denied() {
         return unreachable_cause(error);
     }

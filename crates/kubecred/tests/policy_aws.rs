@@ -16,8 +16,11 @@
 //! to `*`, which is all moto evaluates for KMS). The document is attached to a user because
 //! moto's IAM evaluates user policies for signed calls.
 //!
-//! Trust, on the STS stand-in: without the provider, without the role, or with the subject of
-//! another namespace, the exchange is refused, and `kubecred explain` names the piece left out.
+//! Trust, on the STS stand-in: without the provider, without the role, with the subject of
+//! another namespace, or with another audience (the provider's client id and the condition), the
+//! exchange is refused, and `kubecred explain` names the piece left out. Without the `sub`
+//! condition IAM trusts every ServiceAccount of the cluster (no error to name): the test shows
+//! another namespace's ServiceAccount then gets in, which the generated condition prevents.
 #![cfg(feature = "aws")]
 
 #[path = "support/moto.rs"]
@@ -228,7 +231,8 @@ async fn engine(
 async fn generated_trust_lets_the_service_account_in_and_each_part_is_needed() -> TestResult {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let manifests = Manifests::parse(
-        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: team-a\n  annotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::123456789012:role/team-a-app'}\n",
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: team-a\n  annotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::123456789012:role/team-a-app'}\n---\n\
+         apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: team-b\n  annotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::123456789012:role/team-a-app'}\n",
     )?;
     let sandbox = Sandbox::start(SandboxConfig {
         manifests,
@@ -237,6 +241,13 @@ async fn generated_trust_lets_the_service_account_in_and_each_part_is_needed() -
     })
     .await?;
     let policy = aws_policy(Purpose::Bucket, "s3://flux-artifacts", &sandbox.issuer())?.json();
+    let sub_key = |policy: &Value| -> Result<String, BoxError> {
+        Ok(policy["trust"][1]["assumeRolePolicyDocument"]["Statement"][0]["Condition"]
+            ["StringEquals"]
+            .as_object()
+            .and_then(|c| c.keys().find(|k| k.ends_with(":sub")).cloned())
+            .ok_or("no sub condition")?)
+    };
 
     let aws = stand_ins_for(&sandbox, &policy).await?;
     let credential = exchange(&sandbox, &aws).await??;
@@ -264,6 +275,12 @@ async fn generated_trust_lets_the_service_account_in_and_each_part_is_needed() -
         .and_then(|c| c.keys().find(|k| k.ends_with(":sub")).cloned())
         .ok_or("no sub condition")?;
     conditions[&sub] = "system:serviceaccount:team-b:app".into();
+    // The provider and the role agree on another audience than the token's.
+    let mut other_audience = policy.clone();
+    other_audience["trust"][0]["clientIdList"] = serde_json::json!(["api://other"]);
+    let aud = sub_key(&policy)?.replace(":sub", ":aud");
+    other_audience["trust"][1]["assumeRolePolicyDocument"]["Statement"][0]["Condition"]["StringEquals"]
+        [&aud] = "api://other".into();
     // Each refused, and `kubecred explain` names the piece left out.
     let not_allowed = "does not allow subject system:serviceaccount:team-a:app";
     for (what, broken, expected, cause) in [
@@ -280,6 +297,12 @@ async fn generated_trust_lets_the_service_account_in_and_each_part_is_needed() -
             "AccessDenied",
             not_allowed,
         ),
+        (
+            "another audience",
+            other_audience,
+            "Incorrect token audience",
+            "audience is not a client ID of the IAM OIDC provider",
+        ),
     ] {
         let aws = stand_ins_for(&sandbox, &broken).await?;
         let error = exchange(&sandbox, &aws)
@@ -292,6 +315,35 @@ async fn generated_trust_lets_the_service_account_in_and_each_part_is_needed() -
         assert!(explained.contains(cause), "{what}: {explained}");
         aws.shutdown().await;
     }
+
+    // Without the `sub` condition IAM trusts every ServiceAccount of the cluster: team-b's gets
+    // in too, which the generated condition prevents.
+    let team_b_in = |policy: Value| {
+        let sandbox = &sandbox;
+        async move {
+            let aws = stand_ins_for(sandbox, &policy).await?;
+            let (engine, request, _dir) = engine(sandbox, &aws).await?;
+            let request = Request {
+                namespace: Some("team-b".into()),
+                ..request
+            };
+            let admitted = engine.token(&request).await.is_ok();
+            aws.shutdown().await;
+            Ok::<bool, BoxError>(admitted)
+        }
+    };
+    assert!(
+        !team_b_in(policy.clone()).await?,
+        "the generated trust admits team-b"
+    );
+    let mut without_sub = policy.clone();
+    let sub = sub_key(&policy)?;
+    without_sub["trust"][1]["assumeRolePolicyDocument"]["Statement"][0]["Condition"]
+        ["StringEquals"]
+        .as_object_mut()
+        .ok_or("no conditions")?
+        .remove(&sub);
+    assert!(team_b_in(without_sub).await?, "without the sub condition");
     sandbox.shutdown().await;
     Ok(())
 }

@@ -570,7 +570,14 @@ async fn consumer_call(
         ("content-type", content_type),
         ("x-amz-target", target.as_str()),
     ];
-    let signed = sign(&keys, service, &url, &headers, body.as_bytes())?;
+    let signed = sign(
+        &keys,
+        service,
+        &url,
+        &headers,
+        body.as_bytes(),
+        Env::from_pairs(&[]).now(),
+    )?;
     let mut builder = reqwest::Client::new().post(&url).body(body);
     for (name, value) in headers
         .iter()
@@ -596,6 +603,7 @@ fn sign(
     url: &str,
     headers: &[(&str, &str)],
     body: &[u8],
+    time: std::time::SystemTime,
 ) -> Result<Vec<(String, String)>, BoxError> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     let identity = aws_credential_types::Credentials::new(
@@ -610,7 +618,7 @@ fn sign(
         .identity(&identity)
         .region(REGION)
         .name(service)
-        .time(std::time::SystemTime::now())
+        .time(time)
         .settings(SigningSettings::default())
         .build()?
         .into();

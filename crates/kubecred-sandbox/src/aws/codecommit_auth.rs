@@ -164,7 +164,10 @@ mod tests {
             verify(&state, "eu-west-1", &presented, now)
         };
         let accepted = check("AKIDEXAMPLE%", password, "/v1/repos/my%20repo", now);
-        assert_eq!(accepted, Ok("arn:aws:iam::123456789012:user/u".to_owned()));
+        assert_eq!(
+            accepted.map(|caller| caller.arn),
+            Ok("arn:aws:iam::123456789012:user/u".to_owned())
+        );
         // The reference signed with a session token the user key does not have.
         let refused = check(
             "AKIDEXAMPLE%session-token",

@@ -322,19 +322,17 @@ mod tests {
             Decision::Allowed
         );
         let only_conditional = [json!({"Statement": [documents[0]["Statement"][2].clone()]})];
-        let with = |prefix| Need {
-            action: "s3:ListBucket",
-            resource: "arn:aws:s3:::p",
-            context: &[("s3:prefix", prefix)],
+        let with = |prefix: &str| {
+            let context = [("s3:prefix", prefix)];
+            let need = Need {
+                action: "s3:ListBucket",
+                resource: "arn:aws:s3:::p",
+                context: &context,
+            };
+            evaluate(&only_conditional, need)
         };
-        assert_eq!(
-            evaluate(&only_conditional, with("team-a/x")),
-            Decision::Allowed
-        );
-        assert_eq!(
-            evaluate(&only_conditional, with("team-b/")),
-            Decision::ImplicitDeny
-        );
+        assert_eq!(with("team-a/x"), Decision::Allowed);
+        assert_eq!(with("team-b/"), Decision::ImplicitDeny);
         assert_eq!(
             evaluate(&only_conditional, need("s3:ListBucket", "arn:aws:s3:::p")),
             Decision::ImplicitDeny,

@@ -375,6 +375,28 @@ async fn kms_check_describes_the_key_and_reports_missing_ones() -> TestResult {
     Ok(())
 }
 
+/// The SQS check's `GetQueueUrl` (JSON protocol) as moto answers it: the queue's URL, and a
+/// missing queue's refusal.
+#[tokio::test]
+async fn sqs_check_finds_the_queue_and_reports_missing_ones() -> TestResult {
+    let Some(moto) = Moto::start().await? else {
+        return Ok(());
+    };
+    let url = moto.queue("events").await?;
+    let arn = "arn:aws:sqs:us-east-1:123456789012:events";
+    let check = checks::sqs_queue(arn, &any_keys(), &moto.env(), Transport::default()).await?;
+    assert_eq!(check.url, url);
+    let absent = "arn:aws:sqs:us-east-1:123456789012:absent";
+    let missing = checks::sqs_queue(absent, &any_keys(), &moto.env(), Transport::default()).await;
+    assert!(
+        missing.as_ref().err().is_some_and(Error::is_not_found),
+        "{missing:?}"
+    );
+    let shown = message(missing);
+    assert!(shown.contains("QueueDoesNotExist"), "{shown}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn kms_check_signatures_and_permissions_are_verified() -> TestResult {
     let Some(moto) = Moto::start().await? else {

@@ -202,31 +202,6 @@ async fn explained(sandbox: &Sandbox, aws: &AwsStandIns) -> Result<String, BoxEr
     Ok(explanation.cause().unwrap_or("(nothing failed)").to_owned())
 }
 
-/// An engine for the sandbox's cluster and the stand-ins' STS, and `team-a/app`'s request.
-async fn engine(
-    sandbox: &Sandbox,
-    aws: &AwsStandIns,
-) -> Result<(Engine, Request, tempfile::TempDir), BoxError> {
-    let dir = tempfile::tempdir()?;
-    let kubeconfig = dir.path().join("kubeconfig");
-    kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())?;
-    let policy = PolicyConfig {
-        object_level_workload_identity: true,
-        ..PolicyConfig::default()
-    }
-    .build()?;
-    let engine = Engine::new(policy)
-        .with_kubernetes(Kubernetes::from_kubeconfig(&kubeconfig, None).await?)
-        .with_env(Env::from_pairs(&[("AWS_ENDPOINT_URL_STS", &aws.sts_url())]));
-    let request = Request {
-        identity: Identity::service_account("app"),
-        namespace: Some("team-a".into()),
-        region: Some("us-east-1".into()),
-        ..Request::new(Provider::Aws)
-    };
-    Ok((engine, request, dir))
-}
-
 #[tokio::test]
 async fn generated_trust_lets_the_service_account_in_and_each_part_is_needed() -> TestResult {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -416,7 +391,7 @@ async fn enforcing_stand_ins(sandbox: &Sandbox, policy: &Value) -> Result<AwsSta
 
 /// An engine whose AWS calls go to the stand-ins (STS, and the service APIs for S3, KMS, ECR,
 /// EKS and SQS), and `team-a/app`'s request.
-async fn enforcing_engine(
+async fn engine(
     sandbox: &Sandbox,
     aws: &AwsStandIns,
 ) -> Result<(Engine, Request, tempfile::TempDir), BoxError> {
@@ -456,7 +431,7 @@ async fn use_with(
     used: Use<'_>,
 ) -> Result<Result<(), String>, BoxError> {
     let aws = enforcing_stand_ins(sandbox, policy).await?;
-    let (engine, request, _dir) = enforcing_engine(sandbox, &aws).await?;
+    let (engine, request, _dir) = engine(sandbox, &aws).await?;
     let access = match used {
         Use::Check(target) => Some(kubecred::explain::Access::Check(target)),
         Use::Registry(host) => Some(kubecred::explain::Access::Registry(host)),
@@ -556,7 +531,7 @@ async fn consumer_call(
         _ => return Ok(None),
     };
     let aws = enforcing_stand_ins(sandbox, policy).await?;
-    let (engine, request, _dir) = enforcing_engine(sandbox, &aws).await?;
+    let (engine, request, _dir) = engine(sandbox, &aws).await?;
     let Credential::AwsKeys(keys) = engine.token(&request).await? else {
         return Err("not AWS keys".into());
     };

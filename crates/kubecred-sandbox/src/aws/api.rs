@@ -29,7 +29,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::auth::{self, Expect};
+use super::auth::{self, AuthFailure, Expect};
 use super::ecr_public::json_error;
 use super::error::AwsError;
 use super::http::{header as header_value, view};
@@ -90,7 +90,7 @@ async fn handle(
         Err(failure) if json_service || service == "eks" => {
             return json_answer(&service, Err(json_error(failure)));
         }
-        Err(failure) => return s3_error(&json_error(failure)),
+        Err(failure) => return s3_error(&s3_auth_error(failure)),
     };
     match service.as_str() {
         "s3" => s3(&state, &call, &method, &uri),
@@ -192,6 +192,33 @@ fn s3(state: &AwsState, call: &Call, method: &Method, uri: &Uri) -> Response {
         )),
     };
     answer.unwrap_or_else(|e| s3_error(&e))
+}
+
+/// S3's codes for signature failures (its REST-XML protocol names them otherwise than the JSON
+/// protocols do).
+fn s3_auth_error(failure: AuthFailure) -> AwsError {
+    match failure {
+        AuthFailure::Missing => AwsError::new("AccessDenied", 403, "Access Denied"),
+        AuthFailure::Incomplete(message) => {
+            AwsError::new("AuthorizationHeaderMalformed", 400, message)
+        }
+        AuthFailure::UnknownKey => AwsError::new(
+            "InvalidAccessKeyId",
+            403,
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ),
+        AuthFailure::InvalidToken => AwsError::new(
+            "InvalidToken",
+            400,
+            "The provided token is malformed or otherwise invalid.",
+        ),
+        AuthFailure::Signature(message) => AwsError::new("SignatureDoesNotMatch", 403, message),
+        AuthFailure::Skew(message) => AwsError::new("RequestTimeTooSkewed", 403, message),
+        AuthFailure::PresignExpired(message) => AwsError::new("AccessDenied", 403, message),
+        AuthFailure::ExpiredKey => {
+            AwsError::new("ExpiredToken", 400, "The provided token has expired.")
+        }
+    }
 }
 
 fn percent_decoded(text: &str) -> String {

@@ -51,6 +51,11 @@ impl Env {
 
 /// Starts the sandbox and the AWS stand-ins.
 pub async fn start() -> Env {
+    start_with(|_| {}).await
+}
+
+/// Starts the sandbox and the AWS stand-ins, with `edit` applied to their configuration.
+pub async fn start_with(edit: impl FnOnce(&mut AwsConfig)) -> Env {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let sandbox = Sandbox::start(SandboxConfig::default())
         .await
@@ -60,7 +65,7 @@ pub async fn start() -> Env {
         .await
         .expect("the sandbox's issuer is discoverable");
     let issuer = sandbox.issuer();
-    let config = AwsConfig {
+    let mut config = AwsConfig {
         account_id: ACCOUNT.into(),
         oidc_providers: vec![verifier],
         roles: roles(&issuer),
@@ -76,6 +81,7 @@ pub async fn start() -> Env {
         }),
         ..AwsConfig::default()
     };
+    edit(&mut config);
     let aws = AwsStandIns::start(config)
         .await
         .expect("AWS stand-ins start");

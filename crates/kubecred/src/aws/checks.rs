@@ -135,46 +135,17 @@ async fn get_queue_url(
     action: &str,
 ) -> Result<QueueCheck> {
     let queue = self::queue_arn(queue_arn)?;
-    let url = match env.endpoint_url("SQS") {
-        Some(endpoint) => endpoint,
-        None => format!(
-            "https://sqs.{}.{}/",
-            queue.region,
-            signing::dns_suffix(queue.region)
-        ),
-    };
-    let url = signing::endpoint(&url, "SQS")?;
-    let body = serde_json::json!({
-        "QueueName": queue.name,
-        "QueueOwnerAWSAccountId": queue.account,
-    })
-    .to_string();
-    let headers = [
-        ("content-type", "application/x-amz-json-1.0"),
-        ("x-amz-target", "AmazonSQS.GetQueueUrl"),
-    ];
-    let request = Unsigned {
-        method: "POST",
-        url: &url,
-        headers: &headers,
-        body: body.as_bytes(),
-    };
-    let scope = Scope {
-        region: queue.region,
+    let call = JsonCall {
         service: "sqs",
-        time: env.now(),
+        region: queue.region,
+        target: "AmazonSQS.GetQueueUrl",
+        version: "1.0",
+        input: serde_json::json!({
+            "QueueName": queue.name,
+            "QueueOwnerAWSAccountId": queue.account,
+        }),
     };
-    let answer = send(
-        keys,
-        scope,
-        request,
-        SigningSettings::default(),
-        transport,
-        action,
-    )
-    .await?;
-    let value: serde_json::Value = serde_json::from_str(&answer)
-        .map_err(|e| Error::upstream(format!("{action}: the answer is not JSON")).with_source(e))?;
+    let value = call.send(keys, env, transport, action).await?;
     let url = value["QueueUrl"]
         .as_str()
         .ok_or_else(|| Error::upstream(format!("{action}: the answer has no QueueUrl")))?;
@@ -334,38 +305,70 @@ async fn describe_key(
     transport: Transport<'_>,
     action: &str,
 ) -> Result<KeyCheck> {
-    let region = kms_region(key_arn)?;
-    let url = match env.endpoint_url("KMS") {
-        Some(endpoint) => endpoint,
-        None => format!("https://kms.{region}.{}/", signing::dns_suffix(region)),
-    };
-    let url = signing::endpoint(&url, "KMS")?;
-    let body = serde_json::json!({ "KeyId": key_arn }).to_string();
-    let headers = [
-        ("content-type", "application/x-amz-json-1.1"),
-        ("x-amz-target", "TrentService.DescribeKey"),
-    ];
-    let request = Unsigned {
-        method: "POST",
-        url: &url,
-        headers: &headers,
-        body: body.as_bytes(),
-    };
-    let scope = Scope {
-        region,
+    let call = JsonCall {
         service: "kms",
-        time: env.now(),
+        region: kms_region(key_arn)?,
+        target: "TrentService.DescribeKey",
+        version: "1.1",
+        input: serde_json::json!({ "KeyId": key_arn }),
     };
-    let answer = send(
-        keys,
-        scope,
-        request,
-        SigningSettings::default(),
-        transport,
-        action,
-    )
-    .await?;
-    key_check(&answer, action)
+    key_check(&call.send(keys, env, transport, action).await?, action)
+}
+
+/// One call of an AWS JSON protocol (KMS, SQS): `POST /` with `X-Amz-Target`, at the service's
+/// regional endpoint or its `AWS_ENDPOINT_URL_<SERVICE>` override.
+struct JsonCall<'a> {
+    /// The signing name, lower case (`kms`, `sqs`); upper case, the override's suffix.
+    service: &'a str,
+    region: &'a str,
+    target: &'a str,
+    /// The protocol version of the content type (`1.0`, `1.1`).
+    version: &'a str,
+    input: serde_json::Value,
+}
+
+impl JsonCall<'_> {
+    /// Signs and sends the call; the answer as JSON.
+    async fn send(
+        &self,
+        keys: &AwsKeys,
+        env: &Env,
+        transport: Transport<'_>,
+        action: &str,
+    ) -> Result<serde_json::Value> {
+        let (service, region) = (self.service, self.region);
+        let upper = service.to_ascii_uppercase();
+        let url = match env.endpoint_url(&upper) {
+            Some(endpoint) => endpoint,
+            None => format!(
+                "https://{service}.{region}.{}/",
+                signing::dns_suffix(region)
+            ),
+        };
+        let url = signing::endpoint(&url, &upper)?;
+        let body = self.input.to_string();
+        let content_type = format!("application/x-amz-json-{}", self.version);
+        let headers = [
+            ("content-type", content_type.as_str()),
+            ("x-amz-target", self.target),
+        ];
+        let request = Unsigned {
+            method: "POST",
+            url: &url,
+            headers: &headers,
+            body: body.as_bytes(),
+        };
+        let scope = Scope {
+            region,
+            service,
+            time: env.now(),
+        };
+        let settings = SigningSettings::default();
+        let answer = send(keys, scope, request, settings, transport, action).await?;
+        serde_json::from_str(&answer).map_err(|e| {
+            Error::upstream(format!("{action}: the answer is not JSON")).with_source(e)
+        })
+    }
 }
 
 /// The region of a KMS key or alias ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`).
@@ -384,9 +387,7 @@ fn kms_region(key_arn: &str) -> Result<&str> {
     }
 }
 
-fn key_check(answer: &str, action: &str) -> Result<KeyCheck> {
-    let value: serde_json::Value = serde_json::from_str(answer)
-        .map_err(|e| Error::upstream(format!("{action}: the answer is not JSON")).with_source(e))?;
+fn key_check(value: &serde_json::Value, action: &str) -> Result<KeyCheck> {
     let metadata = &value["KeyMetadata"];
     let text = |field: &str| metadata[field].as_str().map(str::to_owned);
     let arn = text("Arn")
@@ -595,14 +596,15 @@ mod tests {
     #[test]
     fn key_metadata_is_read() {
         let answer = r#"{"KeyMetadata":{"Arn":"arn:aws:kms:us-east-1:1:key/k","KeyState":"Enabled","Enabled":true}}"#;
-        let check = key_check(answer, "d").map_err(|e| e.to_string());
+        let answer: serde_json::Value = serde_json::from_str(answer).expect("JSON");
+        let check = key_check(&answer, "d").map_err(|e| e.to_string());
         let expected = KeyCheck {
             arn: "arn:aws:kms:us-east-1:1:key/k".into(),
             key_state: "Enabled".into(),
             enabled: true,
         };
         assert_eq!(check, Ok(expected));
-        assert!(key_check("{}", "d").is_err());
-        assert!(key_check("<xml/>", "d").is_err());
+        assert!(key_check(&serde_json::json!({}), "d").is_err());
+        assert!(key_check(&serde_json::json!({"KeyMetadata": "x"}), "d").is_err());
     }
 }

@@ -43,6 +43,8 @@ const NOT_FOUND_CODES: &[&str] = &[
     "NotFoundException",
     "NoSuchBucket",
     "RepositoryNotFoundException",
+    "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue",
 ];
 
 /// What an AWS service answered when it refused a request.

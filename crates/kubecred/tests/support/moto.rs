@@ -225,6 +225,20 @@ impl Moto {
             .map(str::to_owned)
             .ok_or_else(|| "CreateKey answer has no ARN".into())
     }
+
+    /// Creates the SQS queue `name` (JSON protocol); returns its URL.
+    pub async fn queue(&self, name: &str) -> Result<String, BoxError> {
+        let request = self
+            .unsigned(reqwest::Method::POST, "/", "sqs")
+            .header("x-amz-target", "AmazonSQS.CreateQueue")
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(serde_json::json!({ "QueueName": name }).to_string());
+        let answer: serde_json::Value = serde_json::from_str(&self.call(request).await?)?;
+        answer["QueueUrl"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "CreateQueue answer has no QueueUrl".into())
+    }
 }
 
 /// Keys moto has never issued (accepted while authentication is off).

@@ -122,9 +122,22 @@ fn print_ready(
         "  export AWS_EC2_METADATA_SERVICE_ENDPOINT={}",
         aws.imds_url()
     )?;
+    for service in ["S3", "KMS", "ECR", "EKS", "SQS"] {
+        writeln!(out, "  export AWS_ENDPOINT_URL_{service}={}", aws.api_url())?;
+    }
     writeln!(
         out,
         "  kubecred token --provider aws --namespace team-a --service-account app --region us-east-1 --output json"
+    )?;
+    writeln!(
+        out,
+        "  a role may use what its ServiceAccount's {} lists (s3://, kms://, sqs://, ecr://, an EKS cluster ARN)",
+        kubecred_sandbox::aws::AWS_GRANTS_ANNOTATION
+    )?;
+    writeln!(
+        out,
+        "  EKS cluster (its API server is this sandbox): {}",
+        crate::sandbox_aws::AWS_EKS_CLUSTER
     )?;
     writeln!(out)?;
     crate::sandbox_gcp::print_gcp(&mut out, sandbox, stand_ins.gcp)?;

@@ -148,31 +148,54 @@ fn explain_check_names_the_missing_grant() -> TestResult {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let explain = |provider: &str, target: &str| {
-        let args = [
+    let explain_as = |provider: &str, account: &str, flag: &str, target: &str| {
+        let mut args = vec![
             "explain",
             "--provider",
             provider,
             "-n",
             "team-a",
             "--service-account",
-            "app",
-            "--check",
+            account,
+            flag,
             target,
             "-o",
             "json",
         ];
+        if provider == "aws" {
+            args.extend(["--region", "us-east-1"]);
+        }
         kubecred(home.path(), &env, &args)
     };
+    let explain = |provider: &str, target: &str| explain_as(provider, "app", "--check", target);
     let json = |output: &std::process::Output| -> Result<serde_json::Value, support::BoxError> {
         Ok(serde_json::from_str(&stdout(output))?)
     };
 
-    let granted = explain("gcp", "pubsub://projects/example-project/topics/granted")?;
-    let value = json(&granted)?;
-    assert!(granted.status.success(), "{value}");
-    assert_eq!(value["steps"][6]["step"], "access", "{value}");
-    assert_eq!(value["steps"][6]["status"], "ok", "{value}");
+    for (provider, target) in [
+        ("gcp", "pubsub://projects/example-project/topics/granted"),
+        ("azure", "eventhub://kubecred-sandbox/granted"),
+        ("aws", "s3://granted"),
+    ] {
+        let granted = explain(provider, target)?;
+        let value = json(&granted)?;
+        assert!(granted.status.success(), "{value}");
+        assert_eq!(value["steps"][6]["step"], "access", "{value}");
+        assert_eq!(value["steps"][6]["status"], "ok", "{value}");
+    }
+    // AWS: the sandbox is also an EKS cluster, which app may describe and owner may not.
+    let cluster = "arn:aws:eks:us-east-1:123456789012:cluster/kubecred-sandbox";
+    let described = explain_as("aws", "app", "--cluster", cluster)?;
+    assert!(described.status.success(), "{}", stdout(&described));
+    let refused = explain_as("aws", "owner", "--cluster", cluster)?;
+    let value = json(&refused)?;
+    let cause = value["steps"][6]["cause"].as_str().unwrap_or_default();
+    assert!(
+        cause.contains(&format!(
+            "the role lacks eks:DescribeCluster on cluster {cluster}: kubecred policy --provider aws --for cluster"
+        )),
+        "{cause}"
+    );
 
     for (provider, target, command) in [
         (
@@ -184,6 +207,11 @@ fn explain_check_names_the_missing_grant() -> TestResult {
             "azure",
             "eventhub://kubecred-sandbox/other",
             "kubecred policy --provider azure --for eventhub",
+        ),
+        (
+            "aws",
+            "s3://other",
+            "the role lacks s3:ListBucket on s3://other: kubecred policy --provider aws --for bucket --resource s3://other",
         ),
     ] {
         let denied = explain(provider, target)?;

@@ -454,3 +454,86 @@ async fn an_eks_kubeconfig_has_the_described_endpoint_and_a_verifiable_exec_toke
     );
     Ok(())
 }
+
+/// The sandbox is also an EKS cluster (`kubecred sandbox` prints its ARN): the kubeconfig
+/// `cluster kubeconfig --provider aws` writes for it (DescribeCluster on the service APIs
+/// stand-in, allowed by the ServiceAccount's grant) makes kubectl authenticate as the role, as
+/// EKS's authenticator does with the exec plugin's `k8s-aws-v1.` token; without the grant,
+/// DescribeCluster is refused naming the action.
+#[test]
+fn the_sandbox_as_eks_authenticates_kubectl_as_the_role() -> TestResult {
+    if !have_kubectl() {
+        return Ok(());
+    }
+    let cluster = "arn:aws:eks:us-east-1:123456789012:cluster/kubecred-sandbox";
+    let extra = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: eks-user\n  namespace: team-a\n  annotations:\n    \
+         eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/team-a-eks\n    \
+         sandbox.kubecred.io/aws-grants: {cluster}\n"
+    );
+    let home = tempfile::tempdir()?;
+    let sandbox = start(home.path(), free_port()?, &extra)?;
+    let exports: Vec<(String, String)> = sandbox
+        .banner
+        .iter()
+        .filter_map(|line| line.strip_prefix("  export AWS_ENDPOINT_URL_"))
+        .filter_map(|rest| rest.split_once('='))
+        .map(|(k, v)| (format!("AWS_ENDPOINT_URL_{k}"), v.to_owned()))
+        .collect();
+    assert_eq!(exports.len(), 7, "{:?}", sandbox.banner);
+    let env: Vec<(&str, &str)> = exports
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let source = sandbox.kubeconfig.display().to_string();
+    let out = home.path().join("eks-kubeconfig");
+    let out_arg = out.display().to_string();
+    let write = |account: &str| {
+        let args = [
+            "cluster",
+            "kubeconfig",
+            "--kubeconfig",
+            &source,
+            "--provider",
+            "aws",
+            "--cluster",
+            cluster,
+            "--region",
+            "us-east-1",
+            "-n",
+            "team-a",
+            "--service-account",
+            account,
+            "-o",
+            &out_arg,
+        ];
+        kubecred(home.path(), &env, &args)
+    };
+    assert_success(&write("eks-user")?);
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
+    assert_eq!(
+        config["clusters"][0]["cluster"]["server"],
+        sandbox.url.as_str()
+    );
+    let listed = isolated("kubectl", home.path())
+        .envs(env.iter().copied())
+        .arg("--kubeconfig")
+        .arg(&out)
+        .args(["get", "serviceaccounts", "-n", "team-a"])
+        .output()?;
+    // Authenticated as the role's session (the sandbox grants it no RBAC).
+    assert!(
+        stderr(&listed).contains(
+            "User \"arn:aws:sts::123456789012:assumed-role/team-a-eks/eks-user.team-a.us-east-1.kubecred\" cannot list"
+        ),
+        "{}",
+        stderr(&listed)
+    );
+    let refused = write("app")?;
+    assert_exit(
+        &refused,
+        1,
+        &["is not authorized to perform: eks:DescribeCluster"],
+    );
+    Ok(())
+}

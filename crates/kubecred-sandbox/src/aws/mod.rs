@@ -30,6 +30,7 @@ mod config;
 mod ecr_public;
 mod eks;
 mod error;
+mod grants;
 mod http;
 pub(crate) mod https;
 mod ids;
@@ -48,6 +49,7 @@ pub use config::{
     ROLE_ARN_ANNOTATION, Trust, roles_for_annotated_service_accounts,
 };
 pub use error::{AwsError, AwsStartError};
+pub use grants::{AWS_GRANTS_ANNOTATION, SANDBOX_OBJECT, grants_for_annotated_service_accounts};
 pub use https::HttpsStandIn;
 pub use policy::{LoadedPolicy, load_policy};
 
@@ -161,6 +163,19 @@ impl AwsStandIns {
         let arn = eks::verify(&self.state, token, cluster_name, crate::clock::unix_now())?;
         self.state.count("GetCallerIdentity");
         Ok(arn)
+    }
+
+    /// What an EKS cluster's authenticator does for the API server of cluster `cluster_name`:
+    /// the caller's ARN for a valid `k8s-aws-v1.` token of that cluster. Hand it to
+    /// [`crate::Sandbox::accept_bearer_tokens`] to let the sandbox's API server take the tokens
+    /// `kubecred cluster credentials --provider aws` mints, as EKS's does.
+    pub fn eks_authenticator(
+        &self,
+        cluster_name: &str,
+    ) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+        let state = Arc::clone(&self.state);
+        let cluster = cluster_name.to_owned();
+        move |token| eks::verify(&state, token, &cluster, crate::clock::unix_now()).ok()
     }
 
     /// Successful calls so far of `action`: an STS action name

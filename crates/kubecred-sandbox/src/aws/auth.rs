@@ -2,6 +2,7 @@
 //! the keys the stand-ins know. Failures are protocol-neutral; each service
 //! maps them to its own error codes.
 
+use super::error::AwsError;
 use super::sigv4::{self, RequestView, SignatureInfo, UNSIGNED_PAYLOAD};
 use super::state::{AwsState, Caller, KeyRecord};
 
@@ -49,6 +50,35 @@ struct Presented {
     security_token: Option<String>,
     /// `X-Amz-Expires` of a presigned URL.
     expires: Option<i64>,
+}
+
+/// The JSON protocols' codes for signature failures.
+pub(crate) fn json_error(failure: AuthFailure) -> AwsError {
+    match failure {
+        AuthFailure::Missing => AwsError::new(
+            "MissingAuthenticationTokenException",
+            403,
+            "Missing Authentication Token",
+        ),
+        AuthFailure::Incomplete(message) => {
+            AwsError::new("IncompleteSignatureException", 403, message)
+        }
+        AuthFailure::UnknownKey | AuthFailure::InvalidToken => AwsError::new(
+            "UnrecognizedClientException",
+            403,
+            "The security token included in the request is invalid.",
+        ),
+        AuthFailure::Signature(message)
+        | AuthFailure::Skew(message)
+        | AuthFailure::PresignExpired(message) => {
+            AwsError::new("InvalidSignatureException", 403, message)
+        }
+        AuthFailure::ExpiredKey => AwsError::new(
+            "ExpiredTokenException",
+            403,
+            "The security token included in the request is expired",
+        ),
+    }
 }
 
 /// Verifies `request`'s signature and returns who signed it.

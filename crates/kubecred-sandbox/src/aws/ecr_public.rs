@@ -12,7 +12,7 @@ use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::auth::{self, AuthFailure, Expect};
+use super::auth::{self, Expect, json_error};
 use super::error::AwsError;
 use super::http::{header as header_value, view};
 use super::ids;
@@ -111,35 +111,6 @@ fn run(
             "expiresAt": expires_at,
         }
     }))
-}
-
-/// The JSON protocols' codes for signature failures.
-pub(crate) fn json_error(failure: AuthFailure) -> AwsError {
-    match failure {
-        AuthFailure::Missing => AwsError::new(
-            "MissingAuthenticationTokenException",
-            403,
-            "Missing Authentication Token",
-        ),
-        AuthFailure::Incomplete(message) => {
-            AwsError::new("IncompleteSignatureException", 403, message)
-        }
-        AuthFailure::UnknownKey | AuthFailure::InvalidToken => AwsError::new(
-            "UnrecognizedClientException",
-            403,
-            "The security token included in the request is invalid.",
-        ),
-        AuthFailure::Signature(message)
-        | AuthFailure::Skew(message)
-        | AuthFailure::PresignExpired(message) => {
-            AwsError::new("InvalidSignatureException", 403, message)
-        }
-        AuthFailure::ExpiredKey => AwsError::new(
-            "ExpiredTokenException",
-            403,
-            "The security token included in the request is expired",
-        ),
-    }
 }
 
 /// Whether `password` is one this stand-in issued and still valid.

@@ -52,44 +52,11 @@ fn permitted(config: &mut kubecred_sandbox::aws::AwsConfig) {
     };
 }
 
-/// The `target` role's session keys (assumed by the user, with the external id).
-async fn session(env: &Env, home: &std::path::Path) -> [(String, String); 3] {
-    let user = [
-        ("AWS_ACCESS_KEY_ID", USER_KEY),
-        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
-    ];
-    let sts = env.aws.sts_url();
-    let assume = [
-        "sts",
-        "assume-role",
-        "--endpoint-url",
-        &sts,
-        "--role-arn",
-        TARGET_ROLE,
-        "--role-session-name",
-        "conformance",
-        "--external-id",
-        EXTERNAL_ID,
-    ];
-    let json = aws_cli(&assume, &user, home).await.json();
-    let field = |name: &str| {
-        json["Credentials"][name]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
-    [
-        ("AWS_ACCESS_KEY_ID".into(), field("AccessKeyId")),
-        ("AWS_SECRET_ACCESS_KEY".into(), field("SecretAccessKey")),
-        ("AWS_SESSION_TOKEN".into(), field("SessionToken")),
-    ]
-}
-
 #[tokio::test]
 async fn botocore_reads_what_the_role_may_and_is_refused_the_rest() {
     let env = start_with(permitted).await;
     let home = tempfile::tempdir().expect("temp HOME");
-    let keys = session(&env, home.path()).await;
+    let keys = session_env(&assume_target_role(&env, home.path(), "conformance").await);
     let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let api = env.aws.api_url();
     let cli = |args: Vec<&str>| {
@@ -258,7 +225,7 @@ async fn botocore_reads_what_the_role_may_and_is_refused_the_rest() {
 async fn botocore_is_refused_with_a_wrong_secret() {
     let env = start_with(permitted).await;
     let home = tempfile::tempdir().expect("temp HOME");
-    let mut keys = session(&env, home.path()).await;
+    let mut keys = session_env(&assume_target_role(&env, home.path(), "conformance").await);
     keys[1].1 = "not-the-secret".into();
     let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let api = env.aws.api_url();

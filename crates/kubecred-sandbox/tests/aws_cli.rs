@@ -98,37 +98,16 @@ async fn botocore_signatures_verify_for_user_and_session_keys() {
     assert_eq!(field(&me, &["Account"]), ACCOUNT);
     assert!(field(&me, &["UserId"]).starts_with("AIDA"));
 
-    let assume = [
-        "sts",
-        "assume-role",
-        "--endpoint-url",
-        &sts,
-        "--role-arn",
-        TARGET_ROLE,
-        "--role-session-name",
-        "ci-run",
-        "--external-id",
-        EXTERNAL_ID,
-    ];
-    let json = aws_cli(&assume, &user, home.path()).await.json();
+    let json = assume_target_role(&env, home.path(), "ci-run").await;
     assert_eq!(
         field(&json, &["AssumedRoleUser", "Arn"]),
         "arn:aws:sts::123456789012:assumed-role/target/ci-run"
     );
-    let session = [
-        (
-            "AWS_ACCESS_KEY_ID",
-            field(&json, &["Credentials", "AccessKeyId"]),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            field(&json, &["Credentials", "SecretAccessKey"]),
-        ),
-        (
-            "AWS_SESSION_TOKEN",
-            field(&json, &["Credentials", "SessionToken"]),
-        ),
-    ];
+    let session = session_env(&json);
+    let session: Vec<(&str, &str)> = session
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let who = aws_cli(
         &["sts", "get-caller-identity", "--endpoint-url", &sts],
         &session,

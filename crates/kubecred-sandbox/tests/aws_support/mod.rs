@@ -229,3 +229,41 @@ pub async fn app_session(env: &Env) -> (String, String, String) {
         field("SessionToken"),
     )
 }
+
+/// The AWS CLI's `sts assume-role` of [`TARGET_ROLE`] by the user (with [`EXTERNAL_ID`]) as
+/// session `session_name`: its JSON answer.
+pub async fn assume_target_role(env: &Env, home: &Path, session_name: &str) -> serde_json::Value {
+    let user = [
+        ("AWS_ACCESS_KEY_ID", USER_KEY),
+        ("AWS_SECRET_ACCESS_KEY", USER_SECRET),
+    ];
+    let sts = env.aws.sts_url();
+    let assume = [
+        "sts",
+        "assume-role",
+        "--endpoint-url",
+        &sts,
+        "--role-arn",
+        TARGET_ROLE,
+        "--role-session-name",
+        session_name,
+        "--external-id",
+        EXTERNAL_ID,
+    ];
+    aws_cli(&assume, &user, home).await.json()
+}
+
+/// The variables that make the AWS CLI use the session keys of an assume-role answer.
+pub fn session_env(answer: &serde_json::Value) -> Vec<(String, String)> {
+    let field = |name: &str| {
+        answer["Credentials"][name]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    vec![
+        ("AWS_ACCESS_KEY_ID".into(), field("AccessKeyId")),
+        ("AWS_SECRET_ACCESS_KEY".into(), field("SecretAccessKey")),
+        ("AWS_SESSION_TOKEN".into(), field("SessionToken")),
+    ]
+}

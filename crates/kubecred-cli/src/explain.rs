@@ -44,7 +44,14 @@ pub async fn run(args: ExplainArgs) -> anyhow::Result<()> {
 async fn one(args: &ExplainArgs, provider: Provider) -> anyhow::Result<Explanation> {
     Ok(match prepare(&args.identity, provider).await {
         Ok((engine, request)) => {
-            let access = match (&args.check, &args.registry, &args.git, &args.cluster) {
+            let cluster = args
+                .cluster
+                .as_ref()
+                .map(|id| kubecred::cluster::ClusterRef {
+                    cluster: Some(id.clone()),
+                    ..Default::default()
+                });
+            let access = match (&args.check, &args.registry, &args.git, &cluster) {
                 (Some(target), ..) => Some(explain::Access::Check(target)),
                 (None, Some(host), ..) => Some(explain::Access::Registry(host)),
                 (None, None, Some(url), _) => Some(explain::Access::Git(url)),
@@ -99,7 +106,22 @@ async fn manifest(
                 }
                 explanation
             }
-            None => explain::not_served(&object.object, object.note.as_deref().unwrap_or("")),
+            None => match &object.config_map {
+                Some((namespace, name)) => {
+                    let region = args.identity.region.clone();
+                    let mut explanation = explain::explain_config_map_cluster(
+                        &engine,
+                        namespace,
+                        name,
+                        region,
+                        args.dry_run,
+                    )
+                    .await;
+                    explanation.identity = format!("{} ({})", object.object, explanation.identity);
+                    explanation
+                }
+                None => explain::not_served(&object.object, object.note.as_deref().unwrap_or("")),
+            },
         };
         explanations.push(explanation);
     }

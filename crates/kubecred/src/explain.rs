@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::cache_key::{KeyedIdentity, KeyedServiceAccount, access_token_key_parts};
 use crate::cloud;
+use crate::cluster::ClusterRef;
 use crate::error::Error;
 use crate::identity::{LOCKDOWN_NOT_FOUND, Resolved};
 use crate::{Engine, Identity, Provider, Request};
@@ -40,6 +41,9 @@ pub enum StepName {
     Exchange,
     /// With a check target: whether the credential reaches the resource.
     Access,
+    /// A remote cluster's kubeconfig ConfigMap (a Kustomization's `kubeConfig.configMapRef`),
+    /// read from the cluster: the provider, cluster and identity it names.
+    ConfigMap,
 }
 
 /// How a step went.
@@ -244,8 +248,8 @@ pub enum Access<'a> {
     /// A registry login at this host.
     Registry(&'a str),
     /// Credentials for this remote cluster (its cloud resource: an EKS cluster ARN, a GKE
-    /// `projects/P/locations/L/clusters/C`, an AKS resource id).
-    Cluster(&'a str),
+    /// `projects/P/locations/L/clusters/C`, an AKS resource id; or its address).
+    Cluster(&'a ClusterRef),
     /// A read of this git repository's refs (HTTPS URL), as `git fetch` begins.
     Git(&'a str),
 }
@@ -259,63 +263,153 @@ pub async fn explain_access(
     dry_run: bool,
 ) -> Explanation {
     let mut explanation = explain(engine, request, dry_run).await;
+    let step = access_step(engine, request, access, &explanation).await;
+    explanation.steps.push(step);
+    explanation
+}
+
+/// What `access` names, for the step's detail and cause.
+fn access_name<'a>(access: Access<'a>) -> &'a str {
+    match access {
+        Access::Check(name) | Access::Registry(name) | Access::Git(name) => name,
+        Access::Cluster(cluster) => cluster_name(cluster),
+    }
+}
+
+/// A remote cluster as the user named it: its cloud resource, else its address.
+fn cluster_name(cluster: &ClusterRef) -> &str {
+    cluster
+        .cluster
+        .as_deref()
+        .or(cluster.address.as_deref())
+        .unwrap_or("the cluster")
+}
+
+/// The access step after `explanation`: `access` run with the credential (skipped when the
+/// exchange did not run).
+async fn access_step(
+    engine: &Engine,
+    request: &Request,
+    access: Access<'_>,
+    explanation: &Explanation,
+) -> Step {
     let exchanged = explanation
         .steps
         .iter()
         .any(|s| s.step == StepName::Exchange && s.status == Status::Ok);
-    let name = match access {
-        Access::Check(name)
-        | Access::Registry(name)
-        | Access::Cluster(name)
-        | Access::Git(name) => name,
-    };
-    let step = match exchanged {
-        false => Step {
+    let name = access_name(access);
+    if !exchanged {
+        return Step {
             step: StepName::Access,
             status: Status::Skipped,
             detail: format!("{name}: not used (no credential)"),
             cause: None,
+        };
+    }
+    let result = match access {
+        Access::Check(target) => crate::check::run(engine, target, request).await,
+        Access::Git(url) => match url::Url::parse(url) {
+            Ok(url) => crate::git::read_refs(engine, &url, request).await,
+            Err(_) => Err(Error::invalid(format!("{url:?} is not a URL"))),
         },
-        true => {
-            let result = match access {
-                Access::Check(target) => crate::check::run(engine, target, request).await,
-                Access::Git(url) => match url::Url::parse(url) {
-                    Ok(url) => crate::git::read_refs(engine, &url, request).await,
-                    Err(_) => Err(Error::invalid(format!("{url:?} is not a URL"))),
-                },
-                Access::Registry(host) => crate::registry::login(engine, host, request)
-                    .await
-                    .map(|login| format!("{host}: logged in as {}", login.username)),
-                Access::Cluster(id) => {
-                    let cluster = crate::cluster::ClusterRef {
-                        cluster: Some(id.to_owned()),
-                        ..Default::default()
-                    };
-                    crate::cluster::credentials(engine, &cluster, request)
-                        .await
-                        .map(|c| format!("{id}: a token for {}", c.server))
-                }
+        Access::Registry(host) => crate::registry::login(engine, host, request)
+            .await
+            .map(|login| format!("{host}: logged in as {}", login.username)),
+        Access::Cluster(cluster) => crate::cluster::credentials(engine, cluster, request)
+            .await
+            .map(|c| format!("{name}: a token for {}", c.server)),
+    };
+    match result {
+        Ok(seen) => Step {
+            step: StepName::Access,
+            status: Status::Ok,
+            detail: seen,
+            cause: None,
+        },
+        Err(error) => Step {
+            step: StepName::Access,
+            status: Status::Failed,
+            detail: error.to_string(),
+            cause: Some(match access {
+                // Git hosts name what is missing in their own terms.
+                Access::Git(_) => cause(request, &error),
+                _ => access_cause(request.provider, access, &error),
+            }),
+        },
+    }
+}
+
+/// A remote cluster described by the kubeconfig ConfigMap `namespace/name` (a Kustomization's
+/// `kubeConfig.configMapRef`), as kustomize-controller uses it: the ConfigMap read (a
+/// `config-map` step), its provider, `serviceAccountName` (else the controller, or the
+/// lockdown's default kubeconfig ServiceAccount) and `audiences` explained as a kubeconfig
+/// request, then the cluster's credentials as the access step (a tenant's address is vetted as
+/// `cluster credentials` vets it).
+pub async fn explain_config_map_cluster(
+    engine: &Engine,
+    namespace: &str,
+    name: &str,
+    region: Option<String>,
+    dry_run: bool,
+) -> Explanation {
+    let read = match engine.kubernetes() {
+        Ok(kubernetes) => kubernetes.config_map_data(namespace, name).await,
+        Err(error) => Err(error),
+    };
+    let map = match read.and_then(|data| crate::cluster::from_config_map(&data)) {
+        Ok(map) => map,
+        Err(error) => {
+            let mut steps = Steps { steps: Vec::new() };
+            let cause = match error.is_not_found() {
+                true => format!(
+                    "ConfigMap {namespace}/{name} does not exist: the Kustomization's \
+                     kubeConfig.configMapRef must name a ConfigMap of its own namespace"
+                ),
+                false => first_line(&error),
             };
-            match result {
-                Ok(seen) => Step {
-                    step: StepName::Access,
-                    status: Status::Ok,
-                    detail: seen,
-                    cause: None,
-                },
-                Err(error) => Step {
-                    step: StepName::Access,
-                    status: Status::Failed,
-                    detail: error.to_string(),
-                    cause: Some(match access {
-                        // Git hosts name what is missing in their own terms.
-                        Access::Git(_) => cause(request, &error),
-                        _ => access_cause(request.provider, access, &error),
-                    }),
-                },
-            }
+            steps.failed(StepName::ConfigMap, error.to_string(), cause);
+            steps.skip_rest(&ALL, "not run: an earlier step failed");
+            return Explanation {
+                provider: "-".into(),
+                identity: format!("ConfigMap {namespace}/{name}"),
+                steps: steps.steps,
+            };
         }
     };
+    let request = Request {
+        identity: map
+            .service_account_name
+            .clone()
+            .map_or(Identity::Controller, Identity::ServiceAccount),
+        namespace: Some(namespace.to_owned()),
+        purpose: crate::identity::Purpose::Kubeconfig,
+        audiences: map.audiences.clone().unwrap_or_default(),
+        region,
+        ..Request::new(map.provider)
+    };
+    let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
+    let read = Step {
+        step: StepName::ConfigMap,
+        status: Status::Ok,
+        detail: format!(
+            "ConfigMap {namespace}/{name}: provider {}, cluster {}, address {} (the tenant's), \
+             serviceAccountName {}",
+            map.provider,
+            shown(&map.cluster.cluster),
+            shown(&map.cluster.address),
+            shown(&map.service_account_name),
+        ),
+        cause: None,
+    };
+    let mut explanation = explain(engine, &request, dry_run).await;
+    explanation.steps.insert(0, read);
+    let step = access_step(
+        engine,
+        &request,
+        Access::Cluster(&map.cluster),
+        &explanation,
+    )
+    .await;
     explanation.steps.push(step);
     explanation
 }
@@ -324,10 +418,7 @@ pub async fn explain_access(
 /// writes (its `--for` and resource form from the target's scheme).
 fn access_cause(provider: Provider, access: Access<'_>, error: &Error) -> String {
     if error.is_not_found() {
-        let (Access::Check(name)
-        | Access::Registry(name)
-        | Access::Cluster(name)
-        | Access::Git(name)) = access;
+        let name = access_name(access);
         return format!(
             "{name} was not found: check its name and where it lives (project, account, region, \
              subscription); some clouds also answer not found for a resource the identity may \
@@ -355,7 +446,8 @@ fn access_cause(provider: Provider, access: Access<'_>, error: &Error) -> String
                  --for registry --resource {resource} writes the grant"
             );
         }
-        Access::Cluster(id) => {
+        Access::Cluster(cluster) => {
+            let id = cluster_name(cluster);
             let lacks = match refused {
                 Some(action) => format!("the role lacks {action} on"),
                 None => "the identity may not read".to_owned(),

@@ -432,10 +432,14 @@ async fn use_with(
 ) -> Result<Result<(), String>, BoxError> {
     let aws = enforcing_stand_ins(sandbox, policy).await?;
     let (engine, request, _dir) = engine(sandbox, &aws).await?;
+    let cluster = kubecred::cluster::ClusterRef {
+        cluster: Some(CLUSTER_ARN.into()),
+        ..Default::default()
+    };
     let access = match used {
         Use::Check(target) => Some(kubecred::explain::Access::Check(target)),
         Use::Registry(host) => Some(kubecred::explain::Access::Registry(host)),
-        Use::Cluster => Some(kubecred::explain::Access::Cluster(CLUSTER_ARN)),
+        Use::Cluster => Some(kubecred::explain::Access::Cluster(&cluster)),
         Use::Git => None,
     };
     let outcome = match access {

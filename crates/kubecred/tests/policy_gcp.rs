@@ -286,9 +286,13 @@ impl World {
             ..Request::new(Provider::Gcp)
         };
         let target = case.target();
+        let cluster = kubecred::cluster::ClusterRef {
+            cluster: Some(case.resource().into()),
+            ..Default::default()
+        };
         let access = match &target {
             Some(target) => kubecred::explain::Access::Check(target),
-            None => kubecred::explain::Access::Cluster(case.resource()),
+            None => kubecred::explain::Access::Cluster(&cluster),
         };
         let explanation = kubecred::explain::explain_access(&engine, &request, access, false).await;
         gcp.shutdown().await;

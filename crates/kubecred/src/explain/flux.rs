@@ -19,6 +19,10 @@ pub struct FluxObject {
     pub request: Option<Request>,
     /// What to know (why no request, or what the request assumes).
     pub note: Option<String>,
+    /// A Kustomization's remote cluster: the namespace and name of its kubeconfig ConfigMap
+    /// (`kubeConfig.configMapRef`), whose provider and identity are read from the cluster
+    /// ([`super::explain_config_map_cluster`]).
+    pub config_map: Option<(String, String)>,
 }
 
 /// The Flux objects of the manifest file at `path` (read bounded, as credential files are).
@@ -64,6 +68,7 @@ fn object(document: &Value, decryption_provider: Option<Provider>) -> FluxObject
         object: label.clone(),
         request: None,
         note: Some(note),
+        config_map: None,
     };
     let (provider, purpose, account) = match kind {
         "OCIRepository" | "HelmRepository" | "Bucket" | "ImageRepository" | "GitRepository" => (
@@ -86,11 +91,13 @@ fn object(document: &Value, decryption_provider: Option<Provider>) -> FluxObject
         }
         "Kustomization" if text(&spec, &["kubeConfig", "configMapRef", "name"]).is_some() => {
             let map = text(&spec, &["kubeConfig", "configMapRef", "name"]).unwrap_or_default();
-            return none(format!(
-                "a remote cluster from ConfigMap {namespace}/{map}: explain it with kubecred \
-                 cluster credentials --config-map {map} -n {namespace} (its provider and \
-                 serviceAccountName are in the ConfigMap)"
-            ));
+            return FluxObject {
+                config_map: Some((namespace.to_owned(), map.to_owned())),
+                ..none(format!(
+                    "a remote cluster from ConfigMap {namespace}/{map} (its provider, cluster \
+                     and serviceAccountName)"
+                ))
+            };
         }
         "Provider" => {
             let provider = match text(&spec, &["type"]) {
@@ -135,6 +142,7 @@ fn object(document: &Value, decryption_provider: Option<Provider>) -> FluxObject
         "no region in the object (spec.region, or an ECR URL): object level on AWS needs one".into()
     });
     FluxObject {
+        config_map: None,
         object: label,
         request: Some(Request {
             identity,

@@ -641,7 +641,7 @@ async fn walk(engine: &Engine, request: &Request, steps: &mut Steps) -> bool {
         true => match cloud::audiences(engine, request, &account).await {
             Ok(audiences) => audiences,
             Err(error) => {
-                let cause = unreachable_cause(&error);
+                let cause = audience_cause(request.provider, &namespace, &name, &error);
                 steps.failed(StepName::CloudIdentity, error.to_string(), cause);
                 return false;
             }
@@ -752,6 +752,33 @@ fn level_cause(error: &Error) -> String {
     }
 }
 
+/// GCP's annotation naming the workload identity pool provider; without it the cluster must
+/// be GKE, whose audience the metadata server gives.
+const GCP_PROVIDER_ANNOTATION: &str = "gcp.auth.fluxcd.io/workload-identity-provider";
+
+/// Why the audiences of a ServiceAccount's token could not be learnt. On GCP, a ServiceAccount
+/// without the provider annotation federates through GKE, which only the metadata server
+/// names: off GKE, the annotation is what is missing.
+fn audience_cause(provider: Provider, namespace: &str, name: &str, error: &Error) -> String {
+    let text = error.to_string();
+    if provider == Provider::Gcp
+        && text.contains(&format!("has no {GCP_PROVIDER_ANNOTATION} annotation"))
+    {
+        let answer = match error.is_transient() {
+            true => "did not answer",
+            false => "names no GKE cluster",
+        };
+        return format!(
+            "ServiceAccount {namespace}/{name} lacks annotation {GCP_PROVIDER_ANNOTATION}, so \
+             kubecred asked the metadata server for this GKE cluster, which {answer}: off GKE, \
+             annotate it with the workload identity pool provider \
+             (projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER); \
+             on GKE, enable Workload Identity on the cluster and its node pool"
+        );
+    }
+    unreachable_cause(error)
+}
+
 fn unreachable_cause(error: &Error) -> String {
     match error.is_transient() {
         true => format!(
@@ -807,7 +834,8 @@ pub(crate) fn cause(request: &Request, error: &Error) -> String {
                 .to_owned(),
         ),
         Provider::Azure if entra(700213) || entra(70021) => Some(format!(
-            "the app's federated credential does not match subject {subject}"
+            "the app's federated credential does not match subject {subject}: its subject must \
+             name this namespace and ServiceAccount exactly"
         )),
         Provider::Azure if entra(700212) => Some(
             "the federated credential's audience is not the token's (api://AzureADTokenExchange)"
@@ -853,7 +881,10 @@ pub(crate) fn cause(request: &Request, error: &Error) -> String {
         ),
         Provider::Gcp if has("iam.serviceAccounts.getAccessToken") => Some(format!(
             "{subject} may not impersonate the Google service account: grant it \
-             roles/iam.workloadIdentityUser on that account"
+             roles/iam.workloadIdentityUser on that account, the member naming this namespace \
+             and ServiceAccount (principal://iam.googleapis.com/projects/NUMBER/locations/global/\
+             workloadIdentityPools/POOL/subject/{subject}; on GKE \
+             serviceAccount:PROJECT.svc.id.goog[NAMESPACE/NAME])"
         )),
         Provider::Gcp if has("invalid_target") => Some(
             "the workload identity pool or provider does not exist (check \

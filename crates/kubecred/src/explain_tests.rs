@@ -103,6 +103,45 @@ fn each_refusal_has_a_distinct_cause() {
     assert_eq!(distinct.len(), causes.len(), "{causes:#?}");
 }
 
+/// Off GKE, a ServiceAccount without the provider annotation is named as lacking it, whether
+/// the metadata server answers (naming no cluster) or not.
+#[test]
+fn a_gcp_service_account_without_the_provider_annotation_is_named() {
+    let learn = "learn the GKE cluster (the service account has no \
+                 gcp.auth.fluxcd.io/workload-identity-provider annotation): failed to get GKE \
+                 cluster location from the metadata service";
+    let answered = audience_cause(
+        Provider::Gcp,
+        "team-a",
+        "plain",
+        &Error::invalid(format!("{learn}: HTTP 404")),
+    );
+    let silent = audience_cause(
+        Provider::Gcp,
+        "team-a",
+        "plain",
+        &Error::transient(format!("{learn}: timed out")),
+    );
+    for got in [&answered, &silent] {
+        assert!(
+            got.contains(
+                "ServiceAccount team-a/plain lacks annotation \
+                 gcp.auth.fluxcd.io/workload-identity-provider"
+            ),
+            "{got}"
+        );
+    }
+    assert!(answered.contains("names no GKE cluster"), "{answered}");
+    assert!(silent.contains("which did not answer"), "{silent}");
+    let other = audience_cause(
+        Provider::Aws,
+        "team-a",
+        "plain",
+        &Error::transient("connection refused"),
+    );
+    assert!(other.starts_with("an endpoint did not answer"), "{other}");
+}
+
 #[test]
 fn an_unreachable_endpoint_says_so() {
     let got = cause(

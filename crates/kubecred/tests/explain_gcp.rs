@@ -1,0 +1,342 @@
+//! `kubecred::explain` on seeded misconfigurations, against the sandbox and the GCP stand-ins (a
+//! cluster off GKE, federating through a workload identity pool provider): each is named by its
+//! own step and a distinct likely cause (the feature gate off, a default ServiceAccount missing,
+//! the provider annotation missing, an annotation malformed, an impersonation binding naming
+//! another namespace's principal, a provider whose allowed audiences leave kubecred's out, a
+//! provider trusting another issuer, a permission the identity lacks on the checked resource,
+//! an STS that does not answer), and a working identity is ok.
+#![cfg(feature = "gcp")]
+
+use kubecred::explain::{self, Access, Explanation, Status, StepName};
+use kubecred::{Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
+use kubecred_sandbox::gcp::{
+    Binding, GcpConfig, GcpServiceAccount, GcpStandIns, OidcProvider, ResourceBinding,
+    WorkloadIdentityPool,
+};
+use kubecred_sandbox::{JwtVerifier, Manifests, Sandbox, SandboxConfig};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const PROJECT: &str = "example-project";
+const PROJECT_NUMBER: &str = "123456789000";
+const POOL: &str = "kubecred-sandbox";
+const APP_SA: &str = "team-a-app@example-project.iam.gserviceaccount.com";
+const OTHER_SA: &str = "team-b-app@example-project.iam.gserviceaccount.com";
+/// The topic `app`'s service account may publish to, and one it may not.
+const GRANTED_TOPIC: &str = "pubsub://projects/example-project/topics/granted";
+const TOPIC: &str = "pubsub://projects/example-project/topics/flux-events";
+
+/// `app` works; `other-subject` impersonates a service account whose binding names the
+/// principal of `team-b/other-subject`; `wrong-audience` and `wrong-issuer` name providers whose
+/// allowed audiences leave kubecred's out, and that trust another issuer; `plain` has no
+/// annotation (and the cluster is not GKE); `malformed` names no valid email.
+const MANIFESTS: &str = "
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: app
+  namespace: team-a
+  annotations:
+    gcp.auth.fluxcd.io/workload-identity-provider: 'projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/sandbox'
+    iam.gke.io/gcp-service-account: team-a-app@example-project.iam.gserviceaccount.com
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: other-subject
+  namespace: team-a
+  annotations:
+    gcp.auth.fluxcd.io/workload-identity-provider: 'projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/sandbox'
+    iam.gke.io/gcp-service-account: team-b-app@example-project.iam.gserviceaccount.com
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: wrong-audience
+  namespace: team-a
+  annotations:
+    gcp.auth.fluxcd.io/workload-identity-provider: 'projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/narrow'
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: wrong-issuer
+  namespace: team-a
+  annotations:
+    gcp.auth.fluxcd.io/workload-identity-provider: 'projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/elsewhere'
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: plain, namespace: team-a}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: malformed
+  namespace: team-a
+  annotations:
+    gcp.auth.fluxcd.io/workload-identity-provider: 'projects/123456789000/locations/global/workloadIdentityPools/kubecred-sandbox/providers/sandbox'
+    iam.gke.io/gcp-service-account: foobar
+";
+
+struct World {
+    sandbox: Sandbox,
+    elsewhere: Sandbox,
+    gcp: GcpStandIns,
+    kubeconfig: tempfile::TempDir,
+}
+
+fn provider(id: &str, verifier: JwtVerifier, allowed_audiences: Vec<String>) -> OidcProvider {
+    OidcProvider {
+        id: id.into(),
+        verifier,
+        allowed_audiences,
+    }
+}
+
+async fn world() -> Result<World, Box<dyn std::error::Error>> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let sandbox = Sandbox::start(SandboxConfig {
+        manifests: Manifests::parse(MANIFESTS)?,
+        ..SandboxConfig::default()
+    })
+    .await?;
+    // Another cluster: its issuer is the one the `elsewhere` provider trusts.
+    let elsewhere = Sandbox::start(SandboxConfig::default()).await?;
+    let verifier = sandbox.verifier().await?;
+    let mut config = GcpConfig {
+        project_id: PROJECT.into(),
+        project_number: PROJECT_NUMBER.into(),
+        pools: vec![WorkloadIdentityPool {
+            id: POOL.into(),
+            providers: vec![
+                provider("sandbox", verifier.clone(), Vec::new()),
+                provider(
+                    "narrow",
+                    verifier,
+                    vec!["https://audience.example/not-kubecred".into()],
+                ),
+                provider("elsewhere", elsewhere.verifier().await?, Vec::new()),
+            ],
+        }],
+        resource_bindings: vec![
+            ResourceBinding {
+                resource: GRANTED_TOPIC.into(),
+                role: "roles/pubsub.publisher".into(),
+                member: format!("serviceAccount:{APP_SA}"),
+            },
+            // The topic exists (an owner's binding on it), but `app` has no role on it.
+            ResourceBinding {
+                resource: TOPIC.into(),
+                role: "roles/owner".into(),
+                member: "user:owner@example.com".into(),
+            },
+        ],
+        ..GcpConfig::default()
+    };
+    let principal = |subject: &str| config.principal(POOL, subject);
+    config.service_accounts = vec![
+        GcpServiceAccount {
+            email: APP_SA.into(),
+            bindings: vec![Binding::workload_identity_user(principal(
+                "system:serviceaccount:team-a:app",
+            ))],
+        },
+        // The binding names team-b's ServiceAccount of the same name, not team-a's.
+        GcpServiceAccount {
+            email: OTHER_SA.into(),
+            bindings: vec![Binding::workload_identity_user(principal(
+                "system:serviceaccount:team-b:other-subject",
+            ))],
+        },
+    ];
+    let gcp = GcpStandIns::start(config).await?;
+    let kubeconfig = tempfile::tempdir()?;
+    kubecred::fs::write_private(
+        &kubeconfig.path().join("config"),
+        sandbox.kubeconfig_file().as_bytes(),
+    )?;
+    Ok(World {
+        sandbox,
+        elsewhere,
+        gcp,
+        kubeconfig,
+    })
+}
+
+impl World {
+    async fn engine(
+        &self,
+        policy: PolicyConfig,
+        sts: &str,
+    ) -> Result<Engine, Box<dyn std::error::Error>> {
+        let kubernetes =
+            Kubernetes::from_kubeconfig(&self.kubeconfig.path().join("config"), None).await?;
+        let apis = self.gcp.apis_url();
+        Ok(Engine::new(policy.build()?)
+            .with_kubernetes(kubernetes)
+            .with_env(Env::from_pairs(&[
+                ("KUBECRED_GCP_STS_URL", sts),
+                (
+                    "KUBECRED_GCP_IAM_CREDENTIALS_URL",
+                    &self.gcp.iam_credentials_url(),
+                ),
+                ("GCE_METADATA_HOST", &self.gcp.metadata_host()),
+                ("KUBECRED_GCP_PUBSUB_URL", &apis),
+            ])))
+    }
+
+    async fn explain(
+        &self,
+        policy: PolicyConfig,
+        sts: &str,
+        request: Request,
+    ) -> Result<Explanation, Box<dyn std::error::Error>> {
+        let engine = self.engine(policy, sts).await?;
+        Ok(explain::explain(&engine, &request, false).await)
+    }
+
+    async fn explain_access(
+        &self,
+        request: Request,
+        target: &str,
+    ) -> Result<Explanation, Box<dyn std::error::Error>> {
+        let engine = self.engine(gate_on(), &self.gcp.sts_token_url()).await?;
+        Ok(explain::explain_access(&engine, &request, Access::Check(target), false).await)
+    }
+}
+
+fn gate_on() -> PolicyConfig {
+    PolicyConfig {
+        object_level_workload_identity: true,
+        ..PolicyConfig::default()
+    }
+}
+
+fn object(name: &str) -> Request {
+    Request {
+        identity: Identity::service_account(name),
+        namespace: Some("team-a".into()),
+        ..Request::new(Provider::Gcp)
+    }
+}
+
+/// The failed step and its cause.
+fn failure(explanation: &Explanation) -> (StepName, String) {
+    let step = explanation
+        .steps
+        .iter()
+        .find(|s| s.status == Status::Failed)
+        .unwrap_or_else(|| panic!("nothing failed: {}", explanation.text()));
+    (step.step, step.cause.clone().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn each_seeded_misconfiguration_is_named_with_a_distinct_cause() -> TestResult {
+    let w = world().await?;
+    let sts = w.gcp.sts_token_url();
+
+    let works = w.explain(gate_on(), &sts, object("app")).await?;
+    assert_eq!(works.verdict(), "ok", "{}", works.text());
+    let reaches = w.explain_access(object("app"), GRANTED_TOPIC).await?;
+    assert_eq!(reaches.verdict(), "ok", "{}", reaches.text());
+    let access = reaches.steps.last().ok_or("no steps")?;
+    assert_eq!(
+        (access.step, access.status),
+        (StepName::Access, Status::Ok),
+        "{}",
+        reaches.text()
+    );
+
+    let gate_off = PolicyConfig {
+        object_level_workload_identity: false,
+        ..PolicyConfig::default()
+    };
+    let default_missing = PolicyConfig {
+        default_service_account: Some("missing".into()),
+        ..gate_on()
+    };
+    let controller_request = Request {
+        namespace: Some("team-a".into()),
+        ..Request::new(Provider::Gcp)
+    };
+    let closed = format!(
+        "http://{}/v1/token",
+        std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?
+    );
+    let cases: Vec<(&str, Explanation, StepName, &str)> = vec![
+        (
+            "gate off",
+            w.explain(gate_off, &sts, object("app")).await?,
+            StepName::IdentityLevel,
+            "feature gate is off",
+        ),
+        (
+            "default ServiceAccount missing",
+            w.explain(default_missing, &sts, controller_request).await?,
+            StepName::ServiceAccount,
+            "default ServiceAccount team-a/missing does not exist",
+        ),
+        (
+            "annotation missing (off GKE)",
+            w.explain(gate_on(), &sts, object("plain")).await?,
+            StepName::CloudIdentity,
+            "lacks annotation gcp.auth.fluxcd.io/workload-identity-provider",
+        ),
+        (
+            "annotation malformed",
+            w.explain(gate_on(), &sts, object("malformed")).await?,
+            StepName::Annotations,
+            "is malformed: invalid iam.gke.io/gcp-service-account annotation: 'foobar'",
+        ),
+        (
+            "wrong namespace in the impersonation binding",
+            w.explain(gate_on(), &sts, object("other-subject")).await?,
+            StepName::Exchange,
+            "system:serviceaccount:team-a:other-subject may not impersonate",
+        ),
+        (
+            "wrong audience",
+            w.explain(gate_on(), &sts, object("wrong-audience")).await?,
+            StepName::Exchange,
+            "audience is not one the pool provider allows",
+        ),
+        (
+            "issuer not trusted",
+            w.explain(gate_on(), &sts, object("wrong-issuer")).await?,
+            StepName::Exchange,
+            "does not trust the cluster's issuer",
+        ),
+        (
+            "missing permission on the resource",
+            w.explain_access(object("app"), TOPIC).await?,
+            StepName::Access,
+            "kubecred policy --provider gcp --for pubsub --resource \
+             pubsub://projects/example-project/topics/flux-events writes the grant",
+        ),
+        (
+            "unreachable endpoint",
+            w.explain(gate_on(), &closed, object("app")).await?,
+            StepName::Exchange,
+            "an endpoint did not answer",
+        ),
+    ];
+    let mut causes = std::collections::BTreeSet::new();
+    for (what, explanation, step, expected) in &cases {
+        let (failed, cause) = failure(explanation);
+        assert_eq!(failed, *step, "{what}: {}", explanation.text());
+        assert!(cause.contains(expected), "{what}: {cause}");
+        assert_eq!(explanation.verdict(), "failed");
+        assert_eq!(explanation.json()["verdict"], "failed");
+        causes.insert(cause);
+    }
+    assert_eq!(
+        causes.len(),
+        cases.len(),
+        "causes are not distinct: {causes:#?}"
+    );
+    w.gcp.shutdown().await;
+    w.sandbox.shutdown().await;
+    w.elsewhere.shutdown().await;
+    Ok(())
+}

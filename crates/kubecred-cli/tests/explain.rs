@@ -224,3 +224,74 @@ fn explain_check_names_the_missing_grant() -> TestResult {
     }
     Ok(())
 }
+
+/// `explain -f` follows a Kustomization's `kubeConfig.configMapRef` into the cluster: the
+/// ConfigMap's provider, cluster and ServiceAccount (`examples/explain.yaml`: the sandbox as EKS
+/// cluster, reached as `app`, which may describe it, or as `owner`, which may not), the region
+/// from the cluster's ARN, and the cluster's credentials as the access step; a ConfigMap that
+/// does not exist fails its own step.
+#[test]
+fn explain_f_follows_a_kustomizations_kubeconfig_config_map() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let sandbox = SandboxProcess::start(
+        home.path(),
+        include_str!("../../../examples/explain.yaml"),
+        0,
+    )?;
+    let env: Vec<(String, String)> = sandbox
+        .banner
+        .iter()
+        .filter_map(|line| line.strip_prefix("  export "))
+        .filter_map(|rest| rest.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let manifest = home.path().join("kustomizations.yaml");
+    let kustomization = |name: &str, map: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: team-a}}\n\
+             spec:\n  kubeConfig: {{configMapRef: {{name: {map}}}}}\n"
+        )
+    };
+    std::fs::write(
+        &manifest,
+        [
+            kustomization("as-app", "eks-as-app"),
+            kustomization("as-owner", "eks-as-owner"),
+            kustomization("missing", "absent"),
+        ]
+        .join("---\n"),
+    )?;
+    let path = manifest.display().to_string();
+    let output = kubecred(home.path(), &env, &["explain", "-f", &path, "-o", "json"])?;
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output))?;
+    let step = |index: usize, name: &str| -> serde_json::Value {
+        value[index]["steps"]
+            .as_array()
+            .and_then(|steps| steps.iter().find(|s| s["step"] == name).cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(value[0]["verdict"], "ok", "{value}");
+    assert_eq!(value[0]["steps"][0]["step"], "config-map", "{value}");
+    assert_eq!(step(0, "access")["status"], "ok", "{value}");
+    assert_eq!(value[1]["verdict"], "failed", "{value}");
+    let cause = step(1, "access")["cause"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cause.contains("the role lacks eks:DescribeCluster on cluster arn:aws:eks:us-east-1:123456789012:cluster/kubecred-sandbox"),
+        "{cause}"
+    );
+    let missing = step(2, "config-map");
+    assert_eq!(missing["status"], "failed", "{value}");
+    assert!(
+        missing["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ConfigMap team-a/absent does not exist"),
+        "{value}"
+    );
+    Ok(())
+}

@@ -384,7 +384,8 @@ pub async fn explain_config_map_cluster(
         namespace: Some(namespace.to_owned()),
         purpose: crate::identity::Purpose::Kubeconfig,
         audiences: map.audiences.clone().unwrap_or_default(),
-        region,
+        // As kustomize-controller does: an EKS cluster ARN's region when none is given.
+        region: region.or_else(|| arn_region(map.cluster.cluster.as_deref()?)),
         ..Request::new(map.provider)
     };
     let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
@@ -412,6 +413,16 @@ pub async fn explain_config_map_cluster(
     .await;
     explanation.steps.push(step);
     explanation
+}
+
+/// The region field of an ARN (`arn:PARTITION:SERVICE:REGION:...`), when not empty.
+fn arn_region(arn: &str) -> Option<String> {
+    let mut fields = arn.split(':');
+    (fields.next() == Some("arn"))
+        .then(|| fields.nth(2))
+        .flatten()
+        .filter(|region| !region.is_empty())
+        .map(str::to_owned)
 }
 
 /// Why a check failed: a denial is a missing permission on the target, which `kubecred policy`

@@ -186,3 +186,19 @@ fn the_cache_key_never_shows_a_proxy_password() {
     );
     assert!(shown.contains("caData=<27 bytes>"), "{shown}");
 }
+
+#[test]
+fn arn_regions_are_read_from_the_fourth_field() {
+    assert_eq!(
+        super::arn_region("arn:aws:eks:eu-west-1:123456789012:cluster/c").as_deref(),
+        Some("eu-west-1")
+    );
+    for no_region in [
+        "",
+        "arn:aws:iam::1:role/r",
+        "projects/p/locations/l/clusters/c",
+        "arn",
+    ] {
+        assert_eq!(super::arn_region(no_region), None, "{no_region}");
+    }
+}

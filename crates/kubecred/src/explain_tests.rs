@@ -38,6 +38,12 @@ fn each_refusal_has_a_distinct_cause() {
             "lacks a permission: s3:ListBucket",
         ),
         (
+            // CodeCommit's refusal of git's first request, as `explain --git` reads it.
+            Provider::Aws,
+            "read the refs of https://git-codecommit.us-east-1.amazonaws.com/v1/repos/app: HTTP 403: User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: codecommit:GitPull on resource: arn:aws:codecommit:us-east-1:1:app",
+            "lacks a permission: codecommit:GitPull",
+        ),
+        (
             Provider::Azure,
             "HTTP 401: AADSTS700211: No matching federated identity record found for presented assertion issuer 'x'",
             "no federated credential for the cluster's issuer",

@@ -19,8 +19,10 @@
 //! Trust, on the STS stand-in: without the provider, without the role, with the subject of
 //! another namespace, or with another audience (the provider's client id and the condition), the
 //! exchange is refused, and `kubecred explain` names the piece left out. Without the `sub`
-//! condition IAM trusts every ServiceAccount of the cluster (no error to name): the test shows
-//! another namespace's ServiceAccount then gets in, which the generated condition prevents.
+//! condition IAM trusts every ServiceAccount of the cluster, and without the `aud` condition
+//! every client id of the provider (no error to name): the test shows another namespace's
+//! ServiceAccount, or a token for another client id of a shared provider, then gets in, which the
+//! generated conditions prevent.
 #![cfg(feature = "aws")]
 
 #[path = "support/moto.rs"]
@@ -319,6 +321,39 @@ async fn generated_trust_lets_the_service_account_in_and_each_part_is_needed() -
         .ok_or("no conditions")?
         .remove(&sub);
     assert!(team_b_in(without_sub).await?, "without the sub condition");
+
+    // An OIDC provider shared with another audience (another tool's client id): the `aud`
+    // condition is what keeps that audience's tokens out of the role.
+    let other_audience_in = |policy: Value| {
+        let sandbox = &sandbox;
+        async move {
+            let aws = stand_ins_for(sandbox, &policy).await?;
+            let (engine, request, _dir) = engine(sandbox, &aws).await?;
+            let request = Request {
+                audiences: vec!["api://other".into()],
+                ..request
+            };
+            let admitted = engine.token(&request).await.is_ok();
+            aws.shutdown().await;
+            Ok::<bool, BoxError>(admitted)
+        }
+    };
+    let mut shared = policy.clone();
+    shared["trust"][0]["clientIdList"] = serde_json::json!(["sts.amazonaws.com", "api://other"]);
+    assert!(
+        !other_audience_in(shared.clone()).await?,
+        "the generated aud condition admits another audience"
+    );
+    let mut shared_without_aud = shared.clone();
+    shared_without_aud["trust"][1]["assumeRolePolicyDocument"]["Statement"][0]["Condition"]
+        ["StringEquals"]
+        .as_object_mut()
+        .ok_or("no conditions")?
+        .remove(&aud);
+    assert!(
+        other_audience_in(shared_without_aud).await?,
+        "without the aud condition"
+    );
     sandbox.shutdown().await;
     Ok(())
 }

@@ -103,20 +103,20 @@ fn text(document: &Value, field: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{} has no '{field}'", document["kind"]))
 }
 
-/// The web-identity trust one statement grants (none for a Pod Identity statement, which the
-/// Pod Identity agent stand-in serves by its own association).
+/// The web-identity trust one statement grants, one entry per audience it admits (none for a
+/// Pod Identity statement, which the Pod Identity agent stand-in serves by its own association).
 fn web_identity(
     role: &str,
     statement: &Value,
     providers: &[(String, String, Vec<String>)],
-) -> Result<Option<Trust>, String> {
+) -> Result<Vec<Trust>, String> {
     if statement["Effect"] != "Allow" {
         return Err(format!(
             "role {role}: a statement that is not Allow: {statement}"
         ));
     }
     if statement["Principal"]["Service"] == "pods.eks.amazonaws.com" {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     if statement["Action"] != "sts:AssumeRoleWithWebIdentity" {
         return Err(format!(
@@ -130,7 +130,7 @@ fn web_identity(
     let Some((_, issuer, client_ids)) = providers.iter().find(|(arn, _, _)| arn == federated)
     else {
         // A trust naming a provider that does not exist trusts nothing.
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let provider = federated
         .split_once(":oidc-provider/")
@@ -160,22 +160,26 @@ fn web_identity(
             }
         }
     }
-    // Without an `aud` condition the provider's client id list still bounds the audience.
-    let audience = match audience {
-        Some(audience) if client_ids.contains(&audience) => audience,
+    // Without an `aud` condition the provider's client id list alone bounds the audience: a
+    // token for any of its client ids is let in.
+    let audiences = match audience {
+        Some(audience) if client_ids.contains(&audience) => vec![audience],
         Some(audience) => {
             return Err(format!(
                 "role {role}: aud {audience} is not a client id of provider {federated}"
             ));
         }
-        None => client_ids
-            .first()
-            .cloned()
-            .ok_or_else(|| format!("provider {federated} has no client id"))?,
+        None if client_ids.is_empty() => {
+            return Err(format!("provider {federated} has no client id"));
+        }
+        None => client_ids.clone(),
     };
-    Ok(Some(Trust::WebIdentity {
-        issuer: issuer.clone(),
-        audience,
-        subject,
-    }))
+    Ok(audiences
+        .into_iter()
+        .map(|audience| Trust::WebIdentity {
+            issuer: issuer.clone(),
+            audience,
+            subject: subject.clone(),
+        })
+        .collect())
 }

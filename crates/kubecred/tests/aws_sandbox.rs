@@ -3,16 +3,17 @@
 //! trust policies, and role chains are assumed with SigV4 calls it verifies.
 #![cfg(feature = "aws")]
 
+#[path = "support/sandbox_engine.rs"]
+mod sandbox_engine;
 use kubecred::Env;
 use kubecred::clock::{Clock, ManualClock, SystemClock};
 use kubecred::cluster::{self, ClusterRef};
 use kubecred::registry;
-use kubecred::{
-    AssumeRole, AwsKeys, Credential, Engine, Identity, Kubernetes, PolicyConfig, Provider, Request,
-};
+use kubecred::{AssumeRole, AwsKeys, Credential, Engine, Identity, Provider, Request};
 use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, AwsUser, Trust};
 use kubecred_sandbox::proxy::ForwardProxy;
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
+use sandbox_engine::sandbox_engine;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -122,21 +123,11 @@ async fn world() -> Result<World, Box<dyn std::error::Error>> {
         ..AwsConfig::default()
     })
     .await?;
-    let dir = tempfile::tempdir()?;
-    let kubeconfig = dir.path().join("kubeconfig");
-    kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())?;
-    let policy = PolicyConfig {
-        object_level_workload_identity: true,
-        ..PolicyConfig::default()
-    }
-    .build()?;
     let env = Env::from_pairs(&[
         ("AWS_ENDPOINT_URL_STS", &aws.sts_url()),
         ("AWS_ENDPOINT_URL_ECR_PUBLIC", &aws.ecr_public_url()),
     ]);
-    let engine = Engine::new(policy)
-        .with_kubernetes(Kubernetes::from_kubeconfig(&kubeconfig, None).await?)
-        .with_env(env);
+    let (engine, dir) = sandbox_engine(&sandbox, env).await?;
     Ok(World {
         sandbox,
         aws,

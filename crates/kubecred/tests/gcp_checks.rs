@@ -5,13 +5,16 @@
 //! manifests give.
 #![cfg(feature = "gcp")]
 
-use kubecred::{Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
+#[path = "support/sandbox_engine.rs"]
+mod sandbox_engine;
+use kubecred::{Engine, Env, Identity, Provider, Request};
 use kubecred_sandbox::gcp::{
     FakeGcs, GcpConfig, GcpStandIns, OidcProvider, WorkloadIdentityPool,
     resource_bindings_for_annotated_service_accounts,
     service_accounts_for_annotated_service_accounts,
 };
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
+use sandbox_engine::sandbox_engine;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -99,14 +102,6 @@ async fn world() -> Result<Option<World>, Box<dyn std::error::Error>> {
     config.resource_bindings =
         resource_bindings_for_annotated_service_accounts(&manifests, &config, POOL);
     let gcp = GcpStandIns::start(config).await?;
-    let dir = tempfile::tempdir()?;
-    let kubeconfig = dir.path().join("kubeconfig");
-    kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())?;
-    let policy = PolicyConfig {
-        object_level_workload_identity: true,
-        ..PolicyConfig::default()
-    }
-    .build()?;
     let apis = gcp.apis_url();
     let env = Env::from_pairs(&[
         ("KUBECRED_GCP_STS_URL", &gcp.sts_token_url()),
@@ -118,9 +113,7 @@ async fn world() -> Result<Option<World>, Box<dyn std::error::Error>> {
         ("KUBECRED_GCP_KMS_URL", &apis),
         ("KUBECRED_GCP_PUBSUB_URL", &apis),
     ]);
-    let engine = Engine::new(policy)
-        .with_kubernetes(Kubernetes::from_kubeconfig(&kubeconfig, None).await?)
-        .with_env(env);
+    let (engine, dir) = sandbox_engine(&sandbox, env).await?;
     Ok(Some(World {
         _sandbox: sandbox,
         gcp,

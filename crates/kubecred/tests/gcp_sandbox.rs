@@ -5,6 +5,9 @@
 //! that enforces `roles/iam.workloadIdentityUser` bindings.
 #![cfg(feature = "gcp")]
 
+#[path = "support/sandbox_engine.rs"]
+mod sandbox_engine;
+use sandbox_engine::sandbox_engine;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -132,14 +135,6 @@ async fn world() -> Result<World, Box<dyn std::error::Error>> {
     });
     config.service_accounts = accounts;
     let gcp = GcpStandIns::start(config).await?;
-    let dir = tempfile::tempdir()?;
-    let kubeconfig = dir.path().join("kubeconfig");
-    kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())?;
-    let policy = PolicyConfig {
-        object_level_workload_identity: true,
-        ..PolicyConfig::default()
-    }
-    .build()?;
     let env = Env::from_pairs(&[
         ("KUBECRED_GCP_STS_URL", &gcp.sts_token_url()),
         (
@@ -148,14 +143,12 @@ async fn world() -> Result<World, Box<dyn std::error::Error>> {
         ),
         ("GCE_METADATA_HOST", &gcp.metadata_host()),
     ]);
-    let engine = Engine::new(policy)
-        .with_kubernetes(Kubernetes::from_kubeconfig(&kubeconfig, None).await?)
-        .with_env(env);
+    let (engine, dir) = sandbox_engine(&sandbox, env).await?;
     Ok(World {
         sandbox,
         gcp,
         engine,
-        kubeconfig,
+        kubeconfig: dir.path().join("kubeconfig"),
         _dir: dir,
     })
 }

@@ -29,15 +29,18 @@
 #[allow(dead_code)]
 mod moto;
 
+#[path = "support/sandbox_engine.rs"]
+mod sandbox_engine;
 use kubecred::aws::parse::EcrRegistry;
 use kubecred::aws::{Transport, checks, ecr};
 use kubecred::policy::{self, AwsTrust, CloudOptions, Policy, PolicyRequest, Purpose};
-use kubecred::{Credential, Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
+use kubecred::{Credential, Engine, Env, Identity, Provider, Request};
 use kubecred_sandbox::aws::{
     AwsConfig, AwsResources, AwsStandIns, Bucket, EksCluster, load_policy,
 };
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
 use moto::{BoxError, Moto};
+use sandbox_engine::sandbox_engine;
 use serde_json::Value;
 
 type TestResult = Result<(), BoxError>;
@@ -430,25 +433,16 @@ async fn engine(
     sandbox: &Sandbox,
     aws: &AwsStandIns,
 ) -> Result<(Engine, Request, tempfile::TempDir), BoxError> {
-    let dir = tempfile::tempdir()?;
-    let kubeconfig = dir.path().join("kubeconfig");
-    kubecred::fs::write_private(&kubeconfig, sandbox.kubeconfig_file().as_bytes())?;
-    let policy = PolicyConfig {
-        object_level_workload_identity: true,
-        ..PolicyConfig::default()
-    }
-    .build()?;
     let api = aws.api_url();
-    let engine = Engine::new(policy)
-        .with_kubernetes(Kubernetes::from_kubeconfig(&kubeconfig, None).await?)
-        .with_env(Env::from_pairs(&[
-            ("AWS_ENDPOINT_URL_STS", &aws.sts_url()),
-            ("AWS_ENDPOINT_URL_S3", &api),
-            ("AWS_ENDPOINT_URL_KMS", &api),
-            ("AWS_ENDPOINT_URL_ECR", &api),
-            ("AWS_ENDPOINT_URL_EKS", &api),
-            ("AWS_ENDPOINT_URL_SQS", &api),
-        ]));
+    let env = Env::from_pairs(&[
+        ("AWS_ENDPOINT_URL_STS", &aws.sts_url()),
+        ("AWS_ENDPOINT_URL_S3", &api),
+        ("AWS_ENDPOINT_URL_KMS", &api),
+        ("AWS_ENDPOINT_URL_ECR", &api),
+        ("AWS_ENDPOINT_URL_EKS", &api),
+        ("AWS_ENDPOINT_URL_SQS", &api),
+    ]);
+    let (engine, dir) = sandbox_engine(sandbox, env).await?;
     let request = Request {
         identity: Identity::service_account("app"),
         namespace: Some("team-a".into()),

@@ -5,10 +5,13 @@
 //! role lacks for the next hop, an endpoint that does not answer), and a working identity is ok.
 #![cfg(feature = "aws")]
 
-use kubecred::explain::{self, Explanation, Status, StepName};
+#[path = "support/seeded.rs"]
+mod seeded;
+use kubecred::explain::{self, Explanation, StepName};
 use kubecred::{Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
 use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, Trust};
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
+use seeded::{assert_distinct_failures, gate_on};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -143,13 +146,6 @@ impl World {
     }
 }
 
-fn gate_on() -> PolicyConfig {
-    PolicyConfig {
-        object_level_workload_identity: true,
-        ..PolicyConfig::default()
-    }
-}
-
 fn object(name: &str) -> Request {
     Request {
         identity: Identity::service_account(name),
@@ -157,16 +153,6 @@ fn object(name: &str) -> Request {
         region: Some("us-east-1".into()),
         ..Request::new(Provider::Aws)
     }
-}
-
-/// The failed step and its cause.
-fn failure(explanation: &Explanation) -> (StepName, String) {
-    let step = explanation
-        .steps
-        .iter()
-        .find(|s| s.status == Status::Failed)
-        .unwrap_or_else(|| panic!("nothing failed: {}", explanation.text()));
-    (step.step, step.cause.clone().unwrap_or_default())
 }
 
 #[tokio::test]
@@ -265,20 +251,7 @@ async fn each_seeded_misconfiguration_is_named_with_a_distinct_cause() -> TestRe
             "did not answer",
         ),
     ];
-    let mut causes = std::collections::BTreeSet::new();
-    for (what, explanation, step, expected) in &cases {
-        let (failed, cause) = failure(explanation);
-        assert_eq!(failed, *step, "{what}: {}", explanation.text());
-        assert!(cause.contains(expected), "{what}: {cause}");
-        assert_eq!(explanation.verdict(), "failed");
-        assert_eq!(explanation.json()["verdict"], "failed");
-        causes.insert(cause);
-    }
-    assert_eq!(
-        causes.len(),
-        cases.len(),
-        "causes are not distinct: {causes:#?}"
-    );
+    assert_distinct_failures(&cases);
     w.trusting.shutdown().await;
     w.untrusting.shutdown().await;
     w.sandbox.shutdown().await;

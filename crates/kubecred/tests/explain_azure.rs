@@ -11,12 +11,15 @@
 //! process environment cannot be changed in-process).
 #![cfg(feature = "azure")]
 
+#[path = "support/seeded.rs"]
+mod seeded;
 use kubecred::explain::{self, Access, Explanation, Status, StepName};
 use kubecred::{Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
 use kubecred_sandbox::azure::{
     AzureConfig, AzureStandIns, EntraApp, FederatedCredential, KEY_VAULT_CRYPTO_USER, RoleGrant,
 };
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
+use seeded::{assert_distinct_failures, gate_on};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -164,29 +167,12 @@ impl World {
     }
 }
 
-fn gate_on() -> PolicyConfig {
-    PolicyConfig {
-        object_level_workload_identity: true,
-        ..PolicyConfig::default()
-    }
-}
-
 fn object(name: &str) -> Request {
     Request {
         identity: Identity::service_account(name),
         namespace: Some("team-a".into()),
         ..Request::new(Provider::Azure)
     }
-}
-
-/// The failed step and its cause.
-fn failure(explanation: &Explanation) -> (StepName, String) {
-    let step = explanation
-        .steps
-        .iter()
-        .find(|s| s.status == Status::Failed)
-        .unwrap_or_else(|| panic!("nothing failed: {}", explanation.text()));
-    (step.step, step.cause.clone().unwrap_or_default())
 }
 
 /// Runs [`child_explains_each_seeded_misconfiguration`] in a child process whose
@@ -308,20 +294,7 @@ async fn child_explains_each_seeded_misconfiguration() -> TestResult {
             "an endpoint did not answer",
         ),
     ];
-    let mut causes = std::collections::BTreeSet::new();
-    for (what, explanation, step, expected) in &cases {
-        let (failed, cause) = failure(explanation);
-        assert_eq!(failed, *step, "{what}: {}", explanation.text());
-        assert!(cause.contains(expected), "{what}: {cause}");
-        assert_eq!(explanation.verdict(), "failed");
-        assert_eq!(explanation.json()["verdict"], "failed");
-        causes.insert(cause);
-    }
-    assert_eq!(
-        causes.len(),
-        cases.len(),
-        "causes are not distinct: {causes:#?}"
-    );
+    assert_distinct_failures(&cases);
     w.azure.shutdown().await;
     w.sandbox.shutdown().await;
     Ok(())

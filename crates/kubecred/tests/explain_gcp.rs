@@ -7,6 +7,8 @@
 //! an STS that does not answer), and a working identity is ok.
 #![cfg(feature = "gcp")]
 
+#[path = "support/seeded.rs"]
+mod seeded;
 use kubecred::explain::{self, Access, Explanation, Status, StepName};
 use kubecred::{Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
 use kubecred_sandbox::gcp::{
@@ -14,6 +16,7 @@ use kubecred_sandbox::gcp::{
     WorkloadIdentityPool,
 };
 use kubecred_sandbox::{JwtVerifier, Manifests, Sandbox, SandboxConfig};
+use seeded::{assert_distinct_failures, gate_on};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -206,29 +209,12 @@ impl World {
     }
 }
 
-fn gate_on() -> PolicyConfig {
-    PolicyConfig {
-        object_level_workload_identity: true,
-        ..PolicyConfig::default()
-    }
-}
-
 fn object(name: &str) -> Request {
     Request {
         identity: Identity::service_account(name),
         namespace: Some("team-a".into()),
         ..Request::new(Provider::Gcp)
     }
-}
-
-/// The failed step and its cause.
-fn failure(explanation: &Explanation) -> (StepName, String) {
-    let step = explanation
-        .steps
-        .iter()
-        .find(|s| s.status == Status::Failed)
-        .unwrap_or_else(|| panic!("nothing failed: {}", explanation.text()));
-    (step.step, step.cause.clone().unwrap_or_default())
 }
 
 #[tokio::test]
@@ -321,20 +307,7 @@ async fn each_seeded_misconfiguration_is_named_with_a_distinct_cause() -> TestRe
             "an endpoint did not answer",
         ),
     ];
-    let mut causes = std::collections::BTreeSet::new();
-    for (what, explanation, step, expected) in &cases {
-        let (failed, cause) = failure(explanation);
-        assert_eq!(failed, *step, "{what}: {}", explanation.text());
-        assert!(cause.contains(expected), "{what}: {cause}");
-        assert_eq!(explanation.verdict(), "failed");
-        assert_eq!(explanation.json()["verdict"], "failed");
-        causes.insert(cause);
-    }
-    assert_eq!(
-        causes.len(),
-        cases.len(),
-        "causes are not distinct: {causes:#?}"
-    );
+    assert_distinct_failures(&cases);
     w.gcp.shutdown().await;
     w.sandbox.shutdown().await;
     w.elsewhere.shutdown().await;

@@ -47,8 +47,43 @@ pub fn objects(yaml: &str, decryption_provider: Option<Provider>) -> Result<Vec<
     Ok(documents
         .iter()
         .filter(|d| !d.is_null())
-        .map(|d| object(d, decryption_provider))
+        .flat_map(|d| uses(d))
+        .map(|(d, part)| {
+            let mut found = object(&d, decryption_provider);
+            if let Some(part) = part {
+                found.object = format!("{} ({part})", found.object);
+            }
+            found
+        })
         .collect())
+}
+
+/// A Kustomization that both decrypts and applies to a remote cluster asks for two credentials:
+/// one document per use (without the other's field), named by the field; any other document
+/// as it is.
+fn uses(document: &Value) -> Vec<(Value, Option<&'static str>)> {
+    let spec = &document["spec"];
+    let both = document["kind"] == "Kustomization"
+        && spec.get("decryption").is_some()
+        && text(spec, &["kubeConfig", "configMapRef", "name"]).is_some();
+    if !both {
+        return vec![(document.clone(), None)];
+    }
+    ["decryption", "kubeConfig"]
+        .into_iter()
+        .map(|keep| {
+            let mut one = document.clone();
+            let drop = if keep == "decryption" {
+                "kubeConfig"
+            } else {
+                "decryption"
+            };
+            if let Some(spec) = one.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove(drop);
+            }
+            (one, Some(keep))
+        })
+        .collect()
 }
 
 fn text<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -255,6 +290,27 @@ metadata: {name: c, namespace: team-a}
                 proptest::prop_assert!(found.len() <= 1);
             }
         }
+    }
+
+    #[test]
+    fn a_kustomization_that_decrypts_and_applies_remotely_is_two_uses() -> Result<()> {
+        let manifest = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n\
+            metadata: {name: prod, namespace: team-a}\n\
+            spec: {decryption: {provider: sops, serviceAccountName: decrypter}, \
+            kubeConfig: {configMapRef: {name: remote}}}\n";
+        let found = objects(manifest, Some(Provider::Aws))?;
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].object, "Kustomization team-a/prod (decryption)");
+        let decryption = found[0].request.as_ref().expect("a decryption request");
+        assert_eq!(decryption.purpose, Purpose::Decryption);
+        assert_eq!(found[0].config_map, None);
+        assert_eq!(found[1].object, "Kustomization team-a/prod (kubeConfig)");
+        assert!(found[1].request.is_none());
+        assert_eq!(
+            found[1].config_map,
+            Some(("team-a".to_owned(), "remote".to_owned()))
+        );
+        Ok(())
     }
 
     #[test]

@@ -371,8 +371,8 @@ async fn azurite_web_issuer_is_fetched_by_entra() -> TestResult {
         env
     };
     let token = || exchange(cluster.kubecred(&env_of(&target, &target_ca)), "azure", &[]);
-    // Entra names no URL: the assertion could not be validated without the issuer's keys.
-    let refused = ["AADSTS50027: JWT token is invalid or malformed"];
+    // Entra cannot fetch the issuer's documents, and names no URL.
+    let refused = ["AADSTS50166: Request to External OIDC endpoint failed"];
 
     assert_refused("Azure, not published yet", &token()?, &refused);
 

@@ -857,6 +857,14 @@ pub(crate) fn cause(request: &Request, error: &Error) -> String {
              and tenant-id"
                 .to_owned(),
         ),
+        // 50166 (and its older 90061 and 501661 forms): "Request to External OIDC endpoint
+        // failed".
+        Provider::Azure if entra(50166) || entra(90061) || entra(501661) => Some(
+            "Entra could not fetch the issuer's discovery document or JWKS: the issuer URL must be \
+             public (no network rules on its storage) and serve /.well-known/openid-configuration \
+             and its jwks_uri (kubecred issuer verify fetches them as Entra does)"
+                .to_owned(),
+        ),
         Provider::Azure if entra(700027) => Some(
             "Entra cannot verify the token's signature: the issuer's published JWKS lacks the \
              key the cluster signs with"

@@ -45,6 +45,11 @@ fn each_refusal_has_a_distinct_cause() {
         ),
         (
             Provider::Azure,
+            "invalid_request: 50166 - AADSTS50166: Request to External OIDC endpoint failed.",
+            "could not fetch the issuer's discovery document or JWKS",
+        ),
+        (
+            Provider::Azure,
             "HTTP 401: AADSTS700211: No matching federated identity record found for presented assertion issuer 'x'",
             "no federated credential for the cluster's issuer",
         ),

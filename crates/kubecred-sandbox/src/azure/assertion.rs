@@ -173,6 +173,14 @@ fn federated(
                 700027,
                 "Client assertion failed signature validation.",
             ),
+            // Entra could not fetch the issuer's discovery document or JWKS (unpublished,
+            // unreachable, or not JSON): what it answers for a blocked or missing issuer URL.
+            VerifyErrorKind::Discovery => EntraError::new(
+                400,
+                "invalid_request",
+                50166,
+                "Request to External OIDC endpoint failed.",
+            ),
             _ => EntraError::malformed_jwt("The assertion could not be validated."),
         }),
     }

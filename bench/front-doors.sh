@@ -366,7 +366,10 @@ included):
   connections, so this was most likely Nagle holding the answer behind an un-acknowledged TLS
   session ticket until the client's delayed ACK: a sandbox artefact that inflated the cold rows
   (and the ACR row, with two requests, more often), which az's requests to the same stand-ins
-  may meet too. The sandbox sets `TCP_NODELAY` since: in the run above (after that change)
+  may meet too. The sandbox sets `TCP_NODELAY` since: in the run made right after that change
   the ACR cold row fell from 85.6 ms to ~27 ms and the AKS cold row from 30.2 ms to ~25 ms,
-  so what remains of a cold run is mostly the first handshake's CPU.""")
+  so what remains of a cold run is mostly the first handshake's CPU. (Later runs also include
+  the stand-ins fetching the issuer's discovery document and JWKS before each verification, as
+  the clouds do on a cache miss; they add to the cold rows of kubecred and of the tools it is
+  compared with alike.)""")
 PY

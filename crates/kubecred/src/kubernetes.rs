@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
 
+use http_body_util::{BodyExt as _, Limited};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret as SecretObject, ServiceAccount};
 use kube::api::{Api, PostParams};
@@ -34,6 +35,10 @@ use crate::error::{Error, Result};
 use crate::names;
 use crate::retry::{self, Backoff};
 use crate::timeouts::{Deadline, Timeouts};
+
+/// Largest answer [`Kubernetes::get_path`] reads (a discovery document or a JWKS is a few KiB;
+/// the clouds' fetchers stop far below this too).
+const MAX_PATH_ANSWER: usize = 256 * 1024;
 
 /// A namespaced resource: its URL path segment and how its name is called in errors.
 struct Resource {
@@ -229,18 +234,46 @@ impl Kubernetes {
     }
 
     /// GETs a path outside the resource API (e.g. `/.well-known/openid-configuration`) as text,
-    /// retrying transient failures.
+    /// at most [`MAX_PATH_ANSWER`] bytes, retrying transient failures.
     pub(crate) async fn get_path(&self, path: &'static str) -> Result<String> {
         let deadline = Deadline::after(self.timeouts.overall);
         let step = format!("get {path}");
         retry::transient(Backoff::default(), deadline, &step, || async {
             let request = http::Request::get(path)
-                .body(Vec::new())
+                .body(kube::client::Body::from(Vec::new()))
                 .map_err(|e| Error::invalid(format!("get {path}")).with_source(e))?;
-            self.client
-                .request_text(request)
+            let response = self
+                .client
+                .send(request)
                 .await
-                .map_err(|e| api_error(e, "get", path))
+                .map_err(|e| api_error(e, "get", path))?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), MAX_PATH_ANSWER)
+                .collect()
+                .await
+                .map_err(|e| {
+                    Error::upstream(format!(
+                        "get {path}: the answer could not be read within {MAX_PATH_ANSWER} \
+                         bytes: {e}"
+                    ))
+                })?
+                .to_bytes();
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let first: String = text
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
+            let message = format!("get {path}: HTTP {status}: {first}");
+            match status {
+                200..=299 => Ok(text),
+                404 => Err(Error::not_found(message)),
+                401 | 403 => Err(Error::denied(message)),
+                408 | 429 | 500..=599 => Err(Error::transient(message)),
+                _ => Err(Error::upstream(message)),
+            }
         })
         .await
     }

@@ -284,3 +284,41 @@ async fn a_report_passes_only_without_failures() -> TestResult {
     assert_eq!(json["checks"][0]["outcome"], "pass");
     Ok(())
 }
+
+/// An API server whose discovery document is larger than any real one (1 MiB): `issuer show`
+/// stops reading at its bound and says so, instead of holding whatever the server sends.
+#[tokio::test]
+async fn show_reads_the_clusters_documents_bounded() -> TestResult {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let body = vec![b' '; 1024 * 1024];
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&body).await;
+        }
+    });
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    let config = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'http://{address}'}}\n\
+         users:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\n\
+         current-context: x\n"
+    );
+    kubecred::fs::write_private(&kubeconfig, config.as_bytes())?;
+    let kubernetes = Kubernetes::from_kubeconfig(&kubeconfig, None).await?;
+    let error = issuer::show(&kubernetes)
+        .await
+        .err()
+        .ok_or("a 1 MiB discovery document was read")?;
+    assert!(error.to_string().contains("within 262144 bytes"), "{error}");
+    server.abort();
+    Ok(())
+}

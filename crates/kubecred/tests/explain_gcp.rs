@@ -4,7 +4,9 @@
 //! the provider annotation missing, an annotation malformed, an impersonation binding naming
 //! another namespace's principal, a provider whose allowed audiences leave kubecred's out, a
 //! provider trusting another issuer, a permission the identity lacks on the checked resource,
-//! an STS that does not answer), and a working identity is ok.
+//! an STS that does not answer), and a working identity is ok; on GKE (its identity namespace),
+//! an impersonation binding naming another namespace's member and an identity namespace that
+//! does not trust the cluster's issuer.
 #![cfg(feature = "gcp")]
 
 #[path = "support/seeded.rs"]
@@ -12,7 +14,7 @@ mod seeded;
 use kubecred::explain::{self, Access, Explanation, Status, StepName};
 use kubecred::{Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
 use kubecred_sandbox::gcp::{
-    Binding, GcpConfig, GcpServiceAccount, GcpStandIns, OidcProvider, ResourceBinding,
+    Binding, GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider, ResourceBinding,
     WorkloadIdentityPool,
 };
 use kubecred_sandbox::{JwtVerifier, Manifests, Sandbox, SandboxConfig};
@@ -34,6 +36,20 @@ const TOPIC: &str = "pubsub://projects/example-project/topics/flux-events";
 /// allowed audiences leave kubecred's out, and that trust another issuer; `plain` has no
 /// annotation (and the cluster is not GKE); `malformed` names no valid email.
 const MANIFESTS: &str = "
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: gke-app
+  namespace: team-a
+  annotations: {iam.gke.io/gcp-service-account: team-a-app@example-project.iam.gserviceaccount.com}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: gke-other
+  namespace: team-a
+  annotations: {iam.gke.io/gcp-service-account: team-b-app@example-project.iam.gserviceaccount.com}
+---
 apiVersion: v1
 kind: ServiceAccount
 metadata:
@@ -308,6 +324,107 @@ async fn each_seeded_misconfiguration_is_named_with_a_distinct_cause() -> TestRe
         ),
     ];
     assert_distinct_failures(&cases);
+    w.gcp.shutdown().await;
+    w.sandbox.shutdown().await;
+    w.elsewhere.shutdown().await;
+    Ok(())
+}
+
+/// GCP stand-ins playing GKE for the sandbox's cluster (their metadata server reports it; STS
+/// trusts `cluster`'s issuer for its identity namespace): `gke-app` may impersonate `APP_SA`,
+/// whose binding names its GKE member; `OTHER_SA`'s binding names team-b's `gke-other`.
+async fn gke_stand_ins(cluster: JwtVerifier) -> Result<GcpStandIns, Box<dyn std::error::Error>> {
+    let mut config = GcpConfig {
+        project_id: PROJECT.into(),
+        project_number: PROJECT_NUMBER.into(),
+        gke: Some(GkeCluster {
+            name: "kubecred-sandbox".into(),
+            location: "europe-west1".into(),
+            verifier: cluster,
+        }),
+        ..GcpConfig::default()
+    };
+    let member = |namespace: &str, name: &str| {
+        format!(
+            "serviceAccount:{}[{namespace}/{name}]",
+            config.identity_namespace()
+        )
+    };
+    config.service_accounts = vec![
+        GcpServiceAccount {
+            email: APP_SA.into(),
+            bindings: vec![Binding::workload_identity_user(member("team-a", "gke-app"))],
+        },
+        GcpServiceAccount {
+            email: OTHER_SA.into(),
+            bindings: vec![Binding::workload_identity_user(member(
+                "team-b",
+                "gke-other",
+            ))],
+        },
+    ];
+    Ok(GcpStandIns::start(config).await?)
+}
+
+/// On GKE (the audience from the metadata server, GKE's identity namespace instead of a pool):
+/// a working identity, an impersonation binding naming another namespace's member, and an
+/// identity namespace that does not trust the cluster's issuer, each with its own cause.
+#[tokio::test]
+async fn on_gke_the_trust_misconfigurations_are_named() -> TestResult {
+    let w = world().await?;
+    let explain_with = |gcp: &GcpStandIns, name: &str| {
+        let env = Env::from_pairs(&[
+            ("KUBECRED_GCP_STS_URL", &gcp.sts_token_url()),
+            (
+                "KUBECRED_GCP_IAM_CREDENTIALS_URL",
+                &gcp.iam_credentials_url(),
+            ),
+            ("GCE_METADATA_HOST", &gcp.metadata_host()),
+        ]);
+        let kubeconfig = w.kubeconfig.path().join("config");
+        let request = object(name);
+        async move {
+            let engine = Engine::new(gate_on().build()?)
+                .with_kubernetes(Kubernetes::from_kubeconfig(&kubeconfig, None).await?)
+                .with_env(env);
+            Ok::<Explanation, Box<dyn std::error::Error>>(
+                explain::explain(&engine, &request, false).await,
+            )
+        }
+    };
+    let trusting = gke_stand_ins(w.sandbox.verifier().await?).await?;
+    let works = explain_with(&trusting, "gke-app").await?;
+    assert_eq!(works.verdict(), "ok", "{}", works.text());
+    let identity = works
+        .steps
+        .iter()
+        .find(|s| s.step == StepName::CloudIdentity)
+        .ok_or("no cloud-identity step")?;
+    assert!(
+        identity
+            .detail
+            .contains("audience example-project.svc.id.goog becomes GKE workload identity"),
+        "{}",
+        identity.detail
+    );
+    let untrusting = gke_stand_ins(w.elsewhere.verifier().await?).await?;
+    let cases: Vec<(&str, Explanation, StepName, &str)> = vec![
+        (
+            "wrong namespace in the impersonation binding (GKE member)",
+            explain_with(&trusting, "gke-other").await?,
+            StepName::Exchange,
+            "system:serviceaccount:team-a:gke-other may not impersonate",
+        ),
+        (
+            "identity namespace trusting another cluster",
+            explain_with(&untrusting, "gke-app").await?,
+            StepName::Exchange,
+            "does not trust the cluster's issuer",
+        ),
+    ];
+    assert_distinct_failures(&cases);
+    trusting.shutdown().await;
+    untrusting.shutdown().await;
     w.gcp.shutdown().await;
     w.sandbox.shutdown().await;
     w.elsewhere.shutdown().await;

@@ -111,26 +111,13 @@ pub(crate) fn service_url(
 /// DevOps one): `<base>/<its path>/info/refs?service=git-upload-pack`, the base the repository's
 /// own `https://<host>[:port]` or the override.
 pub(crate) fn devops_refs_url(env: &Env, url: &Url) -> Result<Url> {
-    let base = match overridden(env, DEVOPS_URL_VAR)? {
-        Some(base) => base,
-        None => {
-            let mut base = url.clone();
-            base.set_path("");
-            base.set_query(None);
-            base.set_fragment(None);
-            base
-        }
+    let Some(mut repository) = overridden(env, DEVOPS_URL_VAR)? else {
+        return Ok(crate::git::refs_url(url));
     };
-    // The repository's path as given (already escaped), under the base's.
-    let path = format!(
-        "{}{}/info/refs",
-        base.path().trim_end_matches('/'),
-        url.path().trim_end_matches('/')
-    );
-    let mut refs = base;
-    refs.set_path(&path);
-    refs.set_query(Some("service=git-upload-pack"));
-    Ok(refs)
+    // The repository's path as given (already escaped), under the override's.
+    let path = format!("{}{}", repository.path().trim_end_matches('/'), url.path());
+    repository.set_path(&path);
+    Ok(crate::git::refs_url(&repository))
 }
 
 /// `base` with `segments` appended as path segments (escaped; a trailing `/` is not doubled).

@@ -98,15 +98,10 @@ pub(crate) async fn read_refs(engine: &Engine, url: &Url, request: &Request) -> 
 /// A git host's refusal: denied for 401, 403 and 404 (hosts answer 404 for a repository the
 /// caller may not read), with the first line of the answer (Azure DevOps' `TF…` text).
 fn refusal(status: u16, body: &str, action: &str) -> Error {
-    let first: String = body
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(300)
-        .collect();
-    let message = format!("{action}: HTTP {status}: {first}");
+    let message = format!(
+        "{action}: HTTP {status}: {}",
+        crate::http::first_line(body, 300)
+    );
     match status {
         401 | 403 | 404 => Error::denied(message),
         408 | 429 | 500..=599 => Error::transient(message),

@@ -133,6 +133,18 @@ pub(crate) async fn text(
     }
 }
 
+/// The first line of an answer, for an error: control characters dropped, at most `max`
+/// characters (hosts name the reason there; the rest may be long or hold anything).
+pub(crate) fn first_line(body: &str, max: usize) -> String {
+    body.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect()
+}
+
 /// A success's body as `T`; an error names where it went wrong, never a value.
 #[cfg_attr(not(any(feature = "gcp", feature = "azure")), allow(dead_code))]
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &str, action: &str) -> Result<T> {

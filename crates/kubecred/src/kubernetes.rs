@@ -259,20 +259,12 @@ impl Kubernetes {
                 })?
                 .to_bytes();
             let text = String::from_utf8_lossy(&body).into_owned();
-            let first: String = text
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect();
-            let message = format!("get {path}: HTTP {status}: {first}");
             match status {
                 200..=299 => Ok(text),
-                404 => Err(Error::not_found(message)),
-                401 | 403 => Err(Error::denied(message)),
-                408 | 429 | 500..=599 => Err(Error::transient(message)),
-                _ => Err(Error::upstream(message)),
+                _ => {
+                    let said = format!("HTTP {status}: {}", crate::http::first_line(&text, 200));
+                    Err(status_error(status, "get", path, &said))
+                }
             }
         })
         .await
@@ -316,24 +308,27 @@ fn checked(namespace: &str, name: &str, resource: &Resource) -> Result<()> {
 }
 
 /// Classifies a Kubernetes API failure, once, at the edge.
+/// The error of the API server's answer `code` to `verb object`, with what it `said`.
+fn status_error(code: u16, verb: &str, object: &str, said: &str) -> Error {
+    let message = format!("{verb} {object}: {said}");
+    match code {
+        404 => Error::not_found(message),
+        401 => Error::denied(format!(
+            "{message} (the Kubernetes credentials were not accepted)"
+        )),
+        403 => Error::denied(format!(
+            "{message} (grant the caller '{verb}' on {})",
+            object.split(' ').next().unwrap_or(object)
+        )),
+        408 | 429 | 500..=599 => Error::transient(message),
+        _ => Error::upstream(message),
+    }
+}
+
 fn api_error(error: kube::Error, verb: &str, object: &str) -> Error {
     let step = format!("{verb} {object}");
     match &error {
-        kube::Error::Api(status) => {
-            let message = format!("{step}: {}", status.message);
-            match status.code {
-                404 => Error::not_found(message),
-                401 => Error::denied(format!(
-                    "{message} (the Kubernetes credentials were not accepted)"
-                )),
-                403 => Error::denied(format!(
-                    "{message} (grant the caller '{verb}' on {})",
-                    object.split(' ').next().unwrap_or(object)
-                )),
-                408 | 429 | 500..=599 => Error::transient(message),
-                _ => Error::upstream(message),
-            }
-        }
+        kube::Error::Api(status) => status_error(status.code, verb, object, &status.message),
         kube::Error::HyperError(_) | kube::Error::Service(_) if timed_out(&error) => {
             Error::transient(format!(
                 "{step}: timed out: the Kubernetes API server did not answer within the connect or read timeout"

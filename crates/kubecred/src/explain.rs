@@ -765,7 +765,7 @@ fn level_cause(error: &Error) -> String {
 
 /// GCP's annotation naming the workload identity pool provider; without it the cluster must
 /// be GKE, whose audience the metadata server gives.
-const GCP_PROVIDER_ANNOTATION: &str = "gcp.auth.fluxcd.io/workload-identity-provider";
+const GCP_PROVIDER_ANNOTATION: &str = crate::gcp::annotations::WORKLOAD_IDENTITY_PROVIDER;
 
 /// Why the audiences of a ServiceAccount's token could not be learnt. On GCP, a ServiceAccount
 /// without the provider annotation federates through GKE, which only the metadata server

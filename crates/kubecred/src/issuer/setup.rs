@@ -36,7 +36,7 @@ pub const AZURE_CLIENT_ID_ANNOTATION: &str = "azure.workload.identity/client-id"
 pub const AZURE_TENANT_ID_ANNOTATION: &str = "azure.workload.identity/tenant-id";
 /// The ServiceAccount annotation naming the GCP provider
 /// (`gcp.auth.fluxcd.io/workload-identity-provider`).
-pub const GCP_PROVIDER_ANNOTATION: &str = "gcp.auth.fluxcd.io/workload-identity-provider";
+pub const GCP_PROVIDER_ANNOTATION: &str = crate::gcp::annotations::WORKLOAD_IDENTITY_PROVIDER;
 /// The longest `google.subject` GCP accepts, in bytes.
 pub const GCP_MAX_SUBJECT: usize = 127;
 

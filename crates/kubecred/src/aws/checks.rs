@@ -175,32 +175,15 @@ async fn list_one(
     transport: Transport<'_>,
     action: &str,
 ) -> Result<BucketCheck> {
-    let url = bucket_url(
+    let list = S3Call {
         bucket,
-        signing::region(region)?,
-        env,
-        "?list-type=2&max-keys=1",
-    )?;
-    let settings = s3_signing_settings();
-    let request = Unsigned {
+        region,
         method: "GET",
-        url: &url,
+        tail: "?list-type=2&max-keys=1",
         headers: &[],
         body: &[],
     };
-    let body = send(
-        keys,
-        Scope {
-            region,
-            service: "s3",
-            time: env.now(),
-        },
-        request,
-        settings,
-        transport,
-        action,
-    )
-    .await?;
+    let body = list.send(keys, env, transport, action).await?;
     let count = xml_element(&body, "KeyCount")
         .ok_or_else(|| Error::upstream(format!("{action}: the answer has no KeyCount")))?;
     let key_count = count
@@ -210,21 +193,16 @@ async fn list_one(
     let object_read = match first {
         Some(key) if key_count > 0 => {
             let action = format!("read s3://{bucket}/{key} (s3:GetObject)");
-            let url = bucket_url(bucket, region, env, &format!("/{key}"))?;
             // One byte (a HEAD's refusal has no body to name the missing action).
-            let request = Unsigned {
+            let read = S3Call {
+                bucket,
+                region,
                 method: "GET",
-                url: &url,
+                tail: &format!("/{key}"),
                 headers: &[("range", "bytes=0-0")],
                 body: &[],
             };
-            let scope = Scope {
-                region,
-                service: "s3",
-                time: env.now(),
-            };
-            let settings = s3_signing_settings();
-            send(keys, scope, request, settings, transport, &action).await?;
+            read.send(keys, env, transport, &action).await?;
             Some(key)
         }
         _ => None,
@@ -249,19 +227,51 @@ fn sendable_key(key: &str) -> bool {
             .all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
-/// The URL of `tail` (`?query` of the bucket, or `/key` of an object): path style on an override
-/// or for names that are not DNS labels, else virtual-host style.
-/// How S3 wants its requests signed: paths encoded once and not normalised, the payload's
-/// SHA-256 in `x-amz-content-sha256` (the bucket check and the issuer upload share it).
-pub(super) fn s3_signing_settings() -> SigningSettings {
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    settings
+/// One S3 request on `bucket` (in `region`): `tail` is the bucket's `?query` or an object's
+/// `/key` (see [`bucket_url`]); the bucket check and the issuer upload send theirs this way.
+pub(super) struct S3Call<'a> {
+    pub(super) bucket: &'a str,
+    pub(super) region: &'a str,
+    pub(super) method: &'a str,
+    pub(super) tail: &'a str,
+    pub(super) headers: &'a [(&'a str, &'a str)],
+    pub(super) body: &'a [u8],
 }
 
-pub(super) fn bucket_url(bucket: &str, region: &str, env: &Env, tail: &str) -> Result<Url> {
+impl S3Call<'_> {
+    /// Signs the request as S3 wants it (paths encoded once and not normalised, the payload's
+    /// SHA-256 in `x-amz-content-sha256`) and sends it; the body of a 2xx answer.
+    pub(super) async fn send(
+        &self,
+        keys: &AwsKeys,
+        env: &Env,
+        transport: Transport<'_>,
+        action: &str,
+    ) -> Result<String> {
+        let region = signing::region(self.region)?;
+        let url = bucket_url(self.bucket, region, env, self.tail)?;
+        let mut settings = SigningSettings::default();
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        let request = Unsigned {
+            method: self.method,
+            url: &url,
+            headers: self.headers,
+            body: self.body,
+        };
+        let scope = Scope {
+            region,
+            service: "s3",
+            time: env.now(),
+        };
+        send(keys, scope, request, settings, transport, action).await
+    }
+}
+
+/// The URL of `tail` (`?query` of the bucket, or `/key` of an object): path style on an override
+/// or for names that are not DNS labels, else virtual-host style.
+fn bucket_url(bucket: &str, region: &str, env: &Env, tail: &str) -> Result<Url> {
     if bucket.is_empty()
         || bucket.len() > 255
         || !bucket

@@ -4,10 +4,9 @@
 //! `AWS_ENDPOINT_URL_S3` override, the request's proxy and the engine's timeouts). The region is
 //! the request's, else `AWS_REGION`.
 
-use super::checks::{bucket_url, s3_signing_settings, send};
+use super::checks::S3Call;
 use super::http::Transport;
 use super::sdk::AwsVars as _;
-use super::signing::{self, Scope, Unsigned};
 use crate::error::{Error, Result};
 use crate::issuer::{CONTENT_TYPE, Object};
 use crate::{AwsKeys, Engine, Env, Provider, Request};
@@ -50,24 +49,14 @@ pub async fn put_object(
     transport: Transport<'_>,
 ) -> Result<()> {
     let action = format!("upload s3://{bucket}/{} (s3:PutObject)", object.key);
-    let url = bucket_url(
+    let upload = S3Call {
         bucket,
-        signing::region(region)?,
-        env,
-        &format!("/{}", object.key),
-    )?;
-    let settings = s3_signing_settings();
-    let request = Unsigned {
+        region,
         method: "PUT",
-        url: &url,
+        tail: &format!("/{}", object.key),
         headers: &[("content-type", CONTENT_TYPE)],
         body: &object.body,
     };
-    let scope = Scope {
-        region,
-        service: "s3",
-        time: env.now(),
-    };
-    send(keys, scope, request, settings, transport, &action).await?;
+    upload.send(keys, env, transport, &action).await?;
     Ok(())
 }

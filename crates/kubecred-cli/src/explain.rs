@@ -97,31 +97,31 @@ async fn manifest(
     };
     let mut explanations = Vec::new();
     for object in objects {
-        let explanation = match &object.request {
-            Some(request) => {
-                let mut explanation = explain::explain(&engine, request, args.dry_run).await;
+        let explained = match (&object.request, &object.config_map) {
+            (Some(request), _) => Some(explain::explain(&engine, request, args.dry_run).await),
+            (None, Some((namespace, name))) => {
+                let region = args.identity.region.clone();
+                let explanation = explain::explain_config_map_cluster(
+                    &engine,
+                    namespace,
+                    name,
+                    region,
+                    args.dry_run,
+                );
+                Some(explanation.await)
+            }
+            (None, None) => None,
+        };
+        let explanation = match explained {
+            Some(mut explanation) => {
                 explanation.identity = format!("{} ({})", object.object, explanation.identity);
-                if let Some(note) = &object.note {
+                // What the request assumes (a ConfigMap's object says where it comes from).
+                if let (Some(note), Some(_)) = (&object.note, &object.request) {
                     explanation.identity.push_str(&format!("; {note}"));
                 }
                 explanation
             }
-            None => match &object.config_map {
-                Some((namespace, name)) => {
-                    let region = args.identity.region.clone();
-                    let mut explanation = explain::explain_config_map_cluster(
-                        &engine,
-                        namespace,
-                        name,
-                        region,
-                        args.dry_run,
-                    )
-                    .await;
-                    explanation.identity = format!("{} ({})", object.object, explanation.identity);
-                    explanation
-                }
-                None => explain::not_served(&object.object, object.note.as_deref().unwrap_or("")),
-            },
+            None => explain::not_served(&object.object, object.note.as_deref().unwrap_or("")),
         };
         explanations.push(explanation);
     }

@@ -8,10 +8,10 @@
 #[path = "support/seeded.rs"]
 mod seeded;
 use kubecred::explain::{self, Explanation, StepName};
-use kubecred::{Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
+use kubecred::{Engine, Env, Identity, PolicyConfig, Provider, Request};
 use kubecred_sandbox::aws::{AwsConfig, AwsRole, AwsStandIns, Trust};
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
-use seeded::{assert_distinct_failures, gate_on};
+use seeded::{SandboxKubeconfig, assert_distinct_failures, gate_on};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -55,7 +55,7 @@ struct World {
     sandbox: Sandbox,
     trusting: AwsStandIns,
     untrusting: AwsStandIns,
-    kubeconfig: tempfile::TempDir,
+    kubeconfig: SandboxKubeconfig,
 }
 
 fn web_identity(issuer: &str, subject: &str) -> Trust {
@@ -109,11 +109,7 @@ async fn world() -> Result<World, Box<dyn std::error::Error>> {
         ..AwsConfig::default()
     })
     .await?;
-    let kubeconfig = tempfile::tempdir()?;
-    kubecred::fs::write_private(
-        &kubeconfig.path().join("config"),
-        sandbox.kubeconfig_file().as_bytes(),
-    )?;
+    let kubeconfig = SandboxKubeconfig::write(&sandbox)?;
     Ok(World {
         sandbox,
         trusting,
@@ -128,11 +124,9 @@ impl World {
         policy: PolicyConfig,
         sts: &str,
     ) -> Result<Engine, Box<dyn std::error::Error>> {
-        let kubernetes =
-            Kubernetes::from_kubeconfig(&self.kubeconfig.path().join("config"), None).await?;
-        Ok(Engine::new(policy.build()?)
-            .with_kubernetes(kubernetes)
-            .with_env(Env::from_pairs(&[("AWS_ENDPOINT_URL_STS", sts)])))
+        self.kubeconfig
+            .engine(policy, Env::from_pairs(&[("AWS_ENDPOINT_URL_STS", sts)]))
+            .await
     }
 
     async fn explain(

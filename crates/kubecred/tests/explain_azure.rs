@@ -14,12 +14,12 @@
 #[path = "support/seeded.rs"]
 mod seeded;
 use kubecred::explain::{self, Access, Explanation, Status, StepName};
-use kubecred::{Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
+use kubecred::{Engine, Env, Identity, PolicyConfig, Provider, Request};
 use kubecred_sandbox::azure::{
     AzureConfig, AzureStandIns, EntraApp, FederatedCredential, KEY_VAULT_CRYPTO_USER, RoleGrant,
 };
 use kubecred_sandbox::{Manifests, Sandbox, SandboxConfig};
-use seeded::{assert_distinct_failures, gate_on};
+use seeded::{SandboxKubeconfig, assert_distinct_failures, gate_on};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -58,7 +58,7 @@ fn manifests() -> String {
 struct World {
     sandbox: Sandbox,
     azure: AzureStandIns,
-    kubeconfig: tempfile::TempDir,
+    kubeconfig: SandboxKubeconfig,
 }
 
 /// An app federating `subject` of `issuer` for `audience`.
@@ -119,11 +119,7 @@ async fn world() -> Result<World, Box<dyn std::error::Error>> {
         ..AzureConfig::default()
     })
     .await?;
-    let kubeconfig = tempfile::tempdir()?;
-    kubecred::fs::write_private(
-        &kubeconfig.path().join("config"),
-        sandbox.kubeconfig_file().as_bytes(),
-    )?;
+    let kubeconfig = SandboxKubeconfig::write(&sandbox)?;
     Ok(World {
         sandbox,
         azure,
@@ -137,14 +133,15 @@ impl World {
         policy: PolicyConfig,
         authority: &str,
     ) -> Result<Engine, Box<dyn std::error::Error>> {
-        let kubernetes =
-            Kubernetes::from_kubeconfig(&self.kubeconfig.path().join("config"), None).await?;
-        Ok(Engine::new(policy.build()?)
-            .with_kubernetes(kubernetes)
-            .with_env(Env::from_pairs(&[
-                ("AZURE_AUTHORITY_HOST", authority),
-                ("KUBECRED_AZURE_KEYVAULT_URL", &self.azure.keyvault_url()),
-            ])))
+        self.kubeconfig
+            .engine(
+                policy,
+                Env::from_pairs(&[
+                    ("AZURE_AUTHORITY_HOST", authority),
+                    ("KUBECRED_AZURE_KEYVAULT_URL", &self.azure.keyvault_url()),
+                ]),
+            )
+            .await
     }
 
     async fn explain(

@@ -12,13 +12,13 @@
 #[path = "support/seeded.rs"]
 mod seeded;
 use kubecred::explain::{self, Access, Explanation, Status, StepName};
-use kubecred::{Engine, Env, Identity, Kubernetes, PolicyConfig, Provider, Request};
+use kubecred::{Engine, Env, Identity, PolicyConfig, Provider, Request};
 use kubecred_sandbox::gcp::{
     Binding, GcpConfig, GcpServiceAccount, GcpStandIns, GkeCluster, OidcProvider, ResourceBinding,
     WorkloadIdentityPool,
 };
 use kubecred_sandbox::{JwtVerifier, Manifests, Sandbox, SandboxConfig};
-use seeded::{assert_distinct_failures, gate_on};
+use seeded::{SandboxKubeconfig, assert_distinct_failures, gate_on};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -102,7 +102,7 @@ struct World {
     sandbox: Sandbox,
     elsewhere: Sandbox,
     gcp: GcpStandIns,
-    kubeconfig: tempfile::TempDir,
+    kubeconfig: SandboxKubeconfig,
 }
 
 fn provider(id: &str, verifier: JwtVerifier, allowed_audiences: Vec<String>) -> OidcProvider {
@@ -170,11 +170,7 @@ async fn world() -> Result<World, Box<dyn std::error::Error>> {
         },
     ];
     let gcp = GcpStandIns::start(config).await?;
-    let kubeconfig = tempfile::tempdir()?;
-    kubecred::fs::write_private(
-        &kubeconfig.path().join("config"),
-        sandbox.kubeconfig_file().as_bytes(),
-    )?;
+    let kubeconfig = SandboxKubeconfig::write(&sandbox)?;
     Ok(World {
         sandbox,
         elsewhere,
@@ -189,20 +185,21 @@ impl World {
         policy: PolicyConfig,
         sts: &str,
     ) -> Result<Engine, Box<dyn std::error::Error>> {
-        let kubernetes =
-            Kubernetes::from_kubeconfig(&self.kubeconfig.path().join("config"), None).await?;
         let apis = self.gcp.apis_url();
-        Ok(Engine::new(policy.build()?)
-            .with_kubernetes(kubernetes)
-            .with_env(Env::from_pairs(&[
-                ("KUBECRED_GCP_STS_URL", sts),
-                (
-                    "KUBECRED_GCP_IAM_CREDENTIALS_URL",
-                    &self.gcp.iam_credentials_url(),
-                ),
-                ("GCE_METADATA_HOST", &self.gcp.metadata_host()),
-                ("KUBECRED_GCP_PUBSUB_URL", &apis),
-            ])))
+        self.kubeconfig
+            .engine(
+                policy,
+                Env::from_pairs(&[
+                    ("KUBECRED_GCP_STS_URL", sts),
+                    (
+                        "KUBECRED_GCP_IAM_CREDENTIALS_URL",
+                        &self.gcp.iam_credentials_url(),
+                    ),
+                    ("GCE_METADATA_HOST", &self.gcp.metadata_host()),
+                    ("KUBECRED_GCP_PUBSUB_URL", &apis),
+                ]),
+            )
+            .await
     }
 
     async fn explain(
@@ -381,12 +378,10 @@ async fn on_gke_the_trust_misconfigurations_are_named() -> TestResult {
             ),
             ("GCE_METADATA_HOST", &gcp.metadata_host()),
         ]);
-        let kubeconfig = w.kubeconfig.path().join("config");
         let request = object(name);
+        let kubeconfig = &w.kubeconfig;
         async move {
-            let engine = Engine::new(gate_on().build()?)
-                .with_kubernetes(Kubernetes::from_kubeconfig(&kubeconfig, None).await?)
-                .with_env(env);
+            let engine = kubeconfig.engine(gate_on(), env).await?;
             Ok::<Explanation, Box<dyn std::error::Error>>(
                 explain::explain(&engine, &request, false).await,
             )

@@ -1,9 +1,39 @@
 //! What the seeded-misconfiguration tests of `kubecred::explain` share (one file per cloud):
-//! the feature gate on, the failed step of an explanation, and the check that each case fails
-//! at its own step with its expected cause and that the causes are pairwise distinct.
+//! the sandbox's kubeconfig and engines built on it with each case's policy, the feature gate
+//! on, the failed step of an explanation, and the check that each case fails at its own step
+//! with its expected cause and that the causes are pairwise distinct.
 
-use kubecred::PolicyConfig;
 use kubecred::explain::{Explanation, Status, StepName};
+use kubecred::{Engine, Env, Kubernetes, PolicyConfig};
+
+/// The sandbox's kubeconfig, written once for the engines of a test world.
+pub struct SandboxKubeconfig {
+    dir: tempfile::TempDir,
+}
+
+impl SandboxKubeconfig {
+    /// Writes `sandbox`'s kubeconfig to a temporary directory.
+    pub fn write(sandbox: &kubecred_sandbox::Sandbox) -> Result<Self, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        kubecred::fs::write_private(
+            &dir.path().join("config"),
+            sandbox.kubeconfig_file().as_bytes(),
+        )?;
+        Ok(SandboxKubeconfig { dir })
+    }
+
+    /// An engine for the sandbox's cluster under `policy`, with the variables of `env`.
+    pub async fn engine(
+        &self,
+        policy: PolicyConfig,
+        env: Env,
+    ) -> Result<Engine, Box<dyn std::error::Error>> {
+        let kubernetes = Kubernetes::from_kubeconfig(&self.dir.path().join("config"), None).await?;
+        Ok(Engine::new(policy.build()?)
+            .with_kubernetes(kubernetes)
+            .with_env(env))
+    }
+}
 
 /// The ObjectLevelWorkloadIdentity feature gate on, nothing else.
 pub fn gate_on() -> PolicyConfig {
